@@ -1,0 +1,114 @@
+"""Settings: every option and its default in one place, read from ``settings.toml``.
+
+The file is optional; a missing key takes the default below. Unknown keys and bad values
+are refused with a message naming the key and what is wrong (SettingsError), never a
+traceback, so a typo in a control room's settings file is fixable by the person who made
+it. Secrets (the Smartcar client secret) are deliberately not settings: they come from the
+environment or the OS keyring and never sit in this plain-text file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+Port = Annotated[int, Field(ge=0, le=65535)]
+
+SECRET_ENV = "FLEET_SMARTCAR_CLIENT_SECRET"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SmartcarSettings(_Section):
+    """Live mode starts when a client id is set and the client secret is available."""
+
+    client_id: str = ""
+    redirect_uri: str = "http://127.0.0.1:8765/smartcar/callback"
+    connect_origin: str = "https://connect.smartcar.com"
+    auth_origin: str = "https://auth.smartcar.com"
+    api_origin: str = "https://api.smartcar.com"
+    test_mode: bool = False
+
+
+class TelemetrySettings(_Section):
+    poll_interval_s: int = Field(default=300, ge=10, le=86_400)
+    monthly_request_budget: int = Field(default=500, ge=1)
+    stale_after_min: int = Field(default=30, ge=1)
+    max_concurrent_requests: int = Field(default=20, ge=1, le=500)
+
+
+class IotSettings(_Section):
+    gateway_host: str = "0.0.0.0"
+    ports: dict[str, Port] = Field(
+        default_factory=lambda: {
+            "omni": 5192,
+            "gl200": 5004,
+            "teltonika": 5027,
+            "gt06": 5023,
+            "nmea": 5005,
+        }
+    )
+
+
+class DemoSettings(_Section):
+    """Where the demo fleet lives and how big it is (Berlin Mitte by default)."""
+
+    city: str = "Berlin"
+    center_lat: float = Field(default=52.5200, ge=-90, le=90)
+    center_lon: float = Field(default=13.4050, ge=-180, le=180)
+    cars: int = Field(default=40, ge=0, le=10_000)
+    micromobility: int = Field(default=60, ge=0, le=100_000)
+    seed: int = 7
+
+
+class Settings(_Section):
+    """The whole settings file."""
+
+    database_url: str = ""
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    smartcar: SmartcarSettings = Field(default_factory=SmartcarSettings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    iot: IotSettings = Field(default_factory=IotSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+
+    @property
+    def live(self) -> bool:
+        """True when Smartcar credentials are configured; otherwise the app runs in demo mode."""
+        return bool(self.smartcar.client_id) and bool(os.environ.get(SECRET_ENV))
+
+
+class SettingsError(Exception):
+    """The settings file cannot be used; the message is meant for the operator."""
+
+
+def _describe(error: ValidationError, source: Path) -> str:
+    lines = [f"{source}: {error.error_count()} problem(s) in the settings file:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  - {key}: unknown setting (check the spelling; see README 'Settings')")
+        else:
+            lines.append(f"  - {key}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read ``path`` (missing file = all defaults); raise SettingsError with a readable text."""
+    if not path.exists():
+        return Settings()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"{path}: cannot read the settings file: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc, path)) from None

@@ -1,0 +1,1 @@
+"""Hardware IoT devices: wire-protocol codecs, the TCP gateway, serial readers, device profiles."""

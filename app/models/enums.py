@@ -1,0 +1,66 @@
+"""The closed vocabularies of the data model, stored as their string values."""
+
+from __future__ import annotations
+
+import enum
+
+
+class VehicleKind(enum.StrEnum):
+    CAR = "car"
+    SCOOTER = "scooter"
+    EBIKE = "e-bike"
+
+
+class ConnectionType(enum.StrEnum):
+    SMARTCAR = "smartcar"
+    IOT = "iot"
+    NONE = "none"
+
+
+class VehicleStatus(enum.StrEnum):
+    """Operational status, as Levy Fleets' list shows it (product.md 2a)."""
+
+    AVAILABLE = "available"
+    IN_USE = "in_use"
+    MAINTENANCE = "maintenance"
+    NOT_READY = "not_ready"
+    CHARGING = "charging"
+    OFFLINE = "offline"
+
+
+class Powertrain(enum.StrEnum):
+    ICE = "ice"
+    BEV = "bev"
+    PHEV = "phev"
+
+
+class ConnectionStatus(enum.StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    DISCONNECTED = "disconnected"
+    ERROR = "error"
+
+
+class CommandState(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    ACKNOWLEDGED = "acknowledged"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+
+
+class RentalState(enum.StrEnum):
+    """Levy Fleets' rental session states (product.md 3.1)."""
+
+    CHECK_IN_STARTED = "check_in_started"
+    PRE_CONDITION_DOCUMENTED = "pre_condition_documented"
+    VEHICLE_UNLOCKED = "vehicle_unlocked"
+    RENTAL_ACTIVE = "rental_active"
+    CHECK_OUT_STARTED = "check_out_started"
+    VEHICLE_LOCKED = "vehicle_locked"
+    BILLING_COMPLETE = "billing_complete"
+    COMPLETED = "completed"
+    CHECK_IN_EXPIRED = "check_in_expired"
+    CANCELLED = "cancelled"

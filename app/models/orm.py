@@ -1,0 +1,251 @@
+"""The persistent data model (SQLAlchemy 2 declarative), as sketched in DESIGN.md.
+
+Units are metric and timestamps UTC. Enumerations are stored as plain strings (not native
+enums) so that SQLite and PostgreSQL share one schema and adding a value needs no
+migration of a type. ``vehicle_state`` holds the latest reading of each vehicle so that the
+fleet list of 100,000 vehicles is one indexed scan, not a "latest sample per vehicle"
+query over the whole telemetry history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend.
+
+    SQLite has no time zone type and hands back naive values; storing naive UTC and
+    re-attaching UTC on the way out keeps comparisons in the services correct everywhere.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware values")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar = {datetime: UtcDateTime()}
+
+
+class Vehicle(Base):
+    __tablename__ = "vehicle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    fleet_number: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    make: Mapped[str] = mapped_column(String(60), default="")
+    model: Mapped[str] = mapped_column(String(60), default="")
+    year: Mapped[int | None] = mapped_column(Integer)
+    vin: Mapped[str | None] = mapped_column(String(17), unique=True)
+    imei: Mapped[str | None] = mapped_column(String(15), unique=True)
+    plate: Mapped[str] = mapped_column(String(20), default="")
+    powertrain: Mapped[str | None] = mapped_column(String(8))
+    connection_type: Mapped[str] = mapped_column(String(16), default="none")
+    status: Mapped[str] = mapped_column(String(16), default="available")
+    archived_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class VehicleState(Base):
+    """The latest known reading of each vehicle, kept current by the telemetry writer."""
+
+    __tablename__ = "vehicle_state"
+
+    vehicle_id: Mapped[int] = mapped_column(
+        ForeignKey("vehicle.id", ondelete="CASCADE"), primary_key=True
+    )
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    speed_kmh: Mapped[float | None] = mapped_column(Float)
+    fuel_pct: Mapped[float | None] = mapped_column(Float)
+    battery_pct: Mapped[float | None] = mapped_column(Float)
+    range_km: Mapped[float | None] = mapped_column(Float)
+    odometer_km: Mapped[float | None] = mapped_column(Float)
+    locked: Mapped[bool | None] = mapped_column(Boolean)
+    doors: Mapped[dict | None] = mapped_column(JSON)
+    tires_kpa: Mapped[dict | None] = mapped_column(JSON)
+    oil_life_pct: Mapped[float | None] = mapped_column(Float)
+    recorded_at: Mapped[datetime | None]
+    last_heard_at: Mapped[datetime | None]
+
+
+class SmartcarConnection(Base):
+    __tablename__ = "smartcar_connection"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    smartcar_vehicle_id: Mapped[str] = mapped_column(String(64), index=True)
+    smartcar_user_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    granted_scopes: Mapped[list] = mapped_column(JSON, default=list)
+    access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None]
+    refresh_expires_at: Mapped[datetime | None]
+    connected_at: Mapped[datetime | None]
+    last_sync_at: Mapped[datetime | None]
+    last_command_at: Mapped[datetime | None]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    budget_month: Mapped[str] = mapped_column(String(7), default="")
+    requests_this_month: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IotDevice(Base):
+    __tablename__ = "iot_device"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    vendor: Mapped[str] = mapped_column(String(32))
+    protocol: Mapped[str] = mapped_column(String(16))
+    device_id: Mapped[str] = mapped_column(String(32), unique=True)
+    transport: Mapped[str] = mapped_column(String(8), default="tcp")
+    serial_port: Mapped[str | None] = mapped_column(String(200))
+    baud: Mapped[int | None] = mapped_column(Integer)
+    address: Mapped[str | None] = mapped_column(String(80))
+    firmware: Mapped[str | None] = mapped_column(String(60))
+    expected_interval_s: Mapped[int] = mapped_column(Integer, default=60)
+    last_heard_at: Mapped[datetime | None]
+
+
+class UnknownDevice(Base):
+    """A device that reported but belongs to no vehicle yet, waiting to be claimed."""
+
+    __tablename__ = "unknown_device"
+    __table_args__ = (UniqueConstraint("device_id", "protocol"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(32))
+    protocol: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(80), default="")
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class TelemetrySample(Base):
+    """One reading of one vehicle; cars and scooters share this shape."""
+
+    __tablename__ = "telemetry_sample"
+    __table_args__ = (Index("ix_telemetry_vehicle_time", "vehicle_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"))
+    source: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    speed_kmh: Mapped[float | None] = mapped_column(Float)
+    course_deg: Mapped[float | None] = mapped_column(Float)
+    fuel_pct: Mapped[float | None] = mapped_column(Float)
+    battery_pct: Mapped[float | None] = mapped_column(Float)
+    range_km: Mapped[float | None] = mapped_column(Float)
+    odometer_km: Mapped[float | None] = mapped_column(Float)
+    locked: Mapped[bool | None] = mapped_column(Boolean)
+    doors: Mapped[dict | None] = mapped_column(JSON)
+    tires_kpa: Mapped[dict | None] = mapped_column(JSON)
+    oil_life_pct: Mapped[float | None] = mapped_column(Float)
+    raw: Mapped[str | None] = mapped_column(Text)
+
+
+class Command(Base):
+    """A remote command and its outcome: the audit trail."""
+
+    __tablename__ = "command"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(16))
+    actor_user: Mapped[str] = mapped_column(String(80))
+    actor_host: Mapped[str] = mapped_column(String(120))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class Rental(Base):
+    __tablename__ = "rental"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    state: Mapped[str] = mapped_column(String(32))
+    operator: Mapped[str] = mapped_column(String(80))
+    customer_ref: Mapped[str] = mapped_column(String(120), default="")
+    created_at: Mapped[datetime]
+    check_in_deadline: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    start_fuel_pct: Mapped[float | None] = mapped_column(Float)
+    start_charge_pct: Mapped[float | None] = mapped_column(Float)
+    start_odometer_km: Mapped[float | None] = mapped_column(Float)
+    start_latitude: Mapped[float | None] = mapped_column(Float)
+    start_longitude: Mapped[float | None] = mapped_column(Float)
+    end_fuel_pct: Mapped[float | None] = mapped_column(Float)
+    end_charge_pct: Mapped[float | None] = mapped_column(Float)
+    end_odometer_km: Mapped[float | None] = mapped_column(Float)
+    end_latitude: Mapped[float | None] = mapped_column(Float)
+    end_longitude: Mapped[float | None] = mapped_column(Float)
+    surcharge_lines: Mapped[list | None] = mapped_column(JSON)
+    surcharge_total: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Alert(Base):
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(8), default="warning")
+    message: Mapped[str] = mapped_column(Text, default="")
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    cleared_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(80))
+    acknowledged_at: Mapped[datetime | None]

@@ -1,0 +1,272 @@
+"""Vehicle records and the fleet list: the repository the views read through.
+
+Rows handed out are frozen dataclasses, never ORM objects, so nothing above this layer
+can lazy-load or hold a session open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from app.models.database import Database
+from app.models.enums import ConnectionType
+from app.models.orm import IotDevice, SmartcarConnection, Vehicle, VehicleState
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleFields:
+    """What an operator types in Add / Edit Vehicle."""
+
+    name: str
+    fleet_number: str
+    kind: str
+    make: str = ""
+    model: str = ""
+    year: int | None = None
+    vin: str | None = None
+    imei: str | None = None
+    plate: str = ""
+    powertrain: str | None = None
+    connection_type: str = ConnectionType.NONE.value
+    status: str = "available"
+    iot_vendor: str | None = None
+    iot_protocol: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleRow:
+    """One line of the fleet list: identity, connection and the latest readings."""
+
+    id: int
+    name: str
+    fleet_number: str
+    kind: str
+    make: str
+    model: str
+    year: int | None
+    vin: str | None
+    imei: str | None
+    plate: str
+    powertrain: str | None
+    connection_type: str
+    connection_status: str | None
+    iot_vendor: str | None
+    status: str
+    fuel_pct: float | None
+    battery_pct: float | None
+    odometer_km: float | None
+    locked: bool | None
+    latitude: float | None
+    longitude: float | None
+    last_heard_at: datetime | None
+    archived: bool
+
+    @property
+    def energy_pct(self) -> float | None:
+        """Fuel for combustion cars, charge for everything electric."""
+        return self.fuel_pct if self.fuel_pct is not None else self.battery_pct
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    field: str
+    other_name: str
+    other_fleet_number: str
+    other_archived: bool
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class VehicleRepository:
+    """Reads and writes vehicles; every method is blocking (run it via Database.run)."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def _row_query(self) -> Select:
+        latest_connection = (
+            select(SmartcarConnection.status)
+            .where(SmartcarConnection.vehicle_id == Vehicle.id)
+            .where(SmartcarConnection.status != "disconnected")
+            .order_by(SmartcarConnection.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        vendor = (
+            select(IotDevice.vendor)
+            .where(IotDevice.vehicle_id == Vehicle.id)
+            .order_by(IotDevice.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        return select(
+            Vehicle.id,
+            Vehicle.name,
+            Vehicle.fleet_number,
+            Vehicle.kind,
+            Vehicle.make,
+            Vehicle.model,
+            Vehicle.year,
+            Vehicle.vin,
+            Vehicle.imei,
+            Vehicle.plate,
+            Vehicle.powertrain,
+            Vehicle.connection_type,
+            latest_connection,
+            vendor,
+            Vehicle.status,
+            VehicleState.fuel_pct,
+            VehicleState.battery_pct,
+            VehicleState.odometer_km,
+            VehicleState.locked,
+            VehicleState.latitude,
+            VehicleState.longitude,
+            VehicleState.last_heard_at,
+            Vehicle.archived_at.is_not(None),
+        ).outerjoin(VehicleState, VehicleState.vehicle_id == Vehicle.id)
+
+    def list_rows(self, *, include_archived: bool = False) -> list[VehicleRow]:
+        query = self._row_query().order_by(Vehicle.id)
+        if not include_archived:
+            query = query.where(Vehicle.archived_at.is_(None))
+        with self._db.session() as session:
+            rows = session.execute(query).all()
+        return [VehicleRow(*r[:22], bool(r[22])) for r in rows]
+
+    def row(self, vehicle_id: int) -> VehicleRow | None:
+        with self._db.session() as session:
+            r = session.execute(self._row_query().where(Vehicle.id == vehicle_id)).first()
+        if r is None:
+            return None
+        return VehicleRow(*r[:22], bool(r[22]))
+
+    def count(self) -> int:
+        with self._db.session() as session:
+            return session.scalar(select(func.count(Vehicle.id))) or 0
+
+    def fields(self, vehicle_id: int) -> VehicleFields:
+        with self._db.session() as session:
+            v = session.get_one(Vehicle, vehicle_id)
+            device = session.scalars(
+                select(IotDevice).where(IotDevice.vehicle_id == vehicle_id).limit(1)
+            ).first()
+            return VehicleFields(
+                name=v.name,
+                fleet_number=v.fleet_number,
+                kind=v.kind,
+                make=v.make,
+                model=v.model,
+                year=v.year,
+                vin=v.vin,
+                imei=v.imei,
+                plate=v.plate,
+                powertrain=v.powertrain,
+                connection_type=v.connection_type,
+                status=v.status,
+                iot_vendor=device.vendor if device else None,
+                iot_protocol=device.protocol if device else None,
+            )
+
+    def duplicates(
+        self, fields: VehicleFields, *, exclude_id: int | None = None
+    ) -> list[Duplicate]:
+        """Other vehicles (archived ones included) that already use this identity."""
+        checks = [("fleet_number", Vehicle.fleet_number, fields.fleet_number)]
+        if fields.vin:
+            checks.append(("vin", Vehicle.vin, fields.vin))
+        if fields.imei:
+            checks.append(("imei", Vehicle.imei, fields.imei))
+        found: list[Duplicate] = []
+        with self._db.session() as session:
+            query = select(Vehicle).where(or_(*(column == value for _, column, value in checks)))
+            if exclude_id is not None:
+                query = query.where(Vehicle.id != exclude_id)
+            for other in session.scalars(query):
+                for name, _, value in checks:
+                    if getattr(other, name) == value:
+                        found.append(
+                            Duplicate(
+                                name, other.name, other.fleet_number, other.archived_at is not None
+                            )
+                        )
+        return found
+
+    def add(self, fields: VehicleFields) -> int:
+        now = _now()
+        with self._db.session() as session:
+            vehicle = Vehicle(created_at=now, updated_at=now, **_vehicle_columns(fields))
+            session.add(vehicle)
+            session.flush()
+            _sync_device(session, vehicle.id, fields)
+            return vehicle.id
+
+    def add_many(self, many: list[VehicleFields]) -> list[int]:
+        """Insert a batch in one transaction (demo seeding, imports)."""
+        now = _now()
+        with self._db.session() as session:
+            vehicles = [
+                Vehicle(created_at=now, updated_at=now, **_vehicle_columns(f)) for f in many
+            ]
+            session.add_all(vehicles)
+            session.flush()
+            for vehicle, fields in zip(vehicles, many, strict=True):
+                _sync_device(session, vehicle.id, fields)
+            return [v.id for v in vehicles]
+
+    def update(self, vehicle_id: int, fields: VehicleFields) -> None:
+        with self._db.session() as session:
+            vehicle = session.get_one(Vehicle, vehicle_id)
+            for key, value in _vehicle_columns(fields).items():
+                setattr(vehicle, key, value)
+            vehicle.updated_at = _now()
+            _sync_device(session, vehicle_id, fields)
+
+    def set_archived(self, vehicle_id: int, archived: bool) -> None:
+        with self._db.session() as session:
+            vehicle = session.get_one(Vehicle, vehicle_id)
+            vehicle.archived_at = _now() if archived else None
+            vehicle.updated_at = _now()
+
+
+def _vehicle_columns(fields: VehicleFields) -> dict[str, object]:
+    return {
+        "name": fields.name,
+        "fleet_number": fields.fleet_number,
+        "kind": fields.kind,
+        "make": fields.make,
+        "model": fields.model,
+        "year": fields.year,
+        "vin": fields.vin or None,
+        "imei": fields.imei or None,
+        "plate": fields.plate,
+        "powertrain": fields.powertrain,
+        "connection_type": fields.connection_type,
+        "status": fields.status,
+    }
+
+
+def _sync_device(session: Session, vehicle_id: int, fields: VehicleFields) -> None:
+    """Keep the vehicle's IoT device row in step with its IMEI, vendor and protocol."""
+    device = session.scalars(select(IotDevice).where(IotDevice.vehicle_id == vehicle_id)).first()
+    wants_device = fields.connection_type == ConnectionType.IOT.value and fields.imei
+    if not wants_device:
+        return
+    if device is None:
+        session.add(
+            IotDevice(
+                vehicle_id=vehicle_id,
+                vendor=fields.iot_vendor or "",
+                protocol=fields.iot_protocol or "",
+                device_id=fields.imei,
+            )
+        )
+    else:
+        device.vendor = fields.iot_vendor or device.vendor
+        device.protocol = fields.iot_protocol or device.protocol
+        device.device_id = fields.imei

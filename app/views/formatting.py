@@ -1,0 +1,82 @@
+"""How values read on screen: ages, percentages, distances, badges' words.
+
+Pure functions with no Qt, so they are tested on their own and every view says
+"12 min ago" the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+WAITING = "waiting for first data"
+
+KIND_LABELS = {"car": "Car", "scooter": "Scooter", "e-bike": "E-bike"}
+STATUS_LABELS = {
+    "available": "Available",
+    "in_use": "In use",
+    "maintenance": "Maintenance",
+    "not_ready": "Not ready",
+    "charging": "Charging",
+    "offline": "Offline",
+}
+CONNECTION_STATUS_LABELS = {
+    "pending": "Pending",
+    "active": "Active",
+    "expired": "Expired",
+    "disconnected": "Disconnected",
+    "error": "Error",
+}
+# Traffic-light colours for connection health, shared by the badge and the panel.
+CONNECTION_STATUS_COLOURS = {
+    "active": "#2e9d4f",
+    "pending": "#8a8f98",
+    "expired": "#d98a00",
+    "error": "#c62828",
+    "disconnected": "#6d4c41",
+}
+IOT_BADGE_COLOUR = "#1f6fb2"
+
+
+def age(when: datetime | None, now: datetime | None = None) -> str:
+    """'just now', '12 min ago', '3 h ago', '2 d ago'; '' when never."""
+    if when is None:
+        return ""
+    seconds = ((now or datetime.now(UTC)) - when).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86_400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"{int(seconds // 86_400)} d ago"
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f} %"
+
+
+def kilometres(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f} km"
+
+
+def locked(value: bool | None) -> str:
+    if value is None:
+        return ""
+    return "Locked" if value else "Unlocked"
+
+
+def connection_badge(
+    connection_type: str, connection_status: str | None, vendor: str | None
+) -> str:
+    """The words of the list's connection badge.
+
+    The Smartcar badge shows only while a connection exists (product text: "The Smartcar
+    badge appears on the vehicle card in list views"); the IoT badge names the vendor.
+    """
+    if connection_status is not None:
+        return f"Smartcar · {CONNECTION_STATUS_LABELS.get(connection_status, connection_status)}"
+    if connection_type == "iot":
+        return f"IoT · {vendor}" if vendor else "IoT"
+    if connection_type == "smartcar":
+        return "Smartcar · not connected"
+    return ""

@@ -1,0 +1,186 @@
+"""The fleet list's Qt model: a thin adapter over plain VehicleRow values.
+
+It never opens a database session; the main window hands it rows. Display strings and
+the search text are computed once per row when rows arrive, so painting and filtering
+100,000 vehicles stays cheap.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QIcon, QPixmap
+
+from app.models.vehicles import VehicleRow
+from app.views import formatting as fmt
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class Column(enum.IntEnum):
+    NAME = 0
+    FLEET_NUMBER = 1
+    KIND = 2
+    MAKE_MODEL = 3
+    CONNECTION = 4
+    STATUS = 5
+    ENERGY = 6
+    ODOMETER = 7
+    LOCKED = 8
+    LAST_HEARD = 9
+
+
+HEADERS = {
+    Column.NAME: "Name",
+    Column.FLEET_NUMBER: "Fleet no.",
+    Column.KIND: "Kind",
+    Column.MAKE_MODEL: "Make / model / year",
+    Column.CONNECTION: "Connection",
+    Column.STATUS: "Status",
+    Column.ENERGY: "Fuel / battery",
+    Column.ODOMETER: "Odometer",
+    Column.LOCKED: "Locked",
+    Column.LAST_HEARD: "Last heard",
+}
+
+VEHICLE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+_NUMERIC = {Column.ENERGY, Column.ODOMETER}
+
+
+def _make_model_year(row: VehicleRow) -> str:
+    text = f"{row.make} {row.model}".strip()
+    return f"{text} {row.year}" if row.year else text
+
+
+def search_text(row: VehicleRow) -> str:
+    """Everything the search box matches: name, fleet number, plate, VIN, IMEI, make/model."""
+    parts = (row.name, row.fleet_number, row.plate, row.vin, row.imei, row.make, row.model)
+    return " ".join(p for p in parts if p).lower()
+
+
+class VehicleTableModel(QAbstractTableModel):
+    """All vehicles of the list, in database order; filtering and sorting live in the proxy."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.rows: list[VehicleRow] = []
+        self.search_keys: list[str] = []
+        self._display: list[list[str]] = []
+        self._position: dict[int, int] = {}
+        self._icons: dict[str, QIcon] = {}
+        self._now = datetime.now(UTC)
+
+    # Qt API -------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row, column = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == Column.LAST_HEARD:
+                heard = self.rows[row].last_heard_at
+                return fmt.age(heard, self._now) if heard else "never"
+            return self._display[row][column]
+        if role == VEHICLE_ID_ROLE:
+            return self.rows[row].id
+        if role == Qt.ItemDataRole.DecorationRole and column == Column.CONNECTION:
+            return self._badge_icon(self.rows[row])
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.ToolTipRole and column == Column.LAST_HEARD:
+            heard = self.rows[row].last_heard_at
+            return heard.astimezone().strftime("%Y-%m-%d %H:%M:%S") if heard else None
+        return None
+
+    # Feeding ------------------------------------------------------------------------
+    def set_rows(self, rows: list[VehicleRow]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.search_keys = [search_text(r) for r in self.rows]
+        self._display = [self._display_row(r) for r in self.rows]
+        self._position = {r.id: i for i, r in enumerate(self.rows)}
+        self.endResetModel()
+
+    def upsert_row(self, row: VehicleRow) -> None:
+        """Replace one vehicle's row in place, or append it when it is new."""
+        position = self._position.get(row.id)
+        if position is None:
+            position = len(self.rows)
+            self.beginInsertRows(QModelIndex(), position, position)
+            self.rows.append(row)
+            self.search_keys.append(search_text(row))
+            self._display.append(self._display_row(row))
+            self._position[row.id] = position
+            self.endInsertRows()
+            return
+        self.rows[position] = row
+        self.search_keys[position] = search_text(row)
+        self._display[position] = self._display_row(row)
+        self.dataChanged.emit(self.index(position, 0), self.index(position, len(Column) - 1))
+
+    def position_of(self, vehicle_id: int) -> int | None:
+        return self._position.get(vehicle_id)
+
+    def tick(self, now: datetime | None = None) -> None:
+        """Advance the clock behind the 'last heard' ages and repaint that column."""
+        self._now = now or datetime.now(UTC)
+        if self.rows:
+            column = Column.LAST_HEARD
+            self.dataChanged.emit(self.index(0, column), self.index(len(self.rows) - 1, column))
+
+    def sort_keys(self, column: Column) -> list[Any]:
+        """One key per row that sorts unknown values last, numbers as numbers, text case-blind."""
+        if column == Column.ENERGY:
+            return [(r.energy_pct is None, r.energy_pct or 0.0) for r in self.rows]
+        if column == Column.ODOMETER:
+            return [(r.odometer_km is None, r.odometer_km or 0.0) for r in self.rows]
+        if column == Column.LAST_HEARD:
+            return [
+                (r.last_heard_at is None, -r.last_heard_at.timestamp() if r.last_heard_at else 0.0)
+                for r in self.rows
+            ]
+        return [display[column].lower() for display in self._display]
+
+    # Helpers ------------------------------------------------------------------------
+    def _display_row(self, row: VehicleRow) -> list[str]:
+        return [
+            row.name,
+            row.fleet_number,
+            fmt.KIND_LABELS.get(row.kind, row.kind),
+            _make_model_year(row),
+            fmt.connection_badge(row.connection_type, row.connection_status, row.iot_vendor),
+            fmt.STATUS_LABELS.get(row.status, row.status),
+            fmt.percent(row.energy_pct),
+            fmt.kilometres(row.odometer_km),
+            fmt.locked(row.locked),
+            "",
+        ]
+
+    def _badge_icon(self, row: VehicleRow) -> QIcon | None:
+        if row.connection_status is not None:
+            colour = fmt.CONNECTION_STATUS_COLOURS.get(row.connection_status, "#8a8f98")
+        elif row.connection_type == "iot":
+            colour = fmt.IOT_BADGE_COLOUR
+        else:
+            return None
+        icon = self._icons.get(colour)
+        if icon is None:
+            pixmap = QPixmap(12, 12)
+            pixmap.fill(QColor(colour))
+            icon = self._icons[colour] = QIcon(pixmap)
+        return icon

@@ -1,0 +1,400 @@
+"""The main window: fleet list with search and filters, detail panel, status bar.
+
+Loading the list, saving and archiving run on the database thread; the window stays
+responsive and says what it is doing in the status bar. Geometry, splitter and column
+layout are remembered between sessions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QTableView,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from app.models.vehicles import VehicleRow
+from app.services.runtime import AppContext
+from app.views import formatting as fmt
+from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFilterProxy
+from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, Column, VehicleTableModel
+from app.views.vehicle_detail import VehicleDetailPanel
+from app.views.vehicle_dialog import VehicleDialog
+
+logger = logging.getLogger(__name__)
+
+Confirm = Callable[[QWidget, str, str], bool]
+
+
+def ask(parent: QWidget, title: str, text: str) -> bool:
+    answer = QMessageBox.question(
+        parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class MainWindow(QMainWindow):
+    """The console's main window.
+
+    Signals:
+        fleet_loaded(int): the list shows this many vehicles after a (re)load.
+    """
+
+    fleet_loaded = Signal(int)
+
+    def __init__(self, context: AppContext, *, confirm: Confirm = ask) -> None:
+        super().__init__()
+        self.context = context
+        self.confirm = confirm
+        self._last_archived: VehicleRow | None = None
+        self.setWindowTitle(f"Fleet Console — {context.mode.value} mode")
+        self.setObjectName("mainWindow")
+        self.resize(1400, 850)
+
+        self.model = VehicleTableModel(self)
+        self.proxy = VehicleFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.table = QTableView()
+        self.table.setObjectName("vehicleTable")
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionsMovable(True)
+        for column, width in (
+            (Column.NAME, 190),
+            (Column.MAKE_MODEL, 200),
+            (Column.CONNECTION, 160),
+        ):
+            self.table.setColumnWidth(column, width)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+        self.table.doubleClicked.connect(lambda _index: self.edit_vehicle())
+
+        self.detail = VehicleDetailPanel()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        self.splitter.addWidget(self._build_list_pane())
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+        self._build_actions()
+        self._build_status_bar()
+
+        self._age_timer = QTimer(self)
+        self._age_timer.setInterval(30_000)
+        self._age_timer.timeout.connect(self._tick)
+        self._age_timer.start()
+        self._restore_state()
+
+    # Layout -------------------------------------------------------------------------
+    def _build_list_pane(self) -> QWidget:
+        self.search = QLineEdit()
+        self.search.setObjectName("search")
+        self.search.setPlaceholderText(
+            "Search name, fleet no., plate, VIN, IMEI, make/model  (Ctrl+F)"
+        )
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self._apply_filter)
+        self.kind_filter = self._filter_combo("kindFilter", "All kinds", fmt.KIND_LABELS)
+        self.connection_filter = self._filter_combo(
+            "connectionFilter",
+            "All connections",
+            {"smartcar": "Smartcar", "iot": "IoT", "none": "None"},
+        )
+        self.status_filter = self._filter_combo("statusFilter", "All statuses", fmt.STATUS_LABELS)
+        self.show_archived = QCheckBox("Show archived")
+        self.show_archived.setObjectName("showArchived")
+        self.show_archived.toggled.connect(lambda _on: self.reload())
+        self.count_label = QLabel()
+        self.count_label.setObjectName("countLabel")
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 3)
+        for widget in (
+            self.kind_filter,
+            self.connection_filter,
+            self.status_filter,
+            self.show_archived,
+        ):
+            bar.addWidget(widget)
+        bar.addWidget(self.count_label)
+        pane = QWidget()
+        layout = QVBoxLayout(pane)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+        return pane
+
+    def _filter_combo(self, name: str, any_label: str, labels: dict[str, str]) -> QComboBox:
+        combo = QComboBox()
+        combo.setObjectName(name)
+        combo.addItem(any_label, None)
+        for value, text in labels.items():
+            combo.addItem(text, value)
+        combo.currentIndexChanged.connect(self._apply_filter)
+        return combo
+
+    def _build_actions(self) -> None:
+        toolbar = QToolBar("Vehicles")
+        toolbar.setObjectName("vehicleToolbar")
+        self.addToolBar(toolbar)
+        read_only = self.context.read_only
+        self.add_action = self._action(
+            "&Add Vehicle…", QKeySequence.StandardKey.New, self.add_vehicle
+        )
+        self.edit_action = self._action("&Edit Vehicle…", "Ctrl+E", self.edit_vehicle)
+        self.archive_action = self._action("A&rchive Vehicle", "Ctrl+Delete", self.archive_vehicle)
+        self.undo_action = self._action(
+            "&Undo Archive", QKeySequence.StandardKey.Undo, self.undo_archive
+        )
+        self.undo_action.setEnabled(False)
+        self.reload_action = self._action("Re&load", QKeySequence.StandardKey.Refresh, self.reload)
+        find = self._action("Find", QKeySequence.StandardKey.Find, self._focus_search)
+        clear = self._action("Clear search", "Escape", self.search.clear)
+        for action in (
+            self.add_action,
+            self.edit_action,
+            self.archive_action,
+            self.undo_action,
+            self.reload_action,
+        ):
+            toolbar.addAction(action)
+        self.addActions([find, clear])
+        for action in (self.add_action, self.edit_action, self.archive_action, self.undo_action):
+            action.setEnabled(action is not self.undo_action and not read_only)
+            if read_only:
+                action.setToolTip("Offline review: the database is read-only")
+        self._update_selection_actions()
+
+    def _action(self, text: str, shortcut: object, slot: Callable[[], object]) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.mode_label = QLabel(f"{self.context.mode.value.capitalize()} mode")
+        self.mode_label.setObjectName("modeLabel")
+        self.database_label = QLabel(self.context.database.describe())
+        self.workers_label = QLabel("Workers: none running")
+        self.workers_label.setObjectName("workersLabel")
+        for widget in (self.mode_label, self.database_label, self.workers_label):
+            bar.addPermanentWidget(widget)
+
+    def set_worker_health(self, text: str) -> None:
+        """Called by background workers' owners to show their health in the status bar."""
+        self.workers_label.setText(text)
+
+    # Loading ------------------------------------------------------------------------
+    @asyncSlot()
+    async def reload(self) -> None:
+        """Read the fleet from the database (on the database thread) and show it."""
+        self.reload_action.setEnabled(False)
+        self.statusBar().showMessage("Loading fleet…")
+        selected = self.current_vehicle_id()
+        try:
+            rows = await self.context.database.run(
+                self.context.vehicles.repository.list_rows,
+                include_archived=self.show_archived.isChecked(),
+            )
+        except Exception as exc:
+            logger.exception("loading the fleet failed")
+            self.statusBar().showMessage(f"Could not load the fleet: {exc}")
+            return
+        finally:
+            self.reload_action.setEnabled(True)
+        self.model.set_rows(rows)
+        self._update_count()
+        if selected is not None:
+            self.select_vehicle(selected)
+        self.statusBar().showMessage(f"{len(rows):,} vehicles loaded", 5000)
+        self.fleet_loaded.emit(len(rows))
+
+    def refresh_vehicle(self, row: VehicleRow) -> None:
+        """Show a changed (or new) vehicle without reloading the fleet."""
+        self.model.upsert_row(row)
+        if row.id == self.current_vehicle_id():
+            self.detail.show_vehicle(row)
+        self._update_count()
+
+    # Selection ----------------------------------------------------------------------
+    def current_vehicle_id(self) -> int | None:
+        index = self.table.currentIndex()
+        return index.data(VEHICLE_ID_ROLE) if index.isValid() else None
+
+    def current_row(self) -> VehicleRow | None:
+        vehicle_id = self.current_vehicle_id()
+        position = self.model.position_of(vehicle_id) if vehicle_id is not None else None
+        return self.model.rows[position] if position is not None else None
+
+    def select_vehicle(self, vehicle_id: int) -> bool:
+        position = self.model.position_of(vehicle_id)
+        if position is None:
+            return False
+        index = self.proxy.mapFromSource(self.model.index(position, 0))
+        if not index.isValid():
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
+        return True
+
+    def _on_current_changed(self, *_: object) -> None:
+        self.detail.show_vehicle(self.current_row())
+        self._update_selection_actions()
+
+    def _update_selection_actions(self) -> None:
+        has = self.current_vehicle_id() is not None and not self.context.read_only
+        self.edit_action.setEnabled(has)
+        row = self.current_row()
+        self.archive_action.setEnabled(has and row is not None and not row.archived)
+
+    # Filtering ----------------------------------------------------------------------
+    def _apply_filter(self, *_: object) -> None:
+        selected = self.current_vehicle_id()
+        self.proxy.set_filter(
+            VehicleFilter(
+                text=self.search.text(),
+                kind=self.kind_filter.currentData(),
+                connection=self.connection_filter.currentData(),
+                status=self.status_filter.currentData(),
+            )
+        )
+        if selected is not None and not self.select_vehicle(selected):
+            self.detail.show_vehicle(None)
+            self._update_selection_actions()
+        self._update_count()
+
+    def _update_count(self) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        self.count_label.setText(
+            f"{shown:,} of {total:,} vehicles" if shown != total else f"{total:,} vehicles"
+        )
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _tick(self) -> None:
+        self.model.tick()
+        self.detail.show_vehicle(self.current_row())
+
+    # Editing ------------------------------------------------------------------------
+    def add_vehicle(self) -> VehicleDialog:
+        dialog = VehicleDialog(self.context.vehicles, parent=self)
+        dialog.saved.connect(self._after_save)
+        dialog.open()
+        return dialog
+
+    def edit_vehicle(self) -> VehicleDialog | None:
+        vehicle_id = self.current_vehicle_id()
+        if vehicle_id is None or self.context.read_only:
+            return None
+        fields = self.context.vehicles.repository.fields(vehicle_id)
+        dialog = VehicleDialog(
+            self.context.vehicles, vehicle_id=vehicle_id, initial=fields, parent=self
+        )
+        dialog.saved.connect(self._after_save)
+        dialog.open()
+        return dialog
+
+    @asyncSlot(int)
+    async def _after_save(self, vehicle_id: int) -> None:
+        row = await self.context.database.run(self.context.vehicles.repository.row, vehicle_id)
+        if row is not None:
+            self.refresh_vehicle(row)
+            self.select_vehicle(vehicle_id)
+            self.statusBar().showMessage(f"Saved {row.name} [{row.fleet_number}]", 5000)
+
+    @asyncSlot()
+    async def archive_vehicle(self) -> None:
+        row = self.current_row()
+        if row is None or row.archived or self.context.read_only:
+            return
+        if not self.confirm(
+            self,
+            "Archive vehicle",
+            f"Archive {row.name} [{row.fleet_number}]?\n\nIt leaves the list; its history is "
+            "kept and it can be restored (Undo, or Show archived → Edit).",
+        ):
+            return
+        await self._set_archived(row, True)
+        self._last_archived = row
+        self.undo_action.setEnabled(True)
+        self.statusBar().showMessage(
+            f"Archived {row.name} [{row.fleet_number}] — Ctrl+Z to undo", 10_000
+        )
+
+    @asyncSlot()
+    async def undo_archive(self) -> None:
+        row, self._last_archived = self._last_archived, None
+        self.undo_action.setEnabled(False)
+        if row is not None:
+            await self._set_archived(row, False)
+            self.select_vehicle(row.id)
+            self.statusBar().showMessage(f"Restored {row.name} [{row.fleet_number}]", 5000)
+
+    async def _set_archived(self, row: VehicleRow, archived: bool) -> None:
+        try:
+            await self.context.vehicles.set_archived(row.id, archived)
+        except Exception as exc:
+            logger.exception("archiving failed")
+            self.statusBar().showMessage(f"Could not change {row.name}: {exc}")
+            return
+        await self.reload()
+
+    # State --------------------------------------------------------------------------
+    def _settings(self) -> QSettings:
+        return QSettings(str(self.context.paths.window_state_file), QSettings.Format.IniFormat)
+
+    def _restore_state(self) -> None:
+        settings = self._settings()
+        for key, restore in (
+            ("geometry", self.restoreGeometry),
+            ("state", self.restoreState),
+            ("splitter", self.splitter.restoreState),
+            ("header", self.table.horizontalHeader().restoreState),
+        ):
+            value = settings.value(key)
+            if value is not None:
+                restore(value)
+
+    def save_state(self) -> None:
+        settings = self._settings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState())
+        settings.setValue("splitter", self.splitter.saveState())
+        settings.setValue("header", self.table.horizontalHeader().saveState())
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        super().closeEvent(event)

@@ -1,0 +1,114 @@
+"""The detail panel of the selected vehicle: identity, connection, latest readings.
+
+Fields without data say "waiting for first data" rather than staying blank, so an
+operator can tell "nothing arrived yet" from "the screen is broken".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+
+from app.models.vehicles import VehicleRow
+from app.views import formatting as fmt
+
+
+class VehicleDetailPanel(QWidget):
+    """Shows one VehicleRow; ``show_vehicle(None)`` shows the empty state."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("vehicleDetail")
+        self.title = QLabel("Select a vehicle in the list")
+        self.title.setObjectName("detailTitle")
+        self.title.setStyleSheet("font-size: 15pt; font-weight: 600")
+        self.values: dict[str, QLabel] = {}
+
+        self.identity = self._group(
+            "Vehicle",
+            [
+                ("fleet_number", "Fleet number"),
+                ("kind", "Kind"),
+                ("make_model_year", "Make / model / year"),
+                ("vin", "VIN"),
+                ("imei", "IMEI"),
+                ("plate", "Plate"),
+                ("status", "Status"),
+            ],
+        )
+        self.connection = self._group(
+            "Connection", [("connection", "Connection"), ("connection_status", "Status")]
+        )
+        self.telemetry = self._group(
+            "Latest readings",
+            [
+                ("energy", "Fuel / charge"),
+                ("odometer", "Odometer"),
+                ("locked", "Lock"),
+                ("location", "Location"),
+                ("last_heard", "Last heard"),
+            ],
+        )
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        for group in (self.identity, self.connection, self.telemetry):
+            layout.addWidget(group)
+        layout.addStretch(1)
+        self.show_vehicle(None)
+
+    def _group(self, title: str, rows: list[tuple[str, str]]) -> QGroupBox:
+        group = QGroupBox(title)
+        form = QFormLayout(group)
+        for key, label in rows:
+            value = QLabel()
+            value.setObjectName(f"detail_{key}")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.values[key] = value
+            form.addRow(label, value)
+        return group
+
+    def text(self, key: str) -> str:
+        return self.values[key].text()
+
+    def show_vehicle(self, row: VehicleRow | None, now: datetime | None = None) -> None:
+        for group in (self.identity, self.connection, self.telemetry):
+            group.setVisible(row is not None)
+        if row is None:
+            self.title.setText("Select a vehicle in the list")
+            return
+        now = now or datetime.now(UTC)
+        self.title.setText(f"{row.name}{'  (archived)' if row.archived else ''}")
+        year = f" {row.year}" if row.year else ""
+        waiting = fmt.WAITING
+        values = {
+            "fleet_number": row.fleet_number,
+            "kind": fmt.KIND_LABELS.get(row.kind, row.kind),
+            "make_model_year": f"{row.make} {row.model}{year}".strip() or "—",
+            "vin": row.vin or "—",
+            "imei": row.imei or "—",
+            "plate": row.plate or "—",
+            "status": fmt.STATUS_LABELS.get(row.status, row.status),
+            "connection": {
+                "smartcar": "Smartcar",
+                "iot": f"IoT device ({row.iot_vendor})" if row.iot_vendor else "IoT device",
+                "none": "None",
+            }.get(row.connection_type, row.connection_type),
+            "connection_status": (
+                fmt.CONNECTION_STATUS_LABELS.get(row.connection_status, row.connection_status)
+                if row.connection_status
+                else ("Not connected" if row.connection_type != "iot" else "—")
+            ),
+            "energy": fmt.percent(row.energy_pct) or waiting,
+            "odometer": fmt.kilometres(row.odometer_km) or waiting,
+            "locked": fmt.locked(row.locked) or waiting,
+            "location": (
+                f"{row.latitude:.5f}, {row.longitude:.5f}"
+                if row.latitude is not None and row.longitude is not None
+                else waiting
+            ),
+            "last_heard": fmt.age(row.last_heard_at, now) or waiting,
+        }
+        for key, value in values.items():
+            self.values[key].setText(value)

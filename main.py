@@ -1,0 +1,195 @@
+"""Fleet Console entry point: the desktop console and its command-line tools.
+
+    python main.py [--data-dir DIR] [--db URL] [--review FILE] [--smoke-test]
+    python main.py simulator [--port N ...]      the Smartcar simulator alone
+    python main.py iot-simulator [...]           the IoT device simulator alone
+
+Start-up order (each step needs the one before):
+ 1. paths and logging, so everything after can report;
+ 2. faulthandler into the log dir, for hard crashes;
+ 3. settings (a bad file stops here with a readable message, exit 2);
+ 4. QtWebEngine environment (sandbox off as root) and its import, before QApplication;
+ 5. QApplication, the crash handler and Qt's messages routed into logging;
+ 6. the database: opened, backed up, migrated (exit 3 with a message if unusable);
+ 7. one qasync loop runs the window and every background task; on quit every task is
+    cancelled and the database closed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import faulthandler
+import logging
+import os
+import sys
+from pathlib import Path
+
+logger = logging.getLogger("fleet_console")
+
+TOOLS = ("simulator", "iot-simulator")
+SMOKE_TEST_TIMEOUT_S = 90
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="Fleet Console: operations console for car-sharing and micromobility fleets. "
+        f"Tools: {', '.join(TOOLS)} (run 'main.py TOOL --help').",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="keep database, settings, logs and caches here"
+    )
+    parser.add_argument(
+        "--db", metavar="URL", help="database URL (default: SQLite in the data dir)"
+    )
+    parser.add_argument(
+        "--review",
+        type=Path,
+        metavar="FILE",
+        help="open a copy of a database read-only (offline review)",
+    )
+    parser.add_argument(
+        "--smoke-test",
+        action="store_true",
+        help="start offscreen, show the main window, load the fleet, exit 0",
+    )
+    return parser.parse_args(argv)
+
+
+def run_tool(name: str, argv: list[str]) -> int:
+    if name == "simulator":
+        from app.integrations.smartcar.simulator.cli import main as simulator_main
+
+        return simulator_main(argv)
+    from app.integrations.iot.simulator.cli import main as iot_simulator_main
+
+    return iot_simulator_main(argv)
+
+
+def prepare_qt_environment(*, smoke_test: bool) -> str | None:
+    """Set Qt's environment before Qt loads; return a reason the GUI cannot start, if any.
+
+    QtWebEngine's Chromium refuses to run as root with its sandbox on (stack-recipes §1).
+    The smoke test needs no screen, so it runs offscreen; a normal start on a Linux box
+    without a display would otherwise abort inside Qt with a cryptic plugin error.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu --log-level=3")
+    if smoke_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if sys.platform.startswith("linux") and no_display and "QT_QPA_PLATFORM" not in os.environ:
+        return (
+            "no display found (DISPLAY and WAYLAND_DISPLAY are unset). Start it from a "
+            "desktop session, or set QT_QPA_PLATFORM=offscreen to run without a screen."
+        )
+    return None
+
+
+def run_console(args: argparse.Namespace) -> int:
+    from app.config import SettingsError, load_settings
+    from app.logging_setup import setup_logging
+    from app.paths import resolve_paths
+
+    paths = resolve_paths(args.data_dir).ensure()
+    log_file = setup_logging(paths.log_dir)
+    crash_log = (paths.log_dir / "crash.log").open("a", encoding="utf-8")
+    faulthandler.enable(crash_log)
+    try:
+        settings = load_settings(paths.settings_file)
+    except SettingsError as exc:
+        print(f"Fleet Console cannot start:\n{exc}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(settings.log_level)
+
+    problem = prepare_qt_environment(smoke_test=args.smoke_test)
+    if problem:
+        print(f"Fleet Console cannot start: {problem}", file=sys.stderr)
+        return 2
+    import PySide6.QtWebEngineWidgets  # noqa: F401  - must precede QApplication
+    import qasync
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from app.models.database import DatabaseError
+    from app.services.runtime import open_context
+    from app.views import qt_logging
+    from app.views.crash_handler import CrashHandler
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Fleet Console")
+    app.setOrganizationName("Levy Fleets")
+    crash_handler = CrashHandler(log_file, interactive=not args.smoke_test)
+    crash_handler.install()
+    qt_logging.install()
+
+    review = args.review
+    if review is not None and not review.is_file():
+        print(f"Fleet Console cannot start: no database file at {review}", file=sys.stderr)
+        return 2
+    db_url = f"sqlite:///{review.resolve()}" if review else args.db
+    try:
+        context = open_context(settings, paths, db_url=db_url, review=review is not None)
+    except DatabaseError as exc:
+        logger.error("%s", exc)
+        if not args.smoke_test:
+            QMessageBox.critical(None, "Fleet Console cannot open its database", str(exc))
+        print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
+        return 3
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        with loop:
+            code = loop.run_until_complete(_run_window(app, context, smoke_test=args.smoke_test))
+    finally:
+        context.close()
+        faulthandler.disable()
+        crash_log.close()
+    if crash_handler.errors:
+        logger.error("%d unhandled error(s) during this run", crash_handler.errors)
+        return code or 1
+    return code
+
+
+async def _run_window(app: object, context: object, *, smoke_test: bool) -> int:
+    from app.services.tasks import TaskOwner
+    from app.views.main_window import MainWindow
+
+    tasks = TaskOwner()
+    quit_requested = asyncio.Event()
+    app.aboutToQuit.connect(quit_requested.set)  # type: ignore[attr-defined]
+    window = MainWindow(context)  # type: ignore[arg-type]
+    loaded = asyncio.Event()
+    window.fleet_loaded.connect(lambda _count: loaded.set())
+    window.show()
+    window.reload()
+    code = 0
+    try:
+        if smoke_test:
+            try:
+                await asyncio.wait_for(loaded.wait(), SMOKE_TEST_TIMEOUT_S)
+                shown = window.model.rowCount()
+                logger.info("smoke test: main window shown with %d vehicles", shown)
+            except TimeoutError:
+                limit = SMOKE_TEST_TIMEOUT_S
+                logger.error("smoke test: the fleet list did not load in %d s", limit)
+                code = 1
+            window.close()
+        else:
+            await quit_requested.wait()
+    finally:
+        await tasks.shutdown()
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in TOOLS:
+        return run_tool(argv[0], argv[1:])
+    return run_console(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

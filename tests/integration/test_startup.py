@@ -1,0 +1,69 @@
+"""main.py as a user (and packaging) runs it: a real process, a real data dir."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_main(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "QT_QPA_PLATFORM"} | (env or {})
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment,
+    )
+
+
+def test_smoke_test_starts_seeds_and_exits_zero(tmp_path):
+    result = run_main("--data-dir", str(tmp_path), "--smoke-test")
+    assert result.returncode == 0, result.stderr
+    assert "main window shown with 100 vehicles" in result.stderr
+    assert (tmp_path / "fleet.sqlite").exists()
+    assert (tmp_path / "logs" / "fleet-console.log").read_text().count("smoke test") == 1
+    with closing(sqlite3.connect(tmp_path / "fleet.sqlite")) as db:
+        assert db.execute("SELECT count(*) FROM vehicle").fetchone() == (100,)
+    again = run_main("--data-dir", str(tmp_path), "--smoke-test")
+    assert again.returncode == 0 and "main window shown with 100 vehicles" in again.stderr
+
+
+def test_bad_settings_give_a_message_not_a_traceback(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.toml").write_text("[telemetry]\npoll_every = 5\n")
+    result = run_main("--data-dir", str(tmp_path), "--smoke-test")
+    assert result.returncode == 2
+    assert "telemetry.poll_every: unknown setting" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unusable_database_gives_a_message(tmp_path):
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"garbage" * 1000)
+    result = run_main("--data-dir", str(tmp_path), "--db", f"sqlite:///{broken}", "--smoke-test")
+    assert result.returncode == 3
+    assert "cannot open or migrate" in result.stderr and "Traceback" not in result.stderr
+    assert broken.read_bytes() == b"garbage" * 1000  # nothing was overwritten
+
+
+def test_without_a_display_the_console_says_why(tmp_path):
+    env = {"DISPLAY": "", "WAYLAND_DISPLAY": ""}
+    result = run_main("--data-dir", str(tmp_path), env=env)
+    assert result.returncode == 2 and "no display found" in result.stderr
+
+
+def test_review_mode_opens_read_only(tmp_path):
+    assert run_main("--data-dir", str(tmp_path / "a"), "--smoke-test").returncode == 0
+    copy = tmp_path / "review.sqlite"
+    copy.write_bytes((tmp_path / "a" / "fleet.sqlite").read_bytes())
+    before = copy.read_bytes()
+    result = run_main("--data-dir", str(tmp_path / "b"), "--review", str(copy), "--smoke-test")
+    assert result.returncode == 0, result.stderr
+    assert "mode review" in result.stderr
+    assert copy.read_bytes() == before
