@@ -43,7 +43,8 @@ def machine() -> str:
         mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         cores, mem = "?", "?"
-    return f"{platform.system()} {platform.release()}, {cpu}, {cores} cores, {mem}, Python {platform.python_version()}"
+    python = platform.python_version()
+    return f"{platform.system()} {platform.release()}, {cpu}, {cores} cores, {mem}, Python {python}"
 
 
 def main(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """GUI tests: real widgets, offscreen, on the same qasync loop the app uses.
 
-Async tests here run on a qasync QEventLoop (pytest-asyncio's loop-factory hook), so
+Async tests here run on one qasync QEventLoop (see ``pytest_pyfunc_call`` below), so
 ``@asyncSlot`` handlers, database executor hand-backs and Qt signals all progress while
 the test awaits. Wait with ``tests.helpers.waiting.until``, never with qtbot.waitUntil
 inside an async test (it deadlocks, see stack-recipes.md section 4).
@@ -8,8 +8,10 @@ inside an async test (it deadlocks, see stack-recipes.md section 4).
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+
 import pytest
-import pytest_asyncio
 import qasync
 from PySide6.QtWidgets import QApplication
 
@@ -20,8 +22,29 @@ from app.views.main_window import MainWindow
 from tests.helpers.waiting import until
 
 
-def pytest_asyncio_loop_factories(config, item):
-    return {"qasync": lambda: qasync.QEventLoop(QApplication.instance() or QApplication([]))}
+@pytest.fixture(scope="session", autouse=True)
+def qloop(qapp):
+    """One qasync loop for the whole GUI session, as in the app.
+
+    A loop per test (pytest-asyncio's way) leaves Qt timers of closed loops behind, which
+    later fire into freed objects and crash the run; one loop for all avoids that.
+    """
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """Run ``async def`` GUI tests to completion on the session's qasync loop."""
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        return None
+    funcargs = pyfuncitem.funcargs
+    kwargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    funcargs["qloop"].run_until_complete(pyfuncitem.obj(**kwargs))
+    return True
 
 
 @pytest.fixture
@@ -53,12 +76,12 @@ def confirmations():
     return Confirmations()
 
 
-@pytest_asyncio.fixture
-async def window(qtbot, context, confirmations):
+@pytest.fixture
+def window(qtbot, qloop, context, confirmations):
     win = MainWindow(context, confirm=confirmations)
     qtbot.addWidget(win)
     win.show()
     win.reload()
-    await until(lambda: win.model.rowCount() > 0, what="the fleet list to load")
+    qloop.run_until_complete(until(lambda: win.model.rowCount() > 0, what="the fleet list"))
     yield win
     win.close()

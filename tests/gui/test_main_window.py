@@ -5,7 +5,7 @@ from app.views.item_models.vehicle_table_model import Column
 from app.views.main_window import MainWindow
 from tests.helpers.waiting import until
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.gui]
+pytestmark = pytest.mark.gui
 
 
 def shown(win: MainWindow, column: Column = Column.FLEET_NUMBER) -> list[str]:

@@ -3,7 +3,7 @@ import pytest
 from app.views.vehicle_dialog import VehicleDialog
 from tests.helpers.waiting import until
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.gui]
+pytestmark = pytest.mark.gui
 
 GOOD_VIN = "1HGCM82633A004352"
 GOOD_IMEI = "490154203237518"

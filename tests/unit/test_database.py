@@ -76,7 +76,7 @@ def test_review_mode_refuses_writes(tmp_path):
     with make_db(tmp_path, read_only=True) as db:
         db.migrate()  # current schema: fine, nothing written
         with pytest.raises(
-            OperationalError, match="readonly|read-only|query_only|attempt to write"
+            OperationalError, match=r"readonly|read-only|query_only|attempt to write"
         ):
             VehicleRepository(db).add(VehicleFields(name="X", fleet_number="X-1", kind="car"))
 

@@ -44,6 +44,7 @@ class VehicleFilterProxy(QAbstractProxyModel):
 
     # Wiring -------------------------------------------------------------------------
     def setSourceModel(self, source: VehicleTableModel) -> None:
+        self._source = source
         super().setSourceModel(source)
         source.modelReset.connect(self._rebuild)
         source.rowsInserted.connect(self._rebuild)
@@ -51,9 +52,7 @@ class VehicleFilterProxy(QAbstractProxyModel):
         self._rebuild()
 
     def source(self) -> VehicleTableModel:
-        model = self.sourceModel()
-        assert isinstance(model, VehicleTableModel)
-        return model
+        return self._source
 
     # Qt API -------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -81,6 +80,15 @@ class VehicleFilterProxy(QAbstractProxyModel):
         row = self._proxy_index_for(source_index.row())
         return QModelIndex() if row is None else self.createIndex(row, source_index.column())
 
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        # Straight to the source's row list: no mapToSource / source.index round trip.
+        if not index.isValid():
+            return None
+        return self._source.cell(self._visible[index.row()], index.column(), role)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        return self._source.flags(index)
+
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
         return self.source().headerData(section, orientation, role)
 
@@ -95,8 +103,8 @@ class VehicleFilterProxy(QAbstractProxyModel):
 
     def set_filter(self, new_filter: VehicleFilter) -> None:
         if new_filter != self._filter:
-            self._filter = new_filter
-            self._apply_filter(reset=True)
+            previous, self._filter = self._filter, new_filter
+            self._apply_filter(narrowing_from=previous)
 
     def visible_vehicle_ids(self) -> list[int]:
         rows = self.source().rows
@@ -115,28 +123,29 @@ class VehicleFilterProxy(QAbstractProxyModel):
                 key=keys.__getitem__,
                 reverse=self._sort_order == Qt.SortOrder.DescendingOrder,
             )
-        self._apply_filter(reset=True)
+        self._apply_filter()
 
-    def _apply_filter(self, *, reset: bool) -> None:
+    def _apply_filter(self, *, narrowing_from: VehicleFilter | None = None) -> None:
+        """Recompute the visible rows; when the operator typed one more character of the
+        same search, only the rows already visible need checking."""
         source = self.source()
-        words = self._filter.text.lower().split()
         rows, keys = source.rows, source.search_keys
         f = self._filter
         candidates = self._order
-        if words:
-            candidates = [i for i in candidates if all(w in keys[i] for w in words)]
+        if narrowing_from is not None and _narrows(narrowing_from, f):
+            candidates = self._visible
+        for word in f.text.lower().split():
+            candidates = [i for i in candidates if word in keys[i]]
         if f.kind is not None:
             candidates = [i for i in candidates if rows[i].kind == f.kind]
         if f.connection is not None:
             candidates = [i for i in candidates if rows[i].connection_type == f.connection]
         if f.status is not None:
             candidates = [i for i in candidates if rows[i].status == f.status]
-        if reset:
-            self.beginResetModel()
+        self.beginResetModel()
         self._visible = candidates if candidates is not self._order else list(candidates)
         self._proxy_row = {}
-        if reset:
-            self.endResetModel()
+        self.endResetModel()
 
     def _source_data_changed(
         self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()
@@ -158,3 +167,11 @@ class VehicleFilterProxy(QAbstractProxyModel):
         if not self._proxy_row and self._visible:
             self._proxy_row = {src: i for i, src in enumerate(self._visible)}
         return self._proxy_row.get(source_row)
+
+
+def _narrows(old: VehicleFilter, new: VehicleFilter) -> bool:
+    """True when every row ``new`` accepts is also accepted by ``old``."""
+    same_choices = (old.kind, old.connection, old.status) == (new.kind, new.connection, new.status)
+    old_words = old.text.lower().split()
+    new_text = new.text.lower()
+    return same_choices and bool(old_words) and new_text.startswith(old.text.lower().rstrip())

@@ -50,6 +50,8 @@ VEHICLE_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _NUMERIC = {Column.ENERGY, Column.ODOMETER}
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 def _make_model_year(row: VehicleRow) -> str:
@@ -58,9 +60,12 @@ def _make_model_year(row: VehicleRow) -> str:
 
 
 def search_text(row: VehicleRow) -> str:
-    """Everything the search box matches: name, fleet number, plate, VIN, IMEI, make/model."""
-    parts = (row.name, row.fleet_number, row.plate, row.vin, row.imei, row.make, row.model)
-    return " ".join(p for p in parts if p).lower()
+    """Everything the search box matches: name, fleet number, plate, VIN, IMEI, make/model.
+
+    Fields are joined with a newline so that a search never matches across two fields.
+    """
+    fields = (row.name, row.fleet_number, row.plate, row.vin or "", row.imei or "")
+    return "\n".join((*fields, f"{row.make} {row.model}")).lower()
 
 
 class VehicleTableModel(QAbstractTableModel):
@@ -70,7 +75,6 @@ class VehicleTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[VehicleRow] = []
         self.search_keys: list[str] = []
-        self._display: list[list[str]] = []
         self._position: dict[int, int] = {}
         self._icons: dict[str, QIcon] = {}
         self._now = datetime.now(UTC)
@@ -90,20 +94,24 @@ class VehicleTableModel(QAbstractTableModel):
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        row, column = index.row(), index.column()
+        return self.cell(index.row(), index.column(), role)
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        return _FLAGS
+
+    def cell(self, position: int, column: int, role: int) -> Any:
+        """What ``data()`` answers, addressable by plain row numbers (the proxy calls this
+        directly: one Python call per cell and role instead of three)."""
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == Column.LAST_HEARD:
-                heard = self.rows[row].last_heard_at
-                return fmt.age(heard, self._now) if heard else "never"
-            return self._display[row][column]
+            return self._display(self.rows[position], column)
         if role == VEHICLE_ID_ROLE:
-            return self.rows[row].id
-        if role == Qt.ItemDataRole.DecorationRole and column == Column.CONNECTION:
-            return self._badge_icon(self.rows[row])
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in _NUMERIC:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return self.rows[position].id
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._badge_icon(self.rows[position]) if column == Column.CONNECTION else None
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if column in _NUMERIC else None
         if role == Qt.ItemDataRole.ToolTipRole and column == Column.LAST_HEARD:
-            heard = self.rows[row].last_heard_at
+            heard = self.rows[position].last_heard_at
             return heard.astimezone().strftime("%Y-%m-%d %H:%M:%S") if heard else None
         return None
 
@@ -112,7 +120,6 @@ class VehicleTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows = list(rows)
         self.search_keys = [search_text(r) for r in self.rows]
-        self._display = [self._display_row(r) for r in self.rows]
         self._position = {r.id: i for i, r in enumerate(self.rows)}
         self.endResetModel()
 
@@ -124,13 +131,11 @@ class VehicleTableModel(QAbstractTableModel):
             self.beginInsertRows(QModelIndex(), position, position)
             self.rows.append(row)
             self.search_keys.append(search_text(row))
-            self._display.append(self._display_row(row))
             self._position[row.id] = position
             self.endInsertRows()
             return
         self.rows[position] = row
         self.search_keys[position] = search_text(row)
-        self._display[position] = self._display_row(row)
         self.dataChanged.emit(self.index(position, 0), self.index(position, len(Column) - 1))
 
     def position_of(self, vehicle_id: int) -> int | None:
@@ -154,22 +159,39 @@ class VehicleTableModel(QAbstractTableModel):
                 (r.last_heard_at is None, -r.last_heard_at.timestamp() if r.last_heard_at else 0.0)
                 for r in self.rows
             ]
-        return [display[column].lower() for display in self._display]
+        if column == Column.NAME:
+            return [r.name.lower() for r in self.rows]
+        if column == Column.FLEET_NUMBER:
+            return [r.fleet_number.lower() for r in self.rows]
+        return [self._display(r, column).lower() for r in self.rows]
 
     # Helpers ------------------------------------------------------------------------
-    def _display_row(self, row: VehicleRow) -> list[str]:
-        return [
-            row.name,
-            row.fleet_number,
-            fmt.KIND_LABELS.get(row.kind, row.kind),
-            _make_model_year(row),
-            fmt.connection_badge(row.connection_type, row.connection_status, row.iot_vendor),
-            fmt.STATUS_LABELS.get(row.status, row.status),
-            fmt.percent(row.energy_pct),
-            fmt.kilometres(row.odometer_km),
-            fmt.locked(row.locked),
-            "",
-        ]
+    def _display(self, row: VehicleRow, column: int) -> str:
+        """The cell's text, computed when Qt asks: only rows on screen are ever formatted."""
+        match column:
+            case Column.NAME:
+                return row.name
+            case Column.FLEET_NUMBER:
+                return row.fleet_number
+            case Column.KIND:
+                return fmt.KIND_LABELS.get(row.kind, row.kind)
+            case Column.MAKE_MODEL:
+                return _make_model_year(row)
+            case Column.CONNECTION:
+                return fmt.connection_badge(
+                    row.connection_type, row.connection_status, row.iot_vendor
+                )
+            case Column.STATUS:
+                return fmt.STATUS_LABELS.get(row.status, row.status)
+            case Column.ENERGY:
+                return fmt.percent(row.energy_pct)
+            case Column.ODOMETER:
+                return fmt.kilometres(row.odometer_km)
+            case Column.LOCKED:
+                return fmt.locked(row.locked)
+            case Column.LAST_HEARD:
+                return fmt.age(row.last_heard_at, self._now) if row.last_heard_at else "never"
+        return ""
 
     def _badge_icon(self, row: VehicleRow) -> QIcon | None:
         if row.connection_status is not None:

@@ -1,0 +1,147 @@
+"""Framing for Queclink @Track (Traccar ``gl200``): ASCII and binary frames on one port.
+
+ASCII reports look like ``+RESP:GTFRI,...,<count>$`` and end at ``$`` (or NUL). The same
+device family can be switched to "HEX mode", whose frames start with a 4-byte header
+(``+RSP``, ``+EVT``, ...; or ``+`` followed by a zero byte in the newer compact form)
+and carry their length at a header-dependent offset (Traccar ``Gl200FrameDecoder``).
+"""
+
+from __future__ import annotations
+
+from app.integrations.iot.records import FrameError
+
+TEXT_HEADERS = (b"+RESP:", b"+BUFF:", b"+ACK:")
+BINARY_HEADERS = frozenset(
+    {b"+RSP", b"+BSP", b"+EVT", b"+BVT", b"+INF", b"+BNF", b"+HBD", b"+CRD", b"+BRD", b"+LGN"}
+)
+MIN_BINARY = 11  # no binary frame is shorter; also the bytes needed to read any length field
+# (offset, size) of the length field per binary header; the compact form is keyed by None
+_LENGTH_FIELD: dict[bytes | None, tuple[int, int]] = {
+    None: (2, 2),
+    b"+ACK": (6, 1),
+    b"+INF": (7, 2),
+    b"+BNF": (7, 2),
+    b"+HBD": (5, 1),
+    b"+CRD": (6, 2),
+    b"+BRD": (6, 2),
+    b"+LGN": (6, 2),
+}
+_DEFAULT_LENGTH_FIELD = (9, 2)
+
+
+def is_binary(frame: bytes) -> bool:
+    """True for a HEX-mode frame (needs at least 5 bytes to tell ``+ACK:`` from ``+ACK``)."""
+    if len(frame) > 1 and frame[1] == 0:
+        return True
+    if frame[:4] == b"+ACK":
+        return len(frame) > 4 and frame[4] != ord(":")
+    return frame[:4] in BINARY_HEADERS
+
+
+def _classify(buf: bytearray) -> str:
+    """``binary``, ``text``, ``partial`` (too few bytes to tell) or ``garbage``."""
+    head = bytes(buf[:6])
+    if len(head) >= 2 and head[1] == 0:
+        return "binary"
+    if any(h.startswith(head) and len(head) < len(h) for h in (*TEXT_HEADERS, *BINARY_HEADERS)):
+        return "partial"
+    if head[:4] == b"+ACK":
+        return "binary" if head[4] != ord(":") else "text"
+    if head[:4] in BINARY_HEADERS:
+        return "binary"
+    if head.startswith(TEXT_HEADERS):
+        return "text"
+    return "garbage"
+
+
+def binary_length(buf: bytes | bytearray) -> int:
+    """The total length a binary frame declares (``buf`` holds at least MIN_BINARY bytes)."""
+    key = None if buf[1] == 0 else bytes(buf[:4])
+    offset, size = _LENGTH_FIELD.get(key, _DEFAULT_LENGTH_FIELD)
+    return int.from_bytes(buf[offset : offset + size], "big")
+
+
+class Gl200Framer:
+    """Splits a Queclink stream into whole ASCII or binary frames.
+
+    Bytes before a ``+`` are skipped; an ASCII frame interrupted by the start of another
+    report is dropped in favour of the newer one; a binary header declaring an impossible
+    length is treated as noise. Text frames are returned with their ``$``.
+    """
+
+    def __init__(self, max_frame: int = 4096) -> None:
+        self._max = max_frame
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        frames: list[bytes] = []
+        while True:
+            start = self._buf.find(b"+")
+            if start < 0:
+                self._buf.clear()
+                return frames
+            del self._buf[:start]
+            kind = _classify(self._buf)
+            if kind == "garbage":
+                del self._buf[:1]
+            elif kind == "partial":
+                return frames
+            elif kind == "binary":
+                frame = self._binary()
+                if frame is None:
+                    return frames
+                if frame:
+                    frames.append(frame)
+            else:
+                frame = self._text()
+                if frame is None:
+                    return frames
+                if frame:
+                    frames.append(frame)
+
+    def _binary(self) -> bytes | None:
+        """The next binary frame, ``b""`` if the header was noise, None if more is needed."""
+        if len(self._buf) < MIN_BINARY:
+            return None
+        length = binary_length(self._buf)
+        if length < MIN_BINARY:
+            del self._buf[:1]
+            return b""
+        if length > self._max:
+            del self._buf[:1]
+            raise FrameError(f"gl200 binary frame declares {length} bytes, over {self._max}")
+        if len(self._buf) < length:
+            return None
+        frame = bytes(self._buf[:length])
+        del self._buf[:length]
+        return frame
+
+    def _text(self) -> bytes | None:
+        """The next ASCII frame, ``b""`` after a resync, None if more is needed."""
+        end = -1
+        for terminator in (b"$", b"\x00"):
+            found = self._buf.find(terminator, 1)
+            if found >= 0 and (end < 0 or found < end):
+                end = found
+        limit = end if end >= 0 else len(self._buf)
+        restart = min(
+            (i for i in (self._buf.find(h, 1, limit) for h in TEXT_HEADERS) if i >= 0),
+            default=-1,
+        )
+        if restart > 0:
+            del self._buf[:restart]
+            return b""
+        if end < 0:
+            if len(self._buf) > self._max:
+                size = len(self._buf)
+                self._buf.clear()
+                raise FrameError(f"gl200 report over {self._max} bytes without '$' ({size} so far)")
+            return None
+        if end + 1 > self._max:
+            del self._buf[: end + 1]
+            raise FrameError(f"gl200 report of {end + 1} bytes exceeds {self._max}")
+        keep = end + 1 if self._buf[end] == ord("$") else end
+        frame = bytes(self._buf[:keep])
+        del self._buf[: end + 1]
+        return frame

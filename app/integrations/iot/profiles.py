@@ -1,0 +1,155 @@
+"""Vendor profiles: which wire protocols a vendor's IoT devices speak, and what they can do.
+
+An operator registers a device by vendor; the profile supplies the protocol the gateway
+expects on it, which may be overridden per device (an OKAI scooter retrofitted with a
+Teltonika TST100 speaks Teltonika), but only with a protocol that vendor's hardware
+actually ships, so a typo cannot route a device to a decoder that will reject all it says.
+
+Default TCP ports are Traccar's (``PortConfigSuffix``), so devices already provisioned for
+a Traccar server need no reconfiguration: omni (xrb28) 5180, gl200 5004, teltonika 5027,
+gt06 5023, nmea (t55) 5005. Sources for each vendor's protocols: reference
+iot-protocols.md sections 0 and 1.1 to 1.7.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from app.integrations.iot.codecs import PROTOCOLS
+from app.models.enums import VehicleKind
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_PORTS: dict[str, int] = {
+    "omni": 5180,
+    "gl200": 5004,
+    "teltonika": 5027,
+    "gt06": 5023,
+    "nmea": 5005,
+}
+
+
+class ProfileError(ValueError):
+    """An unknown vendor or a protocol the vendor does not ship; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class VendorProfile:
+    """What the console knows about one vendor's devices.
+
+    ``default_protocol`` is None when no protocol of the vendor is public (ZIMO): such
+    devices must name theirs. ``supported_commands`` is what the hardware offers; the
+    protocol's codec may support fewer (``encode_command`` raises ValueError then).
+    """
+
+    vendor: str
+    default_protocol: str | None
+    allowed_protocols: tuple[str, ...]
+    default_tcp_port: int | None
+    supported_commands: tuple[str, ...]
+    vehicle_kinds: tuple[VehicleKind, ...]
+    notes: str = ""
+
+
+_SCOOTERS = (VehicleKind.SCOOTER, VehicleKind.EBIKE)
+_ALL_KINDS = (VehicleKind.CAR, VehicleKind.SCOOTER, VehicleKind.EBIKE)
+
+PROFILES: dict[str, VendorProfile] = {
+    p.vendor.lower(): p
+    for p in (
+        VendorProfile(
+            vendor="OKAI",
+            default_protocol="gl200",
+            allowed_protocols=("gl200", "teltonika"),
+            default_tcp_port=PROTOCOL_PORTS["gl200"],
+            supported_commands=("lock", "unlock", "locate"),
+            vehicle_kinds=_SCOOTERS,
+            notes="ZK-series IoT speaks Queclink @Track; or a Teltonika TST100 retrofit.",
+        ),
+        VendorProfile(
+            vendor="Segway",
+            default_protocol="teltonika",
+            allowed_protocols=("teltonika",),
+            default_tcp_port=PROTOCOL_PORTS["teltonika"],
+            supported_commands=("lock", "unlock", "locate"),
+            vehicle_kinds=_SCOOTERS,
+            notes="Through a Teltonika TST100 on the scooter UART; Segway's own IoT "
+            "protocol is not public (its cloud API is a separate integration).",
+        ),
+        VendorProfile(
+            vendor="ZIMO",
+            default_protocol=None,
+            allowed_protocols=PROTOCOLS,
+            default_tcp_port=None,
+            supported_commands=("lock", "unlock", "locate"),
+            vehicle_kinds=_SCOOTERS,
+            notes="No public ZIMO protocol: choose the protocol of the fitted IoT per device.",
+        ),
+        VendorProfile(
+            vendor="Omni",
+            default_protocol="omni",
+            allowed_protocols=("omni",),
+            default_tcp_port=PROTOCOL_PORTS["omni"],
+            supported_commands=("lock", "unlock", "locate", "alarm"),
+            vehicle_kinds=_SCOOTERS,
+            notes="Omni IoT locks, Traccar xrb28.",
+        ),
+        VendorProfile(
+            vendor="Teltonika",
+            default_protocol="teltonika",
+            allowed_protocols=("teltonika",),
+            default_tcp_port=PROTOCOL_PORTS["teltonika"],
+            supported_commands=("lock", "unlock", "locate"),
+            vehicle_kinds=_ALL_KINDS,
+            notes="Codec 8/8E reports, Codec 12 commands.",
+        ),
+        VendorProfile(
+            vendor="Concox",
+            default_protocol="gt06",
+            allowed_protocols=("gt06",),
+            default_tcp_port=PROTOCOL_PORTS["gt06"],
+            supported_commands=("lock", "unlock"),
+            vehicle_kinds=_ALL_KINDS,
+            notes="GT06 and its many clones (Jimi IoT); lock = relay cut-off.",
+        ),
+    )
+}
+
+
+def get_profile(vendor: str) -> VendorProfile:
+    """The profile of ``vendor`` (any case); ProfileError names the known vendors."""
+    try:
+        return PROFILES[vendor.strip().lower()]
+    except KeyError:
+        known = ", ".join(p.vendor for p in PROFILES.values())
+        raise ProfileError(f"unknown vendor {vendor!r}; known vendors: {known}") from None
+
+
+def resolve_protocol(profile: VendorProfile, override: str | None = None) -> str:
+    """The protocol a device of ``profile`` speaks, honouring a per-device ``override``."""
+    allowed = ", ".join(profile.allowed_protocols)
+    if override is None or not override.strip():
+        if profile.default_protocol is None:
+            raise ProfileError(
+                f"{profile.vendor} has no default protocol; set one per device: {allowed}"
+            )
+        return profile.default_protocol
+    protocol = override.strip().lower()
+    if protocol not in PROTOCOLS:
+        raise ProfileError(f"unknown protocol {override!r}; known: {', '.join(PROTOCOLS)}")
+    if protocol not in profile.allowed_protocols:
+        raise ProfileError(
+            f"{profile.vendor} devices do not ship the {protocol} protocol; allowed: {allowed}"
+        )
+    return protocol
+
+
+def port_for(protocol: str) -> int:
+    """The TCP port the gateway listens on for ``protocol`` by default."""
+    try:
+        return PROTOCOL_PORTS[protocol]
+    except KeyError:
+        raise ProfileError(
+            f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}"
+        ) from None

@@ -1,0 +1,276 @@
+"""The async Smartcar client the app uses (demo: against the simulator; live: the cloud).
+
+One ``httpx.AsyncClient`` lives as long as the client (connection reuse matters: a poll of a
+thousand cars is a thousand requests). Vehicle data goes through a
+:class:`~app.integrations.smartcar.reader.VehicleDataReader` so the v2.0 wire format can be
+swapped for v3 signals without touching callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import httpx
+
+from app.integrations.smartcar.auth import SmartcarAuth
+from app.integrations.smartcar.config import SmartcarCredentials, SmartcarOrigins
+from app.integrations.smartcar.errors import SmartcarError, SmartcarProtocolError
+from app.integrations.smartcar.models import (
+    ActionResult,
+    Attributes,
+    BatchResult,
+    Battery,
+    Capability,
+    Charge,
+    Compatibility,
+    DataKind,
+    EngineOil,
+    Fuel,
+    Location,
+    LockStatus,
+    Odometer,
+    Permissions,
+    Reading,
+    TirePressure,
+    User,
+    VehiclePage,
+    VehicleSnapshot,
+    Vin,
+)
+from app.integrations.smartcar.reader import VehicleDataReader
+from app.integrations.smartcar.transport import DEFAULT_TIMEOUT, HttpTransport, new_http_client
+from app.integrations.smartcar.v2_reader import API_VERSION, V2Reader, vehicle_path
+from app.integrations.smartcar.wire import boolean, meta_from, obj, req_text, text_or_none
+
+#: What one telemetry poll asks for. Both fuel and battery: the car answers the one it has.
+SNAPSHOT_KINDS = (
+    DataKind.LOCATION,
+    DataKind.FUEL,
+    DataKind.BATTERY,
+    DataKind.ODOMETER,
+    DataKind.LOCK_STATUS,
+    DataKind.TIRE_PRESSURE,
+    DataKind.ENGINE_OIL,
+)
+_SNAPSHOT_FIELDS = {
+    DataKind.LOCATION: "location",
+    DataKind.FUEL: "fuel",
+    DataKind.BATTERY: "battery",
+    DataKind.ODOMETER: "odometer",
+    DataKind.LOCK_STATUS: "lock_status",
+    DataKind.TIRE_PRESSURE: "tire_pressure",
+    DataKind.ENGINE_OIL: "engine_oil",
+}
+
+
+class SmartcarClient:
+    """All Smartcar endpoints the product needs; use as ``async with`` or call ``aclose``."""
+
+    def __init__(
+        self,
+        origins: SmartcarOrigins,
+        credentials: SmartcarCredentials,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        max_connections: int = 32,
+        http: httpx.AsyncClient | None = None,
+        reader_factory: Callable[[HttpTransport], VehicleDataReader] = V2Reader,
+    ) -> None:
+        self._owns_http = http is None
+        self._http = http or new_http_client(timeout, max_connections)
+        self._transport = HttpTransport(origins.api, self._http)
+        self.auth = SmartcarAuth(origins, credentials, self._transport)
+        self.reader = reader_factory(self._transport)
+
+    async def __aenter__(self) -> SmartcarClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    # -- user and vehicle list -------------------------------------------------------------
+
+    async def get_user(self, access_token: str) -> Reading[User]:
+        raw = await self._transport.request(
+            "GET", f"/v{API_VERSION}/user", access_token=access_token
+        )
+        return Reading(User(req_text(obj(raw.body, "user"), "id")), meta_from(raw.headers))
+
+    async def list_vehicles(
+        self, access_token: str, *, limit: int = 10, offset: int = 0
+    ) -> Reading[VehiclePage]:
+        raw = await self._transport.request(
+            "GET",
+            f"/v{API_VERSION}/vehicles",
+            access_token=access_token,
+            params={"limit": limit, "offset": offset},
+        )
+        body = obj(raw.body, "vehicles")
+        ids = _string_list(body.get("vehicles"), "vehicles")
+        count, page_offset = _paging(body)
+        return Reading(VehiclePage(ids, count, page_offset), meta_from(raw.headers))
+
+    async def all_vehicle_ids(self, access_token: str, page_size: int = 50) -> list[str]:
+        """Walk every page; stops on an empty page so a wrong ``count`` cannot loop forever."""
+        ids: list[str] = []
+        while True:
+            page = (await self.list_vehicles(access_token, limit=page_size, offset=len(ids))).value
+            ids.extend(page.vehicle_ids)
+            if not page.vehicle_ids or len(ids) >= page.count:
+                return ids
+
+    # -- vehicle data (through the reader) -------------------------------------------------
+
+    async def attributes(self, vehicle_id: str, token: str) -> Reading[Attributes]:
+        return await self.reader.read(vehicle_id, token, DataKind.ATTRIBUTES)
+
+    async def vin(self, vehicle_id: str, token: str) -> Reading[Vin]:
+        return await self.reader.read(vehicle_id, token, DataKind.VIN)
+
+    async def location(self, vehicle_id: str, token: str) -> Reading[Location]:
+        return await self.reader.read(vehicle_id, token, DataKind.LOCATION)
+
+    async def odometer(self, vehicle_id: str, token: str) -> Reading[Odometer]:
+        return await self.reader.read(vehicle_id, token, DataKind.ODOMETER)
+
+    async def fuel(self, vehicle_id: str, token: str) -> Reading[Fuel]:
+        return await self.reader.read(vehicle_id, token, DataKind.FUEL)
+
+    async def battery(self, vehicle_id: str, token: str) -> Reading[Battery]:
+        return await self.reader.read(vehicle_id, token, DataKind.BATTERY)
+
+    async def charge(self, vehicle_id: str, token: str) -> Reading[Charge]:
+        return await self.reader.read(vehicle_id, token, DataKind.CHARGE)
+
+    async def lock_status(self, vehicle_id: str, token: str) -> Reading[LockStatus]:
+        return await self.reader.read(vehicle_id, token, DataKind.LOCK_STATUS)
+
+    async def tire_pressure(self, vehicle_id: str, token: str) -> Reading[TirePressure]:
+        return await self.reader.read(vehicle_id, token, DataKind.TIRE_PRESSURE)
+
+    async def engine_oil(self, vehicle_id: str, token: str) -> Reading[EngineOil]:
+        return await self.reader.read(vehicle_id, token, DataKind.ENGINE_OIL)
+
+    async def batch(self, vehicle_id: str, token: str, kinds: Sequence[DataKind]) -> BatchResult:
+        return await self.reader.read_many(vehicle_id, token, kinds)
+
+    async def read_snapshot(
+        self, vehicle_id: str, access_token: str, kinds: Sequence[DataKind] = SNAPSHOT_KINDS
+    ) -> VehicleSnapshot:
+        """One batch request for the telemetry poll; per-item failures land in ``errors``."""
+        result = await self.reader.read_many(vehicle_id, access_token, kinds)
+        values: dict[str, Any] = {}
+        errors: dict[DataKind, SmartcarError] = {}
+        ages = {}
+        for kind, item in result.items.items():
+            if item.reading is not None and kind in _SNAPSHOT_FIELDS:
+                values[_SNAPSHOT_FIELDS[kind]] = item.reading.value
+                ages[kind] = item.reading.meta.data_age
+            elif item.error is not None:
+                errors[kind] = item.error
+        return VehicleSnapshot(
+            vehicle_id, result.request_id, errors=errors, data_ages=ages, **values
+        )
+
+    async def read_snapshots(
+        self, pairs: Iterable[tuple[str, str]], *, concurrency: int = 32
+    ) -> list[VehicleSnapshot | SmartcarError]:
+        """Snapshots for many ``(vehicle_id, access_token)`` pairs, at most ``concurrency``
+        requests in flight; a failing car yields its error instead of aborting the poll."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(vehicle_id: str, token: str) -> VehicleSnapshot | SmartcarError:
+            async with gate:
+                try:
+                    return await self.read_snapshot(vehicle_id, token)
+                except SmartcarError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(v, t) for v, t in pairs)))
+
+    # -- permissions, commands, disconnect -------------------------------------------------
+
+    async def permissions(
+        self, vehicle_id: str, token: str, *, limit: int = 25, offset: int = 0
+    ) -> Reading[Permissions]:
+        raw = await self._transport.request(
+            "GET",
+            vehicle_path(vehicle_id, "/permissions"),
+            access_token=token,
+            params={"limit": limit, "offset": offset},
+        )
+        body = obj(raw.body, "permissions")
+        count, page_offset = _paging(body)
+        scopes = _string_list(body.get("permissions"), "permissions")
+        return Reading(Permissions(scopes, count, page_offset), meta_from(raw.headers))
+
+    async def lock(self, vehicle_id: str, token: str) -> Reading[ActionResult]:
+        return await self._action("POST", vehicle_id, token, "/security", {"action": "LOCK"})
+
+    async def unlock(self, vehicle_id: str, token: str) -> Reading[ActionResult]:
+        return await self._action("POST", vehicle_id, token, "/security", {"action": "UNLOCK"})
+
+    async def disconnect(self, vehicle_id: str, token: str) -> Reading[ActionResult]:
+        """Revoke this app's access to the car (``DELETE /application``)."""
+        return await self._action("DELETE", vehicle_id, token, "/application", None)
+
+    async def _action(
+        self, method: str, vehicle_id: str, token: str, sub: str, payload: Any
+    ) -> Reading[ActionResult]:
+        raw = await self._transport.request(
+            method, vehicle_path(vehicle_id, sub), access_token=token, json=payload
+        )
+        body = obj(raw.body, sub)
+        result = ActionResult(req_text(body, "status"), text_or_none(body, "message"))
+        return Reading(result, meta_from(raw.headers))
+
+    # -- compatibility ---------------------------------------------------------------------
+
+    async def compatibility(
+        self, vin: str, scopes: Sequence[str], country: str = "US"
+    ) -> Reading[Compatibility]:
+        """Whether Smartcar can serve ``vin`` with ``scopes`` (client-credentials auth)."""
+        token = await self.auth.app_token()
+        raw = await self._transport.request(
+            "GET",
+            f"/v{API_VERSION}/compatibility",
+            access_token=token,
+            params={"vin": vin, "scope": " ".join(scopes), "country": country},
+        )
+        body = obj(raw.body, "compatibility")
+        items = body.get("capabilities")
+        if not isinstance(items, list):
+            raise SmartcarProtocolError("compatibility: 'capabilities' is not a list")
+        capabilities = tuple(
+            Capability(
+                boolean(c, "capable"),
+                req_text(c, "endpoint"),
+                req_text(c, "permission"),
+                text_or_none(c, "reason"),
+            )
+            for c in (obj(i, "capability") for i in items)
+        )
+        return Reading(
+            Compatibility(boolean(body, "compatible"), text_or_none(body, "reason"), capabilities),
+            meta_from(raw.headers),
+        )
+
+
+def _string_list(value: Any, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SmartcarProtocolError(f"{what}: expected a list of strings")
+    return tuple(value)
+
+
+def _paging(body: Any) -> tuple[int, int]:
+    paging = obj(body.get("paging"), "paging")
+    count, offset = paging.get("count"), paging.get("offset")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (count, offset)):
+        raise SmartcarProtocolError("paging: count/offset must be non-negative integers")
+    return count, offset

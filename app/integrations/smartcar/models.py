@@ -1,0 +1,203 @@
+"""Typed, validated results of Smartcar calls, always in metric units.
+
+Vehicle data is wrapped in :class:`Reading` so the payload stays independent of how it was
+fetched (v2 endpoint, v2 batch item, later v3 signals) while the response metadata
+(``SC-Data-Age``, ``SC-Fetched-At``, ``SC-Request-Id``) travels with it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from app.integrations.smartcar.errors import SmartcarError
+
+T = TypeVar("T")
+
+
+class DataKind(enum.Enum):
+    """The vehicle data the product reads; values double as v2 paths."""
+
+    ATTRIBUTES = "/"
+    VIN = "/vin"
+    LOCATION = "/location"
+    ODOMETER = "/odometer"
+    FUEL = "/fuel"
+    BATTERY = "/battery"
+    CHARGE = "/charge"
+    LOCK_STATUS = "/security"
+    TIRE_PRESSURE = "/tires/pressure"
+    ENGINE_OIL = "/engine/oil"
+
+
+@dataclass(frozen=True)
+class ResponseMeta:
+    request_id: str | None = None
+    data_age: datetime | None = None
+    fetched_at: datetime | None = None
+    unit_system: str | None = None
+
+
+@dataclass(frozen=True)
+class Reading(Generic[T]):
+    value: T
+    meta: ResponseMeta
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+
+
+@dataclass(frozen=True)
+class VehiclePage:
+    vehicle_ids: tuple[str, ...]
+    count: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Attributes:
+    id: str
+    make: str
+    model: str
+    year: int
+
+
+@dataclass(frozen=True)
+class Vin:
+    vin: str
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Odometer:
+    distance_km: float
+
+
+@dataclass(frozen=True)
+class Fuel:
+    """All three may be None: many (notably EU) cars report only some of them."""
+
+    amount_liters: float | None
+    percent_remaining: float | None
+    range_km: float | None
+
+
+@dataclass(frozen=True)
+class Battery:
+    percent_remaining: float
+    range_km: float | None
+
+
+@dataclass(frozen=True)
+class Charge:
+    is_plugged_in: bool
+    state: str
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A door, window, sunroof, storage lid or charging port: ``OPEN``/``CLOSED``/``UNKNOWN``."""
+
+    type: str
+    status: str
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    is_locked: bool
+    doors: tuple[Opening, ...]
+    windows: tuple[Opening, ...]
+    sunroof: tuple[Opening, ...]
+    storage: tuple[Opening, ...]
+    charging_port: tuple[Opening, ...]
+
+    @property
+    def any_open(self) -> bool:
+        groups = (self.doors, self.windows, self.sunroof, self.storage, self.charging_port)
+        return any(o.status == "OPEN" for group in groups for o in group)
+
+
+@dataclass(frozen=True)
+class TirePressure:
+    front_left_kpa: float | None
+    front_right_kpa: float | None
+    back_left_kpa: float | None
+    back_right_kpa: float | None
+
+
+@dataclass(frozen=True)
+class EngineOil:
+    life_remaining: float
+
+
+@dataclass(frozen=True)
+class Permissions:
+    permissions: tuple[str, ...]
+    count: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    status: str
+    message: str | None
+
+
+@dataclass(frozen=True)
+class Capability:
+    capable: bool
+    endpoint: str
+    permission: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Compatibility:
+    compatible: bool
+    reason: str | None
+    capabilities: tuple[Capability, ...]
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One sub-response of a batch: a reading or the error for that path alone."""
+
+    kind: DataKind
+    reading: Reading[object] | None
+    error: SmartcarError | None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    request_id: str | None
+    items: dict[DataKind, BatchItem]
+
+
+@dataclass(frozen=True)
+class VehicleSnapshot:
+    """What one telemetry poll learnt about a car; absent values have an entry in ``errors``.
+
+    An EV answers ``/fuel`` with ``COMPATIBILITY:VEHICLE_NOT_CAPABLE`` (and a combustion car
+    ``/battery`` likewise); those expected gaps are in ``errors`` too, so callers decide.
+    """
+
+    vehicle_id: str
+    request_id: str | None
+    location: Location | None = None
+    fuel: Fuel | None = None
+    battery: Battery | None = None
+    odometer: Odometer | None = None
+    lock_status: LockStatus | None = None
+    tire_pressure: TirePressure | None = None
+    engine_oil: EngineOil | None = None
+    errors: dict[DataKind, SmartcarError] = field(default_factory=dict)
+    data_ages: dict[DataKind, datetime | None] = field(default_factory=dict)

@@ -1,0 +1,42 @@
+"""Local Smartcar simulator: Connect pages, token endpoint, Vehicles API v2.0, Compatibility API.
+
+It speaks HTTP exactly like the cloud so the app (demo mode), our client's tests and the official
+``smartcar`` SDK can all be pointed at it. Start it with :func:`start_simulator` inside a running
+loop, or alone with :func:`main` (``python main.py simulator --port 0 ...``).
+
+Which vehicles a Connect login sees (the login itself accepts any email and password):
+
+1. ``single_select_vin`` in the Connect URL: exactly that VIN (unknown VIN:
+   ``configuration_error``).
+2. Otherwise every vehicle whose spec ``owner_email`` equals the login email (any brand; the
+   brand page only matters for unowned cars).
+3. Otherwise a deterministic default set: ``default_vehicles_per_login`` (3) vehicles without an
+   owner, of the chosen brand when the fleet has any (else of the whole unowned fleet), starting
+   at an offset derived from SHA-256 of the email. Same email, same cars.
+4. Nothing found: redirect with ``no_vehicles``.
+
+Magic logins, like Smartcar's own simulator: ``<TYPE>.<CODE>@any.domain`` (e.g.
+``VEHICLE_STATE.ASLEEP@x.test``, ``RATE_LIMIT.VEHICLE@x.test``, ``SERVER.INTERNAL@x.test``,
+``AUTHENTICATION.NULL@x.test``) makes every non-static request of that grant fail with that
+catalogued error (static = VIN, attributes, permissions, user, vehicle list);
+``TIMEOUT.SLOW@...`` delays every vehicle response by ``slow_delay_s``.
+``smartcar@invalid-subscription.com``, ``smartcar@vehicle-incompatible.com``,
+``smartcar@no-vehicles.com`` and ``smartcar@server-error.com`` end Connect with that redirect
+error; the Deny button gives ``access_denied``. Global faults and vehicle state are set through
+the ``/_sim`` control routes (see :mod:`.control`).
+"""
+
+from app.integrations.smartcar.simulator.cli import main
+from app.integrations.smartcar.simulator.core import FaultSettings, SimulatorConfig
+from app.integrations.smartcar.simulator.server import RunningSimulator, start_simulator
+from app.integrations.smartcar.simulator.specs import VehicleSpec, generate_fleet
+
+__all__ = [
+    "FaultSettings",
+    "RunningSimulator",
+    "SimulatorConfig",
+    "VehicleSpec",
+    "generate_fleet",
+    "main",
+    "start_simulator",
+]

@@ -1,0 +1,108 @@
+"""Vendor profiles: lookup, per-device protocol override, ports."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.integrations.iot.codecs import PROTOCOLS
+from app.integrations.iot.profiles import (
+    PROFILES,
+    PROTOCOL_PORTS,
+    ProfileError,
+    VendorProfile,
+    get_profile,
+    port_for,
+    resolve_protocol,
+)
+from app.models.enums import VehicleKind
+
+
+def test_all_requested_vendors_exist() -> None:
+    assert {p.vendor for p in PROFILES.values()} == {
+        "OKAI",
+        "Segway",
+        "ZIMO",
+        "Omni",
+        "Teltonika",
+        "Concox",
+    }
+
+
+@pytest.mark.parametrize("profile", PROFILES.values(), ids=lambda p: p.vendor)
+def test_profiles_are_consistent(profile: VendorProfile) -> None:
+    assert set(profile.allowed_protocols) <= set(PROTOCOLS)
+    assert profile.default_protocol is None or profile.default_protocol in profile.allowed_protocols
+    expected_port = (
+        PROTOCOL_PORTS.get(profile.default_protocol) if profile.default_protocol else None
+    )
+    assert profile.default_tcp_port == expected_port
+    assert set(profile.supported_commands) <= {"lock", "unlock", "locate", "alarm"}
+    assert profile.vehicle_kinds and all(isinstance(k, VehicleKind) for k in profile.vehicle_kinds)
+
+
+def test_profiles_are_frozen() -> None:
+    with pytest.raises(AttributeError):
+        get_profile("okai").default_protocol = "nmea"  # type: ignore[misc]
+
+
+def test_ports_follow_traccar() -> None:
+    assert PROTOCOL_PORTS == {
+        "omni": 5180,
+        "gl200": 5004,
+        "teltonika": 5027,
+        "gt06": 5023,
+        "nmea": 5005,
+    }
+    assert set(PROTOCOL_PORTS) == set(PROTOCOLS)
+    assert port_for("gl200") == 5004
+
+
+@pytest.mark.parametrize(
+    ("vendor", "protocol"),
+    [
+        ("OKAI", "gl200"),
+        (" okai ", "gl200"),
+        ("Omni", "omni"),
+        ("CONCOX", "gt06"),
+        ("segway", "teltonika"),
+    ],
+)
+def test_lookup_is_case_insensitive_and_gives_the_default(vendor: str, protocol: str) -> None:
+    assert resolve_protocol(get_profile(vendor)) == protocol
+
+
+def test_unknown_vendor_names_the_known_ones() -> None:
+    with pytest.raises(ProfileError, match="OKAI") as caught:
+        get_profile("Lime")
+    assert "Lime" in str(caught.value)
+
+
+def test_override_within_what_the_vendor_ships() -> None:
+    okai = get_profile("OKAI")
+    assert resolve_protocol(okai, "Teltonika") == "teltonika"
+    assert resolve_protocol(okai, "") == "gl200"
+
+
+def test_override_the_vendor_does_not_ship_is_refused_clearly() -> None:
+    with pytest.raises(
+        ProfileError, match=r"Omni devices do not ship the gt06 protocol; allowed: omni"
+    ):
+        resolve_protocol(get_profile("Omni"), "gt06")
+
+
+def test_override_with_unknown_protocol_is_refused() -> None:
+    with pytest.raises(ProfileError, match="unknown protocol 'mqtt'"):
+        resolve_protocol(get_profile("ZIMO"), "mqtt")
+
+
+def test_zimo_needs_a_protocol_per_device() -> None:
+    zimo = get_profile("zimo")
+    with pytest.raises(ProfileError, match="no default protocol"):
+        resolve_protocol(zimo)
+    assert resolve_protocol(zimo, "gt06") == "gt06"
+    assert zimo.default_tcp_port is None
+
+
+def test_port_for_unknown_protocol() -> None:
+    with pytest.raises(ProfileError):
+        port_for("xrb28")
