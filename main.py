@@ -24,6 +24,12 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from app.services.runtime import AppContext
 
 logger = logging.getLogger("fleet_console")
 
@@ -153,17 +159,26 @@ def run_console(args: argparse.Namespace) -> int:
     return code
 
 
-async def _run_window(app: object, context: object, *, smoke_test: bool) -> int:
+async def _run_window(app: QApplication, context: AppContext, *, smoke_test: bool) -> int:
+    from app.services.backends import start_backends
+    from app.services.runtime import Mode
     from app.services.tasks import TaskOwner
     from app.views.main_window import MainWindow
 
     tasks = TaskOwner()
+    context.backends = await start_backends(
+        context.settings,
+        demo=context.mode is Mode.DEMO,
+        offline=context.mode is Mode.REVIEW,
+    )
     quit_requested = asyncio.Event()
-    app.aboutToQuit.connect(quit_requested.set)  # type: ignore[attr-defined]
-    window = MainWindow(context)  # type: ignore[arg-type]
+    app.aboutToQuit.connect(quit_requested.set)
+    window = MainWindow(context)
     loaded = asyncio.Event()
     window.fleet_loaded.connect(lambda _count: loaded.set())
     window.show()
+    for problem in context.backends.problems:
+        window.statusBar().showMessage(problem)
     window.reload()
     code = 0
     try:
@@ -181,6 +196,7 @@ async def _run_window(app: object, context: object, *, smoke_test: bool) -> int:
             await quit_requested.wait()
     finally:
         await tasks.shutdown()
+        await context.backends.aclose()
     return code
 
 

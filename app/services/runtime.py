@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.models.database import Database, sqlite_url
 from app.paths import AppPaths
+from app.services.backends import Backends
 from app.services.demo_fleet import seed_if_empty
 from app.services.vehicles import VehicleService
 
@@ -33,6 +34,7 @@ class AppContext:
     database: Database
     mode: Mode
     vehicles: VehicleService
+    backends: Backends = field(default_factory=Backends)  # started on the loop, see main.py
 
     @property
     def read_only(self) -> bool:
