@@ -1,0 +1,239 @@
+"""One device TCP connection: framing, decoding, identity, store-then-ACK.
+
+This is an ``asyncio.Protocol`` rather than a StreamReader/Writer pair with a task per
+connection: an idle device then costs only this object, its framer and the transport,
+which keeps tens of thousands of mostly idle scooters affordable. Work that needs to
+await (the sink) runs in a short-lived task that exists only while frames are pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import deque
+from typing import TYPE_CHECKING
+
+from app.integrations.iot.records import Codec, DeviceRecord, FrameError, Framer, RecordKind
+
+if TYPE_CHECKING:
+    from app.integrations.iot.commands import CommandHandle
+    from app.integrations.iot.gateway import IotGateway
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    """Work decoded from one read, waiting for the sink (kept in arrival order)."""
+
+    records: list[DeviceRecord]
+    ack: bytes
+    online_id: str | None  # the connection's device became known with this read
+    unknown_ids: tuple[str, ...]
+
+
+class DeviceConnection(asyncio.Protocol):
+    """Decodes a device's frames and ACKs them only after the sink stored them."""
+
+    __slots__ = (
+        "_framer",
+        "_known_id",
+        "_pending",
+        "_worker",
+        "closed",
+        "codec",
+        "connected_at",
+        "device_id",
+        "gateway",
+        "last_frame",
+        "last_rx",
+        "paused",
+        "peer",
+        "protocol_name",
+        "rx_since_frame",
+        "transport",
+    )
+
+    def __init__(self, gateway: IotGateway, protocol_name: str, codec: Codec):
+        self.gateway = gateway
+        self.protocol_name = protocol_name
+        self.codec = codec
+        self._framer: Framer = codec.framer(gateway.config.max_frame)
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.device_id: str | None = None
+        self._known_id: str | None = None  # device_id once the sink said it is known
+        self._pending: deque[_Pending] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self.closed = False
+        self.paused = False
+        self.rx_since_frame = False
+        self.connected_at = self.last_rx = self.last_frame = 0.0
+
+    # -- asyncio callbacks -------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.connected_at = self.last_rx = self.last_frame = self.gateway.loop.time()
+        self.gateway._attach(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.gateway._detach(self)
+
+    def data_received(self, data: bytes) -> None:
+        gateway = self.gateway
+        stats = gateway.stats
+        self.last_rx = gateway.loop.time()
+        stats.bytes_in += len(data)
+        try:
+            frames = self._framer.feed(data)
+        except FrameError as exc:
+            stats.frame_errors += 1
+            self.cut(f"framing error: {exc}", abort=True)
+            return
+        if not frames:
+            self.rx_since_frame = True
+            return
+        self.rx_since_frame = False
+        self.last_frame = self.last_rx
+        stats.frames_in += len(frames)
+        work = _Pending([], b"", None, ())
+        for frame in frames:
+            if not self._decode_into(frame, work):
+                return
+        if work.records or work.ack or work.online_id or work.unknown_ids:
+            self._pending.append(work)
+            if self._worker is None:
+                self._worker = gateway.loop.create_task(self._drain())
+            if len(self._pending) > gateway.config.max_pending_reads and not self.paused:
+                self.paused = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
+
+    # -- decoding ----------------------------------------------------------------------
+
+    def _decode_into(self, frame: bytes, work: _Pending) -> bool:
+        """Decode one frame into ``work``; False if the connection was cut."""
+        gateway = self.gateway
+        try:
+            result = self.codec.decode(
+                frame, device_id=self.device_id, strict=gateway.config.strict
+            )
+        except FrameError as exc:
+            gateway.stats.frame_errors += 1
+            self.cut(f"undecodable frame: {exc}", abort=True)
+            return False
+        except Exception:  # a codec bug must not take the gateway down
+            gateway.stats.frame_errors += 1
+            logger.exception("%s codec failed on a frame from %s", self.protocol_name, self.peer)
+            self.cut("codec failure", abort=True)
+            return False
+        records = result.records
+        device_id = self.device_id
+        if device_id is None:
+            device_id = self.device_id = next((r.device_id for r in records if r.device_id), None)
+            if device_id is None:
+                gateway.stats.unidentified_frames += 1  # nobody to attribute it to: no ACK
+                return True
+        known = self._known_id
+        to_check = {device_id} if known is None else None
+        accepted = []
+        for record in records:  # one pass: this runs for every frame of every device
+            rid = record.device_id
+            if rid is not None and rid != known:
+                to_check = {rid} if to_check is None else to_check | {rid}
+            if record.kind is not RecordKind.OTHER:
+                if rid is None:
+                    record = dataclasses.replace(record, device_id=device_id)
+                accepted.append(record)
+        if to_check:
+            sink, protocol = gateway.sink, self.protocol_name
+            unknown = tuple(i for i in to_check if not sink.is_known(i, protocol))
+            if unknown:
+                gateway.stats.unknown_frames += 1
+                work.unknown_ids += unknown
+                return True
+            if known is None:
+                self._known_id = work.online_id = device_id
+        work.records += accepted
+        work.ack += result.ack
+        return True
+
+    # -- store, then ACK ---------------------------------------------------------------
+
+    async def _drain(self) -> None:
+        gateway = self.gateway
+        try:
+            while self._pending and not self.closed:
+                work = self._pending.popleft()
+                for device_id in work.unknown_ids:
+                    await gateway.sink.unknown_device(device_id, self.protocol_name, self.peer)
+                if work.records:
+                    await gateway.sink.store(work.records, peer=self.peer)
+                    gateway.stats.records_stored += len(work.records)
+                if self.closed:
+                    return  # stored but not ACKed: the device re-sends, the store dedupes
+                if work.ack:
+                    self.write(work.ack)
+                    gateway.stats.acks_sent += 1
+                for record in work.records:
+                    gateway.commands.observe(record)
+                if work.online_id is not None:
+                    gateway._online(self)
+                if self.paused and len(self._pending) <= gateway.config.max_pending_reads // 2:
+                    self.paused = False
+                    self.transport.resume_reading()  # type: ignore[union-attr]
+        except Exception:
+            gateway.stats.store_errors += 1
+            logger.exception("storing records from %s (%s) failed", self.peer, self.device_id)
+            self.cut("store failed", abort=True)  # no ACK: the device keeps its data
+        finally:
+            self._worker = None
+
+    def write(self, data: bytes) -> bool:
+        """Write with a bounded buffer: a device that does not read is cut, not buffered."""
+        if self.closed or self.transport is None:
+            return False
+        self.transport.write(data)
+        if self.transport.get_write_buffer_size() > self.gateway.config.max_write_buffer:
+            self.gateway.stats.write_overflows += 1
+            self.cut("write buffer full", abort=True)
+            return False
+        return True
+
+    def send_command(self, handle: CommandHandle) -> bool:
+        """Encode and write one command (ValueError if this protocol cannot do it)."""
+        if self.closed or self.device_id is None:
+            return False
+        data = self.codec.encode_command(
+            self.device_id, handle.action, sequence=handle.command_id & 0xFFFF
+        )
+        handle.protocol = self.protocol_name
+        return self.write(data)
+
+    def cut(self, reason: str, *, abort: bool = False) -> None:
+        """Close the connection, saying why in the log (never affects other connections)."""
+        if self.closed or self.transport is None:
+            return
+        self.closed = True
+        logger.info(
+            "closing %s connection %s (%s): %s",
+            self.protocol_name,
+            self.peer,
+            self.device_id or "unidentified",
+            reason,
+        )
+        self.gateway.stats.cuts += 1
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+    @property
+    def worker(self) -> asyncio.Task[None] | None:
+        """The task storing this connection's pending frames, if any (gateway shutdown)."""
+        return self._worker

@@ -1,0 +1,302 @@
+"""IoT gateway under load: N concurrent device connections, a fixed total frame rate.
+
+The gateway runs in this process; the load generator (N device connections, paced sends,
+ACK timing) runs in a child process so it does not steal the gateway's core. Measured:
+memory per idle identified connection (RSS delta / N, before any traffic), records stored
+per second, whether every frame was stored (count check), and ACK latency.
+
+Tunables (environment): BENCH_IOT_CONNECTIONS (10000), BENCH_IOT_RATE (20000 frames/s),
+BENCH_IOT_SECONDS (30), BENCH_IOT_PROTOCOL (gt06; a comma list runs several).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import multiprocessing
+import os
+import resource
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from app.integrations.iot.codecs.gt06_build import build_location, build_login
+from app.integrations.iot.codecs.omni import build_frame
+from app.integrations.iot.codecs.teltonika_build import (
+    AvlSample,
+    build_avl_packet,
+    build_imei_handshake,
+)
+from app.integrations.iot.gateway import GatewayConfig, IotGateway
+from app.integrations.iot.records import DeviceRecord
+from tests.benchmarks.harness import Result
+
+NAME = "iot_gateway"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """How one protocol's device logs in and sends one ACKed data frame (real builders)."""
+
+    protocol: str
+    login: Callable[[str], bytes]
+    data: Callable[[str, int], bytes]
+    login_ack_len: int
+    data_ack_len: int
+
+
+def _place(index: int) -> tuple[float, float]:
+    return 52.5 + (index % 1000) / 10_000, 13.4 + (index % 700) / 10_000
+
+
+def _teltonika_data(imei: str, index: int) -> bytes:
+    lat, lon = _place(index)
+    sample = AvlSample(datetime.now(UTC), lat, lon, 12.0, 90.0, 80.0, False, 1.5)
+    return build_avl_packet([sample])
+
+
+def _gt06_data(imei: str, index: int) -> bytes:
+    lat, lon = _place(index)
+    return build_location(datetime.now(UTC), lat, lon, 12.0, 90.0, serial=index & 0xFFFF)
+
+
+def _omni_ack_len(kind: str) -> int:
+    return len(f"*SCOS,OM,{0:015d},{kind}#".encode()) + 3  # FF FF prefix and newline
+
+
+WORKLOADS = {
+    "gt06": Workload("gt06", lambda imei: build_login(imei, 1), _gt06_data, 10, 10),
+    "teltonika": Workload("teltonika", build_imei_handshake, _teltonika_data, 1, 4),
+    # Omni ACKs only lock replies and alarms, so the login is an L0 reply and the load W0
+    "omni": Workload(
+        "omni",
+        lambda imei: build_frame(imei, "L0", 0, 0, 0),
+        lambda imei, _i: build_frame(imei, "W0", 3),
+        _omni_ack_len("L0"),
+        _omni_ack_len("W0"),
+    ),
+}
+
+
+class CountingSink:
+    """Counts what it is given; the benchmark measures the gateway, not a database."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last_store = 0.0
+
+    async def store(self, records: Sequence[DeviceRecord], *, peer: str) -> None:
+        self.count += len(records)
+        self.last_store = time.perf_counter()
+
+    def is_known(self, device_id: str, protocol: str) -> bool:
+        return True
+
+    async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
+        raise AssertionError("every benchmark device is known")
+
+
+def raise_nofile(wanted: int) -> int:
+    """Raise the soft fd limit toward ``wanted`` (capped by the hard limit); returns it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+# -- load generator (child process) ------------------------------------------------------
+
+
+class _Device(asyncio.Protocol):
+    __slots__ = ("acks", "buf", "gen", "logged_in", "sent", "transport")
+
+    def __init__(self, gen: _Generator):
+        self.gen = gen
+        self.buf = b""
+        self.sent: deque[float] = deque()
+        self.logged_in = False
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        now = time.perf_counter()
+        self.buf += data
+        if not self.logged_in and len(self.buf) >= self.gen.workload.login_ack_len:
+            self.buf = self.buf[self.gen.workload.login_ack_len :]
+            self.logged_in = True
+            self.gen.logins += 1
+        size = self.gen.workload.data_ack_len
+        while len(self.buf) >= size and self.sent:
+            self.buf = self.buf[size:]
+            self.gen.latencies.append(now - self.sent.popleft())
+
+    def connection_lost(self, exc) -> None:
+        self.gen.lost += 1
+
+
+class _Generator:
+    def __init__(self, workload: Workload):
+        self.workload = workload
+        self.latencies: list[float] = []
+        self.logins = self.lost = 0
+
+    async def run(self, port: int, n: int, rate: float, seconds: float, pipe) -> None:
+        loop = asyncio.get_running_loop()
+        devices: list[_Device] = []
+        imeis = [f"86{i:013d}" for i in range(n)]
+        for start in range(0, n, 500):  # batches keep the listen backlog from overflowing
+            batch = await asyncio.gather(
+                *(
+                    loop.create_connection(lambda: _Device(self), "127.0.0.1", port)
+                    for _ in range(start, min(n, start + 500))
+                )
+            )
+            devices.extend(proto for _tr, proto in batch)
+        for device, imei in zip(devices, imeis, strict=True):
+            device.transport.write(self.workload.login(imei))
+        deadline = time.monotonic() + 60
+        while self.logins < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        frames = [self.workload.data(imei, i) for i, imei in enumerate(imeis)]
+        pipe.send(("ready", self.logins))
+        await loop.run_in_executor(None, pipe.recv)  # "go"
+        sent, nxt = 0, 0
+        began = time.perf_counter()
+        while (elapsed := time.perf_counter() - began) < seconds:
+            due = int(rate * elapsed) - sent
+            for _ in range(due):
+                device = devices[nxt]
+                device.sent.append(time.perf_counter())
+                device.transport.write(frames[nxt])
+                nxt = (nxt + 1) % n
+            sent += max(due, 0)
+            await asyncio.sleep(0.002)
+        send_seconds = time.perf_counter() - began
+        drain_deadline = time.monotonic() + 20
+        while len(self.latencies) < sent and time.monotonic() < drain_deadline:
+            await asyncio.sleep(0.05)
+        pipe.send(("done", sent, send_seconds, self.latencies, self.lost))
+        for device in devices:
+            device.transport.close()
+        await asyncio.sleep(0.5)
+
+
+def _generator_main(port: int, n: int, rate: float, seconds: float, protocol: str, pipe) -> None:
+    raise_nofile(n + 64)
+    asyncio.run(_Generator(WORKLOADS[protocol]).run(port, n, rate, seconds, pipe))
+
+
+# -- the benchmark -----------------------------------------------------------------------
+
+
+async def _bench(
+    n: int, rate: float, seconds: float, protocol: str, measure_memory: bool
+) -> list[Result]:
+    sink = CountingSink()
+    cfg = GatewayConfig(
+        ports={protocol: 0},
+        host="127.0.0.1",
+        identify_timeout=600,
+        partial_frame_timeout=600,
+        idle_timeout=3600,
+    )
+    results: list[Result] = []
+    loop = asyncio.get_running_loop()
+    async with IotGateway(cfg, sink) as gateway:
+        gc.collect()
+        rss_before = rss_bytes()
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(
+            target=_generator_main,
+            args=(gateway.ports[protocol], n, rate, seconds, protocol, child),
+        )
+        proc.start()
+        _, logins = await loop.run_in_executor(None, parent.recv)
+        gc.collect()
+        per_conn = (rss_bytes() - rss_before) / max(gateway.stats.connections, 1)
+        stored_before = sink.count
+        parent.send("go")
+        began = time.perf_counter()
+        _, sent, send_seconds, latencies, lost = await loop.run_in_executor(None, parent.recv)
+        took = sink.last_store - began  # up to the last store, not the report round trip
+        stored = sink.count - stored_before
+        await loop.run_in_executor(None, proc.join, 30)
+    latencies.sort()
+
+    def p(q: float) -> float:
+        if not latencies:
+            return float("nan")
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
+
+    results += [
+        Result(NAME, f"{protocol} connections identified", logins, "conn", f">= {n}", logins >= n),
+        Result(
+            NAME,
+            "frames offered per second",
+            sent / send_seconds,
+            "frames/s",
+            f">= {rate:.0f}",
+            sent / send_seconds >= rate * 0.98,
+        ),
+        Result(
+            NAME,
+            "frames stored per second",
+            stored / took,
+            "frames/s",
+            f">= {rate:.0f}",
+            stored / took >= rate * 0.98,
+        ),
+        Result(
+            NAME, "frames stored / sent", 100 * stored / max(sent, 1), "%", "100", stored == sent
+        ),
+        Result(NAME, "ACK latency p50", p(0.50), "ms"),
+        Result(NAME, "ACK latency p99", p(0.99), "ms", "< 100", p(0.99) < 100),
+        Result(NAME, "connections lost", lost, "conn", "0", lost == 0),
+        Result(
+            NAME,
+            "frame errors",
+            gateway.stats.frame_errors,
+            "",
+            "0",
+            gateway.stats.frame_errors == 0,
+        ),
+    ]
+    if measure_memory:
+        results.insert(
+            1, Result(NAME, "memory per idle connection", per_conn, "B", "< 8192", per_conn < 8192)
+        )
+    if latencies:
+        results.append(Result(NAME, "ACK latency mean", statistics.fmean(latencies) * 1000, "ms"))
+    return results
+
+
+def run() -> list[Result]:
+    wanted = int(os.environ.get("BENCH_IOT_CONNECTIONS", "10000"))
+    rate = float(os.environ.get("BENCH_IOT_RATE", "20000"))
+    seconds = float(os.environ.get("BENCH_IOT_SECONDS", "30"))
+    protocols = os.environ.get("BENCH_IOT_PROTOCOL", "gt06").split(",")
+    limit = raise_nofile(wanted + 64)
+    n = min(wanted, limit - 64)
+    if n < wanted:
+        print(f"RLIMIT_NOFILE hard limit {limit}: scaled connections down to {n}")
+    # RSS only grows honestly in a fresh process: later runs reuse the first run's memory
+    return [
+        r
+        for i, p in enumerate(protocols)
+        for r in asyncio.run(_bench(n, rate, seconds, p, measure_memory=i == 0))
+    ]

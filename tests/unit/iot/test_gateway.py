@@ -1,0 +1,228 @@
+"""Gateway connection handling over real localhost TCP, on the fake line protocol."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.integrations.iot.records import DecodeResult, LockState, RecordKind
+from app.integrations.iot.sink import InMemorySink
+from tests.unit.iot.fake_codec import LineCodec
+from tests.unit.iot.gateway_helpers import (
+    KNOWN,
+    FailingSink,
+    GatedSink,
+    LineClient,
+    running_gateway,
+)
+
+
+async def wait_until(predicate, timeout: float = 5.0) -> None:
+    """Poll a condition on the loop (never a fixed sleep)."""
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.005)
+
+
+@pytest.mark.asyncio
+async def test_login_binds_identity_and_data_frames_are_stored_then_acked() -> None:
+    sink = InMemorySink({(KNOWN, "line")})
+    async with running_gateway(sink) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        await client.send("POS,52.52,13.40,L")
+        assert await client.line() == "ACK,POS"
+        kinds = [(r.kind, r.device_id) for r in sink.records]
+        assert kinds == [(RecordKind.LOGIN, KNOWN), (RecordKind.POSITION, KNOWN)]
+        assert sink.records[1].lock_state is LockState.LOCKED
+        assert gateway.is_online(KNOWN)
+        stats = gateway.stats.snapshot()
+        assert stats["connections"] == 1 and stats["records_stored"] == 2
+        await client.close()
+        await wait_until(lambda: not gateway.is_online(KNOWN))
+
+
+@pytest.mark.asyncio
+async def test_frames_split_across_reads_and_batched_in_one_read() -> None:
+    sink = InMemorySink({(KNOWN, "line")})
+    async with running_gateway(sink) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        await client.send_raw(b"POS,1.0,2.0,-\nHB\nST,")
+        assert [await client.line(), await client.line()] == ["ACK,POS", "ACK,HB"]
+        await client.send_raw(b"U\n")
+        assert await client.line() == "ACK,ST"
+        assert sink.records[-1].lock_state is LockState.UNLOCKED
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_ack_is_written_only_after_store_returned() -> None:
+    sink = GatedSink({(KNOWN, "line")})
+    sink.release.set()
+    async with running_gateway(sink) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        sink.release.clear()
+        sink.entered.clear()
+        try:
+            await client.send("POS,52.5,13.4,L")
+            await asyncio.wait_for(sink.entered.wait(), 5)
+            assert client.no_data_waiting()  # store in progress: no ACK on the wire
+            assert len(sink.records) == 1  # only the login so far
+        finally:
+            sink.release.set()  # never leave the gateway's store hanging, even on failure
+        assert await client.line() == "ACK,POS"
+        assert len(sink.records) == 2
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_unknown_device_is_reported_not_stored_and_can_be_claimed() -> None:
+    sink = InMemorySink()
+    stranger = "999000000000009"
+    async with running_gateway(sink) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.send(f"ID,{stranger}", "POS,1.0,2.0,L")
+        await sink.wait_for(
+            lambda s: (stranger, "line") in s.unknown and s.unknown[(stranger, "line")].count == 2
+        )
+        entry = sink.unknown[(stranger, "line")]
+        assert entry.address.startswith("127.0.0.1:") and entry.first_seen <= entry.last_seen
+        assert sink.records == []
+        assert client.no_data_waiting()  # neither the login nor the data was ACKed
+        assert not gateway.is_online(stranger)
+        sink.claim(stranger, "line")  # operator claims it; the device re-sends
+        await client.send("POS,1.0,2.0,L")
+        assert await client.line() == "ACK,POS"
+        assert [r.device_id for r in sink.records] == [stranger]
+        assert gateway.is_online(stranger)
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_garbage_closes_that_connection_while_a_good_one_keeps_being_served() -> None:
+    sink = InMemorySink({(KNOWN, "line")})
+    async with running_gateway(sink) as gateway:
+        good = await LineClient.connect(gateway)
+        await good.login()
+        bad = await LineClient.connect(gateway)
+        await bad.send_raw(b"\x00\xff\xfe garbage \x13\n")
+        assert await bad.closed_by_server()
+        await good.send("POS,1.0,2.0,L")
+        assert await good.line() == "ACK,POS"
+        assert gateway.stats.frame_errors == 1
+        await bad.close()
+        await good.close()
+
+
+@pytest.mark.asyncio
+async def test_oversized_frame_cuts_the_connection() -> None:
+    async with running_gateway(max_frame=64) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        await client.send_raw(b"POS," + b"9" * 200)
+        assert await client.closed_by_server()
+        assert gateway.stats.frame_errors == 1
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_slow_sender_with_a_stalled_partial_frame_is_cut() -> None:
+    async with running_gateway(partial_frame_timeout=0.2) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        await client.send_raw(b"POS,1.0,")
+        assert await client.closed_by_server()
+        assert gateway.stats.cuts == 1
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_connection_that_never_identifies_is_cut() -> None:
+    async with running_gateway(identify_timeout=0.2) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.send("HB")  # well-formed but says nothing about who it is
+        assert await client.closed_by_server()
+        assert gateway.stats.unidentified_frames == 1
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_idle_connection_is_cut() -> None:
+    async with running_gateway(idle_timeout=0.2) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        assert await client.closed_by_server()
+        await wait_until(lambda: gateway.stats.connections == 0)
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_failed_store_cuts_without_ack_and_gateway_keeps_running() -> None:
+    sink = FailingSink({(KNOWN, "line")})
+    async with running_gateway(sink) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.send(f"ID,{KNOWN}")
+        assert await client.closed_by_server()
+        assert gateway.stats.store_errors == 1 and gateway.stats.acks_sent == 0
+        await client.close()
+
+
+@pytest.mark.asyncio
+async def test_codec_bug_cuts_only_that_connection() -> None:
+    class BuggyCodec(LineCodec):
+        def decode(self, frame: bytes, *, device_id=None, strict=True) -> DecodeResult:
+            if frame == b"BOOM":
+                raise IndexError("codec bug")
+            return super().decode(frame, device_id=device_id, strict=strict)
+
+    sink = InMemorySink({(KNOWN, "line")})
+    async with running_gateway(sink, codec=BuggyCodec()) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.send("BOOM")
+        assert await client.closed_by_server()
+        other = await LineClient.connect(gateway)
+        await other.login()
+        await client.close()
+        await other.close()
+
+
+@pytest.mark.asyncio
+async def test_reconnect_replaces_the_old_session() -> None:
+    async with running_gateway() as gateway:
+        first = await LineClient.connect(gateway)
+        await first.login()
+        second = await LineClient.connect(gateway)
+        await second.login()
+        assert await first.closed_by_server()
+        assert gateway.sessions[KNOWN].peer.endswith(
+            str(second.writer.get_extra_info("sockname")[1])
+        )
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.asyncio
+async def test_port_taken_raises_and_releases_other_ports() -> None:
+    async with running_gateway() as gateway:
+        from app.integrations.iot.gateway import GatewayConfig, IotGateway
+        from tests.unit.iot.fake_codec import CODEC
+
+        cfg = GatewayConfig(ports={"line": gateway.ports["line"]}, host="127.0.0.1")
+        clash = IotGateway(cfg, InMemorySink(), codecs={"line": CODEC})
+        with pytest.raises(OSError):
+            await clash.start()
+
+
+@pytest.mark.asyncio
+async def test_close_does_not_hang_on_a_store_that_never_returns() -> None:
+    sink = GatedSink({(KNOWN, "line")})  # never released
+    async with running_gateway(sink, shutdown_grace=0.1) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.send(f"ID,{KNOWN}")
+        await asyncio.wait_for(sink.entered.wait(), 5)
+    assert gateway.stats.connections == 0 and sink.records == []
+    assert await client.closed_by_server()
+    await client.close()

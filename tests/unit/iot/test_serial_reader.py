@@ -1,0 +1,165 @@
+"""Serial reader on real pseudo-terminals: data flow, ACKs, unplug/replug recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import select
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.integrations.iot.records import LockState
+from app.integrations.iot.serial_reader import SerialConfig, SerialReader, SerialStatus
+from app.integrations.iot.sink import InMemorySink
+from tests.unit.iot.fake_codec import CODEC
+
+DEVICE = "gps-puck-1"
+
+
+class PlugPort:
+    """A pty behind a stable symlink: ``unplug`` closes the master, ``plug`` makes a new one."""
+
+    def __init__(self, link: Path):
+        self.link = link
+        self.master: int | None = None
+
+    def plug(self) -> None:
+        master, slave = os.openpty()
+        target = os.ttyname(slave)
+        os.close(slave)  # the reader opens the slave by path, like a real device node
+        tmp = self.link.with_suffix(".new")
+        os.symlink(target, tmp)
+        os.replace(tmp, self.link)
+        self.master = master
+
+    def unplug(self) -> None:
+        assert self.master is not None
+        os.close(self.master)
+        self.master = None
+
+    def write(self, data: bytes) -> None:
+        assert self.master is not None
+        os.write(self.master, data)
+
+    def read_lines(self, count: int, timeout: float = 5.0) -> bytes:
+        assert self.master is not None
+        data = b""
+        while data.count(b"\n") < count:
+            ready, _, _ = select.select([self.master], [], [], timeout)
+            assert ready, f"nothing written to the port; got {data!r}"
+            data += os.read(self.master, 256)
+        return data
+
+
+@pytest.fixture
+def port(tmp_path: Path) -> Iterator[PlugPort]:
+    plug = PlugPort(tmp_path / "ttyGPS")
+    yield plug
+    if plug.master is not None:
+        plug.unplug()
+
+
+def make_reader(port: PlugPort, sink: InMemorySink, statuses: list | None = None) -> SerialReader:
+    cfg = SerialConfig(
+        port=str(port.link),
+        device_id=DEVICE,
+        protocol="line",
+        baudrate=115200,
+        read_timeout=0.05,
+        retry_initial=0.02,
+        retry_max=0.1,
+    )
+    return SerialReader(
+        cfg,
+        sink,
+        codec=CODEC,
+        on_status=(lambda s, t: statuses.append(s)) if statuses is not None else None,
+    )
+
+
+@pytest.mark.asyncio
+async def test_frames_are_stored_under_the_configured_id_and_acked_on_the_port(port) -> None:
+    port.plug()
+    sink = InMemorySink({(DEVICE, "line")})
+    reader = make_reader(port, sink)
+    await reader.start()
+    try:
+        assert await reader.wait_status(SerialStatus.CONNECTED) is SerialStatus.CONNECTED
+        port.write(b"POS,52.5,13.4,L\nST,U\n")
+        assert await asyncio.to_thread(port.read_lines, 2) == b"ACK,POS\nACK,ST\n"
+        await sink.wait_for(lambda s: len(s.records) == 2)
+        assert [r.device_id for r in sink.records] == [DEVICE, DEVICE]
+        assert sink.records[1].lock_state is LockState.UNLOCKED
+        assert all(r.raw.startswith((b"POS", b"ST")) for r in sink.records)
+    finally:
+        await reader.stop()
+    assert reader.status is SerialStatus.STOPPED
+
+
+@pytest.mark.asyncio
+async def test_unplug_and_replug_recovers_by_itself(port) -> None:
+    port.plug()
+    sink = InMemorySink({(DEVICE, "line")})
+    statuses: list[SerialStatus] = []
+    reader = make_reader(port, sink, statuses)
+    await reader.start()
+    try:
+        await reader.wait_status(SerialStatus.CONNECTED)
+        port.write(b"POS,1.0,1.0,L\n")
+        await sink.wait_for(lambda s: len(s.records) == 1)
+        port.unplug()
+        await reader.wait_status(SerialStatus.WAITING)
+        assert str(port.link) in reader.status_text
+        port.plug()
+        await reader.wait_status(SerialStatus.CONNECTED)
+        port.write(b"POS,2.0,2.0,U\n")
+        await sink.wait_for(lambda s: len(s.records) == 2)
+        assert sink.records[1].latitude == 2.0
+        assert statuses[:3] == [
+            SerialStatus.STARTING,
+            SerialStatus.CONNECTED,
+            SerialStatus.WAITING,
+        ]
+        assert statuses[-1] is SerialStatus.CONNECTED
+    finally:
+        await reader.stop()
+
+
+@pytest.mark.asyncio
+async def test_missing_port_waits_then_connects_when_it_appears(port) -> None:
+    sink = InMemorySink({(DEVICE, "line")})
+    reader = make_reader(port, sink)
+    await reader.start()
+    try:
+        await reader.wait_status(SerialStatus.WAITING)
+        assert "unavailable" in reader.status_text
+        port.plug()
+        await reader.wait_status(SerialStatus.CONNECTED)
+        port.write(b"ST,L\n")
+        await sink.wait_for(lambda s: len(s.records) == 1)
+    finally:
+        await reader.stop()
+
+
+@pytest.mark.asyncio
+async def test_unregistered_device_is_reported_and_line_noise_skipped(port) -> None:
+    port.plug()
+    sink = InMemorySink()
+    reader = make_reader(port, sink)
+    await reader.start()
+    try:
+        await reader.wait_status(SerialStatus.CONNECTED)
+        port.write(b"\x00\x01noise\nPOS,1.0,1.0,L\n")
+        await reader.wait_status(SerialStatus.ERROR)
+        assert "not registered" in reader.status_text
+        assert sink.records == [] and (DEVICE, "line") in sink.unknown
+        assert sink.unknown[(DEVICE, "line")].address == f"serial:{port.link}"
+        assert reader.errors == 1
+        sink.claim(DEVICE, "line")
+        port.write(b"POS,1.0,1.0,L\n")
+        await sink.wait_for(lambda s: len(s.records) == 1)
+        await reader.wait_status(SerialStatus.CONNECTED)
+    finally:
+        await reader.stop()

@@ -1,0 +1,50 @@
+"""The simulated vehicle model and the simulator command line."""
+
+from __future__ import annotations
+
+import random
+import socket
+
+from app.integrations.iot.simulator import default_fleet, imei_for, main
+from app.integrations.iot.simulator.vehicle import CITY_CENTRE, SimVehicle
+
+
+def test_unlocked_vehicle_rides_and_drains_locked_one_stands_still() -> None:
+    rng = random.Random(1)
+    rider = SimVehicle("1", "scooter", *CITY_CENTRE, battery_pct=80, locked=False, rng=rng)
+    parked = SimVehicle("2", "scooter", *CITY_CENTRE, battery_pct=80, locked=True, rng=rng)
+    for _ in range(60):
+        rider.step(10)
+        parked.step(10)
+    assert rider.odometer_km > 0.5 and rider.battery_pct < 79
+    assert (rider.latitude, rider.longitude) != CITY_CENTRE
+    assert (parked.latitude, parked.longitude) == CITY_CENTRE and parked.speed_kmh == 0
+    assert 79.5 < parked.battery_pct < 80
+
+
+def test_spawned_vehicles_stay_near_the_centre_and_fleet_mixes_protocols() -> None:
+    rng = random.Random(5)
+    for i in range(200):
+        v = SimVehicle.spawn(imei_for(i), "ebike", rng, radius_km=2.0)
+        assert abs(v.latitude - CITY_CENTRE[0]) < 0.02 and abs(v.longitude - CITY_CENTRE[1]) < 0.03
+    fleet = default_fleet(8, seed=2)
+    assert {s.protocol for s in fleet} == {"omni", "gl200", "teltonika", "gt06"}
+    assert len({s.device_id for s in fleet}) == 8
+    assert all(len(s.device_id) == 15 and s.device_id.isdigit() for s in fleet)
+
+
+def test_cli_runs_for_a_while_against_an_absent_gateway_and_exits_cleanly(capsys) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed_port = str(sock.getsockname()[1])
+    ports = [
+        a for p in ("omni", "gl200", "teltonika", "gt06") for a in (f"--port-{p}", closed_port)
+    ]
+    assert main(["--devices", "4", "--duration", "0.3", "--interval", "0.05", *ports]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") >= 5 and "NMEA GPS on /dev/" in out
+
+
+def test_cli_rejects_nonsense_arguments(capsys) -> None:
+    assert main(["--devices", "-1"]) == 2
+    assert "--devices" in capsys.readouterr().out
