@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint format clean
+.PHONY: run test bench lint format clean package
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fleet Console needs Python 3.11 or newer")'
@@ -29,6 +29,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+package: $(STAMP)  ## one-folder bundle in dist/fleet-console, smoke-tested
+	$(PY) -m pip install --quiet -e '.[dev,package]'
+	bash packaging/build.sh
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
