@@ -118,6 +118,10 @@ def run_console(args: argparse.Namespace) -> int:
     import qasync
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from app.views.map_scheme import register_schemes
+
+    register_schemes()  # the map's app:// and tiles:// schemes, also before QApplication
+
     from app.models.database import DatabaseError
     from app.services.runtime import open_context
     from app.views import qt_logging
@@ -163,6 +167,7 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
     from app.services.backends import start_backends
     from app.services.runtime import Mode
     from app.services.tasks import TaskOwner
+    from app.services.token_refresher import TokenRefresher
     from app.views.main_window import MainWindow
 
     tasks = TaskOwner()
@@ -173,6 +178,10 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
     )
     quit_requested = asyncio.Event()
     app.aboutToQuit.connect(quit_requested.set)
+    # Closing the window must not stop the loop before background tasks are cancelled
+    # (Qt would, and TaskOwner.shutdown could then never finish awaiting them).
+    app.setQuitOnLastWindowClosed(False)
+    app.lastWindowClosed.connect(quit_requested.set)
     window = MainWindow(context)
     loaded = asyncio.Event()
     window.fleet_loaded.connect(lambda _count: loaded.set())
@@ -180,6 +189,16 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
     for problem in context.backends.problems:
         window.statusBar().showMessage(problem)
     window.reload()
+    if context.backends.smartcar_available and not context.read_only:
+        # Renews Smartcar access tokens before they expire (issue 4).
+        tasks.spawn(TokenRefresher(context.connections).run_forever(), "smartcar-token-refresher")
+    if not context.read_only:
+        from app.services.telemetry_runtime import start_telemetry
+
+        # The telemetry writer, and the Smartcar poll cron when Smartcar is available (issue 5).
+        start_telemetry(context, tasks)
+        if context.telemetry_cron is not None:
+            window.telemetry_views.set_cron_status(context.telemetry_cron.status)
     code = 0
     try:
         if smoke_test:

@@ -43,6 +43,15 @@ class TelemetrySettings(_Section):
     max_concurrent_requests: int = Field(default=20, ge=1, le=500)
 
 
+class SerialDeviceSettings(_Section):
+    """One device on a serial port (``[[iot.serial]]``): a GPS puck or any IoT protocol."""
+
+    port: str = Field(min_length=1)  # COM3, /dev/ttyACM0, /dev/serial/by-id/...
+    device_id: str = Field(min_length=1, max_length=32)  # the registered device id (IMEI)
+    protocol: str = Field(default="nmea", pattern="^(nmea|omni|gl200|teltonika|gt06)$")
+    baud: int = Field(default=9600, ge=300, le=4_000_000)
+
+
 class IotSettings(_Section):
     gateway_host: str = "0.0.0.0"
     ports: dict[str, Port] = Field(
@@ -54,6 +63,7 @@ class IotSettings(_Section):
             "nmea": 5005,
         }
     )
+    serial: list[SerialDeviceSettings] = Field(default_factory=list)
 
 
 class DemoSettings(_Section):

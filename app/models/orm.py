@@ -108,6 +108,10 @@ class VehicleState(Base):
     oil_life_pct: Mapped[float | None] = mapped_column(Float)
     recorded_at: Mapped[datetime | None]
     last_heard_at: Mapped[datetime | None]
+    # Revision 0002 (telemetry store): heading, and when each value above was recorded
+    # ({column: epoch seconds}), because one poll may refresh some values and not others.
+    course_deg: Mapped[float | None] = mapped_column(Float)
+    field_times: Mapped[dict | None] = mapped_column(JSON)
 
 
 class SmartcarConnection(Base):

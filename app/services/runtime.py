@@ -9,13 +9,21 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.models.database import Database, sqlite_url
 from app.paths import AppPaths
 from app.services.backends import Backends
+from app.services.connections import ConnectionService
 from app.services.demo_fleet import seed_if_empty
+from app.services.token_store import TokenCipher
 from app.services.vehicles import VehicleService
+
+if TYPE_CHECKING:
+    from app.services.telemetry_cron import TelemetryCron
+    from app.services.telemetry_writer import TelemetryWriter
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +43,28 @@ class AppContext:
     mode: Mode
     vehicles: VehicleService
     backends: Backends = field(default_factory=Backends)  # started on the loop, see main.py
+    # Telemetry (issue 5), started on the loop by telemetry_runtime.start_telemetry in demo
+    # and live mode; None in review mode or before start-up finished.
+    telemetry_writer: TelemetryWriter | None = None
+    telemetry_cron: TelemetryCron | None = None
 
     @property
     def read_only(self) -> bool:
         return self.mode is Mode.REVIEW
+
+    @cached_property
+    def connections(self) -> ConnectionService:
+        """Smartcar connections; built on first use and reads ``backends`` late, because
+        main.py starts the backends after the context exists."""
+        demo = self.mode is Mode.DEMO
+        return ConnectionService(
+            self.database,
+            self.vehicles,
+            TokenCipher(self.paths.data_dir),
+            lambda: self.backends,
+            connect_mode="simulated" if demo else "live",
+            demo=demo,
+        )
 
     def close(self) -> None:
         self.database.close()

@@ -33,8 +33,10 @@ from qasync import asyncSlot
 from app.models.vehicles import VehicleRow
 from app.services.runtime import AppContext
 from app.views import formatting as fmt
+from app.views.connection_actions import ConnectionActions
 from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFilterProxy
 from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, Column, VehicleTableModel
+from app.views.telemetry_views import TelemetryViews
 from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
 
@@ -104,6 +106,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
         self._build_actions()
         self._build_status_bar()
+        self.telemetry_views = TelemetryViews(self)  # map, charts, readouts, cron status
+        self.connections = ConnectionActions(self)  # Smartcar panel + Connections view
 
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(30_000)

@@ -7,16 +7,24 @@ operator can tell "nothing arrived yet" from "the screen is broken".
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from app.models.vehicles import VehicleRow
 from app.views import formatting as fmt
+from app.views.telemetry_readouts import TelemetryReadouts
+
+if TYPE_CHECKING:
+    from app.views.connection_panel import ConnectionPanel
 
 
 class VehicleDetailPanel(QWidget):
     """Shows one VehicleRow; ``show_vehicle(None)`` shows the empty state."""
+
+    #: The Smartcar panel inside the "Connection" group, once the window installed one.
+    connection_panel: ConnectionPanel | None = None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +59,13 @@ class VehicleDetailPanel(QWidget):
                 ("last_heard", "Last heard"),
             ],
         )
+        # Telemetry readouts: every latest value with its age (telemetry_readouts.py). They
+        # supersede the list-derived summary rows, which stay for the list's own wording.
+        self.readouts = TelemetryReadouts()
+        readings = self.telemetry.layout()
+        for key in ("energy", "odometer", "locked", "location"):
+            readings.setRowVisible(self.values[key], False)
+        readings.addRow(self.readouts)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         for group in (self.identity, self.connection, self.telemetry):
@@ -72,9 +87,19 @@ class VehicleDetailPanel(QWidget):
     def text(self, key: str) -> str:
         return self.values[key].text()
 
+    def set_connection_panel(self, panel: ConnectionPanel) -> None:
+        """Embed the Smartcar connection panel (connection_panel.py) in the Connection group."""
+        self.connection_panel = panel
+        form = self.connection.layout()
+        assert isinstance(form, QFormLayout)
+        form.addRow(panel)
+
     def show_vehicle(self, row: VehicleRow | None, now: datetime | None = None) -> None:
         for group in (self.identity, self.connection, self.telemetry):
             group.setVisible(row is not None)
+        self.readouts.show_vehicle(row.id if row is not None else None)
+        if self.connection_panel is not None:
+            self.connection_panel.show_vehicle(row)
         if row is None:
             self.title.setText("Select a vehicle in the list")
             return

@@ -13,6 +13,7 @@ import inspect
 
 import pytest
 import qasync
+from PySide6.QtCore import QEventLoop
 from PySide6.QtWidgets import QApplication
 
 from app.config import DemoSettings, Settings
@@ -22,6 +23,34 @@ from app.views.main_window import MainWindow
 from tests.helpers.waiting import until
 
 
+class _NestedLoopApp:
+    """What qasync drives (exec/exit/eventDispatcher), running a QEventLoop per test.
+
+    qasync runs ``app.exec()`` for every ``run_until_complete``; when QApplication.exec()
+    returns it emits aboutToQuit, on which QtWebEngine shuts Chromium down for good, and
+    the next web view (map, Connect page) segfaults. A nested QEventLoop never emits it.
+    """
+
+    def __init__(self, app: QApplication) -> None:
+        self._app = app
+        self._loops: list[QEventLoop] = []
+
+    def exec(self) -> int:
+        loop = QEventLoop()
+        self._loops.append(loop)
+        try:
+            return loop.exec()
+        finally:
+            self._loops.pop()
+
+    def exit(self, code: int = 0) -> None:
+        if self._loops:
+            self._loops[-1].exit(code)
+
+    def eventDispatcher(self):
+        return self._app.eventDispatcher()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def qloop(qapp):
     """One qasync loop for the whole GUI session, as in the app.
@@ -29,7 +58,7 @@ def qloop(qapp):
     A loop per test (pytest-asyncio's way) leaves Qt timers of closed loops behind, which
     later fire into freed objects and crash the run; one loop for all avoids that.
     """
-    loop = qasync.QEventLoop(qapp)
+    loop = qasync.QEventLoop(_NestedLoopApp(qapp))
     asyncio.set_event_loop(loop)
     yield loop
     loop.close()

@@ -1,0 +1,295 @@
+"""Smartcar connections (the ``smartcar_connection`` table): the repository the service uses.
+
+Rows leave as frozen :class:`ConnectionRecord` values without the token ciphertext; tokens are
+read and written only through the dedicated methods, so nothing that lists or shows
+connections ever carries them. A disconnected row stays (history) and a reconnect after it
+writes a new row; the fleet list shows only the latest non-disconnected one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+
+from app.models.database import Database
+from app.models.enums import ConnectionStatus, ConnectionType
+from app.models.orm import SmartcarConnection, Vehicle
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedTokens:
+    """Ciphertext of one token pair and its expiries, as stored."""
+
+    access: bytes
+    refresh: bytes
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionRecord:
+    """One connection with the vehicle it belongs to (for panels and the Connections view)."""
+
+    id: int
+    vehicle_id: int
+    vehicle_name: str
+    fleet_number: str
+    make: str
+    model: str
+    year: int | None
+    vin: str | None
+    smartcar_vehicle_id: str
+    smartcar_user_id: str | None
+    status: str
+    status_reason: str
+    granted_scopes: tuple[str, ...]
+    access_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+    connected_at: datetime | None
+    last_sync_at: datetime | None
+    last_command_at: datetime | None
+    last_error: str
+    has_tokens: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleIdentity:
+    """What linking needs to know about a console vehicle."""
+
+    id: int
+    name: str
+    fleet_number: str
+    kind: str
+    make: str
+    model: str
+    year: int | None
+    vin: str | None
+
+
+def _record(c: SmartcarConnection, v: Vehicle) -> ConnectionRecord:
+    return ConnectionRecord(
+        id=c.id,
+        vehicle_id=c.vehicle_id,
+        vehicle_name=v.name,
+        fleet_number=v.fleet_number,
+        make=v.make,
+        model=v.model,
+        year=v.year,
+        vin=v.vin,
+        smartcar_vehicle_id=c.smartcar_vehicle_id,
+        smartcar_user_id=c.smartcar_user_id,
+        status=c.status,
+        status_reason=c.status_reason,
+        granted_scopes=tuple(c.granted_scopes or ()),
+        access_expires_at=c.access_expires_at,
+        refresh_expires_at=c.refresh_expires_at,
+        connected_at=c.connected_at,
+        last_sync_at=c.last_sync_at,
+        last_command_at=c.last_command_at,
+        last_error=c.last_error,
+        has_tokens=c.refresh_token_enc is not None,
+    )
+
+
+def _identity(v: Vehicle) -> VehicleIdentity:
+    return VehicleIdentity(v.id, v.name, v.fleet_number, v.kind, v.make, v.model, v.year, v.vin)
+
+
+class ConnectionRepository:
+    """Blocking reads and writes of connections; call every method via ``Database.run``."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, connection_id: int) -> ConnectionRecord | None:
+        with self._db.session() as s:
+            c = s.get(SmartcarConnection, connection_id)
+            return None if c is None else _record(c, s.get_one(Vehicle, c.vehicle_id))
+
+    def latest_for_vehicle(self, vehicle_id: int) -> ConnectionRecord | None:
+        """The vehicle's newest connection, disconnected ones included (the panel shows them)."""
+        with self._db.session() as s:
+            c = s.scalars(
+                select(SmartcarConnection)
+                .where(SmartcarConnection.vehicle_id == vehicle_id)
+                .order_by(SmartcarConnection.id.desc())
+                .limit(1)
+            ).first()
+            return None if c is None else _record(c, s.get_one(Vehicle, vehicle_id))
+
+    def latest_per_vehicle(self) -> list[ConnectionRecord]:
+        """Every vehicle's newest connection (the Connections view), archived vehicles left out."""
+        newest = (
+            select(func.max(SmartcarConnection.id)).group_by(SmartcarConnection.vehicle_id)
+        ).scalar_subquery()
+        with self._db.session() as s:
+            rows = s.execute(
+                select(SmartcarConnection, Vehicle)
+                .join(Vehicle, Vehicle.id == SmartcarConnection.vehicle_id)
+                .where(SmartcarConnection.id.in_(newest), Vehicle.archived_at.is_(None))
+            ).all()
+            return [_record(c, v) for c, v in rows]
+
+    def with_tokens(self, statuses: tuple[str, ...]) -> list[ConnectionRecord]:
+        """Connections in ``statuses`` that still hold tokens (the refresher's work list)."""
+        with self._db.session() as s:
+            rows = s.execute(
+                select(SmartcarConnection, Vehicle)
+                .join(Vehicle, Vehicle.id == SmartcarConnection.vehicle_id)
+                .where(
+                    SmartcarConnection.status.in_(statuses),
+                    SmartcarConnection.refresh_token_enc.is_not(None),
+                )
+            ).all()
+            return [_record(c, v) for c, v in rows]
+
+    def tokens(self, connection_id: int) -> EncryptedTokens | None:
+        with self._db.session() as s:
+            c = s.get(SmartcarConnection, connection_id)
+            if c is None or c.access_token_enc is None or c.refresh_token_enc is None:
+                return None
+            assert c.access_expires_at is not None and c.refresh_expires_at is not None
+            return EncryptedTokens(
+                c.access_token_enc, c.refresh_token_enc, c.access_expires_at, c.refresh_expires_at
+            )
+
+    def sibling_tokens(self, connection_id: int) -> dict[int, bytes]:
+        """Encrypted refresh tokens of the other live connections of the same Smartcar user.
+
+        One Connect grant can cover several cars; they share a token pair, and a refresh
+        rotates it for all of them. The caller decrypts these to find the ones to update.
+        """
+        with self._db.session() as s:
+            c = s.get_one(SmartcarConnection, connection_id)
+            if c.smartcar_user_id is None:
+                return {}
+            rows = s.execute(
+                select(SmartcarConnection.id, SmartcarConnection.refresh_token_enc).where(
+                    SmartcarConnection.smartcar_user_id == c.smartcar_user_id,
+                    SmartcarConnection.id != connection_id,
+                    SmartcarConnection.refresh_token_enc.is_not(None),
+                )
+            ).all()
+            return {i: blob for i, blob in rows}
+
+    def vehicle(self, vehicle_id: int) -> VehicleIdentity | None:
+        with self._db.session() as s:
+            v = s.get(Vehicle, vehicle_id)
+            return None if v is None else _identity(v)
+
+    def vehicle_by_vin(self, vin: str) -> VehicleIdentity | None:
+        with self._db.session() as s:
+            v = s.scalars(select(Vehicle).where(Vehicle.vin == vin)).first()
+            return None if v is None else _identity(v)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def save_link(
+        self,
+        vehicle_id: int,
+        *,
+        smartcar_vehicle_id: str,
+        smartcar_user_id: str | None,
+        scopes: list[str],
+        tokens: EncryptedTokens,
+        status: str,
+        reason: str,
+        now: datetime,
+        identity: tuple[str, str, int | None, str | None],
+    ) -> int:
+        """Store a (re)connection and the Smartcar identity on the vehicle, in one transaction.
+
+        Reconnecting the same car updates its live row (history, ``connected_at`` kept);
+        anything else closes older live rows of the vehicle and starts a new one.
+        """
+        make, model, year, vin = identity
+        with self._db.session() as s:
+            vehicle = s.get_one(Vehicle, vehicle_id)
+            vehicle.make, vehicle.model, vehicle.year, vehicle.vin = make, model, year, vin
+            vehicle.connection_type = ConnectionType.SMARTCAR.value
+            vehicle.updated_at = now
+            live = list(
+                s.scalars(
+                    select(SmartcarConnection).where(
+                        SmartcarConnection.vehicle_id == vehicle_id,
+                        SmartcarConnection.status != ConnectionStatus.DISCONNECTED.value,
+                    )
+                )
+            )
+            row = next((c for c in live if c.smartcar_vehicle_id == smartcar_vehicle_id), None)
+            for other in live:
+                if other is not row:
+                    _wipe(other, "Replaced by a connection to another Smartcar vehicle.")
+            if row is None:
+                row = SmartcarConnection(
+                    vehicle_id=vehicle_id, smartcar_vehicle_id=smartcar_vehicle_id, connected_at=now
+                )
+                s.add(row)
+            row.smartcar_user_id = smartcar_user_id
+            row.granted_scopes = list(scopes)
+            row.status, row.status_reason, row.last_error = status, reason, ""
+            row.last_sync_at = now
+            _put_tokens(row, tokens)
+            s.flush()
+            return row.id
+
+    def store_tokens(self, connection_ids: list[int], tokens: EncryptedTokens) -> None:
+        """Persist a rotated pair on every connection that shares it, atomically."""
+        with self._db.session() as s:
+            for connection_id in connection_ids:
+                _put_tokens(s.get_one(SmartcarConnection, connection_id), tokens)
+
+    def set_status(
+        self, connection_id: int, status: str, reason: str, *, error: str | None = None
+    ) -> None:
+        values: dict[str, object] = {"status": status, "status_reason": reason}
+        if error is not None:
+            values["last_error"] = error
+        self._update(connection_id, values)
+
+    def mark_synced(
+        self, connection_id: int, now: datetime, scopes: list[str], status: str, reason: str
+    ) -> None:
+        self._update(
+            connection_id,
+            {
+                "last_sync_at": now,
+                "granted_scopes": list(scopes),
+                "status": status,
+                "status_reason": reason,
+                "last_error": "",
+            },
+        )
+
+    def mark_command(self, connection_id: int, now: datetime) -> None:
+        self._update(connection_id, {"last_command_at": now})
+
+    def disconnect(self, connection_id: int, reason: str) -> None:
+        """Wipe the tokens and mark the row disconnected; the row itself is history and stays."""
+        with self._db.session() as s:
+            _wipe(s.get_one(SmartcarConnection, connection_id), reason)
+
+    def _update(self, connection_id: int, values: dict[str, object]) -> None:
+        with self._db.session() as s:
+            s.execute(
+                update(SmartcarConnection)
+                .where(SmartcarConnection.id == connection_id)
+                .values(**values)
+            )
+
+
+def _put_tokens(row: SmartcarConnection, tokens: EncryptedTokens) -> None:
+    row.access_token_enc, row.refresh_token_enc = tokens.access, tokens.refresh
+    row.access_expires_at = tokens.access_expires_at
+    row.refresh_expires_at = tokens.refresh_expires_at
+
+
+def _wipe(row: SmartcarConnection, reason: str) -> None:
+    row.status = ConnectionStatus.DISCONNECTED.value
+    row.status_reason = reason
+    row.access_token_enc = row.refresh_token_enc = None
+    row.access_expires_at = row.refresh_expires_at = None

@@ -1,0 +1,71 @@
+"""The live frame log of each IoT device: the last frames as received, with what became of them.
+
+Troubleshooting a device starts with "what exactly did it send, and did we take it?", so
+the detail panel shows the raw frames (text as text, binary as hex) newest first with a
+decode status, and the commands sent to it. One bounded ring buffer per device keeps the
+memory per device fixed however long the console runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SIZE = 200
+MAX_TEXT = 600  # characters of one frame shown; longer frames are cut with an ellipsis
+
+
+@dataclass(frozen=True, slots=True)
+class FrameEntry:
+    """One line of the log: ``direction`` is "in" (a frame), "out" (a command) or "note"."""
+
+    at: datetime
+    direction: str
+    text: str
+    status: str
+
+
+FrameListener = Callable[[str, FrameEntry], None]
+
+
+def frame_text(raw: bytes) -> str:
+    """Printable ASCII frames as text (Omni, Queclink, NMEA), anything else as hex."""
+    if raw and all(32 <= b < 127 or b in (9, 10, 13) for b in raw):
+        text = raw.decode("ascii").strip()
+    else:
+        text = raw.hex(" ")
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+class FrameLog:
+    """Ring buffers of :class:`FrameEntry` per device id, plus listeners for live views."""
+
+    def __init__(self, size: int = DEFAULT_SIZE) -> None:
+        self.size = size
+        self._buffers: dict[str, deque[FrameEntry]] = {}
+        self._listeners: list[FrameListener] = []
+
+    def add(self, device_id: str, entry: FrameEntry) -> None:
+        buffer = self._buffers.get(device_id)
+        if buffer is None:
+            buffer = self._buffers[device_id] = deque(maxlen=self.size)
+        buffer.append(entry)
+        for listener in list(self._listeners):
+            try:
+                listener(device_id, entry)
+            except Exception:
+                logger.exception("frame log listener failed")
+
+    def entries(self, device_id: str) -> list[FrameEntry]:
+        """This device's entries, newest first."""
+        return list(reversed(self._buffers.get(device_id, ())))
+
+    def add_listener(self, listener: FrameListener) -> Callable[[], None]:
+        """Call ``listener(device_id, entry)`` for every new entry; returns the remover."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)

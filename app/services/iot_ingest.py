@@ -1,0 +1,265 @@
+"""IoT records into the database: the gateway's and serial readers' RecordSink.
+
+Decoded device records become :class:`TelemetryReading` objects handed to the one
+:class:`TelemetryWriter` every telemetry source shares, so a scooter's fix lands in the
+same history and ``vehicle_state`` as a car's poll. ``store`` returns only once the writer
+committed, because the gateway acknowledges the device after it (a device then deletes
+the reading from its buffer).
+
+Cheap on the event loop by design: ``is_known`` is a dict lookup in an in-memory index of
+``iot_device`` (refreshed after claims and periodically, for devices registered through
+Edit Vehicle); device bookkeeping (last heard, address, firmware) and the unknown-devices
+inbox are merged in memory and written in one transaction per ``flush_interval_s`` on the
+database thread, never once per frame.
+
+Re-sent records (stored, then the connection dropped before the ACK) are recognised by
+(device, fix time, kind) and skipped; the store additionally skips readings equal to the
+latest state, which also covers a re-send after a restart of the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from app.integrations.iot.records import DeviceRecord, LockState
+from app.models.database import Database
+from app.models.iot_devices import (
+    DeviceEntry,
+    Heard,
+    IotDeviceRepository,
+    UnknownEntry,
+    UnknownSighting,
+)
+from app.models.telemetry_reading import TelemetryReading
+from app.services.iot_frame_log import FrameEntry, FrameLog, frame_text
+from app.services.telemetry_writer import TelemetryWriter
+
+logger = logging.getLogger(__name__)
+
+DEDUPE_WINDOW = 256  # (fix time, kind) keys remembered per device
+_LOCKED = {LockState.LOCKED: True, LockState.UNLOCKED: False}
+
+
+def to_reading(record: DeviceRecord, vehicle_id: int, received_at: datetime) -> TelemetryReading:
+    """One record as a telemetry reading; a fix the device marks invalid gives no position.
+
+    Range checks happen in the store (``sanitize``), field by field, so one bad value
+    never costs the rest of the reading.
+    """
+    fix = record.valid_fix and record.latitude is not None and record.longitude is not None
+    return TelemetryReading(
+        vehicle_id=vehicle_id,
+        source="iot",
+        recorded_at=record.fix_time or received_at,
+        received_at=received_at,
+        lat=record.latitude if fix else None,
+        lon=record.longitude if fix else None,
+        speed=record.speed_kmh if fix else None,
+        course=record.course_deg if fix else None,
+        battery=record.battery_pct,
+        odometer=record.odometer_km,
+        locked=_LOCKED.get(record.lock_state),
+        raw=frame_text(record.raw) if record.raw else None,
+    )
+
+
+class IotIngest:
+    """A RecordSink on the database; also the unknown-devices inbox and claiming."""
+
+    def __init__(
+        self,
+        database: Database,
+        writer: TelemetryWriter,
+        *,
+        frame_log: FrameLog | None = None,
+        flush_interval_s: float = 1.0,
+        refresh_interval_s: float = 60.0,
+    ) -> None:
+        self._db = database
+        self._writer = writer
+        self.repository = IotDeviceRepository(database)
+        self.frames = frame_log or FrameLog()
+        self.flush_interval_s = flush_interval_s
+        self.refresh_interval_s = refresh_interval_s
+        self._index: dict[str, DeviceEntry] = {}
+        self._by_vehicle: dict[int, DeviceEntry] = {}
+        self._recent: dict[str, tuple[deque[tuple[datetime, str]], set[tuple[datetime, str]]]] = {}
+        self._heard: dict[str, Heard] = {}
+        self._unknown: dict[tuple[str, str], UnknownSighting] = {}
+        self._unknown_listeners: list[Callable[[], None]] = []
+        self._flush_lock = asyncio.Lock()
+        self.records_stored = self.duplicates = 0
+
+    # -- the index -----------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        """Reload the registered devices (after Add/Edit Vehicle or a claim elsewhere)."""
+        self._set_index(await self._db.run(self.repository.load_index))
+
+    def _set_index(self, index: dict[str, DeviceEntry]) -> None:
+        self._index = index
+        self._by_vehicle = {e.vehicle_id: e for e in index.values()}
+
+    def is_known(self, device_id: str, protocol: str) -> bool:
+        entry = self._index.get(device_id)
+        return entry is not None and entry.protocol in (protocol, "")
+
+    def device_for_vehicle(self, vehicle_id: int) -> DeviceEntry | None:
+        return self._by_vehicle.get(vehicle_id)
+
+    def vehicle_ids(self) -> frozenset[int]:
+        return frozenset(self._by_vehicle)
+
+    # -- RecordSink ----------------------------------------------------------------------
+
+    async def store(self, records: Sequence[DeviceRecord], *, peer: str) -> None:
+        now = datetime.now(UTC)
+        readings: list[TelemetryReading] = []
+        keys: list[tuple[str, tuple[datetime, str]]] = []
+        batch_keys: set[tuple[str, datetime, str]] = set()
+        notes: dict[int, tuple[bytes, str, list[str]]] = {}  # per frame: what became of it
+        for record in records:
+            device_id = record.device_id or ""
+            entry = self._index.get(device_id)
+            note = notes.setdefault(id(record.raw), (record.raw, device_id, []))[2]
+            if entry is None:
+                note.append(f"{record.kind}: device not registered, skipped")
+                continue
+            key = (record.fix_time, str(record.kind)) if record.fix_time else None
+            if key is not None and (self._seen(device_id, key) or (device_id, *key) in batch_keys):
+                self.duplicates += 1
+                note.append(f"{record.kind}: re-sent, already stored")
+                continue
+            if key is not None:
+                batch_keys.add((device_id, *key))
+                keys.append((device_id, key))
+            readings.append(to_reading(record, entry.vehicle_id, now))
+            checksum = "" if record.checksum_ok else " (bad checksum, lenient)"
+            note.append(f"{record.kind}{checksum}")
+            heard = self._heard.get(device_id)
+            firmware = record.firmware or (heard.firmware if heard else None)
+            self._heard[device_id] = Heard(now, peer, record.protocol, firmware)
+            if not entry.protocol:
+                self._learn_protocol(entry, record.protocol)
+        if readings:
+            await self._writer.store(readings)
+        for device_id, key in keys:
+            self._remember(device_id, key)
+        self.records_stored += len(readings)
+        for raw, device_id, parts in notes.values():
+            if device_id:
+                self.frames.add(device_id, FrameEntry(now, "in", frame_text(raw), ", ".join(parts)))
+
+    async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
+        now = datetime.now(UTC)
+        seen = self._unknown.get((device_id, protocol))
+        if seen is None:
+            self._unknown[(device_id, protocol)] = UnknownSighting(peer, now, now, 1)
+        else:
+            seen.address, seen.last_seen, seen.count = peer, now, seen.count + 1
+        self.frames.add(
+            device_id,
+            FrameEntry(now, "note", f"{protocol} from {peer}", "unknown device: not stored"),
+        )
+
+    def _learn_protocol(self, entry: DeviceEntry, protocol: str) -> None:
+        learnt = DeviceEntry(entry.vehicle_id, entry.device_id, protocol, entry.vendor)
+        self._index[entry.device_id] = self._by_vehicle[entry.vehicle_id] = learnt
+
+    def _seen(self, device_id: str, key: tuple[datetime, str]) -> bool:
+        recent = self._recent.get(device_id)
+        return recent is not None and key in recent[1]
+
+    def _remember(self, device_id: str, key: tuple[datetime, str]) -> None:
+        recent = self._recent.get(device_id)
+        if recent is None:
+            recent = self._recent[device_id] = (deque(), set())
+        order, keys = recent
+        if key in keys:
+            return
+        order.append(key)
+        keys.add(key)
+        if len(order) > DEDUPE_WINDOW:
+            keys.discard(order.popleft())
+
+    # -- bookkeeping flushes -------------------------------------------------------------
+
+    def heard(self, device_id: str) -> Heard | None:
+        """What the gateway last heard from the device (newer than the database's copy)."""
+        return self._heard.get(device_id)
+
+    def add_unknown_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """``listener()`` after new unknown-device sightings were written; returns remover."""
+        self._unknown_listeners.append(listener)
+        return lambda: self._unknown_listeners.remove(listener)
+
+    async def flush(self) -> None:
+        """Write pending device bookkeeping and inbox sightings now (one transaction each)."""
+        async with self._flush_lock:
+            heard = {d: h for d, h in self._heard.items() if not h.flushed}
+            unknown, self._unknown = self._unknown, {}
+            try:
+                if heard:
+                    await self._db.run(self.repository.record_heard, heard)
+                    for h in heard.values():
+                        h.flushed = True
+                if unknown:
+                    await self._db.run(self.repository.record_unknown, unknown)
+            except Exception:
+                logger.exception("IoT device bookkeeping not stored; retrying later")
+                for key, seen in unknown.items():
+                    newer = self._unknown.get(key)
+                    if newer is not None:
+                        seen.count += newer.count
+                        seen.last_seen, seen.address = newer.last_seen, newer.address
+                    self._unknown[key] = seen
+                return
+        if unknown:
+            for listener in list(self._unknown_listeners):
+                try:
+                    listener()
+                except Exception:
+                    logger.exception("unknown-devices listener failed")
+
+    async def run(self) -> None:
+        """Flush bookkeeping every ``flush_interval_s``, re-read the index now and then."""
+        loop = asyncio.get_running_loop()
+        next_refresh = loop.time() + self.refresh_interval_s
+        try:
+            while True:
+                await asyncio.sleep(self.flush_interval_s)
+                await self.flush()
+                if loop.time() >= next_refresh:
+                    next_refresh = loop.time() + self.refresh_interval_s
+                    try:
+                        await self.refresh()
+                    except Exception:
+                        logger.exception("reloading the IoT device index failed")
+        finally:
+            if self._unknown or any(not h.flushed for h in self._heard.values()):
+                await asyncio.shield(self.flush())
+
+    # -- inbox and claiming ---------------------------------------------------------------
+
+    async def unknown_devices(self) -> list[UnknownEntry]:
+        """The inbox as stored, after writing what is pending."""
+        await self.flush()
+        return await self._db.run(self.repository.list_unknown)
+
+    async def claim(
+        self, unknown_id: int, vehicle_id: int, *, vendor: str | None = None
+    ) -> DeviceEntry:
+        """Make inbox device ``unknown_id`` the device of ``vehicle_id``; ClaimError if not.
+
+        A new vehicle is created first (Add Vehicle dialog, VehicleService) and its id
+        passed here. From the next frame on the device's data is stored: it has kept its
+        unacknowledged readings and re-sends them.
+        """
+        await self.flush()
+        entry = await self._db.run(self.repository.claim, unknown_id, vehicle_id, vendor)
+        self._index[entry.device_id] = self._by_vehicle[vehicle_id] = entry
+        return entry

@@ -1,0 +1,88 @@
+"""Wires Smartcar connections into the main window: the detail panel, the Connections
+view (menu action with a shortcut) and list rows that follow every connection change.
+
+Kept apart from main_window.py so the window gains one line, and other features can grow
+the window at the same time without touching this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QToolBar
+
+from app.views.connection_panel import ConnectionPanel
+from app.views.connections_view import ConnectionsView
+
+if TYPE_CHECKING:
+    from app.views.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+CONNECTIONS_SHORTCUT = "Ctrl+Shift+C"
+
+
+class ConnectionActions(QObject):
+    """Owns the panel and the view; ``panel.refresh_requested(int)`` is the poll hook."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.service = window.context.connections
+        read_only = window.context.read_only
+        self.panel = ConnectionPanel(self.service, window.confirm, read_only=read_only)
+        window.detail.set_connection_panel(self.panel)
+        self.view: ConnectionsView | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.action = QAction("Smartcar &Connections…", window)
+        self.action.setObjectName("connectionsAction")
+        self.action.setShortcut(QKeySequence(CONNECTIONS_SHORTCUT))
+        self.action.setToolTip(
+            f"Every Smartcar connection, problems first ({CONNECTIONS_SHORTCUT})"
+        )
+        self.action.triggered.connect(lambda _checked=False: self.open_view())
+        toolbar = window.findChild(QToolBar, "vehicleToolbar")
+        if toolbar is not None:
+            toolbar.addAction(self.action)
+        else:
+            window.addAction(self.action)
+        self.service.listeners.append(self._changed)
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """On the window's close: stop the panel's work and stop following the service."""
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.panel.shutdown()
+            if self._changed in self.service.listeners:
+                self.service.listeners.remove(self._changed)
+            for task in list(self._tasks):
+                task.cancel()
+        return False
+
+    def open_view(self) -> ConnectionsView:
+        """Show (or raise) the Connections view and load it."""
+        if self.view is None:
+            self.view = ConnectionsView(
+                self.service, read_only=self.window.context.read_only, parent=self.window
+            )
+            self.view.vehicle_chosen.connect(self.window.select_vehicle)
+        self.view.show()
+        self.view.raise_()
+        self.view.reload()
+        return self.view
+
+    def _changed(self, vehicle_id: int) -> None:
+        """A connection changed (Connect, Disconnect, refresh, background token job)."""
+        task = asyncio.ensure_future(self._refresh_row(vehicle_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh_row(self, vehicle_id: int) -> None:
+        context = self.window.context
+        row = await context.database.run(context.vehicles.repository.row, vehicle_id)
+        if row is not None:
+            self.window.refresh_vehicle(row)

@@ -1,0 +1,163 @@
+"""Connections: every car's Smartcar connection for depot managers, problems first.
+
+Sorted Error, Expired, Pending, Active-but-not-rentable, Active, Disconnected, so the
+morning check is "work down from the top until it's green". Bulk Refresh re-reads the
+selected (or all) connections and reports each failure in its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.models.connections import ConnectionRecord
+from app.services.connection_health import missing_permissions, rentable, sort_for_attention
+from app.services.connections import ConnectionService
+from app.views import formatting as fmt
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ("Vehicle", "Fleet no.", "Status", "Rentable", "Reason", "Last sync", "Access renews by")
+
+
+class ConnectionsView(QDialog):
+    """Signals: vehicle_chosen(int) on double-click; loaded(int) rows after each (re)load."""
+
+    vehicle_chosen = Signal(int)
+    loaded = Signal(int)
+
+    def __init__(
+        self, service: ConnectionService, *, read_only: bool = False, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("connectionsView")
+        self.setWindowTitle("Smartcar connections")
+        self.resize(1100, 520)
+        self.service = service
+        self.records: list[ConnectionRecord] = []
+        self.failures: dict[int, str] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("connectionsTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.table.cellDoubleClicked.connect(self._chosen)
+        self.summary = QLabel()
+        self.summary.setObjectName("connectionsSummary")
+        self.refresh_selected = QPushButton("Refresh selected")
+        self.refresh_selected.setObjectName("refreshSelected")
+        self.refresh_all = QPushButton("Refresh all")
+        self.refresh_all.setObjectName("refreshAll")
+        self.refresh_selected.clicked.connect(lambda _c=False: self.refresh(selected_only=True))
+        self.refresh_all.clicked.connect(lambda _c=False: self.refresh(selected_only=False))
+        for button in (self.refresh_selected, self.refresh_all):
+            button.setEnabled(not read_only and service.available)
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.summary, 1)
+        for button in (self.refresh_selected, self.refresh_all, close):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addLayout(buttons)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def reload(self) -> asyncio.Task[Any]:
+        return self._spawn(self._reload())
+
+    async def _reload(self) -> None:
+        self.records = sort_for_attention(await self.service.all_connections())
+        now = datetime.now(UTC)
+        self.table.setRowCount(len(self.records))
+        for row, record in enumerate(self.records):
+            ok = rentable(record)
+            reason = self.failures.get(record.id) or record.status_reason
+            cells = (
+                record.vehicle_name,
+                record.fleet_number,
+                fmt.CONNECTION_STATUS_LABELS.get(record.status, record.status),
+                "Yes" if ok else ("No" if record.status != "disconnected" else "—"),
+                reason,
+                fmt.age(record.last_sync_at, now) or "never",
+                record.access_expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
+                if record.access_expires_at
+                else "—",
+            )
+            for column, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, record.vehicle_id)
+                self.table.setItem(row, column, item)
+            colour = fmt.CONNECTION_STATUS_COLOURS.get(record.status)
+            if colour:
+                self.table.item(row, 2).setForeground(QColor(colour))
+        attention = sum(
+            1
+            for r in self.records
+            if r.status in ("error", "expired")
+            or (r.status == "active" and missing_permissions(r.granted_scopes))
+        )
+        self.summary.setText(
+            f"{len(self.records)} connections, {attention} need attention"
+            if attention
+            else f"{len(self.records)} connections, all fine"
+        )
+        self.loaded.emit(len(self.records))
+
+    def refresh(self, *, selected_only: bool) -> asyncio.Task[Any]:
+        rows = {i.row() for i in self.table.selectedIndexes()} if selected_only else None
+        ids = [
+            r.id for n, r in enumerate(self.records) if r.has_tokens and (rows is None or n in rows)
+        ]
+        return self._spawn(self._refresh(ids))
+
+    async def _refresh(self, ids: list[int]) -> None:
+        if not ids:
+            self.summary.setText("Nothing to refresh (select connected cars).")
+            return
+        for button in (self.refresh_selected, self.refresh_all):
+            button.setEnabled(False)
+        self.summary.setText(f"Refreshing {len(ids)} connections…")
+        try:
+            results = await self.service.refresh_many(ids)
+        finally:
+            for button in (self.refresh_selected, self.refresh_all):
+                button.setEnabled(True)
+        self.failures = {i: f"Refresh failed: {m}" for i, m in results.items() if m}
+        await self._reload()
+
+    def _chosen(self, row: int, _column: int) -> None:
+        item = self.table.item(row, 0)
+        if item is not None:
+            self.vehicle_chosen.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def done(self, result: int) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        super().done(result)

@@ -1,0 +1,269 @@
+"""The live fleet map: a Leaflet page loaded once, then fed positions, never reloaded.
+
+The page is built with folium at start (assets and tiles come through map_scheme's URL
+schemes, so it works offline). After that Python only pushes data: changed vehicles are
+collected and sent a few times per second (``FLUSH_MS``), so 10,000 vehicles reporting
+at once cost a handful of JS calls, not 10,000. Marker clicks come back through a
+QWebChannel object. See resources/map/fleet_map.js for the page side.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import folium
+from branca.element import MacroElement
+from jinja2 import Template
+from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtWebChannel import QWebChannel
+from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
+from PySide6.QtWebEngineWidgets import QWebEngineView
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from app.models.vehicles import VehicleRow
+from app.views.map_scheme import MapSchemeHandler, schemes_registered
+from app.views.map_tiles import TileCache
+
+logger = logging.getLogger(__name__)
+
+GLUE_JS = Path(__file__).resolve().parents[2] / "resources" / "map" / "fleet_map.js"
+PAGE_URL = "app://page/map.html"
+TILE_URL = "tiles://osm/{z}/{x}/{y}.png"
+FLUSH_MS = 250  # at most four pushes per second, however many vehicles report
+STATUS_COLOURS = {
+    "available": "#2e9d4f",
+    "in_use": "#1f6fb2",
+    "charging": "#7b1fa2",
+    "maintenance": "#d98a00",
+    "not_ready": "#8a8f98",
+    "offline": "#424242",
+}
+PAGE_CONFIG = {
+    "statusColours": STATUS_COLOURS,
+    "unknownColour": "#8a8f98",
+    "carRadius": 8,  # cars: bigger circles with a dark rim ...
+    "carBorder": "#1b1b1b",
+    "smallRadius": 5,  # ... scooters and e-bikes: small circles with a white rim
+    "smallBorder": "#ffffff",
+    "highlightBorder": "#e53935",
+    "unclusterZoom": 16,
+}
+
+Record = list[Any]
+
+
+def record_of(row: VehicleRow) -> Record:
+    """What the page needs of one vehicle: [id, lat, lon, kind, status, label]."""
+    label = html.escape(f"{row.name} [{row.fleet_number}]")  # tooltips are HTML
+    return [row.id, row.latitude, row.longitude, row.kind, row.status, label]
+
+
+def build_page(center: tuple[float, float], zoom: int = 12) -> str:
+    """The map page: Leaflet, markercluster, the QWebChannel client and our glue."""
+    fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True)
+    fmap.default_js = [
+        ("leaflet", "app://assets/leaflet/leaflet.js"),
+        ("markercluster", "app://assets/markercluster/leaflet.markercluster.js"),
+        ("qwebchannel", "app://assets/qtwebchannel/qwebchannel.js"),
+        ("fleet_map", "app://page/fleet_map.js"),
+    ]
+    fmap.default_css = [
+        ("leaflet_css", "app://assets/leaflet/leaflet.css"),
+        ("cluster_css", "app://assets/markercluster/MarkerCluster.css"),
+        ("cluster_default_css", "app://assets/markercluster/MarkerCluster.Default.css"),
+    ]
+    folium.TileLayer(
+        TILE_URL, attr="&copy; OpenStreetMap contributors", max_zoom=19, name="OpenStreetMap"
+    ).add_to(fmap)
+    _GlueInit().add_to(fmap)
+    return fmap.get_root().render()
+
+
+class _GlueInit(MacroElement):
+    """Hands the folium-made Leaflet map to our glue, after the map exists on the page."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "fleetMap.init({{ this._parent.get_name() }}, {{ this.config }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.config = json.dumps(PAGE_CONFIG)
+
+
+class MapBridge(QObject):
+    """The object the page talks to (``bridge`` in JS)."""
+
+    clicked = Signal(int)
+    ready = Signal()
+    painted = Signal(str)
+
+    @Slot(int)
+    def markerClicked(self, vehicle_id: int) -> None:
+        self.clicked.emit(vehicle_id)
+
+    @Slot()
+    def pageReady(self) -> None:
+        self.ready.emit()
+
+    @Slot(str)
+    def frameShown(self, token: str) -> None:
+        self.painted.emit(token)
+
+
+class MapPage(QWebEnginePage):
+    """The map's page; JS errors go to our log instead of vanishing."""
+
+    def javaScriptConsoleMessage(
+        self,
+        level: QWebEnginePage.JavaScriptConsoleMessageLevel,
+        message: str,
+        line: int,
+        source: str,
+    ) -> None:
+        logger.warning("map page %s:%d: %s", source, line, message)
+
+
+class FleetMapView(QWidget):
+    """Every vehicle on one map.
+
+    Signals:
+        vehicle_clicked(int): a marker was clicked.
+        ready(): the page is loaded and accepts data.
+        painted(str): a token given to ``flush(token)`` is on screen.
+    """
+
+    vehicle_clicked = Signal(int)
+    ready = Signal()
+    painted = Signal(str)
+
+    def __init__(
+        self, tiles: TileCache, center: tuple[float, float], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("fleetMap")
+        self.is_ready = False
+        self._full: dict[int, Record] | None = None
+        self._changed: dict[int, Record] = {}
+        self._gone: set[int] = set()
+        self._focus: int | None = None
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(FLUSH_MS)
+        self._flush_timer.timeout.connect(self.flush)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if not schemes_registered():
+            # Too late to register them once QApplication exists: say so, do not crash.
+            logger.error("map URL schemes were not registered before QApplication")
+            layout.addWidget(QLabel("Map unavailable: start-up did not register its schemes."))
+            self.view = None
+            return
+        # Creation order matters for teardown: the view (and its page) are children
+        # created before the profile, so Qt deletes them first, as QtWebEngine needs.
+        self.view = QWebEngineView(self)
+        self.profile = QWebEngineProfile(self)  # off the record: nothing stored on disk
+        self.handler = MapSchemeHandler(tiles)
+        self.handler.setParent(self.profile)
+        for scheme in (b"app", b"tiles"):
+            self.profile.installUrlSchemeHandler(scheme, self.handler)
+        self.handler.set_page("map.html", build_page(center).encode())
+        self.handler.set_page("fleet_map.js", GLUE_JS.read_bytes())
+        page = MapPage(self.profile, self.view)
+        self.bridge = MapBridge(self)
+        self.bridge.clicked.connect(self.vehicle_clicked)
+        self.bridge.ready.connect(self._on_ready)
+        self.bridge.painted.connect(self.painted)
+        channel = QWebChannel(page)
+        channel.registerObject("bridge", self.bridge)
+        page.setWebChannel(channel)
+        self.view.setPage(page)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        layout.addWidget(self.view)
+        self.view.load(QUrl(PAGE_URL))
+
+    # Data in ------------------------------------------------------------------------
+    def set_rows(self, rows: Iterable[VehicleRow]) -> None:
+        """The whole fleet (after a reload): vehicles not in ``rows`` leave the map."""
+        self._full = {row.id: record_of(row) for row in rows}
+        self._changed.clear()
+        self._gone.clear()
+        self._schedule()
+
+    def update_rows(self, rows: Iterable[VehicleRow]) -> None:
+        """Changed or new vehicles; sent with the next coalesced push."""
+        for row in rows:
+            record = record_of(row)
+            if self._full is not None:
+                self._full[row.id] = record
+            else:
+                self._changed[row.id] = record
+                self._gone.discard(row.id)
+        self._schedule()
+
+    def remove(self, vehicle_ids: Iterable[int]) -> None:
+        for vehicle_id in vehicle_ids:
+            if self._full is not None:
+                self._full.pop(vehicle_id, None)
+            else:
+                self._changed.pop(vehicle_id, None)
+                self._gone.add(vehicle_id)
+        self._schedule()
+
+    def focus(self, vehicle_id: int | None) -> None:
+        """Highlight and centre one vehicle (the one selected in the list)."""
+        self._focus = vehicle_id
+        if self.is_ready and vehicle_id is not None:
+            self.run_js(f"fleetMap.focus({int(vehicle_id)})")
+
+    def _schedule(self) -> None:
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def flush(self, token: str = "") -> None:
+        """Send what changed now; with ``token``, ``painted(token)`` follows on screen."""
+        self._flush_timer.stop()
+        if not self.is_ready:
+            return  # _on_ready flushes
+        calls = []
+        if self._full is not None:
+            calls.append(f"fleetMap.set({_js(list(self._full.values()))})")
+            self._full = None
+        if self._changed or self._gone:
+            changed, gone = list(self._changed.values()), sorted(self._gone)
+            calls.append(f"fleetMap.update({_js(changed)}, {_js(gone)})")
+            self._changed.clear()
+            self._gone.clear()
+        if calls and self._focus is not None:
+            calls.append(f"fleetMap.focus({int(self._focus)})")
+        if token:
+            calls.append(f"fleetMap.painted({json.dumps(token)})")
+        if calls:
+            self.run_js(";".join(calls))
+
+    # Page ---------------------------------------------------------------------------
+    def _on_ready(self) -> None:
+        self.is_ready = True
+        self.ready.emit()
+        self.flush()
+        if self._focus is not None:
+            self.focus(self._focus)
+
+    def run_js(self, script: str, callback: Callable[[Any], None] | None = None) -> None:
+        if self.view is None:
+            return
+        if callback is None:
+            self.view.page().runJavaScript(script, 0)
+        else:
+            self.view.page().runJavaScript(script, 0, callback)
+
+
+def _js(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)

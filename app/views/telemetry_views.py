@@ -1,0 +1,231 @@
+"""Puts the telemetry views into the main window: map tab, charts tab, readouts, cron status.
+
+Kept out of main_window.py so the window's own code stays about the list; the window
+calls ``TelemetryViews(self)`` once. The map follows the fleet list's model (the same
+VehicleRow data the list shows): a reload replaces the map's vehicles, a refreshed row
+moves its marker, and the map coalesces those pushes. The map page is only built when
+its tab is first shown, so a console that never looks at the map never starts Chromium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject
+from PySide6.QtWidgets import QLabel, QTabWidget
+
+from app.models.database import Database
+from app.models.telemetry_queries import LatestState, TelemetryQueries
+from app.models.tire_series import tire_series
+from app.services.telemetry_status import CronStatus
+from app.views.cron_status import CronStatusLabel
+from app.views.fleet_map import FleetMapView
+from app.views.map_tiles import TileCache, TileFetcher
+from app.views.telemetry_charts import Series, SeriesLoader, TelemetryCharts
+from app.views.telemetry_readouts import Latest, LatestLoader, Stamped
+
+if TYPE_CHECKING:
+    from app.views.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# chart series key -> telemetry_sample column
+SERIES_COLUMNS = {
+    "fuel": "fuel_pct",
+    "battery": "battery_pct",
+    "odometer": "odometer_km",
+    "oil_life": "oil_life_pct",
+}
+
+
+def load_series(
+    database: Database, vehicle_id: int, since: datetime | None, until: datetime
+) -> dict[str, Series]:
+    """Every chart series of one vehicle (blocking: runs on the database thread)."""
+    queries = TelemetryQueries(database)
+    since = since or EPOCH
+    out = {
+        key: queries.series(vehicle_id, column, since, until)
+        for key, column in SERIES_COLUMNS.items()
+    }
+    for wheel, series in tire_series(database, vehicle_id, since, until).items():
+        out[f"tire:{wheel}"] = series
+    return out
+
+
+def readouts_of(state: LatestState | None) -> Latest | None:
+    """The store's latest state in the readouts' terms (one entry per shown field)."""
+    if state is None:
+        return None
+    values = state.values
+    out: dict[str, Stamped] = {}
+    lat, lon = values.get("latitude"), values.get("longitude")
+    if lat is not None and lon is not None:
+        stamps = [t for t in (lat.recorded_at, lon.recorded_at) if t is not None]
+        out["location"] = Stamped((lat.value, lon.value), min(stamps, default=None))
+    energy = values.get("fuel_pct") or values.get("battery_pct")
+    for key, item in (
+        ("energy", energy),
+        ("range", values.get("range_km")),
+        ("odometer", values.get("odometer_km")),
+        ("locked", values.get("locked")),
+        ("doors", values.get("doors")),
+        ("tires", values.get("tires_kpa")),
+        ("oil_life", values.get("oil_life_pct")),
+    ):
+        if item is not None:
+            out[key] = Stamped(item.value, item.recorded_at)
+    return out
+
+
+class TelemetryViews(QObject):
+    """Owns the map, the charts and the cron indicator of one main window."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        *,
+        series: SeriesLoader | None = None,
+        latest: LatestLoader | None = None,
+        cron_status: Callable[[], CronStatus | None] | None = None,
+        fetch_tiles: bool | None = None,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        context = window.context
+        online = not context.read_only if fetch_tiles is None else fetch_tiles
+        self.tiles = TileCache(context.paths.tile_cache_dir, TileFetcher() if online else None)
+        database = context.database
+        series = series or (
+            lambda vid, since, until: database.run(load_series, database, vid, since, until)
+        )
+        latest = latest or (lambda vid: _latest(database, vid))
+        self.map: FleetMapView | None = None
+        self._closing: set[asyncio.Task[None]] = set()
+
+        # Left pane: the list and, beside it in a tab, the map.
+        self.left_tabs = QTabWidget()
+        self.left_tabs.setObjectName("fleetTabs")
+        self.left_tabs.setDocumentMode(True)
+        list_pane = window.splitter.widget(0)
+        window.splitter.replaceWidget(0, self.left_tabs)
+        self.left_tabs.addTab(list_pane, "Fleet list")
+        self.left_tabs.addTab(self._map_placeholder(), "Map")
+        self.left_tabs.currentChanged.connect(self._on_left_tab)
+
+        # Right pane: the detail panel and the charts of the selected vehicle.
+        self.charts = TelemetryCharts()
+        self.charts.set_loader(series)
+        self.right_tabs = QTabWidget()
+        self.right_tabs.setObjectName("detailTabs")
+        self.right_tabs.setDocumentMode(True)
+        window.splitter.replaceWidget(1, self.right_tabs)
+        self.right_tabs.addTab(window.detail, "Details")
+        self.right_tabs.addTab(self.charts, "Charts")
+        self.right_tabs.currentChanged.connect(lambda _i: self._update_charts())
+
+        readouts = window.detail.readouts
+        readouts.stale_after = timedelta(minutes=context.settings.telemetry.stale_after_min)
+        readouts.set_loader(latest, self.tiles)
+        readouts.reload()
+
+        self.cron_label = CronStatusLabel(cron_status or (lambda: None))
+        window.statusBar().addPermanentWidget(self.cron_label)
+
+        window.table.selectionModel().currentRowChanged.connect(self._on_selection)
+        model = window.model
+        model.modelReset.connect(self._push_all)
+        model.rowsInserted.connect(self._push_inserted)
+        model.dataChanged.connect(self._push_changed)
+        window.installEventFilter(self)
+
+    def set_cron_status(self, snapshot: Callable[[], CronStatus | None]) -> None:
+        """Show this cron's status (whoever starts the cron calls this)."""
+        self.cron_label.set_source(snapshot)
+
+    # Map ----------------------------------------------------------------------------
+    def _map_placeholder(self) -> QLabel:
+        return QLabel("The map loads when this tab is opened.")
+
+    def _on_left_tab(self, index: int) -> None:
+        if index == 1:
+            self.ensure_map()
+
+    def ensure_map(self) -> FleetMapView:
+        """Build the map page (once) and give it the whole fleet."""
+        if self.map is None:
+            demo = self.window.context.settings.demo
+            self.map = FleetMapView(self.tiles, (demo.center_lat, demo.center_lon))
+            self.map.vehicle_clicked.connect(self._on_marker_clicked)
+            placeholder = self.left_tabs.widget(1)
+            current = self.left_tabs.currentIndex()
+            self.left_tabs.removeTab(1)
+            self.left_tabs.insertTab(1, self.map, "Map")
+            self.left_tabs.setCurrentIndex(current)
+            placeholder.deleteLater()
+            self.map.set_rows(self.window.model.rows)
+            self.map.focus(self.window.current_vehicle_id())
+        return self.map
+
+    def _push_all(self) -> None:
+        if self.map is not None:
+            self.map.set_rows(self.window.model.rows)
+
+    def _push_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        if self.map is not None:
+            self.map.update_rows(self.window.model.rows[first : last + 1])
+
+    def _push_changed(self, top: QModelIndex, bottom: QModelIndex, *_roles: object) -> None:
+        # A whole-row change is a refreshed vehicle; a one-column change over every row is
+        # the list's age tick, which moves no marker.
+        if self.map is not None and top.column() == 0:
+            self.map.update_rows(self.window.model.rows[top.row() : bottom.row() + 1])
+
+    def _on_marker_clicked(self, vehicle_id: int) -> None:
+        if not self.window.select_vehicle(vehicle_id):
+            self.window.statusBar().showMessage(
+                "That vehicle is hidden by the list's search or filters", 5000
+            )
+
+    # Selection ----------------------------------------------------------------------
+    def _on_selection(self, *_: object) -> None:
+        vehicle_id = self.window.current_vehicle_id()
+        if self.map is not None:
+            self.map.focus(vehicle_id)
+        self._update_charts()
+
+    def _update_charts(self) -> None:
+        if self.right_tabs.currentWidget() is self.charts:
+            self.charts.show_vehicle(self.window.current_vehicle_id())
+
+    # Shutdown -----------------------------------------------------------------------
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self._close()
+        return False
+
+    def _close(self) -> None:
+        self.cron_label.timer.stop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if self.map is not None and self.map.view is not None:
+            closing = self.map.handler.aclose()  # cancels tile downloads, closes the client
+        elif self.tiles.fetcher is not None:
+            closing = self.tiles.fetcher.aclose()
+        else:
+            return
+        task = loop.create_task(closing, name="close map tiles")
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+
+async def _latest(database: Database, vehicle_id: int) -> Latest | None:
+    state = await database.run(TelemetryQueries(database).latest, vehicle_id)
+    return readouts_of(state)

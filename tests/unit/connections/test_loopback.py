@@ -1,0 +1,44 @@
+"""The system-browser fallback's one-shot redirect listener on 127.0.0.1."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from app.services.loopback import LoopbackError, LoopbackListener
+from tests.unit.connections.conftest import free_port
+
+
+@pytest.mark.asyncio
+async def test_listener_catches_the_redirect_on_the_uri_port() -> None:
+    port = free_port()
+    listener = LoopbackListener(f"http://127.0.0.1:{port}/sc/callback")
+    await listener.start()
+    try:
+        async with httpx.AsyncClient() as http:
+            page = await http.get(f"http://127.0.0.1:{port}/sc/callback?code=c1&state=s1")
+            assert page.status_code == 200 and "close this tab" in page.text
+            assert (await http.get(f"http://127.0.0.1:{port}/elsewhere")).status_code == 404
+        url = await listener.wait()
+        assert url.endswith("/sc/callback?code=c1&state=s1")
+    finally:
+        await listener.stop()
+
+
+@pytest.mark.asyncio
+async def test_ephemeral_port_when_the_uri_names_none_and_busy_port_is_reported() -> None:
+    listener = LoopbackListener("http://localhost/cb")
+    await listener.start()
+    try:
+        port = int(listener.redirect_uri.rsplit(":", 1)[1].split("/")[0])
+        assert port > 0 and listener.redirect_uri.endswith("/cb")
+        busy = LoopbackListener(f"http://127.0.0.1:{port}/cb")
+        with pytest.raises(LoopbackError, match="in use"):
+            await busy.start()
+    finally:
+        await listener.stop()
+
+
+def test_only_loopback_http_redirects_are_accepted() -> None:
+    with pytest.raises(LoopbackError):
+        LoopbackListener("https://example.com/callback")

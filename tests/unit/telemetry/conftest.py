@@ -1,0 +1,40 @@
+"""A migrated SQLite database in a temp dir with a few vehicles, and a reading factory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.models.database import Database, sqlite_url
+from app.models.telemetry_reading import TelemetryReading
+from app.models.vehicles import VehicleFields, VehicleRepository
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def db(tmp_path) -> Iterator[Database]:
+    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
+    database.migrate()
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def vehicle_ids(db: Database) -> list[int]:
+    fields = [VehicleFields(name=f"Car {i}", fleet_number=f"C-{i}", kind="car") for i in range(3)]
+    return VehicleRepository(db).add_many(fields)
+
+
+def reading(vehicle_id: int, offset_s: float = 0.0, **values: object) -> TelemetryReading:
+    """A Smartcar-style reading ``offset_s`` after T0, received one second later."""
+    at = T0 + timedelta(seconds=offset_s)
+    return TelemetryReading(
+        vehicle_id=vehicle_id,
+        source=values.pop("source", "smartcar"),  # type: ignore[arg-type]
+        recorded_at=at,
+        received_at=at + timedelta(seconds=1),
+        **values,  # type: ignore[arg-type]
+    )
