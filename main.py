@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
     from app.services.runtime import AppContext
+    from app.views.main_window import MainWindow
 
 logger = logging.getLogger("fleet_console")
 
@@ -199,6 +200,12 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
         start_telemetry(context, tasks)
         if context.telemetry_cron is not None:
             window.telemetry_views.set_cron_status(context.telemetry_cron.status)
+        _wire_live_updates(window, context)
+    if context.mode in (Mode.DEMO, Mode.LIVE):
+        from app.services.iot_runtime import serve_iot
+
+        # IoT gateway + ingest (+ device simulator in demo mode), issue 6; sets context.iot.
+        tasks.spawn(serve_iot(context), "iot-gateway")
     code = 0
     try:
         if smoke_test:
@@ -217,6 +224,19 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
         await tasks.shutdown()
         await context.backends.aclose()
     return code
+
+
+def _wire_live_updates(window: MainWindow, context: AppContext) -> None:
+    """New telemetry and polling changes refresh list, panel and map; Refresh now polls."""
+    from app.views.live_updates import LiveUpdates
+
+    window.live_updates = LiveUpdates(window, context)
+    if context.telemetry_writer is not None:
+        context.telemetry_writer.add_observer(window.live_updates.vehicles_changed)
+    cron = context.telemetry_cron
+    if cron is not None:
+        cron.add_observer(window.live_updates.vehicle_changed)
+        window.connections.panel.refresh_requested.connect(cron.poll_now)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ can lazy-load or hold a session open.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -157,6 +158,15 @@ class VehicleRepository:
         with self._db.engine.connect() as connection:
             r = connection.execute(self._row_query().where(Vehicle.id == vehicle_id)).first()
         return None if r is None else VehicleRow._make(r)
+
+    def rows(self, vehicle_ids: Iterable[int]) -> list[VehicleRow]:
+        """Current rows of several vehicles at once (live updates of the list)."""
+        ids = list(vehicle_ids)
+        if not ids:
+            return []
+        with self._db.engine.connect() as connection:
+            result = connection.execute(self._row_query().where(Vehicle.id.in_(ids)))
+            return [VehicleRow._make(r) for r in result]
 
     def count(self) -> int:
         with self._db.session() as session:
