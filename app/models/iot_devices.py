@@ -179,6 +179,16 @@ class IotDeviceRepository:
                 if not device.protocol:
                     device.protocol = h.protocol
 
+    def record_serial(self, device_id: str, port: str, baud: int) -> None:
+        """Note that ``device_id`` is read from a serial port (shown in the detail panel)."""
+        with self._db.session() as session:
+            device = session.scalars(
+                select(IotDevice).where(IotDevice.device_id == device_id)
+            ).first()
+            if device is None:
+                return  # not registered yet: its frames go to the inbox until claimed
+            device.transport, device.serial_port, device.baud = "serial", port[:200], baud
+
     def record_unknown(self, sightings: Mapping[tuple[str, str], UnknownSighting]) -> None:
         """Merge sightings into the inbox; devices registered meanwhile are skipped."""
         if not sightings:

@@ -108,6 +108,9 @@ class IotIngest:
         entry = self._index.get(device_id)
         return entry is not None and entry.protocol in (protocol, "")
 
+    def device(self, device_id: str) -> DeviceEntry | None:
+        return self._index.get(device_id)
+
     def device_for_vehicle(self, vehicle_id: int) -> DeviceEntry | None:
         return self._by_vehicle.get(vehicle_id)
 

@@ -22,6 +22,7 @@ from app.services.token_store import TokenCipher
 from app.services.vehicles import VehicleService
 
 if TYPE_CHECKING:
+    from app.services.iot_runtime import IotRuntime
     from app.services.telemetry_cron import TelemetryCron
     from app.services.telemetry_writer import TelemetryWriter
 
@@ -47,6 +48,9 @@ class AppContext:
     # and live mode; None in review mode or before start-up finished.
     telemetry_writer: TelemetryWriter | None = None
     telemetry_cron: TelemetryCron | None = None
+    # IoT gateway, ingest, commands and serial readers (issue 6), started by main.py with
+    # iot_runtime.start_iot in demo and live mode; None otherwise or if it could not start.
+    iot: IotRuntime | None = None
 
     @property
     def read_only(self) -> bool:

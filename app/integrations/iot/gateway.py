@@ -191,6 +191,17 @@ class IotGateway:
     def is_online(self, device_id: str) -> bool:
         return device_id in self.sessions
 
+    def disconnect(self, device_id: str, reason: str) -> int:
+        """Cut every connection identified as ``device_id``; returns how many were cut.
+
+        Used after an unknown device is claimed: a device still waiting for the ACK of a
+        login we ignored (GT06, Teltonika) reconnects, logs in again and is accepted.
+        """
+        connections = [c for c in self._connections if c.device_id == device_id]
+        for conn in connections:
+            conn.cut(reason)
+        return len(connections)
+
     # -- connection bookkeeping (called by DeviceConnection) ---------------------------
 
     def _attach(self, conn: DeviceConnection) -> None:

@@ -1,0 +1,224 @@
+"""Starts the IoT side of one console: gateway, ingest, command audit, serial readers, simulator.
+
+Demo mode listens on free ports of 127.0.0.1 (the configured ports are for real devices
+and may be taken by another console or a Traccar on the same machine) and starts the
+device simulator with the demo fleet's scooters and e-bikes (same IMEIs, protocols and
+start positions), plus a simulated NMEA GPS on a pseudo-terminal that a SerialReader
+reads for the demo "GPS tracker" van. Live mode listens on ``iot.ports`` of
+``iot.gateway_host`` and reads the ``[[iot.serial]]`` devices of the settings file.
+
+The runtime owns its helper tasks (ingest flushes, audit writes) rather than the
+console's TaskOwner, so shutdown can stop devices and the gateway before the tasks
+those in-flight stores depend on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from app.config import Settings
+from app.integrations.iot.codecs import PROTOCOLS
+from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
+from app.integrations.iot.serial_reader import SerialConfig, SerialReader
+from app.integrations.iot.simulator import RunningDeviceSim, SimDeviceSpec, start_device_simulator
+from app.models.database import Database
+from app.models.enums import ConnectionType, Powertrain, VehicleKind
+from app.models.iot_devices import DeviceEntry
+from app.models.vehicles import VehicleFields, VehicleRepository
+from app.services.demo_fleet import demo_fleet
+from app.services.iot_commands import IotCommandService
+from app.services.iot_ingest import IotIngest
+from app.services.telemetry_writer import TelemetryWriter
+from app.services.validation import luhn_complete
+
+if TYPE_CHECKING:
+    from app.services.runtime import AppContext
+
+logger = logging.getLogger(__name__)
+
+SIMULATED_PROTOCOLS = ("omni", "gl200", "teltonika", "gt06")  # what the simulator speaks
+DEMO_GPS_IMEI = luhn_complete("35999900000001")
+DEMO_GPS_VEHICLE = VehicleFields(
+    name="Depot van (GPS tracker)",
+    fleet_number="G-001",
+    kind=VehicleKind.CAR.value,
+    make="Ford",
+    model="Transit",
+    imei=DEMO_GPS_IMEI,
+    powertrain=Powertrain.ICE.value,
+    connection_type=ConnectionType.IOT.value,
+    iot_vendor="NMEA GPS",
+    iot_protocol="nmea",
+)
+
+
+@dataclass
+class IotRuntime:
+    """The running IoT parts; views reach them through ``AppContext.iot``."""
+
+    gateway: IotGateway
+    ingest: IotIngest
+    commands: IotCommandService
+    serial_readers: list[SerialReader] = field(default_factory=list)
+    simulator: RunningDeviceSim | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def claim(
+        self, unknown_id: int, vehicle_id: int, *, vendor: str | None = None
+    ) -> DeviceEntry:
+        """Claim an inbox device (see ``IotIngest.claim``) and let it log in again now."""
+        entry = await self.ingest.claim(unknown_id, vehicle_id, vendor=vendor)
+        if not self.gateway.is_online(entry.device_id):
+            self.gateway.disconnect(entry.device_id, "claimed into a vehicle: log in again")
+        return entry
+
+    def serial_reader(self, device_id: str) -> SerialReader | None:
+        return next((r for r in self.serial_readers if r.config.device_id == device_id), None)
+
+    async def aclose(self) -> None:
+        """Devices first, then the gateway (in-flight stores finish), then the helpers."""
+        if self.simulator is not None:
+            await self.simulator.stop()
+        for reader in self.serial_readers:
+            await reader.stop()
+        await self.gateway.close()
+        self.commands.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):  # best effort: the database may be gone
+            await self.ingest.flush()
+
+
+async def start_iot(
+    database: Database,
+    settings: Settings,
+    writer: TelemetryWriter,
+    *,
+    demo: bool,
+    report_interval_s: float = 10.0,
+    gps_interval_s: float = 5.0,
+) -> IotRuntime:
+    """Start everything; OSError when a gateway port cannot be bound (nothing left running)."""
+    ingest = IotIngest(database, writer)
+    await ingest.refresh()
+    if demo:
+        gps_vehicle = await database.run(_ensure_demo_gps_vehicle, database)
+        if gps_vehicle:
+            await ingest.refresh()
+        ports = dict.fromkeys(DEFAULT_PORTS, 0)
+        host = "127.0.0.1"
+    else:
+        ports = {p: port for p, port in settings.iot.ports.items() if p in PROTOCOLS}
+        ignored = sorted(set(settings.iot.ports) - set(ports))
+        if ignored:
+            logger.error("iot.ports: unknown protocols ignored: %s", ", ".join(ignored))
+        host = settings.iot.gateway_host
+    gateway = IotGateway(GatewayConfig(ports=ports, host=host), ingest)
+    await gateway.start()
+    commands = IotCommandService(database, gateway, ingest)
+    loop = asyncio.get_running_loop()
+    runtime = IotRuntime(gateway, ingest, commands)
+    runtime._tasks = [
+        loop.create_task(ingest.run(), name="iot-ingest"),
+        loop.create_task(commands.run(), name="iot-command-audit"),
+    ]
+    try:
+        if demo:
+            runtime.simulator = await _start_demo_devices(
+                runtime, settings, report_interval_s, gps_interval_s
+            )
+            configs = []
+            if runtime.simulator.gps_path:
+                configs.append(SerialConfig(runtime.simulator.gps_path, DEMO_GPS_IMEI))
+        else:
+            configs = [
+                SerialConfig(s.port, s.device_id, protocol=s.protocol, baudrate=s.baud)
+                for s in settings.iot.serial
+            ]
+        for config in configs:
+            await database.run(
+                ingest.repository.record_serial, config.device_id, config.port, config.baudrate
+            )
+            reader = SerialReader(config, ingest)
+            await reader.start()
+            runtime.serial_readers.append(reader)
+    except BaseException:
+        await runtime.aclose()
+        raise
+    logger.info(
+        "IoT gateway on %s (%s), %d serial device(s)%s",
+        host,
+        ", ".join(f"{p} {n}" for p, n in gateway.ports.items()),
+        len(runtime.serial_readers),
+        f", {len(runtime.simulator.devices)} simulated devices" if runtime.simulator else "",
+    )
+    return runtime
+
+
+async def serve_iot(context: AppContext) -> None:
+    """Run the IoT side for the console's lifetime (spawn it; cancel to stop).
+
+    ``context.iot`` is set while it runs. A port that cannot be bound is logged with the
+    reason and the console runs on without IoT rather than not at all.
+    """
+    writer = context.telemetry_writer
+    if writer is None:
+        logger.error("IoT gateway not started: the telemetry writer is not running")
+        return
+    try:
+        runtime = await start_iot(
+            context.database, context.settings, writer, demo=context.mode == "demo"
+        )
+    except OSError as exc:
+        logger.error("IoT gateway not started: cannot listen on its ports: %s", exc)
+        return
+    context.iot = runtime
+    try:
+        await asyncio.Event().wait()
+    finally:
+        context.iot = None
+        await runtime.aclose()
+
+
+def _ensure_demo_gps_vehicle(database: Database) -> bool:
+    """Add the demo GPS tracker van once; True when it was added now."""
+    repository = VehicleRepository(database)
+    if repository.duplicates(DEMO_GPS_VEHICLE):
+        return False
+    repository.add(DEMO_GPS_VEHICLE)
+    return True
+
+
+async def _start_demo_devices(
+    runtime: IotRuntime, settings: Settings, report_interval_s: float, gps_interval_s: float
+) -> RunningDeviceSim:
+    """Simulate every demo scooter/e-bike registered in the database, where the demo put it."""
+    specs = []
+    starts: dict[str, tuple[float, float]] = {}
+    for vehicle in demo_fleet(settings.demo):
+        imei = vehicle.fields.imei
+        entry = runtime.ingest.device(imei) if imei else None
+        if entry is None or entry.protocol not in SIMULATED_PROTOCOLS:
+            continue
+        kind = "scooter" if vehicle.fields.kind == VehicleKind.SCOOTER.value else "ebike"
+        start = (vehicle.latitude, vehicle.longitude)
+        specs.append(
+            SimDeviceSpec(entry.device_id, entry.protocol, kind, report_interval_s, None, start)
+        )
+        starts[entry.device_id] = start
+    simulator = await start_device_simulator(
+        runtime.gateway.ports,
+        specs,
+        "127.0.0.1",
+        seed=settings.demo.seed,
+        gps_interval=gps_interval_s,
+    )
+    for device_id, (lat, lon) in starts.items():  # exactly where the demo fleet parks them
+        sim_vehicle = simulator.devices[device_id].vehicle
+        sim_vehicle.latitude, sim_vehicle.longitude = lat, lon
+    return simulator
