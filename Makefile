@@ -16,8 +16,17 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## start the console (demo mode unless Smartcar credentials are set)
 	$(PY) main.py $(ARGS)
 
+# GUI test files run one process each: PySide6/QtWebEngine objects left by one file's
+# windows can crash a later file's garbage collection or the interpreter's exit, which a
+# fresh QApplication per file rules out (see README, Development).
+GUI_TESTS = $(sort $(wildcard tests/gui/test_*.py) $(filter-out %/__pycache__/,$(wildcard tests/gui/*/)))
+
 test: $(STAMP)  ## every test, headless
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest tests/unit tests/integration $(PYTEST_ARGS)
+	@set -e; for suite in $(GUI_TESTS); do \
+		echo "== $$suite"; \
+		QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q $$suite $(PYTEST_ARGS); \
+	done
 
 bench: $(STAMP)  ## benchmarks; BENCH="bench_fleet_list" runs only those named
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.harness $(BENCH)

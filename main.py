@@ -3,6 +3,7 @@
     python main.py [--data-dir DIR] [--db URL] [--review FILE] [--smoke-test]
     python main.py simulator [--port N ...]      the Smartcar simulator alone
     python main.py iot-simulator [...]           the IoT device simulator alone
+    python main.py collect --db URL              the headless collector (shared mode)
 
 Start-up order (each step needs the one before):
  1. paths and logging, so everything after can report;
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("fleet_console")
 
-TOOLS = ("simulator", "iot-simulator")
+TOOLS = ("simulator", "iot-simulator", "collect")
 SMOKE_TEST_TIMEOUT_S = 90
 
 
@@ -69,6 +70,10 @@ def run_tool(name: str, argv: list[str]) -> int:
         from app.integrations.smartcar.simulator.cli import main as simulator_main
 
         return simulator_main(argv)
+    if name == "collect":  # shared mode's headless collector; imports no Qt
+        from app.collector_cli import main as collector_main
+
+        return collector_main(argv)
     from app.integrations.iot.simulator.cli import main as iot_simulator_main
 
     return iot_simulator_main(argv)
@@ -168,7 +173,7 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
     from app.services.backends import start_backends
     from app.services.runtime import Mode
     from app.services.tasks import TaskOwner
-    from app.services.token_refresher import TokenRefresher
+    from app.services.workers import Role, start_workers
     from app.views.main_window import MainWindow
 
     tasks = TaskOwner()
@@ -190,22 +195,18 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
     for problem in context.backends.problems:
         window.statusBar().showMessage(problem)
     window.reload()
-    if context.backends.smartcar_available and not context.read_only:
-        # Renews Smartcar access tokens before they expire (issue 4).
-        tasks.spawn(TokenRefresher(context.connections).run_forever(), "smartcar-token-refresher")
+    # Token refresher, telemetry writer + cron, IoT gateway: app/services/workers.py decides
+    # per mode (none in review mode; on a shared database the collector runs them).
+    start_workers(context, tasks, role=Role.CONSOLE)
     if not context.read_only:
-        from app.services.telemetry_runtime import start_telemetry
-
-        # The telemetry writer, and the Smartcar poll cron when Smartcar is available (issue 5).
-        start_telemetry(context, tasks)
         if context.telemetry_cron is not None:
             window.telemetry_views.set_cron_status(context.telemetry_cron.status)
         _wire_live_updates(window, context)
-    if context.mode in (Mode.DEMO, Mode.LIVE):
-        from app.services.iot_runtime import serve_iot
+    if context.mode is Mode.SHARED:
+        from app.views.shared_feed import start_change_feed
 
-        # IoT gateway + ingest (+ device simulator in demo mode), issue 6; sets context.iot.
-        tasks.spawn(serve_iot(context), "iot-gateway")
+        # Changes the collector and other consoles commit arrive by LISTEN/NOTIFY (issue 8).
+        start_change_feed(window, context, tasks)
     code = 0
     try:
         if smoke_test:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -56,7 +57,7 @@ class IotSettings(_Section):
     gateway_host: str = "0.0.0.0"
     ports: dict[str, Port] = Field(
         default_factory=lambda: {
-            "omni": 5192,
+            "omni": 5180,  # Traccar xrb28, as in the vendor profiles
             "gl200": 5004,
             "teltonika": 5027,
             "gt06": 5023,
@@ -77,6 +78,78 @@ class DemoSettings(_Section):
     seed: int = 7
 
 
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+
+
+class LevelSurcharge(_Section):
+    """Fuel or EV charge returned low (product.md 3.1): ``threshold`` is a flat fee when the
+    level at check-out is below ``threshold_pct``; ``per_unit`` charges ``per_point`` for
+    each percentage point used (start - end); ``off`` never charges."""
+
+    mode: Literal["threshold", "per_unit", "off"] = "threshold"
+    threshold_pct: float = Field(default=75.0, ge=0, le=100)
+    flat_fee: Money = Decimal("45.00")
+    per_point: Money = Decimal("0.50")  # assumption: Levy's per-unit default is not verified
+    cap: Money | None = None
+
+
+class MileageSurcharge(_Section):
+    """Included kilometres per started rental day, ``per_km`` beyond (assumed defaults)."""
+
+    enabled: bool = True
+    included_km_per_day: float = Field(default=200.0, ge=0)
+    per_km: Money = Decimal("0.30")
+    cap: Money | None = None
+
+
+class KindSurcharges(_Section):
+    fuel: LevelSurcharge = Field(default_factory=LevelSurcharge)
+    charge: LevelSurcharge = Field(default_factory=LevelSurcharge)
+    mileage: MileageSurcharge = Field(default_factory=MileageSurcharge)
+
+
+def _micromobility_surcharges() -> KindSurcharges:
+    """Scooters and e-bikes are priced per minute with unlimited distance: no surcharges."""
+    return KindSurcharges(
+        fuel=LevelSurcharge(mode="off"),
+        charge=LevelSurcharge(mode="off"),
+        mileage=MileageSurcharge(enabled=False),
+    )
+
+
+class SurchargeSettings(_Section):
+    """``[surcharges.car]``, ``[surcharges.scooter]``, ``[surcharges.e-bike]``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    currency: str = Field(default="USD", max_length=8)
+    car: KindSurcharges = Field(default_factory=KindSurcharges)
+    scooter: KindSurcharges = Field(default_factory=_micromobility_surcharges)
+    ebike: KindSurcharges = Field(default_factory=_micromobility_surcharges, alias="e-bike")
+
+    def for_kind(self, kind: str) -> KindSurcharges:
+        return {"car": self.car, "scooter": self.scooter, "e-bike": self.ebike}.get(kind, self.car)
+
+
+class RentalSettings(_Section):
+    check_in_timeout_min: int = Field(default=30, ge=1, le=24 * 60)
+    command_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
+
+class AlertSettings(_Section):
+    """Alert thresholds; a level alert clears only ``hysteresis_pct`` above its threshold,
+    and any alert only after its condition stayed away ``clear_after_s`` (no flapping)."""
+
+    low_fuel_pct: float = Field(default=15.0, ge=0, le=100)
+    low_charge_pct: float = Field(default=15.0, ge=0, le=100)
+    hysteresis_pct: float = Field(default=5.0, ge=0, le=50)
+    tire_low_kpa: float = Field(default=180.0, ge=0)
+    oil_low_pct: float = Field(default=15.0, ge=0, le=100)
+    connection_expiring_days: int = Field(default=7, ge=0)
+    clear_after_s: int = Field(default=300, ge=0)
+    sweep_interval_s: int = Field(default=60, ge=5)
+
+
 class Settings(_Section):
     """The whole settings file."""
 
@@ -86,6 +159,9 @@ class Settings(_Section):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     iot: IotSettings = Field(default_factory=IotSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
+    surcharges: SurchargeSettings = Field(default_factory=SurchargeSettings)
+    rentals: RentalSettings = Field(default_factory=RentalSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @property
     def live(self) -> bool:

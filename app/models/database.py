@@ -58,6 +58,8 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> No
 def _sqlite_read_only(dbapi_connection: sqlite3.Connection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA query_only=ON")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
 
 
@@ -84,9 +86,9 @@ class Database:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = create_engine(self.url, echo=echo)
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-            if read_only:
-                event.listen(self.engine, "connect", _sqlite_read_only)
+            # Review mode must not even switch a copied file to WAL (that is a write).
+            pragmas = _sqlite_read_only if read_only else _sqlite_pragmas
+            event.listen(self.engine, "connect", pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
 

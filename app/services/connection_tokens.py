@@ -31,6 +31,7 @@ from app.integrations.smartcar.errors import (
 from app.models.connections import ConnectionRecord, ConnectionRepository, EncryptedTokens
 from app.models.database import Database
 from app.models.enums import ConnectionStatus
+from app.models.token_lock import LockedGrant, TokenRowLock
 from app.services.connection_health import RECONNECT_NEEDED, REVOKED, active_reason
 from app.services.token_store import TokenCipher, TokenDecryptError
 
@@ -91,6 +92,8 @@ class TokenKeeper:
         self._margin = margin
         self._clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+        # Other processes on a shared PostgreSQL database: a row lock (issue 8).
+        self._row_lock = TokenRowLock(database)
 
     def client(self) -> SmartcarClient:
         client = self._client()
@@ -124,17 +127,44 @@ class TokenKeeper:
                 raise NotConnected("This car is not connected to Smartcar.")
             access = self._decrypt(record, stored.access)
             now = self._clock()
-            fresh_enough = stored.access_expires_at - (lead or self._margin) > now
-            if (stale is None and fresh_enough) or (stale is not None and access != stale):
+            if self._usable(stored, access, stale, lead, now):
                 return access
-            return await self._refresh(record, stored, now)
+            async with self._row_lock.hold(connection_id) as locked:
+                if locked is not None:
+                    # Another process may have refreshed while this one waited for the lock.
+                    stored = await locked.tokens(connection_id)
+                    if stored is None:
+                        raise NotConnected("This car is not connected to Smartcar.")
+                    access = self._decrypt(record, stored.access)
+                    if access != stale and self._usable(stored, access, None, lead, now):
+                        return access
+                return await self._refresh(record, stored, now, locked)
+
+    def _usable(
+        self,
+        stored: EncryptedTokens,
+        access: str,
+        stale: str | None,
+        lead: timedelta | None,
+        now: datetime,
+    ) -> bool:
+        fresh_enough = stored.access_expires_at - (lead or self._margin) > now
+        return (stale is None and fresh_enough) or (stale is not None and access != stale)
 
     async def _refresh(
-        self, record: ConnectionRecord, stored: EncryptedTokens, now: datetime
+        self,
+        record: ConnectionRecord,
+        stored: EncryptedTokens,
+        now: datetime,
+        locked: LockedGrant | None = None,
     ) -> str:
         if stored.refresh_expires_at <= now:
             await self._set(
-                record, ConnectionStatus.EXPIRED, RECONNECT_NEEDED, "refresh token expired"
+                record,
+                ConnectionStatus.EXPIRED,
+                RECONNECT_NEEDED,
+                "refresh token expired",
+                locked,
             )
             raise ReconnectNeeded(RECONNECT_NEEDED)
         old_refresh = self._decrypt(record, stored.refresh)
@@ -142,14 +172,16 @@ class TokenKeeper:
             fresh = await self.client().auth.refresh(old_refresh)
         except OAuthTokenError as exc:
             if exc.error == "invalid_grant":
-                await self._set(record, ConnectionStatus.EXPIRED, RECONNECT_NEEDED, exc.error)
+                await self._set(
+                    record, ConnectionStatus.EXPIRED, RECONNECT_NEEDED, exc.error, locked
+                )
                 raise ReconnectNeeded(RECONNECT_NEEDED) from exc
             reason = f"Smartcar refused to renew access ({exc.error}); check the app settings."
-            await self._set(record, ConnectionStatus.ERROR, reason, exc.error)
+            await self._set(record, ConnectionStatus.ERROR, reason, exc.error, locked)
             raise ConnectionProblem(reason) from exc
         except SmartcarError as exc:
             reason = "Could not reach Smartcar to renew access; will retry automatically."
-            await self._set(record, ConnectionStatus.ERROR, reason, type(exc).__name__)
+            await self._set(record, ConnectionStatus.ERROR, reason, type(exc).__name__, locked)
             raise SmartcarUnavailable(reason) from exc
         sharing = [record.id]
         for other, blob in (await self._db.run(self._repo.sibling_tokens, record.id)).items():
@@ -158,13 +190,17 @@ class TokenKeeper:
                     sharing.append(other)
             except TokenDecryptError:
                 continue
-        await self._db.run(self._repo.store_tokens, sharing, encrypt_pair(self._cipher, fresh))
+        pair = encrypt_pair(self._cipher, fresh)
+        if locked is not None:
+            await locked.store(sharing, pair)
+        else:
+            await self._db.run(self._repo.store_tokens, sharing, pair)
         logger.info(
             "refreshed Smartcar tokens of connection %d (%d sharing)", record.id, len(sharing)
         )
         if record.status == ConnectionStatus.ERROR.value:
             await self._set(
-                record, ConnectionStatus.ACTIVE, active_reason(record.granted_scopes), ""
+                record, ConnectionStatus.ACTIVE, active_reason(record.granted_scopes), "", locked
             )
         return fresh.access_token
 
@@ -224,7 +260,15 @@ class TokenKeeper:
         await self._set(record, ConnectionStatus.ERROR, reason, type(exc).__name__)
 
     async def _set(
-        self, record: ConnectionRecord, status: ConnectionStatus, reason: str, error: str
+        self,
+        record: ConnectionRecord,
+        status: ConnectionStatus,
+        reason: str,
+        error: str,
+        locked: LockedGrant | None = None,
     ) -> None:
-        await self._db.run(self._repo.set_status, record.id, status.value, reason, error=error)
+        if locked is not None:  # the row is locked: a write on another connection would hang
+            await locked.set_status(record.id, status.value, reason, error)
+        else:
+            await self._db.run(self._repo.set_status, record.id, status.value, reason, error=error)
         self._notify(record.vehicle_id)

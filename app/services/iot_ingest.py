@@ -35,8 +35,10 @@ from app.models.iot_devices import (
     UnknownSighting,
 )
 from app.models.telemetry_reading import TelemetryReading
+from app.models.vehicles import VehicleFields
 from app.services.iot_frame_log import FrameEntry, FrameLog, frame_text
 from app.services.telemetry_writer import TelemetryWriter
+from app.services.vehicles import VehicleService
 
 logger = logging.getLogger(__name__)
 
@@ -254,15 +256,17 @@ class IotIngest:
         return await self._db.run(self.repository.list_unknown)
 
     async def claim(
-        self, unknown_id: int, vehicle_id: int, *, vendor: str | None = None
+        self, unknown_id: int, vehicle: int | VehicleFields, *, vendor: str | None = None
     ) -> DeviceEntry:
-        """Make inbox device ``unknown_id`` the device of ``vehicle_id``; ClaimError if not.
+        """Make inbox device ``unknown_id`` the device of ``vehicle``; ClaimError if not.
 
-        A new vehicle is created first (Add Vehicle dialog, VehicleService) and its id
-        passed here. From the next frame on the device's data is stored: it has kept its
-        unacknowledged readings and re-sends them.
+        ``vehicle`` is an existing vehicle's id, or the fields of a new vehicle, created
+        first with every rule of Add Vehicle checked (VehicleInvalid). From the next frame
+        on the device's data is stored: it kept its unacknowledged readings and re-sends.
         """
+        if isinstance(vehicle, VehicleFields):
+            vehicle = await VehicleService(self._db).add(vehicle)
         await self.flush()
-        entry = await self._db.run(self.repository.claim, unknown_id, vehicle_id, vendor)
-        self._index[entry.device_id] = self._by_vehicle[vehicle_id] = entry
+        entry = await self._db.run(self.repository.claim, unknown_id, vehicle, vendor)
+        self._index[entry.device_id] = self._by_vehicle[vehicle] = entry
         return entry

@@ -4,8 +4,9 @@ Demo mode listens on free ports of 127.0.0.1 (the configured ports are for real 
 and may be taken by another console or a Traccar on the same machine) and starts the
 device simulator with the demo fleet's scooters and e-bikes (same IMEIs, protocols and
 start positions), plus a simulated NMEA GPS on a pseudo-terminal that a SerialReader
-reads for the demo "GPS tracker" van. Live mode listens on ``iot.ports`` of
-``iot.gateway_host`` and reads the ``[[iot.serial]]`` devices of the settings file.
+reads; the GPS belongs to no vehicle, so it waits in the unknown-devices inbox. Live
+mode listens on ``iot.ports`` of ``iot.gateway_host`` and reads the ``[[iot.serial]]``
+devices of the settings file.
 
 The runtime owns its helper tasks (ingest flushes, audit writes) rather than the
 console's TaskOwner, so shutdown can stop devices and the gateway before the tasks
@@ -24,13 +25,14 @@ from app.config import Settings
 from app.integrations.iot.codecs import PROTOCOLS
 from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
 from app.integrations.iot.serial_reader import SerialConfig, SerialReader
-from app.integrations.iot.simulator import RunningDeviceSim, SimDeviceSpec, start_device_simulator
+from app.integrations.iot.simulator import SimDeviceSpec
 from app.models.database import Database
-from app.models.enums import ConnectionType, Powertrain, VehicleKind
+from app.models.enums import VehicleKind
 from app.models.iot_devices import DeviceEntry
-from app.models.vehicles import VehicleFields, VehicleRepository
+from app.models.vehicles import VehicleFields
 from app.services.demo_fleet import demo_fleet
 from app.services.iot_commands import IotCommandService
+from app.services.iot_demo_devices import ThreadedDeviceSim
 from app.services.iot_ingest import IotIngest
 from app.services.telemetry_writer import TelemetryWriter
 from app.services.validation import luhn_complete
@@ -41,19 +43,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SIMULATED_PROTOCOLS = ("omni", "gl200", "teltonika", "gt06")  # what the simulator speaks
+# The simulated GPS's id: registered on no vehicle, so demo mode has an unknown device
+# waiting in the inbox to be claimed (into a car, say, as a tracker for it).
 DEMO_GPS_IMEI = luhn_complete("35999900000001")
-DEMO_GPS_VEHICLE = VehicleFields(
-    name="Depot van (GPS tracker)",
-    fleet_number="G-001",
-    kind=VehicleKind.CAR.value,
-    make="Ford",
-    model="Transit",
-    imei=DEMO_GPS_IMEI,
-    powertrain=Powertrain.ICE.value,
-    connection_type=ConnectionType.IOT.value,
-    iot_vendor="NMEA GPS",
-    iot_protocol="nmea",
-)
 
 
 @dataclass
@@ -64,14 +56,14 @@ class IotRuntime:
     ingest: IotIngest
     commands: IotCommandService
     serial_readers: list[SerialReader] = field(default_factory=list)
-    simulator: RunningDeviceSim | None = None
+    simulator: ThreadedDeviceSim | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def claim(
-        self, unknown_id: int, vehicle_id: int, *, vendor: str | None = None
+        self, unknown_id: int, vehicle: int | VehicleFields, *, vendor: str | None = None
     ) -> DeviceEntry:
         """Claim an inbox device (see ``IotIngest.claim``) and let it log in again now."""
-        entry = await self.ingest.claim(unknown_id, vehicle_id, vendor=vendor)
+        entry = await self.ingest.claim(unknown_id, vehicle, vendor=vendor)
         if not self.gateway.is_online(entry.device_id):
             self.gateway.disconnect(entry.device_id, "claimed into a vehicle: log in again")
         return entry
@@ -102,14 +94,15 @@ async def start_iot(
     demo: bool,
     report_interval_s: float = 10.0,
     gps_interval_s: float = 5.0,
+    demo_gps: bool = True,
 ) -> IotRuntime:
-    """Start everything; OSError when a gateway port cannot be bound (nothing left running)."""
+    """Start everything; OSError when a gateway port cannot be bound (nothing left running).
+
+    ``demo_gps`` False leaves the simulated GPS pty and its serial reader out (GUI tests).
+    """
     ingest = IotIngest(database, writer)
     await ingest.refresh()
     if demo:
-        gps_vehicle = await database.run(_ensure_demo_gps_vehicle, database)
-        if gps_vehicle:
-            await ingest.refresh()
         ports = dict.fromkeys(DEFAULT_PORTS, 0)
         host = "127.0.0.1"
     else:
@@ -130,7 +123,7 @@ async def start_iot(
     try:
         if demo:
             runtime.simulator = await _start_demo_devices(
-                runtime, settings, report_interval_s, gps_interval_s
+                runtime, settings, report_interval_s, gps_interval_s if demo_gps else None
             )
             configs = []
             if runtime.simulator.gps_path:
@@ -185,18 +178,9 @@ async def serve_iot(context: AppContext) -> None:
         await runtime.aclose()
 
 
-def _ensure_demo_gps_vehicle(database: Database) -> bool:
-    """Add the demo GPS tracker van once; True when it was added now."""
-    repository = VehicleRepository(database)
-    if repository.duplicates(DEMO_GPS_VEHICLE):
-        return False
-    repository.add(DEMO_GPS_VEHICLE)
-    return True
-
-
 async def _start_demo_devices(
-    runtime: IotRuntime, settings: Settings, report_interval_s: float, gps_interval_s: float
-) -> RunningDeviceSim:
+    runtime: IotRuntime, settings: Settings, report_interval_s: float, gps_interval_s: float | None
+) -> ThreadedDeviceSim:
     """Simulate every demo scooter/e-bike registered in the database, where the demo put it."""
     specs = []
     starts: dict[str, tuple[float, float]] = {}
@@ -211,14 +195,12 @@ async def _start_demo_devices(
             SimDeviceSpec(entry.device_id, entry.protocol, kind, report_interval_s, None, start)
         )
         starts[entry.device_id] = start
-    simulator = await start_device_simulator(
+    simulator = ThreadedDeviceSim(
         runtime.gateway.ports,
         specs,
-        "127.0.0.1",
+        starts=starts,
         seed=settings.demo.seed,
         gps_interval=gps_interval_s,
     )
-    for device_id, (lat, lon) in starts.items():  # exactly where the demo fleet parks them
-        sim_vehicle = simulator.devices[device_id].vehicle
-        sim_vehicle.latitude, sim_vehicle.longitude = lat, lon
+    await simulator.start()
     return simulator

@@ -23,6 +23,7 @@ from app.services.vehicles import VehicleService
 
 if TYPE_CHECKING:
     from app.services.iot_runtime import IotRuntime
+    from app.services.operations import Operations
     from app.services.telemetry_cron import TelemetryCron
     from app.services.telemetry_writer import TelemetryWriter
 
@@ -51,6 +52,9 @@ class AppContext:
     # IoT gateway, ingest, commands and serial readers (issue 6), started by main.py with
     # iot_runtime.start_iot in demo and live mode; None otherwise or if it could not start.
     iot: IotRuntime | None = None
+    # Rentals, alerts and vehicle commands (issue 7): built on first use by
+    # operations.operations(context); start_operations also spawns their sweeps.
+    operations: Operations | None = None
 
     @property
     def read_only(self) -> bool:

@@ -57,6 +57,9 @@ from app.services.telemetry_writer import TelemetryWriter
 logger = logging.getLogger(__name__)
 
 MANUAL, SCHEDULED = 0, 1
+# Scheduling work is split into chunks of this many connections, yielding to the event
+# loop between chunks: a dispatcher's window must not freeze while a big fleet is planned.
+YIELD_EVERY = 100
 
 
 class EnsureFreshToken(Protocol):
@@ -234,7 +237,7 @@ class TelemetryCron:
                 now = self._clock()
                 if self._reload_due or now - self._loaded_at >= self._reload_every:
                     await self._reload(now)
-                self._schedule_due(self._clock())
+                await self._schedule_due(self._clock())
                 waiting = [t.next_due for t in self._idle_targets()]
                 delay = min([*waiting, now + self._reload_every]) - self._clock()
                 with contextlib.suppress(TimeoutError):
@@ -261,7 +264,9 @@ class TelemetryCron:
         self._reload_due = False
         self._loaded_at = now
         seen = set()
-        for row in rows:
+        for index, row in enumerate(rows):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # 1,000 connections must not stall the UI loop
             seen.add(row.connection_id)
             if row.connection_id not in self._targets and row.connection_id not in self._expired:
                 self._add_target(row, now)
@@ -288,12 +293,14 @@ class TelemetryCron:
     def _budget(self) -> int:
         return self._settings.monthly_request_budget
 
-    def _schedule_due(self, now: float) -> None:
+    async def _schedule_due(self, now: float) -> None:
         due = [t for t in self._idle_targets() if t.next_due <= now]
         if not due:
             return
         cycle = _Cycle(now)
-        for target in due:
+        for index, target in enumerate(due):
+            if index % YIELD_EVERY == YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # let the UI loop breathe between chunks
             self._roll_month(target, now)
             if policy.paced_interval_s(self._budget, target.used, len(target.kinds), now) is None:
                 self._set_state(target, PollState.BUDGET_PAUSED)

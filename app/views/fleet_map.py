@@ -4,7 +4,9 @@ The page is built with folium at start (assets and tiles come through map_scheme
 schemes, so it works offline). After that Python only pushes data: changed vehicles are
 collected and sent a few times per second (``FLUSH_MS``), so 10,000 vehicles reporting
 at once cost a handful of JS calls, not 10,000. Marker clicks come back through a
-QWebChannel object. See resources/map/fleet_map.js for the page side.
+QWebChannel object. See resources/map/fleet_map.js for the page side, including why it
+clusters on its own grid instead of using leaflet.markercluster (moving 10,000 vehicles:
+~1.3 s with the plugin's per-marker re-indexing, well under 250 ms with the grid).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import html
 import json
 import logging
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 import folium
@@ -26,12 +27,13 @@ from PySide6.QtWebEngineWidgets import QWebEngineView
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from app.models.vehicles import VehicleRow
+from app.resources import resource_path
 from app.views.map_scheme import MapSchemeHandler, schemes_registered
 from app.views.map_tiles import TileCache
 
 logger = logging.getLogger(__name__)
 
-GLUE_JS = Path(__file__).resolve().parents[2] / "resources" / "map" / "fleet_map.js"
+GLUE_JS = ("map", "fleet_map.js")  # below resources/ (checkout or frozen bundle)
 PAGE_URL = "app://page/map.html"
 TILE_URL = "tiles://osm/{z}/{x}/{y}.png"
 FLUSH_MS = 250  # at most four pushes per second, however many vehicles report
@@ -64,19 +66,14 @@ def record_of(row: VehicleRow) -> Record:
 
 
 def build_page(center: tuple[float, float], zoom: int = 12) -> str:
-    """The map page: Leaflet, markercluster, the QWebChannel client and our glue."""
+    """The map page: Leaflet, the QWebChannel client and our glue (which clusters)."""
     fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True)
     fmap.default_js = [
         ("leaflet", "app://assets/leaflet/leaflet.js"),
-        ("markercluster", "app://assets/markercluster/leaflet.markercluster.js"),
         ("qwebchannel", "app://assets/qtwebchannel/qwebchannel.js"),
         ("fleet_map", "app://page/fleet_map.js"),
     ]
-    fmap.default_css = [
-        ("leaflet_css", "app://assets/leaflet/leaflet.css"),
-        ("cluster_css", "app://assets/markercluster/MarkerCluster.css"),
-        ("cluster_default_css", "app://assets/markercluster/MarkerCluster.Default.css"),
-    ]
+    fmap.default_css = [("leaflet_css", "app://assets/leaflet/leaflet.css")]
     folium.TileLayer(
         TILE_URL, attr="&copy; OpenStreetMap contributors", max_zoom=19, name="OpenStreetMap"
     ).add_to(fmap)
@@ -166,6 +163,13 @@ class FleetMapView(QWidget):
             layout.addWidget(QLabel("Map unavailable: start-up did not register its schemes."))
             self.view = None
             return
+        try:
+            glue = resource_path(*GLUE_JS).read_bytes()
+        except OSError as exc:  # an incomplete bundle: no map, but the console runs
+            logger.error("map page script unavailable: %s", exc)
+            layout.addWidget(QLabel(f"Map unavailable: {exc}"))
+            self.view = None
+            return
         # Creation order matters for teardown: the view (and its page) are children
         # created before the profile, so Qt deletes them first, as QtWebEngine needs.
         self.view = QWebEngineView(self)
@@ -175,7 +179,7 @@ class FleetMapView(QWidget):
         for scheme in (b"app", b"tiles"):
             self.profile.installUrlSchemeHandler(scheme, self.handler)
         self.handler.set_page("map.html", build_page(center).encode())
-        self.handler.set_page("fleet_map.js", GLUE_JS.read_bytes())
+        self.handler.set_page("fleet_map.js", glue)
         page = MapPage(self.profile, self.view)
         self.bridge = MapBridge(self)
         self.bridge.clicked.connect(self.vehicle_clicked)

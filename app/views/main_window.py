@@ -34,8 +34,12 @@ from app.models.vehicles import VehicleRow
 from app.services.runtime import AppContext
 from app.views import formatting as fmt
 from app.views.connection_actions import ConnectionActions
+from app.views.iot_actions import IotActions
 from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFilterProxy
 from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, Column, VehicleTableModel
+from app.views.operations_actions import OperationsActions
+from app.views.review_export_dialog import ReviewExport
+from app.views.route_replay import RouteReplayActions
 from app.views.telemetry_views import TelemetryViews
 from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
@@ -108,6 +112,10 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self.telemetry_views = TelemetryViews(self)  # map, charts, readouts, cron status
         self.connections = ConnectionActions(self)  # Smartcar panel + Connections view
+        self.review_export = ReviewExport(self)  # File → Export for Offline Review (issue 8)
+        self.iot = IotActions(self)  # IoT device panel + Unknown devices (issue 6)
+        self.operations = OperationsActions(self)  # rentals, alerts, audit (issue 7)
+        self.route_replay = RouteReplayActions(self)  # Route Replay… Ctrl+Shift+P (issue 8)
 
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(30_000)
@@ -134,6 +142,10 @@ class MainWindow(QMainWindow):
         self.show_archived = QCheckBox("Show archived")
         self.show_archived.setObjectName("showArchived")
         self.show_archived.toggled.connect(lambda _on: self.reload())
+        # "Alerts first": wired by OperationsActions (alerts_first.py, issue 7).
+        self.alerts_first = QCheckBox("Alerts first")
+        self.alerts_first.setObjectName("alertsFirst")
+        self.alerts_first.setToolTip("List vehicles with open alerts at the top")
         self.count_label = QLabel()
         self.count_label.setObjectName("countLabel")
         bar = QHBoxLayout()
@@ -143,6 +155,7 @@ class MainWindow(QMainWindow):
             self.connection_filter,
             self.status_filter,
             self.show_archived,
+            self.alerts_first,
         ):
             bar.addWidget(widget)
         bar.addWidget(self.count_label)

@@ -19,7 +19,6 @@ import mimetypes
 from pathlib import Path
 
 import xstatic.pkg.leaflet
-import xstatic.pkg.leaflet_markercluster
 from PySide6.QtCore import QBuffer, QByteArray, QFile, QIODevice
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWebEngineCore import (
@@ -33,10 +32,7 @@ from app.views.map_tiles import BadTile, TileCache, tile_key
 logger = logging.getLogger(__name__)
 
 SCHEMES = (b"app", b"tiles")
-ASSET_DIRS = {
-    "leaflet": Path(xstatic.pkg.leaflet.BASE_DIR),
-    "markercluster": Path(xstatic.pkg.leaflet_markercluster.BASE_DIR),
-}
+ASSET_DIRS = {"leaflet": Path(xstatic.pkg.leaflet.BASE_DIR)}
 QWEBCHANNEL_JS = ":/qtwebchannel/qwebchannel.js"  # shipped inside Qt's resources
 BACKGROUND = "#e9eef2"
 

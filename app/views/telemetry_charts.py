@@ -5,6 +5,10 @@ million samples draw in tens of milliseconds. Curves are created once and only g
 ``setData``. A reporting gap (longer than ``GAP_FACTOR`` x the median interval) is drawn
 as a gap, not as a straight line pretending to know what happened meanwhile. Series load
 on the database thread; a new selection or range cancels the load still in flight.
+
+A range too big to fetch sample by sample arrives as a min/max overview
+(app/models/chart_series.py); zooming in then asks the loader again for the visible
+range (``DETAIL_DELAY_MS`` after the view settles), which soon yields raw samples.
 """
 
 from __future__ import annotations
@@ -16,12 +20,16 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Signal
+from PySide6.QtCore import QPointF, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.models.chart_series import ChartData
 
 logger = logging.getLogger(__name__)
 
 GAP_FACTOR = 3.0
+DETAIL_DELAY_MS = 200  # zoom/pan settles this long before the visible range is re-read
+ZOOM_RELOAD = 0.5  # an overview is re-read once the view shows less than this share of it
 RANGES: dict[str, timedelta | None] = {
     "Last 24 h": timedelta(hours=24),
     "Last 7 days": timedelta(days=7),
@@ -50,7 +58,7 @@ PLOTS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
 SERIES_KEYS = tuple(key for _p, _t, _u, pens in PLOTS for key in pens)
 
 Series = tuple[np.ndarray, np.ndarray]  # epoch seconds (float64), values
-SeriesLoader = Callable[[int, datetime | None, datetime], Awaitable[dict[str, Series]]]
+SeriesLoader = Callable[[int, datetime | None, datetime], Awaitable[ChartData | dict[str, Series]]]
 
 
 def with_gaps(t: np.ndarray, v: np.ndarray, factor: float = GAP_FACTOR) -> Series:
@@ -79,9 +87,11 @@ class TelemetryCharts(QWidget):
 
     Signals:
         loaded(int): the series of this vehicle are drawn.
+        detail_loaded(int): after a zoom, the visible range was re-read and drawn.
     """
 
     loaded = Signal(int)
+    detail_loaded = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +99,13 @@ class TelemetryCharts(QWidget):
         self.loader: SeriesLoader | None = None
         self.vehicle_id: int | None = None
         self._task: asyncio.Task[None] | None = None
+        self._base: tuple[float, float] = (-np.inf, np.inf)  # the chosen range, epoch s
+        self._window: tuple[float, float] | None = None  # what the drawn data covers
+        self._overview = False
+        self._detail_timer = QTimer(self)
+        self._detail_timer.setSingleShot(True)
+        self._detail_timer.setInterval(DETAIL_DELAY_MS)
+        self._detail_timer.timeout.connect(self._load_detail)
         self.range_combo = QComboBox()
         self.range_combo.setObjectName("chartRange")
         self.range_combo.addItems(list(RANGES))
@@ -132,6 +149,7 @@ class TelemetryCharts(QWidget):
                 plot.setXLink(first)
             self.plots[key] = plot
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.plots["energy"].vb.sigXRangeChanged.connect(lambda *_: self._detail_timer.start())
 
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
@@ -155,8 +173,10 @@ class TelemetryCharts(QWidget):
         if self._task is not None:
             self._task.cancel()
             self._task = None
+        self._window = None
+        self._detail_timer.stop()
         if self.vehicle_id is None or self.loader is None:
-            self._draw({})
+            self._draw(ChartData({}, 0, True))
             self.status.setText("Select a vehicle in the list")
             return None
         self.status.setText("Loading…")
@@ -172,7 +192,7 @@ class TelemetryCharts(QWidget):
         self, vehicle_id: int, loader: SeriesLoader, since: datetime | None, until: datetime
     ) -> None:
         try:
-            series = await loader(vehicle_id, since, until)
+            data = _chart_data(await loader(vehicle_id, since, until))
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -181,23 +201,70 @@ class TelemetryCharts(QWidget):
             return
         if vehicle_id != self.vehicle_id:
             return
-        count = self._draw(series)
+        self._draw(data)
+        self._base = self._window or (-np.inf, np.inf)
         if since is not None:
             self.plots["energy"].setXRange(since.timestamp(), until.timestamp(), padding=0)
         else:
             self.plots["energy"].enableAutoRange(axis="x")
+        count = data.samples
         self.status.setText(f"{count:,} samples" if count else "No data in this range")
         self.loaded.emit(vehicle_id)
 
-    def _draw(self, series: dict[str, Series]) -> int:
-        count = 0
+    def _draw(self, data: ChartData, *, y_auto: bool = True) -> None:
+        empty = (np.empty(0), np.empty(0))
         for key, curve in self.curves.items():
-            t, v = series.get(key, (np.empty(0), np.empty(0)))
-            count = max(count, len(t))
-            curve.setData(*with_gaps(t, v))
-        for plot in self.plots.values():
-            plot.enableAutoRange(axis="y")
-        return count
+            t, v = data.series.get(key, empty)
+            curve.setData(*(with_gaps(t, v) if data.detailed else (t, v)))
+        self._overview = not data.detailed
+        self._window = _covered(data)
+        if y_auto:
+            for plot in self.plots.values():
+                plot.enableAutoRange(axis="y")
+
+    # Zoom detail --------------------------------------------------------------------
+    def _wanted_range(self) -> tuple[float, float] | None:
+        """The range to re-read for the visible part, or None when what is drawn does."""
+        if self._window is None or self.vehicle_id is None or self.loader is None:
+            return None
+        if self._task is not None and not self._task.done():
+            return None  # a load is in flight; it decides what is drawn
+        a, b = self.plots["energy"].vb.viewRange()[0]
+        a, b = max(a, self._base[0]), min(b, self._base[1])
+        lo, hi = self._window
+        if b <= a:
+            return None
+        outside = a < lo or b > hi
+        zoomed = self._overview and (b - a) < ZOOM_RELOAD * (hi - lo)
+        if not (outside or zoomed):
+            return None
+        margin = (b - a) / 2
+        return max(a - margin, self._base[0]), min(b + margin, self._base[1])
+
+    def _load_detail(self) -> None:
+        wanted = self._wanted_range()
+        if wanted is None or self.vehicle_id is None or self.loader is None:
+            return
+        since = datetime.fromtimestamp(wanted[0], UTC) if np.isfinite(wanted[0]) else None
+        until = datetime.fromtimestamp(wanted[1], UTC)
+        self._task = asyncio.get_running_loop().create_task(
+            self._load_window(self.vehicle_id, self.loader, since, until), name="chart detail"
+        )
+
+    async def _load_window(
+        self, vehicle_id: int, loader: SeriesLoader, since: datetime | None, until: datetime
+    ) -> None:
+        try:
+            data = _chart_data(await loader(vehicle_id, since, until))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("loading chart detail of vehicle %s failed", vehicle_id)
+            return
+        if vehicle_id != self.vehicle_id:
+            return
+        self._draw(data, y_auto=False)
+        self.detail_loaded.emit(vehicle_id)
 
     # Hover --------------------------------------------------------------------------
     def hover_text(self, plot_key: str, x: float) -> str:
@@ -228,6 +295,28 @@ class TelemetryCharts(QWidget):
                 return
 
     def closeEvent(self, event: object) -> None:
+        self._detail_timer.stop()
         if self._task is not None:
             self._task.cancel()
         super().closeEvent(event)
+
+
+def _chart_data(result: ChartData | dict[str, Series]) -> ChartData:
+    """Loaders may hand back plain raw series (tests, simple sources) or ChartData."""
+    if isinstance(result, ChartData):
+        return result
+    count = max((len(t) for t, _v in result.values()), default=0)
+    return ChartData(result, count, True)
+
+
+def _covered(data: ChartData) -> tuple[float, float]:
+    """The time span the drawn data stands for: the asked range, or (for "All") from the
+    first drawn point on."""
+    starts = [t[0] for t, _v in data.series.values() if len(t)]
+    lo = data.since.timestamp() if data.since else min(starts, default=-np.inf)
+    hi = (
+        data.until.timestamp()
+        if data.until
+        else max((t[-1] for t, _v in data.series.values() if len(t)), default=np.inf)
+    )
+    return float(lo), float(hi)

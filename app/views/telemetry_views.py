@@ -12,20 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject
 from PySide6.QtWidgets import QLabel, QTabWidget
 
+from app.models.chart_series import ChartData, load_chart
 from app.models.database import Database
 from app.models.telemetry_queries import LatestState, TelemetryQueries
-from app.models.tire_series import tire_series
 from app.services.telemetry_status import CronStatus
 from app.views.cron_status import CronStatusLabel
 from app.views.fleet_map import FleetMapView
 from app.views.map_tiles import TileCache, TileFetcher
-from app.views.telemetry_charts import Series, SeriesLoader, TelemetryCharts
+from app.views.telemetry_charts import SeriesLoader, TelemetryCharts
 from app.views.telemetry_readouts import Latest, LatestLoader, Stamped
 
 if TYPE_CHECKING:
@@ -33,29 +33,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# chart series key -> telemetry_sample column
-SERIES_COLUMNS = {
-    "fuel": "fuel_pct",
-    "battery": "battery_pct",
-    "odometer": "odometer_km",
-    "oil_life": "oil_life_pct",
-}
-
 
 def load_series(
     database: Database, vehicle_id: int, since: datetime | None, until: datetime
-) -> dict[str, Series]:
-    """Every chart series of one vehicle (blocking: runs on the database thread)."""
-    queries = TelemetryQueries(database)
-    since = since or EPOCH
-    out = {
-        key: queries.series(vehicle_id, column, since, until)
-        for key, column in SERIES_COLUMNS.items()
-    }
-    for wheel, series in tire_series(database, vehicle_id, since, until).items():
-        out[f"tire:{wheel}"] = series
-    return out
+) -> ChartData:
+    """Every chart series of one vehicle (blocking: runs on the database thread): one
+    query for all columns, or a min/max overview when the range is too big to chart raw."""
+    return load_chart(database, vehicle_id, since, until)
 
 
 def readouts_of(state: LatestState | None) -> Latest | None:

@@ -18,6 +18,8 @@ from app.views.telemetry_readouts import TelemetryReadouts
 
 if TYPE_CHECKING:
     from app.views.connection_panel import ConnectionPanel
+    from app.views.iot_device_panel import IotDevicePanel
+    from app.views.vehicle_commands_panel import VehicleCommandsPanel
 
 
 class VehicleDetailPanel(QWidget):
@@ -25,6 +27,10 @@ class VehicleDetailPanel(QWidget):
 
     #: The Smartcar panel inside the "Connection" group, once the window installed one.
     connection_panel: ConnectionPanel | None = None
+    #: The IoT device panel (issue 6), shown by itself only for IoT vehicles.
+    iot_panel: IotDevicePanel | None = None
+    #: Lock / Unlock for connected Smartcar cars (issue 7), shown by itself when usable.
+    commands_panel: VehicleCommandsPanel | None = None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,12 +100,30 @@ class VehicleDetailPanel(QWidget):
         assert isinstance(form, QFormLayout)
         form.addRow(panel)
 
+    def set_iot_panel(self, panel: IotDevicePanel) -> None:
+        """Embed the IoT device panel (iot_device_panel.py) in the Connection group."""
+        self.iot_panel = panel
+        form = self.connection.layout()
+        assert isinstance(form, QFormLayout)
+        form.addRow(panel)
+
+    def set_commands_panel(self, panel: VehicleCommandsPanel) -> None:
+        """Embed the remote commands panel (vehicle_commands_panel.py) in the Connection group."""
+        self.commands_panel = panel
+        form = self.connection.layout()
+        assert isinstance(form, QFormLayout)
+        form.addRow(panel)
+
     def show_vehicle(self, row: VehicleRow | None, now: datetime | None = None) -> None:
         for group in (self.identity, self.connection, self.telemetry):
             group.setVisible(row is not None)
         self.readouts.show_vehicle(row.id if row is not None else None)
         if self.connection_panel is not None:
             self.connection_panel.show_vehicle(row)
+        if self.iot_panel is not None:
+            self.iot_panel.show_vehicle(row)
+        if self.commands_panel is not None:
+            self.commands_panel.show_vehicle(row)
         if row is None:
             self.title.setText("Select a vehicle in the list")
             return

@@ -1,4 +1,4 @@
-/* Fleet Console map glue: one canvas layer of vehicle markers, updated in place.
+/* Fleet Console map glue: vehicle circles on one canvas, grid clusters when zoomed out.
  *
  * Python builds the page once (folium) and then only pushes data:
  *   fleetMap.set(records)            every vehicle (after a fleet reload)
@@ -8,22 +8,33 @@
  * A record is [id, lat, lon, kind, status, label]. Clicks go back through the
  * QWebChannel object "bridge" (markerClicked(id)).
  *
- * Markers are L.circleMarker on the canvas renderer: 10,000 DOM icons cannot be moved
- * live on an ordinary CPU, canvas circles can. leaflet.markercluster groups them when
- * zoomed out (its cluster bubbles are few DOM nodes); zoomed in, clustering stops and
- * every vehicle is its own canvas circle.
+ * Every vehicle is an L.circleMarker on the canvas renderer: 10,000 DOM icons cannot be
+ * moved live on an ordinary CPU, canvas circles can (setLatLng, one canvas redraw per
+ * frame). Clustering is done here, not with leaflet.markercluster: that plugin keeps a
+ * cluster tree for every zoom level and re-indexes each moved marker through all of
+ * them, which made moving 10,000 vehicles take over a second. Our clusters are a plain
+ * grid in pixels at the current zoom (CELL px squares), recomputed in one pass over the
+ * vehicles after each push or zoom (a few ms for 10,000): a cell holding one vehicle
+ * shows its circle, a fuller cell one numbered bubble (a DOM divIcon: a few hundred at
+ * most, reused between passes). Grid cells are cruder than markercluster's distance
+ * clusters (two close vehicles either side of a cell edge stay apart), which is fine
+ * for an overview that splits up once zoomed in. From config.unclusterZoom on, every
+ * vehicle is its own circle.
  */
 "use strict";
 
 window.fleetMap = (function () {
+  const CELL = 60;
   let map = null;
-  let group = null;
   let renderer = null;
+  let vehicleLayer = null; // the circles on the map now
+  let clusterLayer = null; // the bubbles on the map now
   let bridge = null;
   let config = null;
   let highlighted = null;
   let fitted = false;
-  const markers = new Map();
+  const markers = new Map(); // id -> circleMarker, for every vehicle with a position
+  const bubbles = new Map(); // grid cell key -> bubble marker
 
   function style(record) {
     const car = record[3] === "car";
@@ -48,7 +59,7 @@ window.fleetMap = (function () {
     marker.bindTooltip(record[5]);
     marker.on("click", function () {
       if (bridge) {
-        bridge.markerClicked(record[0]);
+        bridge.markerClicked(marker.vehicleId);
       }
     });
     return marker;
@@ -64,59 +75,159 @@ window.fleetMap = (function () {
     marker.setStyle(base);
   }
 
-  function set(records) {
-    group.clearLayers();
-    markers.clear();
-    highlighted = null;
-    const list = records.filter(valid).map(make);
-    for (const marker of list) {
-      markers.set(marker.vehicleId, marker);
+  function bubbleIcon(count) {
+    const size = count < 10 ? "small" : count < 100 ? "medium" : "large";
+    return L.divIcon({
+      html: "<div><span>" + count + "</span></div>",
+      className: "fleet-cluster fleet-cluster-" + size,
+      iconSize: L.point(36, 36),
+    });
+  }
+
+  function makeBubble() {
+    const bubble = L.marker([0, 0], { keyboard: false });
+    bubble.on("click", function () {
+      const bounds = L.latLngBounds(bubble.members.map((m) => m.getLatLng()));
+      const zoom = Math.min(map.getBoundsZoom(bounds), config.unclusterZoom);
+      map.setView(bounds.getCenter(), Math.max(zoom, map.getZoom() + 1), { animate: false });
+    });
+    return bubble;
+  }
+
+  function placeBubble(key, members) {
+    let lat = 0;
+    let lng = 0;
+    for (const m of members) {
+      const ll = m.getLatLng();
+      lat += ll.lat;
+      lng += ll.lng;
     }
-    group.addLayers(list);
-    if (!fitted && list.length) {
-      fitted = true;
-      map.fitBounds(L.latLngBounds(list.map((m) => m.getLatLng())), { maxZoom: 15, animate: false });
+    let bubble = bubbles.get(key);
+    if (!bubble) {
+      bubble = makeBubble();
+      bubbles.set(key, bubble);
+    }
+    bubble.members = members;
+    bubble.setLatLng([lat / members.length, lng / members.length]);
+    if (bubble.count !== members.length) {
+      bubble.count = members.length;
+      bubble.setIcon(bubbleIcon(members.length));
+    }
+    if (!clusterLayer.hasLayer(bubble)) {
+      clusterLayer.addLayer(bubble);
     }
   }
 
+  /* Decide what is on the map: every circle (zoomed in), or per grid cell one circle or
+   * one bubble (zoomed out). Only differences touch the map. */
+  function layout() {
+    const singles = new Set();
+    const used = new Set();
+    if (map.getZoom() >= config.unclusterZoom) {
+      for (const marker of markers.values()) {
+        singles.add(marker);
+      }
+    } else {
+      const zoom = map.getZoom();
+      const cells = new Map();
+      for (const marker of markers.values()) {
+        if (marker === highlighted) {
+          singles.add(marker); // the selected vehicle never hides in a bubble
+          continue;
+        }
+        const p = map.project(marker.getLatLng(), zoom);
+        const key = Math.floor(p.x / CELL) + ":" + Math.floor(p.y / CELL);
+        const cell = cells.get(key);
+        if (cell) {
+          cell.push(marker);
+        } else {
+          cells.set(key, [marker]);
+        }
+      }
+      for (const [key, members] of cells) {
+        if (members.length === 1) {
+          singles.add(members[0]);
+        } else {
+          placeBubble(key, members);
+          used.add(key);
+        }
+      }
+    }
+    for (const [key, bubble] of bubbles) {
+      if (!used.has(key)) {
+        clusterLayer.removeLayer(bubble);
+        bubbles.delete(key);
+      }
+    }
+    vehicleLayer.eachLayer(function (marker) {
+      if (!singles.has(marker)) {
+        vehicleLayer.removeLayer(marker);
+      }
+    });
+    for (const marker of singles) {
+      if (!vehicleLayer.hasLayer(marker)) {
+        vehicleLayer.addLayer(marker);
+      }
+    }
+    if (highlighted && vehicleLayer.hasLayer(highlighted)) {
+      highlighted.bringToFront();
+    }
+  }
+
+  function set(records) {
+    vehicleLayer.clearLayers();
+    markers.clear();
+    highlighted = null;
+    for (const record of records) {
+      if (valid(record)) {
+        markers.set(record[0], make(record));
+      }
+    }
+    if (!fitted && markers.size) {
+      fitted = true;
+      const bounds = L.latLngBounds(Array.from(markers.values(), (m) => m.getLatLng()));
+      map.fitBounds(bounds, { maxZoom: 15, animate: false });
+    }
+    layout();
+  }
+
   function update(records, gone) {
-    const removed = [];
-    const added = [];
     for (const id of gone || []) {
       const marker = markers.get(id);
       if (marker) {
-        removed.push(marker);
+        vehicleLayer.removeLayer(marker);
         markers.delete(id);
       }
     }
     for (const record of records) {
       const old = markers.get(record[0]);
-      if (old) {
-        removed.push(old);
-        markers.delete(record[0]);
+      if (!valid(record)) {
+        if (old) {
+          vehicleLayer.removeLayer(old);
+          markers.delete(record[0]);
+        }
+        continue;
       }
-      if (valid(record)) {
-        const marker = old || make(record);
-        marker.record = record;
-        marker.setLatLng([record[1], record[2]]);
-        marker.setTooltipContent(record[5]);
-        restyle(marker);
-        markers.set(record[0], marker);
-        added.push(marker);
+      if (!old) {
+        markers.set(record[0], make(record));
+        continue;
       }
-    }
-    // The cluster index cannot follow a moved marker in place: bulk remove + re-add is
-    // the fast path it offers (one re-cluster instead of one per marker).
-    if (removed.length > markers.size / 4) {
-      group.clearLayers(); // many moved: rebuilding the index beats per-marker removal
-      group.addLayers(Array.from(markers.values()));
-    } else {
-      group.removeLayers(removed);
-      group.addLayers(added);
+      const before = old.record;
+      old.record = record;
+      if (before[1] !== record[1] || before[2] !== record[2]) {
+        old.setLatLng([record[1], record[2]]);
+      }
+      if (before[3] !== record[3] || before[4] !== record[4]) {
+        restyle(old);
+      }
+      if (before[5] !== record[5]) {
+        old.setTooltipContent(record[5]);
+      }
     }
     if (highlighted && !markers.has(highlighted.vehicleId)) {
       highlighted = null;
     }
+    layout();
   }
 
   function focus(id) {
@@ -126,12 +237,13 @@ window.fleetMap = (function () {
       restyle(previous);
     }
     if (!highlighted) {
+      layout();
       return false;
     }
     restyle(highlighted);
     const zoom = Math.max(map.getZoom(), config.unclusterZoom);
     map.setView(highlighted.getLatLng(), zoom, { animate: false });
-    highlighted.bringToFront();
+    layout();
     return true;
   }
 
@@ -154,18 +266,26 @@ window.fleetMap = (function () {
     return out;
   }
 
+  function addStyles() {
+    const css = document.createElement("style");
+    css.textContent =
+      ".fleet-cluster div{width:30px;height:30px;margin:3px;border-radius:15px;" +
+      "display:flex;align-items:center;justify-content:center;" +
+      "font:bold 12px sans-serif;color:#fff;box-shadow:0 0 0 3px rgba(255,255,255,.6)}" +
+      ".fleet-cluster-small div{background:rgba(46,157,79,.85)}" +
+      ".fleet-cluster-medium div{background:rgba(31,111,178,.85)}" +
+      ".fleet-cluster-large div{background:rgba(123,31,162,.85)}";
+    document.head.appendChild(css);
+  }
+
   function init(leafletMap, pageConfig) {
     map = leafletMap;
     config = pageConfig;
     renderer = L.canvas({ padding: 0.5 });
-    group = L.markerClusterGroup({
-      chunkedLoading: true,
-      disableClusteringAtZoom: config.unclusterZoom,
-      maxClusterRadius: 45,
-      showCoverageOnHover: false,
-      spiderfyOnMaxZoom: false,
-    });
-    map.addLayer(group);
+    vehicleLayer = L.layerGroup().addTo(map);
+    clusterLayer = L.layerGroup().addTo(map);
+    addStyles();
+    map.on("zoomend", layout);
     new QWebChannel(qt.webChannelTransport, function (channel) {
       bridge = channel.objects.bridge;
       bridge.pageReady();
@@ -188,8 +308,11 @@ window.fleetMap = (function () {
     map: function () {
       return map;
     },
-    group: function () {
-      return group;
+    vehicleMarkers: function () {
+      return Array.from(markers.values());
+    },
+    clusterCounts: function () {
+      return Array.from(bubbles.values(), (b) => b.count);
     },
   };
 })();

@@ -9,11 +9,12 @@ inside an async test (it deadlocks, see stack-recipes.md section 4).
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 
 import pytest
 import qasync
-from PySide6.QtCore import QEventLoop
+from PySide6.QtCore import QEvent, QEventLoop
 from PySide6.QtWidgets import QApplication
 
 from app.config import DemoSettings, Settings
@@ -49,6 +50,23 @@ class _NestedLoopApp:
 
     def eventDispatcher(self):
         return self._app.eventDispatcher()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_on_the_gui_thread(qloop):
+    """No automatic cycle collection during a GUI test; one full collection after it.
+
+    Python's cycle collector may otherwise free a Qt wrapper at any moment, in any thread
+    (the database thread, say), and crash there; here it runs at a quiet point on the GUI
+    thread. The app does the same with pyqtgraph's GarbageCollector (main.py).
+    """
+    gc.disable()
+    try:
+        yield
+    finally:
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        gc.collect()
+        gc.enable()
 
 
 @pytest.fixture(scope="session", autouse=True)

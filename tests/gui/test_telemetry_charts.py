@@ -83,3 +83,31 @@ async def test_a_new_selection_cancels_the_load_in_flight(window):
     assert task.cancelled()
     await until(lambda: charts.status.text() == "No data in this range", 10, "second load")
     assert charts.vehicle_id == second
+
+
+async def test_an_overview_is_re_read_in_detail_when_zoomed_in(window):
+    from app.models.chart_series import load_chart
+
+    car = window.model.rows[0]
+    start = datetime.now(UTC) - timedelta(hours=20)
+    times = [start + timedelta(minutes=i) for i in range(600)]
+    store(window.context, [reading(car.id, at, fuel=float(i % 60)) for i, at in enumerate(times)])
+    db = window.context.database
+    charts: TelemetryCharts = window.telemetry_views.charts
+    charts.set_loader(
+        lambda vid, since, until: db.run(load_chart, db, vid, since, until, raw_limit=100)
+    )
+    loaded: list[int] = []
+    detail: list[int] = []
+    charts.loaded.connect(loaded.append)
+    charts.detail_loaded.connect(detail.append)
+    charts.show_vehicle(car.id)
+    await until(lambda: loaded == [car.id], 10, "the overview")
+    assert charts.status.text() == "600 samples"
+    assert charts._overview
+    charts.plots["energy"].setXRange(times[100].timestamp(), times[130].timestamp(), padding=0)
+    await until(lambda: detail == [car.id], 10, "the detail of the zoomed range")
+    assert not charts._overview
+    t, y = charts.curves["fuel"].getData()
+    assert t[0] <= times[100].timestamp() and t[-1] >= times[130].timestamp()
+    assert np.count_nonzero(np.isfinite(y)) < 100  # just the zoomed window, sample by sample

@@ -41,6 +41,7 @@ class VehicleFilterProxy(QAbstractProxyModel):
         self._filter = VehicleFilter()
         self._sort_column: int = -1
         self._sort_order = Qt.SortOrder.AscendingOrder
+        self._priority: frozenset[int] = frozenset()  # vehicle ids listed first
 
     # Wiring -------------------------------------------------------------------------
     def setSourceModel(self, source: VehicleTableModel) -> None:
@@ -106,6 +107,18 @@ class VehicleFilterProxy(QAbstractProxyModel):
             previous, self._filter = self._filter, new_filter
             self._apply_filter(narrowing_from=previous)
 
+    def set_priority_ids(self, vehicle_ids: set[int] | frozenset[int] | None) -> None:
+        """List these vehicles first (e.g. those with open alerts), each group keeping the
+        column sort; None or empty lists everything in plain sort order again."""
+        ids = frozenset(vehicle_ids or ())
+        if ids != self._priority:
+            self._priority = ids
+            self._rebuild()
+
+    @property
+    def priority_ids(self) -> frozenset[int]:
+        return self._priority
+
     def visible_vehicle_ids(self) -> list[int]:
         rows = self.source().rows
         return [rows[i].id for i in self._visible]
@@ -123,6 +136,11 @@ class VehicleFilterProxy(QAbstractProxyModel):
                 key=keys.__getitem__,
                 reverse=self._sort_order == Qt.SortOrder.DescendingOrder,
             )
+        if self._priority:  # a stable partition: one pass, no per-row Qt callbacks
+            rows, first = source.rows, self._priority
+            self._order = [i for i in self._order if rows[i].id in first] + [
+                i for i in self._order if rows[i].id not in first
+            ]
         self._apply_filter()
 
     def _apply_filter(self, *, narrowing_from: VehicleFilter | None = None) -> None:

@@ -78,6 +78,7 @@ class VehicleTableModel(QAbstractTableModel):
         self._position: dict[int, int] = {}
         self._icons: dict[str, QIcon] = {}
         self._now = datetime.now(UTC)
+        self._alerts: dict[int, str] = {}  # vehicle id -> most severe open alert
 
     # Qt API -------------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -103,7 +104,10 @@ class VehicleTableModel(QAbstractTableModel):
         """What ``data()`` answers, addressable by plain row numbers (the proxy calls this
         directly: one Python call per cell and role instead of three)."""
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._display(self.rows[position], column)
+            text = self._display(self.rows[position], column)
+            if column == Column.STATUS and self._alerts:
+                return _alert_marked(text, self._alerts.get(self.rows[position].id))
+            return text
         if role == VEHICLE_ID_ROLE:
             return self.rows[position].id
         if role == Qt.ItemDataRole.DecorationRole:
@@ -113,6 +117,9 @@ class VehicleTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole and column == Column.LAST_HEARD:
             heard = self.rows[position].last_heard_at
             return heard.astimezone().strftime("%Y-%m-%d %H:%M:%S") if heard else None
+        if role == Qt.ItemDataRole.ToolTipRole and column == Column.STATUS:
+            severity = self._alerts.get(self.rows[position].id)
+            return f"Open alerts — most severe: {severity}" if severity else None
         return None
 
     # Feeding ------------------------------------------------------------------------
@@ -137,6 +144,15 @@ class VehicleTableModel(QAbstractTableModel):
         self.rows[position] = row
         self.search_keys[position] = search_text(row)
         self.dataChanged.emit(self.index(position, 0), self.index(position, len(Column) - 1))
+
+    def set_alerts(self, worst: dict[int, str]) -> None:
+        """Mark vehicles with open alerts (id -> most severe) in the Status column."""
+        if worst == self._alerts:
+            return
+        self._alerts = dict(worst)
+        if self.rows:
+            column = Column.STATUS
+            self.dataChanged.emit(self.index(0, column), self.index(len(self.rows) - 1, column))
 
     def position_of(self, vehicle_id: int) -> int | None:
         return self._position.get(vehicle_id)
@@ -206,3 +222,9 @@ class VehicleTableModel(QAbstractTableModel):
             pixmap.fill(QColor(colour))
             icon = self._icons[colour] = QIcon(pixmap)
         return icon
+
+
+def _alert_marked(status: str, severity: str | None) -> str:
+    """The Status cell with a warning sign when the vehicle has open alerts (sorting
+    uses the plain label, so the marker never reorders the column)."""
+    return f"⚠ {status}" if severity else status

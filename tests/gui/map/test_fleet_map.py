@@ -83,7 +83,7 @@ async def test_cached_tiles_are_served_and_tooltips_are_escaped(map_view, tile_c
     map_view.set_rows([row(1, 52.52, 13.405)])
     await painted(map_view, "t")
     assert map_view.handler.served["tiles"] >= 1
-    tooltip = await evaluate(map_view, "fleetMap.group().getLayers()[0].getTooltip().getContent()")
+    tooltip = await evaluate(map_view, "fleetMap.vehicleMarkers()[0].getTooltip().getContent()")
     assert tooltip == "V&lt;1&gt; [F-1]"
 
 
@@ -120,8 +120,7 @@ async def test_map_tab_follows_the_list_and_selects_on_click(placed_window):
     target = win.model.rows[3]
     await evaluate(
         fleet_map,
-        f"(fleetMap.group().getLayers().find(m => m.vehicleId === {target.id})"
-        ".fire('click'), true)",
+        f"(fleetMap.vehicleMarkers().find(m => m.vehicleId === {target.id}).fire('click'), true)",
     )
     await until(lambda: win.current_vehicle_id() == target.id, 5, "the clicked row")
     await until(lambda: fleet_map._focus == target.id, 5, "focus")

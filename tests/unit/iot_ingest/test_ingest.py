@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from app.models.iot_devices import ClaimError
 from app.models.orm import IotDevice, TelemetrySample, UnknownDevice, Vehicle, VehicleState
 from app.models.vehicles import VehicleRepository
 from app.services.iot_frame_log import FrameEntry, FrameLog
+from app.services.vehicles import VehicleInvalid
 from tests.unit.iot_ingest.conftest import IMEI_A, IMEI_B, T0, position, scooter
 
 NEW_IMEI = "861234567890123"
@@ -181,3 +183,19 @@ def test_lock_state_unknown_is_not_stored_as_unlocked():
 
     reading = to_reading(position(lock_state=LockState.UNKNOWN), 1, T0)
     assert reading.locked is None and reading.source == "iot"
+
+
+@pytest.mark.asyncio
+async def test_claiming_into_a_new_vehicle_checks_the_vehicle_rules_first(rig):
+    ingest, db = rig.ingest, rig.db
+    imei = "356938035643809"  # a valid IMEI (Luhn digit), as Add Vehicle demands
+    await ingest.unknown_device(imei, "gl200", "10.0.0.8:1")
+    [unknown] = await ingest.unknown_devices()
+    fields = scooter(4, imei, "gl200")
+    with pytest.raises(VehicleInvalid, match="fleet number"):
+        await ingest.claim(unknown.id, replace(fields, fleet_number=""))
+    entry = await ingest.claim(unknown.id, fields)
+    assert entry.protocol == "gl200" and ingest.is_known(imei, "gl200")
+    assert await ingest.unknown_devices() == []
+    with db.session() as session:
+        assert session.get(Vehicle, entry.vehicle_id).fleet_number == "S-004"

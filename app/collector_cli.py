@@ -1,0 +1,93 @@
+"""``python main.py collect --db URL``: the headless collector of shared mode (no Qt).
+
+Logs to ``<data dir>/logs/collector.log`` and stdout; SIGTERM or Ctrl+C stops it cleanly
+(workers cancelled, pending telemetry flushed, leader lock released, exit 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from app.config import SettingsError, load_settings
+from app.logging_setup import setup_logging
+from app.models.database import DatabaseError
+from app.paths import resolve_paths
+from app.services.backends import start_backends
+from app.services.change_feed import is_postgres
+from app.services.collector import Collector
+from app.services.runtime import AppContext, Mode, database_url, open_context
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="main.py collect",
+        description="Run the pollers, token refresher and IoT gateway for a shared "
+        "PostgreSQL database, without a window. Several may run: one leads, the others "
+        "stand by and take over when it stops.",
+    )
+    parser.add_argument("--db", metavar="URL", help="postgresql+psycopg://user@host/db")
+    parser.add_argument("--data-dir", type=Path, help="settings, logs and the token key")
+    parser.add_argument("--poll", type=float, default=1.0, help="standby check interval (s)")
+    return parser.parse_args(argv)
+
+
+def _log_to_stdout() -> None:
+    """setup_logging writes to stderr; a service manager's journal reads stdout too, but
+    one stream is enough, so the console handler is pointed at stdout."""
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setStream(sys.stdout)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    paths = resolve_paths(args.data_dir).ensure()
+    setup_logging(paths.log_dir, file_name="collector.log")
+    _log_to_stdout()
+    try:
+        settings = load_settings(paths.settings_file)
+    except SettingsError as exc:
+        print(f"collector cannot start:\n{exc}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(settings.log_level)
+    url = database_url(settings, paths, args.db)
+    if not is_postgres(url):
+        print(
+            "collector cannot start: it needs a PostgreSQL database (--db "
+            "postgresql+psycopg://... or database_url in the settings)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        context = open_context(settings, paths, db_url=url)
+    except DatabaseError as exc:
+        print(f"collector cannot start: {exc}", file=sys.stderr)
+        return 3
+    try:
+        asyncio.run(_serve(context, args.poll))
+    finally:
+        context.close()
+    return 0
+
+
+async def _serve(context: AppContext, poll_s: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    context.backends = await start_backends(
+        context.settings, demo=context.mode is Mode.DEMO, offline=False
+    )
+    for problem in context.backends.problems:
+        logger.warning("collector: %s", problem)
+    try:
+        await Collector(context, poll_s=poll_s).run(stop)
+    finally:
+        await context.backends.aclose()

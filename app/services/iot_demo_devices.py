@@ -1,0 +1,97 @@
+"""The demo's simulated devices, run on their own thread and event loop, like real hardware.
+
+Simulated scooters are "the outside world": giving them a plain asyncio loop on a thread
+of their own keeps their work off the console's UI loop, and keeps the simulated GPS's
+pseudo-terminal writes away from the Qt-driven loop (under qasync those writes upset the
+gateway's sockets; on a separate loop they behave as in the standalone simulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Mapping
+
+from app.integrations.iot.simulator import RunningDeviceSim, SimDeviceSpec, start_device_simulator
+
+logger = logging.getLogger(__name__)
+
+
+class ThreadedDeviceSim:
+    """``start_device_simulator`` on a daemon thread; ``sim`` is the running simulation.
+
+    ``gps_interval`` None: no simulated GPS.
+    """
+
+    def __init__(
+        self,
+        gateway_ports: Mapping[str, int],
+        specs: list[SimDeviceSpec],
+        *,
+        starts: Mapping[str, tuple[float, float]],
+        seed: int,
+        gps_interval: float | None,
+    ) -> None:
+        self._ports = dict(gateway_ports)
+        self._specs = specs
+        self._starts = dict(starts)
+        self._seed = seed
+        self._gps_interval = gps_interval
+        self.sim: RunningDeviceSim | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._main, name="iot-demo-devices", daemon=True)
+
+    @property
+    def devices(self) -> dict:
+        return self.sim.devices if self.sim is not None else {}
+
+    @property
+    def gps_path(self) -> str | None:
+        return self.sim.gps_path if self.sim is not None else None
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Start the thread and wait until every device task and the GPS pty exist."""
+        self._thread.start()
+        if not await asyncio.to_thread(self._ready.wait, timeout):
+            raise RuntimeError("the device simulator thread did not start")
+        if self._error is not None:
+            raise self._error
+
+    async def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread.is_alive():
+            await asyncio.to_thread(self._thread.join, 10.0)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._run())
+        except BaseException as exc:  # reported to start(); the thread ends
+            logger.exception("device simulator thread failed")
+            self._error = exc
+            self._ready.set()
+
+    async def _run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        sim = await start_device_simulator(
+            self._ports,
+            self._specs,
+            "127.0.0.1",
+            seed=self._seed,
+            nmea_gps=self._gps_interval is not None,
+            gps_interval=self._gps_interval or 1.0,
+        )
+        for device_id, (lat, lon) in self._starts.items():  # where the demo fleet parks them
+            vehicle = sim.devices[device_id].vehicle
+            vehicle.latitude, vehicle.longitude = lat, lon
+        self.sim = sim
+        self._ready.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await sim.stop()

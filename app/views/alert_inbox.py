@@ -1,0 +1,89 @@
+"""The alert inbox: open alerts (most severe first), filter by kind, acknowledge."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from app.services.alert_service import AlertService
+from app.services.alerts import LABELS
+from app.views.ops_tables import fill, make_table, selected_ids
+from app.views.rental_views import _when
+
+HEADERS = ["Severity", "Vehicle", "Alert", "Details", "First seen", "Last seen", "Count", "Ack"]
+
+
+class AlertInbox(QWidget):
+    def __init__(self, alerts: AlertService, who: str, parent=None) -> None:
+        super().__init__(parent)
+        self.setObjectName("alertInbox")
+        self.setWindowTitle("Alerts")
+        self._alerts = alerts
+        self._who = who
+        self.kind = QComboBox()
+        self.kind.addItem("All alerts", None)
+        for kind, label in LABELS.items():
+            self.kind.addItem(label, kind.value)
+        self.show_cleared = QCheckBox("Show cleared")
+        self.unacknowledged = QCheckBox("Unacknowledged only")
+        self.ack_button = QPushButton("Acknowledge")
+        self.count = QLabel("")
+        self.table = make_table(HEADERS, "alertTable")
+        for signal in (
+            self.kind.currentIndexChanged,
+            self.show_cleared.toggled,
+            self.unacknowledged.toggled,
+        ):
+            signal.connect(lambda *_: self.reload())
+        self.ack_button.clicked.connect(self.acknowledge_selected)
+        bar = QHBoxLayout()
+        for w in (self.kind, self.show_cleared, self.unacknowledged, self.ack_button, self.count):
+            bar.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.table)
+        alerts.listeners.append(self.reload)
+
+    @asyncSlot()
+    async def reload(self) -> None:
+        records = await self._alerts.inbox(
+            include_cleared=self.show_cleared.isChecked(),
+            include_acknowledged=not self.unacknowledged.isChecked(),
+            kind=self.kind.currentData(),
+        )
+        rows = []
+        for r in records:
+            label = next((v for k, v in LABELS.items() if k.value == r.kind), r.kind)
+            ack = f"{r.acknowledged_by} {_when(r.acknowledged_at)}" if r.acknowledged_by else ""
+            state = r.severity + (" (cleared)" if r.cleared_at else "")
+            rows.append(
+                (
+                    r.id,
+                    [
+                        state,
+                        f"{r.vehicle_name} [{r.fleet_number}]",
+                        label,
+                        r.message,
+                        _when(r.first_seen),
+                        _when(r.last_seen),
+                        r.count,
+                        ack,
+                    ],
+                )
+            )
+        fill(self.table, rows)
+        self.count.setText(f"{len(rows)} alert(s)")
+
+    @asyncSlot()
+    async def acknowledge_selected(self) -> None:
+        ids = selected_ids(self.table)
+        if ids:
+            await self._alerts.acknowledge(ids, self._who)

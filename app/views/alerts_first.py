@@ -1,0 +1,90 @@
+"""The fleet list's "Alerts first" toggle: vehicles with open alerts at the top.
+
+The set of vehicles with open alerts is read on the database thread when the toggle is
+switched on and again whenever the alert service reports a change (coalesced: a burst of
+changes costs one query), plus a slow safety re-read for changes made by another console
+on the same database. The proxy applies it as a stable partition of its sorted order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer
+from qasync import asyncSlot
+
+from app.services.alert_service import AlertService
+
+if TYPE_CHECKING:
+    from app.views.main_window import MainWindow
+
+logger = logging.getLogger(__name__)
+
+SAFETY_REFRESH_MS = 30_000
+COALESCE_MS = 200
+
+
+class AlertsFirst(QObject):
+    """Owns the toggle's behaviour; ``refreshed`` counts completed reads (for tests)."""
+
+    def __init__(self, window: MainWindow, alerts: Callable[[], AlertService]) -> None:
+        super().__init__(window)
+        self.window = window
+        self._alerts = alerts
+        self._listening: AlertService | None = None
+        self.refreshed = 0
+        self._soon = QTimer(self)
+        self._soon.setSingleShot(True)
+        self._soon.setInterval(COALESCE_MS)
+        self._soon.timeout.connect(self.refresh)
+        self._safety = QTimer(self)
+        self._safety.setInterval(SAFETY_REFRESH_MS)
+        self._safety.timeout.connect(self.refresh)
+        window.alerts_first.toggled.connect(self._toggled)
+
+    @property
+    def on(self) -> bool:
+        return self.window.alerts_first.isChecked()
+
+    def _toggled(self, on: bool) -> None:
+        service = self._alerts()
+        if on:
+            if self._listening is not service:
+                service.listeners.append(self._alerts_changed)
+                self._listening = service
+            self._safety.start()
+            self.refresh()
+            return
+        self._safety.stop()
+        self._soon.stop()
+        if self._listening is not None:
+            self._listening.listeners.remove(self._alerts_changed)
+            self._listening = None
+        self._show({})
+
+    def _alerts_changed(self) -> None:
+        if self.on:
+            self._soon.start()
+
+    @asyncSlot()
+    async def refresh(self) -> None:
+        """Re-read which vehicles have open alerts and re-partition the list."""
+        repository = self._alerts().repository
+        try:
+            worst = await self.window.context.database.run(repository.vehicles_with_open_alerts)
+        except Exception:
+            logger.exception("reading the vehicles with open alerts failed")
+            return
+        if self.on:  # the operator may have switched it off meanwhile
+            self._show(worst)
+        self.refreshed += 1
+
+    def _show(self, worst: dict[int, str]) -> None:
+        window = self.window
+        selected = window.current_vehicle_id()
+        window.model.set_alerts(worst)
+        window.proxy.set_priority_ids(set(worst))
+        if selected is not None:
+            window.select_vehicle(selected)

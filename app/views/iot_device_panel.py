@@ -1,0 +1,293 @@
+"""The IoT device of the selected vehicle: identity, connection, live frame log, commands.
+
+Shown in the detail panel's "Connection" group for IoT vehicles only (the Smartcar panel
+covers connected cars). Lock / Unlock / Locate ask for a confirmation naming the vehicle;
+while a command is in flight its button says so and every command button is disabled;
+the outcome (confirmed, failed with the reason, timed out) stays visible. A button whose
+state the vehicle is already in is disabled, saying why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from app.integrations.iot.commands import CommandState
+from app.models.database import Database
+from app.models.iot_devices import DeviceInfo, IotDeviceRepository
+from app.models.vehicles import VehicleRow
+from app.services.iot_commands import IotCommandEvent, IotCommandRefused
+from app.services.iot_frame_log import FrameEntry
+from app.services.iot_runtime import IotRuntime
+from app.views import formatting as fmt
+
+logger = logging.getLogger(__name__)
+
+Confirm = Callable[[QWidget, str, str], bool]
+ACTIONS = {
+    "lock": ("Lock", "Locking…"),
+    "unlock": ("Unlock", "Unlocking…"),
+    "locate": ("Locate", "Locating…"),
+}
+STATE_WORDS = {
+    CommandState.QUEUED: "queued (waiting for the device to come online)",
+    CommandState.SENT: "sent, waiting for the device",
+    CommandState.ACKNOWLEDGED: "acknowledged, waiting for the status report",
+    CommandState.CONFIRMED: "confirmed",
+    CommandState.FAILED: "failed",
+    CommandState.TIMED_OUT: "timed out",
+}
+FRAME_LOG_ROWS = 200
+
+
+def entry_line(entry: FrameEntry) -> str:
+    arrow = {"in": "←", "out": "→"}.get(entry.direction, "·")
+    return f"{entry.at:%H:%M:%S} {arrow} [{entry.status}] {entry.text}"
+
+
+class IotDevicePanel(QWidget):
+    """Follows the selected vehicle; ``runtime`` is read late (the gateway starts later)."""
+
+    def __init__(
+        self,
+        runtime: Callable[[], IotRuntime | None],
+        database: Database,
+        confirm: Confirm,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("iotDevicePanel")
+        self._runtime = runtime
+        self._db = database
+        self._repository = IotDeviceRepository(database)
+        self._confirm = confirm
+        self.row: VehicleRow | None = None
+        self.device: DeviceInfo | None = None
+        self._attached: IotRuntime | None = None
+        self._detach: list[Callable[[], None]] = []
+
+        self.values: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for key, label in (
+            ("protocol", "Protocol"),
+            ("device_id", "IMEI / device id"),
+            ("vendor", "Vendor"),
+            ("firmware", "Firmware"),
+            ("address", "Connection"),
+            ("online", "Online"),
+            ("heard", "Last heard"),
+        ):
+            value = QLabel()
+            value.setObjectName(f"iot_{key}")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.values[key] = value
+            form.addRow(label, value)
+        self.buttons: dict[str, QPushButton] = {}
+        bar = QHBoxLayout()
+        for action, (text, _) in ACTIONS.items():
+            button = QPushButton(text)
+            button.setObjectName(f"iot_{action}")
+            button.clicked.connect(lambda _c=False, a=action: self.command(a))
+            self.buttons[action] = button
+            bar.addWidget(button)
+        self.outcome = QLabel()
+        self.outcome.setObjectName("iot_outcome")
+        self.outcome.setWordWrap(True)
+        self.frame_log = QListWidget()
+        self.frame_log.setObjectName("iot_frames")
+        self.frame_log.setMinimumHeight(120)
+        self.frame_log.setStyleSheet("font-family: monospace")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addLayout(bar)
+        layout.addWidget(self.outcome)
+        layout.addWidget(QLabel("Frames (newest first)"))
+        layout.addWidget(self.frame_log)
+
+        self.timer = QTimer(self)  # online / last heard age, and the runtime appearing
+        self.timer.setInterval(2000)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+        self.setVisible(False)
+
+    # -- following the selection -------------------------------------------------------
+
+    def show_vehicle(self, row: VehicleRow | None) -> None:
+        is_iot = row is not None and row.connection_type == "iot"
+        self.setVisible(is_iot)
+        changed = (row.id if row else None) != (self.row.id if self.row else None)
+        self.row = row if is_iot else None
+        if not is_iot:
+            self.device = None
+            return
+        self._attach()
+        if changed:
+            self.device = None
+            self.outcome.clear()
+            self._fill_frames()
+            self._load_device()
+        self._render()
+
+    @asyncSlot()
+    async def _load_device(self) -> None:
+        row = self.row
+        if row is None:
+            return
+        device = await self._db.run(self._repository.device, row.id)
+        if self.row is not None and self.row.id == row.id:
+            self.device = device
+            self._fill_frames()
+            self._render()
+
+    def _attach(self) -> None:
+        runtime = self._runtime()
+        if runtime is self._attached:
+            return
+        for remove in self._detach:
+            remove()
+        self._detach = []
+        self._attached = runtime
+        if runtime is not None:
+            self._detach = [
+                runtime.ingest.frames.add_listener(self._on_frame),
+                runtime.commands.add_listener(self._on_command),
+            ]
+
+    def _tick(self) -> None:
+        if self.row is not None:
+            was = self._attached
+            self._attach()
+            if was is None and self._attached is not None:
+                self._load_device()
+            self._render()
+
+    # -- rendering -----------------------------------------------------------------------
+
+    def _render(self) -> None:
+        device, runtime = self.device, self._runtime()
+        if device is None:
+            for label in self.values.values():
+                label.setText("—")
+            self.values["device_id"].setText(self.row.imei or "—" if self.row else "—")
+            self._render_buttons()
+            return
+        heard = runtime.ingest.heard(device.device_id) if runtime else None
+        reader = runtime.serial_reader(device.device_id) if runtime else None
+        if reader is not None:
+            address = f"serial {reader.config.port} @ {reader.config.baudrate} baud"
+            online = reader.status.value if reader.status else "—"
+        else:
+            address = heard.address if heard else (device.address or "—")
+            if device.transport == "serial":
+                address = f"serial {device.serial_port} @ {device.baud} baud"
+            online = "—"
+            if runtime is not None:
+                online = "Online" if runtime.gateway.is_online(device.device_id) else "Offline"
+        firmware = (heard.firmware if heard else None) or device.firmware
+        last = heard.last_heard_at if heard else device.last_heard_at
+        texts = {
+            "protocol": device.protocol or "not known yet",
+            "device_id": device.device_id,
+            "vendor": device.vendor or "—",
+            "firmware": firmware or "—",
+            "address": address,
+            "online": online if runtime else "IoT gateway not running",
+            "heard": fmt.age(last, datetime.now(UTC)) or "never",
+        }
+        for key, text in texts.items():
+            self.values[key].setText(text)
+        self._render_buttons()
+
+    def _render_buttons(self) -> None:
+        runtime, row = self._runtime(), self.row
+        allowed = runtime.commands.allowed_actions(row.id) if runtime and row else ()
+        handle = runtime.commands.latest.get(row.id) if runtime and row else None
+        in_flight = handle is not None and not handle.done
+        for action, button in self.buttons.items():
+            text, busy = ACTIONS[action]
+            button.setText(busy if in_flight and handle.action == action else text)
+            reason = ""
+            if runtime is None:
+                reason = "The IoT gateway is not running in this console"
+            elif action not in allowed:
+                reason = "This device does not support it"
+            elif in_flight:
+                reason = f"Waiting for the {handle.action} command to finish"
+            elif row is not None and action == "lock" and row.locked is True:
+                reason = "Already locked"
+            elif row is not None and action == "unlock" and row.locked is False:
+                reason = "Already unlocked"
+            button.setEnabled(not reason)
+            button.setToolTip(reason)
+
+    def _fill_frames(self) -> None:
+        self.frame_log.clear()
+        runtime, device = self._runtime(), self.device
+        if runtime is None or device is None:
+            return
+        self.frame_log.addItems(
+            [entry_line(e) for e in runtime.ingest.frames.entries(device.device_id)]
+        )
+
+    def _on_frame(self, device_id: str, entry: FrameEntry) -> None:
+        if self.device is None or device_id != self.device.device_id:
+            return
+        self.frame_log.insertItem(0, entry_line(entry))
+        while self.frame_log.count() > FRAME_LOG_ROWS:
+            self.frame_log.takeItem(self.frame_log.count() - 1)
+
+    def _on_command(self, event: IotCommandEvent) -> None:
+        if self.row is None or event.vehicle_id != self.row.id:
+            return
+        label = ACTIONS.get(event.action, (event.action.capitalize(), ""))[0]
+        words = STATE_WORDS.get(event.state, str(event.state))
+        failed = event.state in (CommandState.FAILED, CommandState.TIMED_OUT)
+        detail = f": {event.detail}" if failed and event.detail else ""
+        self.outcome.setText(f"{label} {words}{detail}")
+        colour = (
+            "#c62828" if failed else ("#2e7d32" if event.state is CommandState.CONFIRMED else "")
+        )
+        self.outcome.setStyleSheet(f"color: {colour}" if colour else "")
+        self._render_buttons()
+
+    # -- commands ------------------------------------------------------------------------
+
+    @asyncSlot(str)
+    async def command(self, action: str) -> None:
+        runtime, row = self._runtime(), self.row
+        if runtime is None or row is None:
+            return
+        label = ACTIONS[action][0]
+        question = f"{label} {row.name} [{row.fleet_number}]?"
+        if action in ("lock", "unlock"):
+            question += "\n\nThe command goes to the vehicle's IoT device now."
+        if not self._confirm(self, f"{label} vehicle", question):
+            return
+        for button in self.buttons.values():
+            button.setEnabled(False)
+        self.buttons[action].setText(ACTIONS[action][1])
+        try:
+            await runtime.commands.send(row.id, action)
+        except IotCommandRefused as refused:
+            self.outcome.setText(f"{label} not sent: {refused}")
+            self.outcome.setStyleSheet("color: #c62828")
+        except Exception as exc:
+            logger.exception("sending %s to vehicle %s failed", action, row.id)
+            self.outcome.setText(f"{label} not sent: {exc}")
+            self.outcome.setStyleSheet("color: #c62828")
+        finally:
+            self._render_buttons()

@@ -1,0 +1,217 @@
+"""The "Unknown devices" inbox: devices that reported but belong to no vehicle, and claiming.
+
+Unknown devices are never accepted silently (DESIGN.md); they wait here with id,
+protocol, address, first/last seen and frame count. "Claim into vehicle…" registers one
+as the device of an existing vehicle without a device, or of a new vehicle created in the
+Add Vehicle dialog pre-filled with its IMEI. A claimed device's next re-send is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+from qasync import asyncSlot
+
+from app.models.enums import ConnectionType, VehicleKind
+from app.models.iot_devices import (
+    ClaimCandidate,
+    ClaimError,
+    IotDeviceRepository,
+    UnknownEntry,
+    vendor_for_protocol,
+)
+from app.models.vehicles import VehicleFields
+from app.services.iot_runtime import IotRuntime
+from app.services.runtime import AppContext
+from app.views.vehicle_dialog import VehicleDialog
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = ("Device id", "Protocol", "Address", "First seen", "Last seen", "Frames")
+NEW_VEHICLE = -1
+
+
+def _time(value: object) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else ""
+
+
+class UnknownDevicesDialog(QDialog):
+    """Lists the inbox and claims devices; ``claimed(vehicle_id)`` after each claim."""
+
+    claimed = Signal(int)
+
+    def __init__(
+        self,
+        context: AppContext,
+        runtime: Callable[[], IotRuntime | None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Unknown devices")
+        self.setObjectName("unknownDevicesDialog")
+        self.resize(820, 420)
+        self._context = context
+        self._runtime = runtime
+        self._repository = IotDeviceRepository(context.database)
+        self.entries: list[UnknownEntry] = []
+        self.vehicle_dialog: VehicleDialog | None = None
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("unknownTable")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.target = QComboBox()
+        self.target.setObjectName("claimTarget")
+        self.claim_button = QPushButton("Claim into vehicle…")
+        self.claim_button.setObjectName("claimButton")
+        self.claim_button.clicked.connect(lambda _c=False: self.claim())
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(lambda _c=False: self.reload())
+        self.empty = QLabel("No unknown devices have reported.")
+        self.empty.setVisible(False)
+        self.status = QLabel()
+        self.status.setObjectName("unknownStatus")
+        self.status.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+
+        claim_bar = QHBoxLayout()
+        claim_bar.addWidget(QLabel("Claim the selected device into:"))
+        claim_bar.addWidget(self.target, 1)
+        claim_bar.addWidget(self.claim_button)
+        claim_bar.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(self.empty)
+        layout.addLayout(claim_bar)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+
+        self._remove_listener: Callable[[], None] | None = None
+        live = runtime()
+        if live is not None:  # new sightings refresh the list, at most twice a second
+            self._coalesce = QTimer(self, singleShot=True, interval=500)
+            self._coalesce.timeout.connect(lambda: self.reload())
+            self._remove_listener = live.ingest.add_unknown_listener(self._coalesce.start)
+        self.finished.connect(self._stop_listening)
+        self._update_buttons()
+
+    def _stop_listening(self, *_: object) -> None:
+        if self._remove_listener is not None:
+            self._remove_listener()
+            self._remove_listener = None
+
+    @asyncSlot()
+    async def reload(self) -> None:
+        """Re-read the inbox and the vehicles a device can be claimed into."""
+        runtime = self._runtime()
+        db = self._context.database
+        try:
+            if runtime is not None:
+                entries = await runtime.ingest.unknown_devices()
+            else:
+                entries = await db.run(self._repository.list_unknown)
+            candidates = await db.run(self._repository.claim_candidates)
+        except Exception as exc:
+            logger.exception("loading the unknown devices failed")
+            self.status.setText(f"Could not load the unknown devices: {exc}")
+            return
+        self._show(entries, candidates)
+
+    def _show(self, entries: list[UnknownEntry], candidates: list[ClaimCandidate]) -> None:
+        selected = self.selected()
+        self.entries = entries
+        self.table.setRowCount(len(entries))
+        for row, e in enumerate(entries):
+            cells = (e.device_id, e.protocol, e.address, _time(e.first_seen), _time(e.last_seen))
+            for column, text in enumerate((*cells, f"{e.count:,}")):
+                self.table.setItem(row, column, QTableWidgetItem(text))
+            if selected is not None and e.id == selected.id:
+                self.table.selectRow(row)
+        current = self.target.currentData()
+        self.target.clear()
+        self.target.addItem("A new vehicle (Add Vehicle dialog)…", NEW_VEHICLE)
+        for c in candidates:
+            self.target.addItem(f"{c.name} [{c.fleet_number}]", c.vehicle_id)
+        if current is not None and self.target.findData(current) >= 0:
+            self.target.setCurrentIndex(self.target.findData(current))
+        self.empty.setVisible(not entries)
+        self._update_buttons()
+
+    def selected(self) -> UnknownEntry | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.entries[rows[0].row()] if rows and rows[0].row() < len(self.entries) else None
+
+    def _update_buttons(self) -> None:
+        ok = self.selected() is not None and self._runtime() is not None
+        self.claim_button.setEnabled(ok and not self._context.read_only)
+        if self._runtime() is None:
+            self.claim_button.setToolTip("The IoT gateway is not running in this console")
+
+    def claim(self) -> VehicleDialog | None:
+        """Claim the selected device into the chosen vehicle (or open Add Vehicle first)."""
+        entry = self.selected()
+        if entry is None:
+            return None
+        target = self.target.currentData()
+        if target != NEW_VEHICLE:
+            self._claim(entry, target)
+            return None
+        is_imei = entry.device_id.isdigit() and len(entry.device_id) == 15
+        initial = VehicleFields(
+            name="",
+            fleet_number="",
+            kind=VehicleKind.SCOOTER.value,
+            imei=entry.device_id if is_imei else None,
+            connection_type=ConnectionType.IOT.value,
+            iot_vendor=vendor_for_protocol(entry.protocol) or None,
+        )
+        dialog = VehicleDialog(self._context.vehicles, initial=initial, parent=self)
+        dialog.setWindowTitle(f"Add Vehicle for device {entry.device_id}")
+        dialog.saved.connect(lambda vehicle_id: self._claim(entry, vehicle_id))
+        dialog.open()
+        self.vehicle_dialog = dialog
+        return dialog
+
+    @asyncSlot()
+    async def _claim(self, entry: UnknownEntry, vehicle_id: int) -> None:
+        runtime = self._runtime()
+        if runtime is None:
+            return
+        self.claim_button.setEnabled(False)
+        try:
+            device = await runtime.claim(entry.id, vehicle_id)
+        except ClaimError as exc:
+            self.status.setText(f"Not claimed: {exc}")
+            return
+        except Exception as exc:
+            logger.exception("claiming device %s failed", entry.device_id)
+            self.status.setText(f"Not claimed: {exc}")
+            return
+        finally:
+            self._update_buttons()
+        self.status.setText(
+            f"Device {device.device_id} ({device.protocol}) now belongs to the vehicle; "
+            "its next report is stored."
+        )
+        self.claimed.emit(vehicle_id)
+        await self.reload()

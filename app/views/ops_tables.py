@@ -1,0 +1,51 @@
+"""Small helpers shared by the rental, alert and audit views: a read-only table, CSV save."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+ID_ROLE = Qt.ItemDataRole.UserRole
+
+
+def make_table(headers: Sequence[str], name: str) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setObjectName(name)
+    table.setHorizontalHeaderLabels(list(headers))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.verticalHeader().hide()
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setAlternatingRowColors(True)
+    return table
+
+
+def fill(table: QTableWidget, rows: Sequence[tuple[int, Sequence[object]]]) -> None:
+    """``rows`` = (id, cells); the id sits in the first cell's user role."""
+    table.setRowCount(len(rows))
+    for r, (row_id, cells) in enumerate(rows):
+        for c, value in enumerate(cells):
+            item = QTableWidgetItem("" if value is None else str(value))
+            if c == 0:
+                item.setData(ID_ROLE, row_id)
+            table.setItem(r, c, item)
+    table.resizeColumnsToContents()
+
+
+def selected_ids(table: QTableWidget) -> list[int]:
+    rows = sorted({index.row() for index in table.selectionModel().selectedRows()})
+    return [table.item(r, 0).data(ID_ROLE) for r in rows]
+
+
+def ask_csv_path(parent: QWidget, suggested: str) -> Path | None:
+    path, _ = QFileDialog.getSaveFileName(parent, "Export CSV", suggested, "CSV files (*.csv)")
+    return Path(path) if path else None

@@ -1,0 +1,88 @@
+"""A shared-mode console sees what the collector commits, within a second, without polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from app.config import Settings
+from app.models.database import Database
+from app.models.vehicles import VehicleFields, VehicleRepository
+from app.paths import resolve_paths
+from app.services.change_feed import ChangePublisher
+from app.services.runtime import Mode, open_context
+from app.services.tasks import TaskOwner
+from app.services.telemetry_writer import TelemetryReading, TelemetryWriter
+from app.services.workers import Role, start_workers
+from app.views.live_updates import LiveUpdates
+from app.views.main_window import MainWindow
+from app.views.shared_feed import start_change_feed
+from tests.helpers.waiting import until
+
+
+async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot, tmp_path, pg_url):
+    context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
+    collector_db = Database(pg_url)
+    console_tasks, collector_tasks = TaskOwner(), TaskOwner()
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    try:
+        assert context.mode is Mode.SHARED
+        assert start_workers(context, console_tasks, role=Role.CONSOLE).names == []
+        vehicle_id = VehicleRepository(context.database).add(
+            VehicleFields(name="Shared scooter", fleet_number="SH-1", kind="scooter")
+        )
+        window.show()
+        window.reload()
+        await until(lambda: window.model.rowCount() == 1, what="the fleet list")
+        window.live_updates = LiveUpdates(window, context)
+        listener = start_change_feed(window, context, console_tasks)
+        await asyncio.wait_for(listener.listening.wait(), 10)
+        assert window.workers_label.text() == "Live updates: on"
+
+        # The collector's side: its own connection, writer and NOTIFY publisher.
+        writer = TelemetryWriter(collector_db)
+        publisher = ChangePublisher(pg_url)
+        committed: list[float] = []
+        writer.add_observer(lambda _ids: committed.append(time.monotonic()))
+        writer.add_observer(lambda ids: publisher.publish_vehicles("telemetry", ids))
+        collector_tasks.spawn(writer.run(), "writer")
+        collector_tasks.spawn(publisher.run(), "publisher")
+        now = datetime.now(UTC)
+        writer.submit(
+            TelemetryReading(vehicle_id, "iot", now, now, lat=52.5, lon=13.4, battery=42.0)
+        )
+
+        def shown_battery() -> float | None:
+            position = window.model.position_of(vehicle_id)
+            return None if position is None else window.model.rows[position].battery_pct
+
+        await until(lambda: shown_battery() == 42.0, 5, "the new reading in the list")
+        assert time.monotonic() - committed[0] < 1.0
+        assert window.change_feed.received >= 1
+    finally:
+        await collector_tasks.shutdown()
+        await console_tasks.shutdown()
+        window.close()
+        collector_db.close()
+        context.close()
+
+
+async def test_export_action_writes_a_review_file_from_the_shared_database(qtbot, tmp_path, pg_url):
+    from app.services.review_export import ExportRequest
+
+    context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    try:
+        VehicleRepository(context.database).add(
+            VehicleFields(name="Exported", fleet_number="EX-1", kind="car")
+        )
+        assert window.review_export.action.isEnabled()
+        summary = await window.review_export.export(tmp_path / "out.sqlite", ExportRequest())
+        assert summary is not None and summary.rows["vehicle"] == 1
+        assert "Exported 1 vehicles" in window.statusBar().currentMessage()
+    finally:
+        window.close()
+        context.close()

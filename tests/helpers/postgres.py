@@ -1,0 +1,101 @@
+"""A throwaway PostgreSQL 15 server for tests (stack-recipes.md section 7), no skipping.
+
+initdb + pg_ctl on a free port in a temporary directory; as root both run through
+``runuser -u postgres`` because initdb refuses to run as root. Each test gets its own
+database from :meth:`PostgresServer.create_database`, so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+PG_BIN = Path(os.environ.get("FLEET_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return args
+
+
+@dataclass
+class PostgresServer:
+    directory: Path
+    port: int
+    _counter: Iterator[int] = field(default_factory=itertools.count)
+
+    def url(self, database: str = "postgres") -> str:
+        """The SQLAlchemy URL of one database on this server."""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def dsn(self, database: str = "postgres") -> str:
+        """The plain libpq DSN (for psycopg directly)."""
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
+
+    def create_database(self, prefix: str = "t") -> str:
+        """A fresh empty database; returns its SQLAlchemy URL."""
+        name = f"{prefix}_{os.getpid()}_{next(self._counter)}"
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """Start a cluster, yield it, then stop it (immediate) and remove its directory."""
+    directory = Path(tempfile.mkdtemp(prefix="pgtest."))
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    data = directory / "data"
+    port = _free_port()
+    subprocess.run(
+        _as_postgres(
+            [
+                *(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"),
+                *("-E", "UTF8", "--locale=C.UTF-8", "--no-sync"),
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-k {directory} -p {port} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+    )
+    pg_ctl = str(PG_BIN / "pg_ctl")
+    subprocess.run(
+        _as_postgres(
+            [
+                *(pg_ctl, "-D", str(data), "-l", str(directory / "server.log")),
+                *("-w", "-t", "30", "-o", options, "start"),
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield PostgresServer(directory, port)
+    finally:
+        subprocess.run(
+            _as_postgres([pg_ctl, "-D", str(data), "-m", "immediate", "-w", "stop"]),
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(directory, ignore_errors=True)

@@ -1,0 +1,186 @@
+"""Demo IoT runtime end to end over real TCP: simulator -> gateway -> ingest -> writer -> SQLite.
+
+Also the NMEA GPS on a real pseudo-terminal read by the serial reader, lock commands
+confirmed by the device and audited, and an unknown device claimed into a vehicle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from app.config import DemoSettings, Settings
+from app.integrations.iot.commands import CommandState
+from app.integrations.iot.simulator import SimDeviceSpec, start_device_simulator
+from app.models.command_audit import CommandAudit
+from app.models.database import Database, sqlite_url
+from app.models.orm import IotDevice, VehicleState
+from app.models.vehicles import VehicleFields, VehicleRepository
+from app.services.demo_fleet import demo_fleet, seed_if_empty
+from app.services.iot_commands import IotCommandRefused
+from app.services.iot_runtime import DEMO_GPS_IMEI, IotRuntime, start_iot
+from app.services.telemetry_writer import TelemetryWriter
+from tests.helpers.waiting import until
+
+SETTINGS = Settings(demo=DemoSettings(cars=2, micromobility=8))
+
+
+@dataclass
+class Demo:
+    db: Database
+    runtime: IotRuntime
+    iot_vehicles: dict[str, int]  # IMEI -> vehicle id
+
+
+@pytest.fixture
+def db(tmp_path) -> Iterator[Database]:
+    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
+    database.migrate()
+    seed_if_empty(VehicleRepository(database), SETTINGS.demo)
+    yield database
+    database.close()
+
+
+@pytest_asyncio.fixture
+async def demo(db) -> AsyncIterator[Demo]:
+    writer = TelemetryWriter(db, retry_initial_s=0.01)
+    writer_task = asyncio.get_running_loop().create_task(writer.run())
+    runtime = await start_iot(
+        db, SETTINGS, writer, demo=True, report_interval_s=0.1, gps_interval_s=0.05
+    )
+    with db.session() as session:
+        devices = {d.device_id: d.vehicle_id for d in session.scalars(select(IotDevice))}
+    try:
+        yield Demo(db, runtime, devices)
+    finally:
+        await runtime.aclose()
+        writer_task.cancel()
+        await asyncio.gather(writer_task, return_exceptions=True)
+
+
+def states(db: Database) -> dict[int, VehicleState]:
+    with db.session() as session:
+        return {s.vehicle_id: s for s in session.scalars(select(VehicleState))}
+
+
+def complete(state: VehicleState | None) -> bool:
+    return state is not None and None not in (
+        state.latitude,
+        state.longitude,
+        state.battery_pct,
+        state.locked,
+    )
+
+
+@pytest.mark.asyncio
+async def test_demo_devices_fill_vehicle_state_and_a_lock_is_confirmed_and_audited(demo):
+    db, runtime = demo.db, demo.runtime
+    fleet = {v.fields.imei: v for v in demo_fleet(SETTINGS.demo) if v.fields.imei}
+    assert set(runtime.simulator.devices) == set(fleet)  # every demo scooter and e-bike
+    scooter_ids = [demo.iot_vehicles[imei] for imei in fleet]
+
+    def all_reported() -> bool:
+        current = states(db)
+        return all(complete(current.get(v)) for v in scooter_ids)
+
+    await until(all_reported, 15, "every demo IoT vehicle's position, battery and lock")
+    current = states(db)
+    for imei, vehicle in fleet.items():
+        state = current[demo.iot_vehicles[imei]]
+        assert abs(state.latitude - vehicle.latitude) < 0.01  # starts where the demo parks it
+        assert abs(state.longitude - vehicle.longitude) < 0.01
+
+    imei = next(iter(fleet))
+    vehicle_id = demo.iot_vehicles[imei]
+    action = "lock" if not runtime.simulator.devices[imei].vehicle.locked else "unlock"
+    handle = await runtime.commands.send(vehicle_id, action, reason="test")
+    assert await handle.wait(timeout=10) is CommandState.CONFIRMED
+    assert runtime.simulator.devices[imei].vehicle.locked is (action == "lock")
+    await until(lambda: states(db)[vehicle_id].locked is (action == "lock"), 10, "stored lock")
+    await runtime.commands.drain()
+    [audit] = await db.run(CommandAudit(db).for_vehicle, vehicle_id)
+    assert (audit.action, audit.channel, audit.state, audit.reason) == (
+        action,
+        "iot",
+        "confirmed",
+        "test",
+    )
+    assert audit.actor_user and audit.actor_host
+    sent = [e for e in runtime.ingest.frames.entries(imei) if e.direction == "out"]
+    assert sent[0].status.startswith("confirmed")
+    await runtime.ingest.flush()
+    with db.session() as session:
+        device = session.scalars(select(IotDevice).where(IotDevice.device_id == imei)).one()
+        assert device.last_heard_at is not None and device.address.startswith("127.0.0.1:")
+
+
+@pytest.mark.asyncio
+async def test_the_demo_gps_on_a_pty_waits_in_the_inbox_then_tracks_the_car_it_is_claimed_into(
+    demo,
+):
+    db, runtime = demo.db, demo.runtime
+    reader = runtime.serial_reader(DEMO_GPS_IMEI)
+    assert reader is not None and reader.config.protocol == "nmea"
+
+    async def gps_in_inbox() -> list:
+        return [u for u in await runtime.ingest.unknown_devices() if u.device_id == DEMO_GPS_IMEI]
+
+    async with asyncio.timeout(10):
+        while not (found := await gps_in_inbox()):
+            await asyncio.sleep(0.05)
+    assert found[0].protocol == "nmea" and found[0].address == f"serial:{reader.config.port}"
+    car = next(v for v in await db.run(runtime.ingest.repository.claim_candidates))
+    assert car.kind == "car"
+    await runtime.claim(found[0].id, car.vehicle_id)
+    await until(lambda: complete_position(states(db).get(car.vehicle_id)), 15, "GPS positions")
+    assert reader.records_stored > 0
+    with pytest.raises(IotCommandRefused, match="cannot 'lock'"):
+        await runtime.commands.send(car.vehicle_id, "lock")  # a GPS takes no commands
+
+
+def complete_position(state: VehicleState | None) -> bool:
+    return state is not None and state.latitude is not None and state.longitude is not None
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_device_waits_in_the_inbox_until_claimed_then_reports(demo):
+    db, runtime = demo.db, demo.runtime
+    stranger = "861111111111116"
+    spare = await db.run(
+        VehicleRepository(db).add,
+        VehicleFields(name="New scooter", fleet_number="S-900", kind="scooter"),
+    )
+    sim = await start_device_simulator(
+        runtime.gateway.ports,
+        [SimDeviceSpec(stranger, "gt06", "ebike", 0.1, locked=True)],
+        nmea_gps=False,
+    )
+    try:
+
+        async def inbox() -> list:
+            return [u for u in await runtime.ingest.unknown_devices() if u.device_id == stranger]
+
+        found: list = []
+
+        async def seen() -> bool:
+            found[:] = await inbox()
+            return bool(found)
+
+        async with asyncio.timeout(10):
+            while not await seen():
+                await asyncio.sleep(0.05)
+        assert found[0].protocol == "gt06" and found[0].address.startswith("127.0.0.1:")
+        assert spare not in states(db)  # nothing stored for it yet
+
+        entry = await runtime.claim(found[0].id, spare)
+        assert entry.vendor == "Concox"
+        await until(lambda: complete(states(db).get(spare)), 15, "the claimed device's data")
+        assert states(db)[spare].locked is True
+        assert await inbox() == []
+    finally:
+        await sim.stop()

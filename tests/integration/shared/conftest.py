@@ -1,0 +1,19 @@
+"""Shared-mode tests run against a real PostgreSQL server started for the session."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.postgres import PostgresServer, running_postgres
+
+
+@pytest.fixture(scope="session")
+def postgres() -> PostgresServer:
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres.create_database()
