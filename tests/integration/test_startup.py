@@ -26,8 +26,11 @@ def test_smoke_test_starts_seeds_and_exits_zero(tmp_path):
     result = run_main("--data-dir", str(tmp_path), "--smoke-test")
     assert result.returncode == 0, result.stderr
     assert "main window shown with 100 vehicles" in result.stderr
+    assert "smoke test: map page loaded" in result.stderr
+    assert "Smartcar simulator on http://127.0.0.1:" in result.stderr
+    assert "IoT gateway with" in result.stderr
     assert (tmp_path / "fleet.sqlite").exists()
-    assert (tmp_path / "logs" / "fleet-console.log").read_text().count("smoke test") == 1
+    assert (tmp_path / "logs" / "fleet-console.log").read_text().count("smoke test:") == 3
     with closing(sqlite3.connect(tmp_path / "fleet.sqlite")) as db:
         assert db.execute("SELECT count(*) FROM vehicle").fetchone() == (100,)
     again = run_main("--data-dir", str(tmp_path), "--smoke-test")
