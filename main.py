@@ -244,7 +244,10 @@ async def _smoke_checks(window: MainWindow, context: AppContext, loaded: asyncio
         await map_ready.wait()
     logger.info("smoke test: map page loaded")
     if context.mode is Mode.DEMO:
-        while context.iot is None or not context.iot.gateway.sessions:
+        while context.iot is None:
+            await asyncio.sleep(0.1)  # waiting for the IoT gateway to start
+        simulator_devices = context.iot.simulator.device_count if context.iot.simulator else 0
+        while simulator_devices and not context.iot.gateway.sessions:
             await asyncio.sleep(0.1)  # waiting for the first simulated device to log in
         simulator = context.backends.simulator
         logger.info(

@@ -320,7 +320,9 @@ def _row(r: TelemetryReading, time: Any, as_json: Any) -> tuple[Any, ...]:
 
 def _naive_utc(value: datetime) -> datetime:
     """How orm.UtcDateTime stores times (``timestamp without time zone``, in UTC)."""
-    return value.astimezone(UTC).replace(tzinfo=None)
+    if value.tzinfo is not UTC:  # the common case skips the conversion (hot path)
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None)
 
 
 def _copy_samples(connection: Connection, samples: list[TelemetryReading]) -> None:

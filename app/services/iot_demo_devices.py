@@ -46,6 +46,11 @@ class ThreadedDeviceSim:
         self._thread = threading.Thread(target=self._main, name="iot-demo-devices", daemon=True)
 
     @property
+    def device_count(self) -> int:
+        """How many simulated devices this simulator runs (0 for a fleet without IoT)."""
+        return len(self._specs)
+
+    @property
     def devices(self) -> dict:
         return self.sim.devices if self.sim is not None else {}
 

@@ -9,11 +9,14 @@ never asserted in the test suite.
 from __future__ import annotations
 
 import importlib
+import json
 import platform
+import subprocess
 import sys
-import traceback
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+RESULT_MARK = "BENCH-RESULTS "
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,36 @@ def machine() -> str:
     return f"{platform.system()} {platform.release()}, {cpu}, {cores} cores, {mem}, Python {python}"
 
 
+def run_one(name: str) -> int:
+    """Child mode: run one benchmark module and print its results as JSON on the last line."""
+    module = importlib.import_module(f"tests.benchmarks.{name}")
+    results = module.run()
+    print(RESULT_MARK + json.dumps([asdict(r) for r in results]), flush=True)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    """Each benchmark runs in a process of its own: a Qt benchmark that crashes at exit (or
+    leaves a QApplication behind) cannot take the others' numbers with it."""
+    if argv[:1] == ["--one"]:
+        return run_one(argv[1])
     here = Path(__file__).parent
     names = argv or sorted(p.stem for p in here.glob("bench_*.py"))
     results: list[Result] = []
     failed = []
     for name in names:
         print(f"running {name} ...", flush=True)
-        try:
-            module = importlib.import_module(f"tests.benchmarks.{name}")
-            results.extend(module.run())
-        except Exception:
-            traceback.print_exc()
+        child = subprocess.run(
+            [sys.executable, "-m", "tests.benchmarks.harness", "--one", name],
+            capture_output=True,
+            text=True,
+        )
+        lines = [line for line in child.stdout.splitlines() if line.startswith(RESULT_MARK)]
+        if not lines:
+            print(child.stdout[-3000:], child.stderr[-3000:], sep="\n")
             failed.append(name)
+            continue
+        results.extend(Result(**r) for r in json.loads(lines[-1][len(RESULT_MARK) :]))
     print()
     print(f"machine: {machine()}")
     print()

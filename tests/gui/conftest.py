@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.config import DemoSettings, Settings
 from app.paths import resolve_paths
+from app.services.backends import start_backends
 from app.services.runtime import open_context
 from app.views.main_window import MainWindow
 from tests.helpers.waiting import until
@@ -104,6 +105,15 @@ def context(tmp_path, settings):
     ctx = open_context(settings, resolve_paths(tmp_path / "data").ensure())
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def backends(qloop, context):
+    """The demo Smartcar backend (simulator + client) on the test's context."""
+    started = qloop.run_until_complete(start_backends(context.settings, demo=True, offline=False))
+    context.backends = started
+    yield started
+    qloop.run_until_complete(started.aclose())
 
 
 class Confirmations:

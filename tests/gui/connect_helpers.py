@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtWebEngineCore import QWebEnginePage
 
 from app.views.connect_dialog import ConnectDialog
+from app.views.item_models.vehicle_table_model import Column
 from app.views.main_window import MainWindow
 from tests.helpers.waiting import until
 
@@ -81,3 +82,13 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cars(window: MainWindow) -> list:
+    return [r for r in window.model.rows if r.kind == "car"]
+
+
+def badge(window: MainWindow, vehicle_id: int) -> str:
+    """The connection badge text of the vehicle's list row."""
+    position = window.model.position_of(vehicle_id)
+    return window.model.index(position, Column.CONNECTION).data()

@@ -14,9 +14,8 @@ from PySide6.QtCore import QUrl
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES, connect_scope_param
 from app.integrations.smartcar.simulator.specs import make_vin
-from app.services.backends import DEMO_OWNER_EMAIL, start_backends
-from app.views.item_models.vehicle_table_model import Column
-from tests.gui.connect_helpers import allow, click, free_port, open_connect
+from app.services.backends import DEMO_OWNER_EMAIL
+from tests.gui.connect_helpers import allow, badge, cars, click, free_port, open_connect
 from tests.helpers.waiting import until
 from tests.integration.smartcar.connect_walk import walk_connect
 
@@ -30,23 +29,6 @@ def settings():
         demo=DemoSettings(cars=5, micromobility=2),
         smartcar=SmartcarSettings(redirect_uri=redirect),
     )
-
-
-@pytest.fixture
-def backends(qloop, context):
-    started = qloop.run_until_complete(start_backends(context.settings, demo=True, offline=False))
-    context.backends = started
-    yield started
-    qloop.run_until_complete(started.aclose())
-
-
-def cars(window):
-    return [r for r in window.model.rows if r.kind == "car"]
-
-
-def badge(window, vehicle_id: int) -> str:
-    position = window.model.position_of(vehicle_id)
-    return window.model.index(position, Column.CONNECTION).data()
 
 
 def database_bytes(context) -> bytes:

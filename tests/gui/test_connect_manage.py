@@ -11,12 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolBar
 
 from app.config import DemoSettings, Settings, SmartcarSettings
-from app.services.backends import start_backends
 from app.services.connection_health import RECONNECT_NEEDED
 from app.services.token_refresher import TokenRefresher
 from app.views.connection_actions import CONNECTIONS_SHORTCUT
 from app.views.item_models.vehicle_table_model import Column
-from tests.gui.connect_helpers import allow, free_port, open_connect
+from tests.gui.connect_helpers import allow, badge, cars, free_port, open_connect
 from tests.helpers.waiting import until
 from tests.integration.smartcar.connect_walk import walk_connect
 
@@ -30,22 +29,6 @@ def settings():
         demo=DemoSettings(cars=4, micromobility=1),
         smartcar=SmartcarSettings(redirect_uri=redirect),
     )
-
-
-@pytest.fixture
-def backends(qloop, context):
-    started = qloop.run_until_complete(start_backends(context.settings, demo=True, offline=False))
-    context.backends = started
-    yield started
-    qloop.run_until_complete(started.aclose())
-
-
-def cars(window):
-    return [r for r in window.model.rows if r.kind == "car"]
-
-
-def badge(window, vehicle_id: int) -> str:
-    return window.model.index(window.model.position_of(vehicle_id), Column.CONNECTION).data()
 
 
 async def connect(window, row, email: str = "o@x.test"):

@@ -12,7 +12,6 @@ import pytest
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.models.audit_queries import audit_rows
 from app.models.rentals import RentalRepository
-from app.services.backends import start_backends
 from app.services.rentals import OPEN_STATES
 from tests.gui.connect_helpers import free_port
 from tests.gui.test_rentals_views import report
@@ -29,14 +28,6 @@ def settings():
         demo=DemoSettings(cars=3, micromobility=1),
         smartcar=SmartcarSettings(redirect_uri=redirect),
     )
-
-
-@pytest.fixture
-def backends(qloop, context):
-    started = qloop.run_until_complete(start_backends(context.settings, demo=True, offline=False))
-    context.backends = started
-    yield started
-    qloop.run_until_complete(started.aclose())
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.models.database import Database
-from app.models.orm import TelemetrySample, VehicleState
+from app.models.orm import TelemetrySample, Vehicle, VehicleState
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
 from app.models.vehicles import VehicleFields, VehicleRepository
@@ -50,7 +50,7 @@ def _readings(car: int, scooter: int) -> list[TelemetryReading]:
             range=0.1 + 0.2,  # not representable exactly: must survive as the same float
             odometer=123456.789,
             locked=False,
-            doors={"frontLeft": "OPEN", "rear \"trunk\"": "CLOSED"},
+            doors={"frontLeft": "OPEN", 'rear "trunk"': "CLOSED"},
             tires_kpa={"frontLeft": 230.5, "backRight": 229.0},
             oil_life=77.0,
             raw=AWKWARD_RAW,
@@ -147,8 +147,10 @@ async def test_samples_written_through_the_writer_read_back_exactly(db):
 def test_a_vehicle_deleted_meanwhile_drops_only_its_readings(db):
     car, gone = _vehicles(db, 2)
     store = TelemetryStore(db)
-    store.write_batch(_readings(car, gone)[2:])  # caches ``gone`` as existing
-    VehicleRepository(db).delete(gone)
+    # A reading without values: no sample, but ``gone`` is now cached as existing.
+    store.write_batch([TelemetryReading(gone, "iot", T0, T0)])
+    with db.session() as session:  # deleted by another process (vehicle_state cascades)
+        session.execute(delete(Vehicle).where(Vehicle.id == gone))
     later = [
         TelemetryReading(gone, "iot", T0 + timedelta(hours=1), T0 + timedelta(hours=1), speed=3.0),
         TelemetryReading(car, "iot", T0 + timedelta(hours=1), T0 + timedelta(hours=1), speed=9.0),
