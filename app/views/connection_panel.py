@@ -210,9 +210,14 @@ class ConnectionPanel(QWidget):
         usable = self.service.available and not self.read_only and not busy
         self.connect_button.setText("Reconnect" if live else "Connect Car")
         self.connect_button.setEnabled(usable)
-        self.connect_button.setToolTip(
-            "" if self.service.available else "Smartcar is not available (see the status bar)"
-        )
+        if self.read_only:
+            reason = "Offline review: the database is read-only, nothing is sent"
+        elif not self.service.available:
+            reason = "Smartcar is not available (see the status bar)"
+        else:
+            reason = ""
+        for button in (self.connect_button, self.disconnect_button, self.refresh_button):
+            button.setToolTip(reason)
         self.disconnect_button.setEnabled(usable and live and bool(self.record.has_tokens))
         self.refresh_button.setEnabled(usable and live and bool(self.record.has_tokens))
 

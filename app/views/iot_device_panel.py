@@ -221,7 +221,9 @@ class IotDevicePanel(QWidget):
             text, busy = ACTIONS[action]
             button.setText(busy if in_flight and handle.action == action else text)
             reason = ""
-            if runtime is None:
+            if self._db.read_only:
+                reason = "Offline review: the database is read-only, nothing is sent"
+            elif runtime is None:
                 reason = "The IoT gateway is not running in this console"
             elif action not in allowed:
                 reason = "This device does not support it"

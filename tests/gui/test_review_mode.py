@@ -1,0 +1,56 @@
+"""Offline review: commands and connects are disabled, and say why."""
+
+import pytest
+from PySide6.QtWidgets import QPushButton
+
+from app.paths import resolve_paths
+from app.services.runtime import open_context
+from app.views.main_window import MainWindow
+from tests.helpers.waiting import until
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def review_window(qtbot, qloop, tmp_path, context, confirmations):
+    copy = tmp_path / "review.sqlite"
+    with context.database.engine.connect() as connection:
+        connection.exec_driver_sql(f"VACUUM INTO '{copy}'")
+    review = open_context(
+        context.settings,
+        resolve_paths(tmp_path / "review-data").ensure(),
+        db_url=f"sqlite:///{copy}",
+        review=True,
+    )
+    win = MainWindow(review, confirm=confirmations)
+    qtbot.addWidget(win)
+    win.show()
+    win.reload()
+    qloop.run_until_complete(until(lambda: win.model.rowCount() > 0, what="the fleet list"))
+    yield win
+    win.close()
+    review.close()
+
+
+async def test_commands_and_connect_are_disabled_with_the_reason(review_window):
+    window = review_window
+    assert not window.add_action.isEnabled()
+    for kind, names in (("iot", {"Lock", "Unlock", "Locate"}), ("none", {"Connect Car"})):
+        row = next(r for r in window.model.rows if r.connection_type == kind)
+        window.select_vehicle(row.id)
+
+        def shown_buttons(names=names):
+            return {
+                b.text(): b
+                for b in window.detail.findChildren(QPushButton)
+                if b.isVisible() and b.text() in names
+            }
+
+        def all_refused(names=names, shown=shown_buttons):
+            buttons = shown()
+            return set(buttons) == names and all(
+                not b.isEnabled() and b.toolTip().startswith("Offline review")
+                for b in buttons.values()
+            )
+
+        await until(all_refused, what=f"{kind} buttons disabled with the review reason")
