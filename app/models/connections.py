@@ -9,7 +9,7 @@ writes a new row; the fleet list shows only the latest non-disconnected one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
@@ -52,6 +52,7 @@ class ConnectionRecord:
     last_command_at: datetime | None
     last_error: str
     has_tokens: bool
+    requests_this_month: int = 0  # billed Smartcar requests in the current UTC month
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,9 @@ def _record(c: SmartcarConnection, v: Vehicle) -> ConnectionRecord:
         last_command_at=c.last_command_at,
         last_error=c.last_error,
         has_tokens=c.refresh_token_enc is not None,
+        requests_this_month=(
+            c.requests_this_month if c.budget_month == datetime.now(UTC).strftime("%Y-%m") else 0
+        ),
     )
 
 

@@ -66,8 +66,12 @@ class ConnectionActions(QObject):
     def open_view(self) -> ConnectionsView:
         """Show (or raise) the Connections view and load it."""
         if self.view is None:
+            context = self.window.context
             self.view = ConnectionsView(
-                self.service, read_only=self.window.context.read_only, parent=self.window
+                self.service,
+                read_only=context.read_only,
+                monthly_budget=context.settings.telemetry.monthly_request_budget,
+                parent=self.window,
             )
             self.view.vehicle_chosen.connect(self.window.select_vehicle)
         self.view.show()

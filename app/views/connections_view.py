@@ -34,7 +34,16 @@ from app.views import formatting as fmt
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("Vehicle", "Fleet no.", "Status", "Rentable", "Reason", "Last sync", "Access renews by")
+COLUMNS = (
+    "Vehicle",
+    "Fleet no.",
+    "Status",
+    "Rentable",
+    "Reason",
+    "Last sync",
+    "Access renews by",
+    "Requests this month",
+)
 
 
 class ConnectionsView(QDialog):
@@ -44,13 +53,19 @@ class ConnectionsView(QDialog):
     loaded = Signal(int)
 
     def __init__(
-        self, service: ConnectionService, *, read_only: bool = False, parent: QWidget | None = None
+        self,
+        service: ConnectionService,
+        *,
+        read_only: bool = False,
+        monthly_budget: int | None = None,
+        parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("connectionsView")
         self.setWindowTitle("Smartcar connections")
         self.resize(1100, 520)
         self.service = service
+        self.monthly_budget = monthly_budget
         self.records: list[ConnectionRecord] = []
         self.failures: dict[int, str] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -109,6 +124,9 @@ class ConnectionsView(QDialog):
                 record.access_expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
                 if record.access_expires_at
                 else "—",
+                f"{record.requests_this_month} / {self.monthly_budget}"
+                if self.monthly_budget
+                else str(record.requests_this_month),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)
