@@ -20,21 +20,17 @@ from typing import Any
 import folium
 from branca.element import MacroElement
 from jinja2 import Template
-from PySide6.QtCore import QObject, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtWebChannel import QWebChannel
-from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
-from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.models.vehicles import VehicleRow
-from app.resources import resource_path
-from app.views.map_scheme import MapSchemeHandler, schemes_registered
+from app.views.map_host import host_page
 from app.views.map_tiles import TileCache
 
 logger = logging.getLogger(__name__)
 
-GLUE_JS = ("map", "fleet_map.js")  # below resources/ (checkout or frozen bundle)
-PAGE_URL = "app://page/map.html"
+GLUE_JS = "fleet_map.js"  # below resources/map/ (checkout or frozen bundle)
+PAGE = "map.html"
 TILE_URL = "tiles://osm/{z}/{x}/{y}.png"
 FLUSH_MS = 250  # at most four pushes per second, however many vehicles report
 STATUS_COLOURS = {
@@ -115,19 +111,6 @@ class MapBridge(QObject):
         self.painted.emit(token)
 
 
-class MapPage(QWebEnginePage):
-    """The map's page; JS errors go to our log instead of vanishing."""
-
-    def javaScriptConsoleMessage(
-        self,
-        level: QWebEnginePage.JavaScriptConsoleMessageLevel,
-        message: str,
-        line: int,
-        source: str,
-    ) -> None:
-        logger.warning("map page %s:%d: %s", source, line, message)
-
-
 class FleetMapView(QWidget):
     """Every vehicle on one map.
 
@@ -157,41 +140,22 @@ class FleetMapView(QWidget):
         self._flush_timer.timeout.connect(self.flush)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        if not schemes_registered():
-            # Too late to register them once QApplication exists: say so, do not crash.
-            logger.error("map URL schemes were not registered before QApplication")
-            layout.addWidget(QLabel("Map unavailable: start-up did not register its schemes."))
-            self.view = None
-            return
-        try:
-            glue = resource_path(*GLUE_JS).read_bytes()
-        except OSError as exc:  # an incomplete bundle: no map, but the console runs
-            logger.error("map page script unavailable: %s", exc)
-            layout.addWidget(QLabel(f"Map unavailable: {exc}"))
-            self.view = None
-            return
-        # Creation order matters for teardown: the view (and its page) are children
-        # created before the profile, so Qt deletes them first, as QtWebEngine needs.
-        self.view = QWebEngineView(self)
-        self.profile = QWebEngineProfile(self)  # off the record: nothing stored on disk
-        self.handler = MapSchemeHandler(tiles)
-        self.handler.setParent(self.profile)
-        for scheme in (b"app", b"tiles"):
-            self.profile.installUrlSchemeHandler(scheme, self.handler)
-        self.handler.set_page("map.html", build_page(center).encode())
-        self.handler.set_page("fleet_map.js", glue)
-        page = MapPage(self.profile, self.view)
         self.bridge = MapBridge(self)
         self.bridge.clicked.connect(self.vehicle_clicked)
         self.bridge.ready.connect(self._on_ready)
         self.bridge.painted.connect(self.painted)
-        channel = QWebChannel(page)
-        channel.registerObject("bridge", self.bridge)
-        page.setWebChannel(channel)
-        self.view.setPage(page)
-        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
-        layout.addWidget(self.view)
-        self.view.load(QUrl(PAGE_URL))
+        hosted = host_page(
+            self,
+            layout,
+            tiles=tiles,
+            page=PAGE,
+            html=build_page(center),
+            script=GLUE_JS,
+            bridge=self.bridge,
+        )
+        self.view = hosted.view if hosted else None
+        if hosted:
+            self.profile, self.handler = hosted.profile, hosted.handler
 
     # Data in ------------------------------------------------------------------------
     def set_rows(self, rows: Iterable[VehicleRow]) -> None:

@@ -13,21 +13,18 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
-from PySide6.QtWebChannel import QWebChannel
-from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
+from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.models.track_queries import Track
-from app.resources import resource_path
-from app.views.map_scheme import MapSchemeHandler, schemes_registered
+from app.views.map_host import host_page
 from app.views.map_tiles import TileCache
 
 logger = logging.getLogger(__name__)
 
-GLUE_JS = ("map", "replay.js")
-PAGE_URL = "app://page/replay.html"
+GLUE_JS = "replay.js"
+PAGE = "replay.html"
 PAGE_CONFIG = {
     "tileUrl": "tiles://osm/{z}/{x}/{y}.png",
     "trackColour": "#1f6fb2",
@@ -60,19 +57,6 @@ class _Bridge(QObject):
         self.ready.emit()
 
 
-class _Page(QWebEnginePage):
-    """JS errors go to our log instead of vanishing."""
-
-    def javaScriptConsoleMessage(
-        self,
-        level: QWebEnginePage.JavaScriptConsoleMessageLevel,
-        message: str,
-        line: int,
-        source: str,
-    ) -> None:
-        logger.warning("replay page %s:%d: %s", source, line, message)
-
-
 class ReplayMap(QWidget):
     """One track and a cursor on a map. Calls made before the page is ready are queued.
 
@@ -91,35 +75,20 @@ class ReplayMap(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.view: QWebEngineView | None = None
-        if not schemes_registered():
-            logger.error("map URL schemes were not registered before QApplication")
-            layout.addWidget(QLabel("Map unavailable: start-up did not register its schemes."))
-            return
-        try:
-            glue = resource_path(*GLUE_JS).read_bytes()
-        except OSError as exc:
-            logger.error("replay page script unavailable: %s", exc)
-            layout.addWidget(QLabel(f"Map unavailable: {exc}"))
-            return
-        # View before profile: Qt deletes children in reverse, the page must go first.
-        self.view = QWebEngineView(self)
-        self.profile = QWebEngineProfile(self)  # off the record: nothing stored on disk
-        self.handler = MapSchemeHandler(tiles)
-        self.handler.setParent(self.profile)
-        for scheme in (b"app", b"tiles"):
-            self.profile.installUrlSchemeHandler(scheme, self.handler)
-        self.handler.set_page("replay.html", build_page(center).encode())
-        self.handler.set_page("replay.js", glue)
-        page = _Page(self.profile, self.view)
         self.bridge = _Bridge(self)
         self.bridge.ready.connect(self._on_ready)
-        channel = QWebChannel(page)
-        channel.registerObject("bridge", self.bridge)
-        page.setWebChannel(channel)
-        self.view.setPage(page)
-        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
-        layout.addWidget(self.view)
-        self.view.load(QUrl(PAGE_URL))
+        hosted = host_page(
+            self,
+            layout,
+            tiles=tiles,
+            page=PAGE,
+            html=build_page(center),
+            script=GLUE_JS,
+            bridge=self.bridge,
+        )
+        self.view = hosted.view if hosted else None
+        if hosted:
+            self.profile, self.handler = hosted.profile, hosted.handler
 
     def set_track(self, track: Track) -> None:
         segments = [
