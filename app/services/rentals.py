@@ -340,13 +340,23 @@ class RentalService:
         unlocked; a vehicle in a rental needs a reason (ReasonRequired)."""
         if action not in ("lock", "unlock"):
             raise ValueError(f"unknown action {action!r}")
+        refusal = await self.command_refusal(vehicle_id, action, reason)
+        if refusal is not None:
+            return CommandOutcome(False, action, refusal)
+        send = self.commands.unlock if action == "unlock" else self.commands.lock
+        return await send(vehicle_id, reason=reason.strip())
+
+    async def command_refusal(self, vehicle_id: int, action: str, reason: str = "") -> str | None:
+        """Why an operator's ``action`` must not be sent now (None: go ahead).
+
+        Raises ReasonRequired for a vehicle in a rental when no reason is given. Shared by
+        every place that sends a remote command by hand (car panel, IoT device panel).
+        """
         if action == "unlock":
             latest = await self._db.run(self._queries.latest, vehicle_id)
             speed = fresh_value(latest, "speed_kmh", self._clock(), self.stale_after)
             if speed is not None and speed > 0:
-                return CommandOutcome(
-                    False, action, f"the vehicle is moving ({speed:g} km/h); not unlocked"
-                )
+                return f"the vehicle is moving ({speed:g} km/h); not unlocked"
         rental = await self._db.run(self.repository.open_for_vehicle, vehicle_id, OPEN_STATES)
         if rental is not None and not reason.strip():
             raise ReasonRequired(
@@ -354,8 +364,7 @@ class RentalService:
                 f"({rental.customer_ref or 'no customer reference'}); "
                 "give a reason for the audit trail."
             )
-        send = self.commands.unlock if action == "unlock" else self.commands.lock
-        return await send(vehicle_id, reason=reason.strip())
+        return None
 
 
 def _relock_note(outcome: CommandOutcome) -> str:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QToolBar
 from qasync import asyncSlot
 
 from app.services.iot_runtime import IotRuntime
+from app.services.operations import operations
 from app.views.iot_device_panel import IotDevicePanel
 from app.views.iot_unknown_dialog import UnknownDevicesDialog
 
@@ -35,6 +36,7 @@ class IotActions(QObject):
         self.window = window
         self.context = window.context
         self.panel = IotDevicePanel(self.runtime, self.context.database, window.confirm)
+        self.panel.preconditions = self._command_refusal
         window.detail.set_iot_panel(self.panel)
         self.dialog: UnknownDevicesDialog | None = None
 
@@ -49,6 +51,9 @@ class IotActions(QObject):
         if toolbar is not None:
             toolbar.addAction(self.unknown_action)
         window.addAction(self.unknown_action)
+
+    async def _command_refusal(self, vehicle_id: int, action: str, reason: str) -> str | None:
+        return await operations(self.context).rentals.command_refusal(vehicle_id, action, reason)
 
     def runtime(self) -> IotRuntime | None:
         return self.context.iot

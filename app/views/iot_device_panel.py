@@ -10,7 +10,7 @@ state the vehicle is already in is disabled, saying why.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import Qt, QTimer
@@ -32,7 +32,9 @@ from app.models.vehicles import VehicleRow
 from app.services.iot_commands import IotCommandEvent, IotCommandRefused
 from app.services.iot_frame_log import FrameEntry
 from app.services.iot_runtime import IotRuntime
+from app.services.rentals import ReasonRequired
 from app.views import formatting as fmt
+from app.views.vehicle_commands_panel import Prompt, ask_reason
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,9 @@ def entry_line(entry: FrameEntry) -> str:
     return f"{entry.at:%H:%M:%S} {arrow} [{entry.status}] {entry.text}"
 
 
+Preconditions = Callable[[int, str, str], Awaitable[str | None]]
+
+
 class IotDevicePanel(QWidget):
     """Follows the selected vehicle; ``runtime`` is read late (the gateway starts later)."""
 
@@ -74,6 +79,10 @@ class IotDevicePanel(QWidget):
         self._db = database
         self._repository = IotDeviceRepository(database)
         self._confirm = confirm
+        # The operator preconditions (not while moving; a reason during a rental), shared
+        # with the car commands: RentalService.command_refusal. Set by the owner.
+        self.preconditions: Preconditions | None = None
+        self.prompt: Prompt = ask_reason
         self.row: VehicleRow | None = None
         self.device: DeviceInfo | None = None
         self._attached: IotRuntime | None = None
@@ -279,11 +288,25 @@ class IotDevicePanel(QWidget):
             question += "\n\nThe command goes to the vehicle's IoT device now."
         if not self._confirm(self, f"{label} vehicle", question):
             return
+        reason = ""
+        if self.preconditions is not None and action in ("lock", "unlock"):
+            try:
+                refusal = await self.preconditions(row.id, action, reason)
+            except ReasonRequired as needed:
+                reason = self.prompt(self, "Reason required", str(needed)) or ""
+                if not reason.strip():
+                    self.outcome.setText(f"{label} cancelled: no reason given")
+                    return
+                refusal = await self.preconditions(row.id, action, reason)
+            if refusal is not None:
+                self.outcome.setText(f"{label} refused: {refusal}")
+                self.outcome.setStyleSheet("color: #c62828")
+                return
         for button in self.buttons.values():
             button.setEnabled(False)
         self.buttons[action].setText(ACTIONS[action][1])
         try:
-            await runtime.commands.send(row.id, action)
+            await runtime.commands.send(row.id, action, reason=reason.strip())
         except IotCommandRefused as refused:
             self.outcome.setText(f"{label} not sent: {refused}")
             self.outcome.setStyleSheet("color: #c62828")
