@@ -55,23 +55,10 @@ class VehicleDetailPanel(QWidget):
         self.connection = self._group(
             "Connection", [("connection", "Connection"), ("connection_status", "Status")]
         )
-        self.telemetry = self._group(
-            "Latest readings",
-            [
-                ("energy", "Fuel / charge"),
-                ("odometer", "Odometer"),
-                ("locked", "Lock"),
-                ("location", "Location"),
-                ("last_heard", "Last heard"),
-            ],
-        )
-        # Telemetry readouts: every latest value with its age (telemetry_readouts.py). They
-        # supersede the list-derived summary rows, which stay for the list's own wording.
+        self.telemetry = self._group("Latest readings", [("last_heard", "Last heard")])
+        # Every latest value with its own age (telemetry_readouts.py).
         self.readouts = TelemetryReadouts()
-        readings = self.telemetry.layout()
-        for key in ("energy", "odometer", "locked", "location"):
-            readings.setRowVisible(self.values[key], False)
-        readings.addRow(self.readouts)
+        self.telemetry.layout().addRow(self.readouts)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         for group in (self.identity, self.connection, self.telemetry):
@@ -93,26 +80,26 @@ class VehicleDetailPanel(QWidget):
     def text(self, key: str) -> str:
         return self.values[key].text()
 
-    def set_connection_panel(self, panel: ConnectionPanel) -> None:
-        """Embed the Smartcar connection panel (connection_panel.py) in the Connection group."""
-        self.connection_panel = panel
+    def _embed(self, panel: QWidget) -> None:
+        """Add a panel below the Connection group's rows; it shows itself when it applies."""
         form = self.connection.layout()
         assert isinstance(form, QFormLayout)
         form.addRow(panel)
+
+    def set_connection_panel(self, panel: ConnectionPanel) -> None:
+        """The Smartcar connection panel (connection_panel.py)."""
+        self.connection_panel = panel
+        self._embed(panel)
 
     def set_iot_panel(self, panel: IotDevicePanel) -> None:
-        """Embed the IoT device panel (iot_device_panel.py) in the Connection group."""
+        """The IoT device panel (iot_device_panel.py)."""
         self.iot_panel = panel
-        form = self.connection.layout()
-        assert isinstance(form, QFormLayout)
-        form.addRow(panel)
+        self._embed(panel)
 
     def set_commands_panel(self, panel: VehicleCommandsPanel) -> None:
-        """Embed the remote commands panel (vehicle_commands_panel.py) in the Connection group."""
+        """The remote commands panel (vehicle_commands_panel.py)."""
         self.commands_panel = panel
-        form = self.connection.layout()
-        assert isinstance(form, QFormLayout)
-        form.addRow(panel)
+        self._embed(panel)
 
     def show_vehicle(self, row: VehicleRow | None, now: datetime | None = None) -> None:
         for group in (self.identity, self.connection, self.telemetry):
@@ -130,7 +117,6 @@ class VehicleDetailPanel(QWidget):
         now = now or datetime.now(UTC)
         self.title.setText(f"{row.name}{'  (archived)' if row.archived else ''}")
         year = f" {row.year}" if row.year else ""
-        waiting = fmt.WAITING
         values = {
             "fleet_number": row.fleet_number,
             "kind": fmt.KIND_LABELS.get(row.kind, row.kind),
@@ -149,15 +135,7 @@ class VehicleDetailPanel(QWidget):
                 if row.connection_status
                 else ("Not connected" if row.connection_type != "iot" else "—")
             ),
-            "energy": fmt.percent(row.energy_pct) or waiting,
-            "odometer": fmt.kilometres(row.odometer_km) or waiting,
-            "locked": fmt.locked(row.locked) or waiting,
-            "location": (
-                f"{row.latitude:.5f}, {row.longitude:.5f}"
-                if row.latitude is not None and row.longitude is not None
-                else waiting
-            ),
-            "last_heard": fmt.age(row.last_heard_at, now) or waiting,
+            "last_heard": fmt.age(row.last_heard_at, now) or fmt.WAITING,
         }
         for key, value in values.items():
             self.values[key].setText(value)

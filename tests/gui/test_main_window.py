@@ -83,8 +83,8 @@ async def test_selecting_shows_detail_waiting_for_first_data(window):
     assert window.select_vehicle(car.id)
     assert window.detail.title.text() == car.name
     assert window.detail.text("vin") == car.vin
-    assert window.detail.text("energy") == "waiting for first data"
-    assert window.detail.text("location") == "waiting for first data"
+    assert window.detail.readouts.text("energy") == "waiting for first data"
+    assert window.detail.readouts.text("location") == "waiting for first data"
     assert window.detail.text("connection_status") == "Not connected"
 
 
