@@ -16,7 +16,6 @@ import pytest_asyncio
 
 from app.config import KindSurcharges, LevelSurcharge, MileageSurcharge, Settings, SurchargeSettings
 from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
-from app.integrations.smartcar.simulator import SimulatorConfig, start_simulator
 from app.models.database import Database, sqlite_url
 from app.models.rentals import vehicle_basics
 from app.models.vehicles import VehicleFields, VehicleRepository
@@ -28,7 +27,14 @@ from app.services.token_store import TokenCipher
 from app.services.vehicle_commands import IotCommands, RoutedCommands, SmartcarCommands
 from app.services.vehicle_reads import SmartcarReader
 from app.services.vehicles import VehicleService
-from tests.integration.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, FLEET, REDIRECT, FakeClock
+from tests.integration.smartcar.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FLEET,
+    REDIRECT,
+    FakeClock,
+    start_test_simulator,
+)
 from tests.integration.smartcar.connect_walk import walk_connect
 
 FORD = "1FADP3F20JL000003"  # combustion car of owner@fleet.test in the simulator's fleet
@@ -77,15 +83,7 @@ class Rig:
 @pytest_asyncio.fixture
 async def rig(tmp_path) -> AsyncIterator[Rig]:
     clock = FakeClock()
-    sim = await start_simulator(
-        SimulatorConfig(
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(REDIRECT,),
-            vehicles=list(FLEET),
-            clock=clock,
-        )
-    )
+    sim = await start_test_simulator(clock)
     origins = SmartcarOrigins.for_simulator(sim.base_url)
     credentials = SmartcarCredentials(CLIENT_ID, CLIENT_SECRET, REDIRECT)
     client = SmartcarClient(origins, credentials, timeout=httpx.Timeout(10.0))

@@ -61,18 +61,23 @@ async def clock() -> FakeClock:
     return FakeClock()
 
 
+async def start_test_simulator(clock: FakeClock, **config: object) -> RunningSimulator:
+    """The simulator registered for the test app (CLIENT_ID, REDIRECT) with FLEET on ``clock``."""
+    return await start_simulator(
+        SimulatorConfig(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            redirect_uris=(REDIRECT,),
+            vehicles=list(FLEET),
+            clock=clock,
+            **config,
+        )
+    )
+
+
 @pytest_asyncio.fixture
 async def sim(clock: FakeClock) -> AsyncIterator[RunningSimulator]:
-    config = SimulatorConfig(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        redirect_uris=(REDIRECT,),
-        vehicles=list(FLEET),
-        clock=clock,
-        rate_limit_capacity=40,
-        rate_limit_refill_per_s=0.5,
-    )
-    running = await start_simulator(config)
+    running = await start_test_simulator(clock, rate_limit_capacity=40, rate_limit_refill_per_s=0.5)
     yield running
     await running.stop()
 

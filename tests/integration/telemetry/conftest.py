@@ -20,13 +20,19 @@ import pytest_asyncio
 from app.config import TelemetrySettings
 from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
 from app.integrations.smartcar.errors import OAuthTokenError
-from app.integrations.smartcar.simulator import RunningSimulator, SimulatorConfig, start_simulator
+from app.integrations.smartcar.simulator import RunningSimulator
 from app.models.database import Database, sqlite_url
 from app.models.orm import SmartcarConnection
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.telemetry_cron import TelemetryCron
 from app.services.telemetry_writer import TelemetryWriter
-from tests.integration.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, FLEET, REDIRECT, FakeClock
+from tests.integration.smartcar.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT,
+    FakeClock,
+    start_test_simulator,
+)
 from tests.integration.smartcar.helpers import connect
 
 
@@ -143,17 +149,7 @@ class Rig:
 @pytest_asyncio.fixture
 async def rig(tmp_path) -> AsyncIterator[Rig]:
     clock = FakeClock()
-    sim = await start_simulator(
-        SimulatorConfig(
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(REDIRECT,),
-            vehicles=list(FLEET),
-            clock=clock,
-            rate_limit_capacity=40,
-            rate_limit_refill_per_s=0.5,
-        )
-    )
+    sim = await start_test_simulator(clock, rate_limit_capacity=40, rate_limit_refill_per_s=0.5)
     db = Database(sqlite_url(tmp_path / "fleet.sqlite"))
     db.migrate()
     creds = SmartcarCredentials(CLIENT_ID, CLIENT_SECRET, REDIRECT)
