@@ -18,7 +18,6 @@ import pytest
 import pytest_asyncio
 
 from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
-from app.integrations.smartcar.simulator import SimulatorConfig, start_simulator
 from app.models.command_audit import CommandAudit
 from app.models.database import Database
 from app.models.orm import Command
@@ -33,7 +32,12 @@ from app.services.vehicle_commands import IotCommands, RoutedCommands, SmartcarC
 from app.services.vehicles import VehicleService
 from tests.helpers.waiting import until
 from tests.integration.shared.collectors import CollectorProcess, write_settings
-from tests.integration.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, FLEET, REDIRECT
+from tests.integration.smartcar.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT,
+    start_test_simulator,
+)
 from tests.integration.smartcar.connect_walk import walk_connect
 
 FORD = "1FADP3F20JL000003"  # a car of owner@fleet.test in the simulator's fleet
@@ -65,14 +69,7 @@ class Rig:
 
 @pytest_asyncio.fixture
 async def rig(tmp_path, pg_url) -> AsyncIterator[Rig]:
-    sim = await start_simulator(
-        SimulatorConfig(
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(REDIRECT,),
-            vehicles=list(FLEET),
-        )
-    )
+    sim = await start_test_simulator()
     origins = SmartcarOrigins.for_simulator(sim.base_url)
     credentials = SmartcarCredentials(CLIENT_ID, CLIENT_SECRET, REDIRECT)
     client = SmartcarClient(origins, credentials, timeout=httpx.Timeout(10.0))

@@ -12,7 +12,6 @@ import pytest
 import pytest_asyncio
 
 from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
-from app.integrations.smartcar.simulator import SimulatorConfig, start_simulator
 from app.models.connections import ConnectionRepository
 from app.models.database import Database
 from app.models.enums import ConnectionStatus
@@ -20,7 +19,12 @@ from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.connection_tokens import TokenKeeper, encrypt_pair
 from app.services.token_store import TokenCipher
 from tests.integration.shared.collectors import ROOT
-from tests.integration.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, FLEET, REDIRECT
+from tests.integration.smartcar.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT,
+    start_test_simulator,
+)
 from tests.integration.smartcar.helpers import connect
 
 ROUNDS = 6
@@ -28,14 +32,7 @@ ROUNDS = 6
 
 @pytest_asyncio.fixture
 async def simulator():
-    sim = await start_simulator(
-        SimulatorConfig(
-            client_id=CLIENT_ID,
-            client_secret=CLIENT_SECRET,
-            redirect_uris=(REDIRECT,),
-            vehicles=FLEET,
-        )
-    )
+    sim = await start_test_simulator()
     yield sim
     await sim.stop()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest_asyncio
@@ -61,7 +61,9 @@ async def clock() -> FakeClock:
     return FakeClock()
 
 
-async def start_test_simulator(clock: FakeClock, **config: object) -> RunningSimulator:
+async def start_test_simulator(
+    clock: Callable[[], float] = time.time, **config: object
+) -> RunningSimulator:
     """The simulator registered for the test app (CLIENT_ID, REDIRECT) with FLEET on ``clock``."""
     return await start_simulator(
         SimulatorConfig(
