@@ -60,6 +60,11 @@ def assert_plausible_fix(record) -> None:
 def test_corpus_frame_decodes_as_traccar_expects(frame) -> None:
     records = CODEC.decode(frame.data, strict=False).records
     assert records and all(r.device_id == frame.data.split(b",")[2].decode() for r in records)
+    assert_meets_expectations(frame, records)
+
+
+def assert_meets_expectations(frame, records) -> None:
+    """The checks every corpus frame gets, text or binary: fixes plausible, values as asserted."""
     if frame.kind == "position":
         for record in records:
             assert_plausible_fix(record)
@@ -72,7 +77,7 @@ def test_corpus_frame_decodes_as_traccar_expects(frame) -> None:
 
 
 def test_corpus_expectation_keys_are_all_classified() -> None:
-    keys = {traccar_key(k) for f in TEXT for k in f.expect}
+    keys = {traccar_key(k) for f in FRAMES for k in f.expect}
     assert keys == set(MAPPED) | NOT_MAPPED
 
 
@@ -95,24 +100,6 @@ def test_strict_rejects_a_truncated_tail_that_lenient_decodes() -> None:
         CODEC.decode(frame.data)
     records = CODEC.decode(frame.data, strict=False).records
     assert records[0].checksum_ok is False and records[0].valid_fix is True
-
-
-@pytest.mark.parametrize(
-    "frame",
-    [
-        pytest.param(f, marks=pytest.mark.skip(reason="binary HEX-mode decoding not implemented"))
-        for f in BINARY
-    ],
-    ids=lambda f: f.test_id,
-)
-def test_binary_position_frames(frame) -> None:
-    assert_plausible_fix(CODEC.decode(frame.data).records[0])
-
-
-@pytest.mark.parametrize("frame", BINARY, ids=lambda f: f.test_id)
-def test_binary_frames_are_recognised_not_decoded(frame) -> None:
-    (record,) = CODEC.decode(frame.data).records
-    assert record.kind is RecordKind.OTHER and record.attributes["format"] == "binary"
 
 
 @pytest.mark.parametrize("case", load_framing("gl200"), ids=lambda c: c["frame"][:12])

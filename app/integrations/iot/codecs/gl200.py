@@ -15,8 +15,8 @@ console stores by shape:
   output 1 drives the immobiliser/lock relay that ``AT+GTOUT`` (our lock command) switches.
 
 There is no checksum; strict mode instead requires the tail the reference describes,
-a ``yyyyMMddHHmmss`` send time followed by a 4-hex-digit count. Binary ("HEX mode")
-frames are framed but not decoded: they give one ``OTHER`` record saying so.
+a ``yyyyMMddHHmmss`` send time followed by a 4-hex-digit count. Binary frames are decoded
+in gl200_binary (classic "HEX mode") and gl200_pro ("Protocol Pro", second byte 0).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from app.integrations.iot.codecs.gl200_binary import decode_binary
 from app.integrations.iot.codecs.gl200_framing import Gl200Framer, is_binary
+from app.integrations.iot.codecs.gl200_pro import decode_pro
 from app.integrations.iot.records import (
     DecodeResult,
     DeviceRecord,
@@ -121,15 +123,11 @@ class Gl200Codec:
         self, frame: bytes, *, device_id: str | None = None, strict: bool = True
     ) -> DecodeResult:
         if is_binary(frame):
-            logger.debug("gl200: binary (HEX mode) frame %s... not decoded", frame[:4])
-            record = DeviceRecord(
-                protocol=NAME,
-                kind=RecordKind.OTHER,
-                device_id=device_id,
-                raw=bytes(frame),
-                attributes={"format": "binary", "header": frame[:4].hex()},
+            if frame[1:2] == b"\x00":
+                return decode_pro(bytes(frame), strict=strict, sack_all=self._sack_all)
+            return decode_binary(
+                bytes(frame), device_id=device_id, strict=strict, sack_all=self._sack_all
             )
-            return DecodeResult((record,))
         try:
             text = frame.decode("ascii").rstrip("\x00")
         except UnicodeDecodeError:
