@@ -64,3 +64,11 @@ class RentalState(enum.StrEnum):
     COMPLETED = "completed"
     CHECK_IN_EXPIRED = "check_in_expired"
     CANCELLED = "cancelled"
+
+
+#: Rental states that end a rental for good. Defined beside the states because the
+#: database's one-open-rental-per-vehicle index (orm.Rental) is built from it, and the
+#: state machine (app.services.rental_states) must agree with that index.
+TERMINAL_RENTAL_STATES = frozenset(
+    {RentalState.COMPLETED, RentalState.CHECK_IN_EXPIRED, RentalState.CANCELLED}
+)

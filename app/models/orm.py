@@ -27,9 +27,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+from app.models.enums import TERMINAL_RENTAL_STATES
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +62,46 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+#: What a NUL character is stored as. PostgreSQL refuses NUL in any text value (SQLite
+#: takes it), and garbage device frames or odd vendor JSON can carry one; the whole batch
+#: or transaction would then fail. The same visible escape on both backends keeps the
+#: character's position for troubleshooting and makes SQLite and PostgreSQL rows identical.
+NUL_ESCAPE = "\\x00"
+
+
+def escape_nul(value: str) -> str:
+    """``value`` with every NUL written as ``\\x00``: the one rule for outside text."""
+    return value.replace("\x00", NUL_ESCAPE) if "\x00" in value else value
+
+
+class OutsideString(TypeDecorator[str]):
+    """Text that devices or vendor APIs supply (ids, addresses, firmware, error messages).
+
+    Applies :func:`escape_nul` to every value the ORM or Core binds, so no write path can
+    forget it; then clips to the column's length, because the escape makes text longer
+    and PostgreSQL refuses an over-long VARCHAR. Telemetry ``raw`` is escaped in
+    ``telemetry_reading.sanitize`` instead: its bulk paths (COPY, driver-level inserts)
+    bypass column types.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: object) -> str | None:
+        if value is None:
+            return None
+        value = escape_nul(value)
+        length = self.impl.length
+        return value[:length] if length else value
+
+
+class OutsideText(OutsideString):
+    """:class:`OutsideString` of unbounded length (TEXT, as those columns were created)."""
+
+    impl = Text
+    cache_ok = True
 
 
 class Base(DeclarativeBase):
@@ -122,7 +165,7 @@ class SmartcarConnection(Base):
     smartcar_vehicle_id: Mapped[str] = mapped_column(String(64), index=True)
     smartcar_user_id: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    status_reason: Mapped[str] = mapped_column(Text, default="")
+    status_reason: Mapped[str] = mapped_column(OutsideText(), default="")
     granted_scopes: Mapped[list] = mapped_column(JSON, default=list)
     access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -131,7 +174,7 @@ class SmartcarConnection(Base):
     connected_at: Mapped[datetime | None]
     last_sync_at: Mapped[datetime | None]
     last_command_at: Mapped[datetime | None]
-    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str] = mapped_column(OutsideText(), default="")
     budget_month: Mapped[str] = mapped_column(String(7), default="")
     requests_this_month: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -143,12 +186,12 @@ class IotDevice(Base):
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
     vendor: Mapped[str] = mapped_column(String(32))
     protocol: Mapped[str] = mapped_column(String(16))
-    device_id: Mapped[str] = mapped_column(String(32), unique=True)
+    device_id: Mapped[str] = mapped_column(OutsideString(32), unique=True)
     transport: Mapped[str] = mapped_column(String(8), default="tcp")
     serial_port: Mapped[str | None] = mapped_column(String(200))
     baud: Mapped[int | None] = mapped_column(Integer)
-    address: Mapped[str | None] = mapped_column(String(80))
-    firmware: Mapped[str | None] = mapped_column(String(60))
+    address: Mapped[str | None] = mapped_column(OutsideString(80))
+    firmware: Mapped[str | None] = mapped_column(OutsideString(60))
     expected_interval_s: Mapped[int] = mapped_column(Integer, default=60)
     last_heard_at: Mapped[datetime | None]
 
@@ -160,9 +203,9 @@ class UnknownDevice(Base):
     __table_args__ = (UniqueConstraint("device_id", "protocol"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    device_id: Mapped[str] = mapped_column(String(32))
+    device_id: Mapped[str] = mapped_column(OutsideString(32))
     protocol: Mapped[str] = mapped_column(String(16))
-    address: Mapped[str] = mapped_column(String(80), default="")
+    address: Mapped[str] = mapped_column(OutsideString(80), default="")
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer, default=1)
@@ -207,13 +250,33 @@ class Command(Base):
     actor_host: Mapped[str] = mapped_column(String(120))
     reason: Mapped[str] = mapped_column(Text, default="")
     state: Mapped[str] = mapped_column(String(16), default="queued")
-    error: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(OutsideText(), default="")
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
 
 
+#: "The rental is open" in SQL: not in a terminal state. ``ended_at`` cannot serve, because
+#: billing sets it one step before the rental is completed (billing_complete is open).
+OPEN_RENTAL_SQL = "state NOT IN ({})".format(
+    ", ".join(f"'{s.value}'" for s in sorted(TERMINAL_RENTAL_STATES))
+)
+
+
 class Rental(Base):
+    """One rental session; revision 0003 lets the database itself refuse a second open
+    rental of a vehicle, because the service's check-then-insert races on PostgreSQL
+    when two workstations start the same car at once."""
+
     __tablename__ = "rental"
+    __table_args__ = (
+        Index(
+            "uq_rental_open_vehicle",
+            "vehicle_id",
+            unique=True,
+            sqlite_where=text(OPEN_RENTAL_SQL),
+            postgresql_where=text(OPEN_RENTAL_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)

@@ -3,7 +3,10 @@
 State changes are compare-and-set: :meth:`RentalRepository.move` only moves a rental that
 is still in the state the caller saw, so two workstations (or a sweep and an operator)
 cannot both complete the same step. Opening a rental checks, in the same transaction,
-that the vehicle has no other open rental.
+that the vehicle has no other open rental; two workstations opening at the same instant can
+both pass that check on PostgreSQL, so the partial unique index ``uq_rental_open_vehicle``
+refuses the second insert and :meth:`RentalRepository.open` reports it as the same
+:class:`VehicleAlreadyRented`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.models.database import Database
 from app.models.orm import IotDevice, Rental, Vehicle
@@ -105,25 +110,37 @@ class RentalRepository:
         deadline: datetime,
     ) -> int:
         """Insert a new rental; VehicleAlreadyRented if the vehicle has an open one."""
-        with self._db.session() as s:
-            other = s.scalars(
-                select(Rental.id).where(
-                    Rental.vehicle_id == vehicle_id, Rental.state.in_(list(open_states))
+        open_states = list(open_states)
+        try:
+            with self._db.session() as s:
+                other = self._open_id(s, vehicle_id, open_states)
+                if other is not None:
+                    raise VehicleAlreadyRented(other)
+                row = Rental(
+                    vehicle_id=vehicle_id,
+                    state=state,
+                    operator=operator[:80],
+                    customer_ref=customer_ref[:120],
+                    created_at=now,
+                    check_in_deadline=deadline,
                 )
-            ).first()
-            if other is not None:
-                raise VehicleAlreadyRented(other)
-            row = Rental(
-                vehicle_id=vehicle_id,
-                state=state,
-                operator=operator[:80],
-                customer_ref=customer_ref[:120],
-                created_at=now,
-                check_in_deadline=deadline,
-            )
-            s.add(row)
-            s.flush()
-            return row.id
+                s.add(row)
+                s.flush()
+                return row.id
+        except IntegrityError as exc:
+            # Lost the race against another workstation: the index waited for its commit,
+            # so a fresh transaction sees the rental that won and can name it.
+            with self._db.session() as s:
+                other = self._open_id(s, vehicle_id, open_states)
+            if other is None:
+                raise  # not the open-rental index (e.g. the vehicle was deleted)
+            raise VehicleAlreadyRented(other) from exc
+
+    @staticmethod
+    def _open_id(s: Session, vehicle_id: int, open_states: list[str]) -> int | None:
+        return s.scalars(
+            select(Rental.id).where(Rental.vehicle_id == vehicle_id, Rental.state.in_(open_states))
+        ).first()
 
     def get(self, rental_id: int) -> RentalRecord | None:
         with self._db.session() as s:

@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from app.models.orm import escape_nul
+
 logger = logging.getLogger(__name__)
 
 Source = Literal["smartcar", "iot"]
@@ -49,7 +51,8 @@ class TelemetryReading:
     ``recorded_at`` is when the vehicle measured the data (Smartcar: ``SC-Data-Age``;
     IoT: the fix time), ``received_at`` when we got it; both UTC-aware. ``doors`` maps a
     door/lid name to ``OPEN``/``CLOSED``/``UNKNOWN``; ``tires_kpa`` a wheel name
-    (``frontLeft`` ...) to kPa. ``raw`` is kept verbatim for troubleshooting.
+    (``frontLeft`` ...) to kPa. ``raw`` is kept verbatim for troubleshooting, except that
+    a NUL is stored as ``\\x00`` (:func:`app.models.orm.escape_nul`).
     """
 
     vehicle_id: int
@@ -168,6 +171,10 @@ def sanitize(reading: Any) -> tuple[TelemetryReading, int]:
         _drop(reading, "raw", raw, "not text")
         changes["raw"] = None
         dropped += 1
-    elif raw is not None and len(raw) > MAX_RAW_CHARS:
-        changes["raw"] = raw[:MAX_RAW_CHARS]
+    elif raw is not None:
+        # Every write path (COPY, SQLite driver insert, Core insert) stores what this
+        # returns, so the NUL rule for PostgreSQL is applied here once for all of them.
+        clean_raw = escape_nul(raw[:MAX_RAW_CHARS])
+        if clean_raw != raw:
+            changes["raw"] = clean_raw
     return (replace(reading, **changes) if changes else reading), dropped

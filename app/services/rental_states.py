@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.models.enums import TERMINAL_RENTAL_STATES
 from app.models.enums import RentalState as S
 
 PRE_ACTIVE = frozenset({S.CHECK_IN_STARTED, S.PRE_CONDITION_DOCUMENTED, S.VEHICLE_UNLOCKED})
-TERMINAL = frozenset({S.COMPLETED, S.CHECK_IN_EXPIRED, S.CANCELLED})
+TERMINAL = TERMINAL_RENTAL_STATES
 #: States in which the vehicle belongs to the rental (no second rental may start).
 OPEN = frozenset(S) - TERMINAL
 
