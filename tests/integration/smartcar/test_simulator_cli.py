@@ -36,6 +36,8 @@ async def test_cli_serves_generated_fleet_and_stops_on_sigterm() -> None:
         "http://localhost/a",
         "--redirect-uri",
         "http://localhost/b",
+        "--api-latency-ms",
+        "250",
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -46,6 +48,7 @@ async def test_cli_serves_generated_fleet_and_stops_on_sigterm() -> None:
         base = line.rsplit(" ", 1)[1].strip()
         async with httpx.AsyncClient(base_url=base) as http:
             fleet = (await http.get("/_sim/vehicles")).json()
+            latency = (await http.get("/_sim/latency")).json()
             page = await http.get(
                 "/oauth/authorize",
                 params={
@@ -55,6 +58,7 @@ async def test_cli_serves_generated_fleet_and_stops_on_sigterm() -> None:
                 },
             )
         assert len(fleet) == 7 and page.status_code == 200
+        assert latency == {"api_latency_ms": 250}
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.communicate(), timeout=30)
@@ -63,5 +67,6 @@ async def test_cli_serves_generated_fleet_and_stops_on_sigterm() -> None:
 
 def test_cli_refuses_bad_arguments() -> None:
     assert main(["--vehicles", "-1"]) == 2
+    assert main(["--api-latency-ms", "-1"]) == 2
     with pytest.raises(SystemExit):
         main(["--port", "not-a-number"])

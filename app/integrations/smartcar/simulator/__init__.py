@@ -24,6 +24,13 @@ catalogued error (static = VIN, attributes, permissions, user, vehicle list);
 ``smartcar@no-vehicles.com`` and ``smartcar@server-error.com`` end Connect with that redirect
 error; the Deny button gives ``access_denied``. Global faults and vehicle state are set through
 the ``/_sim`` control routes (see :mod:`.control`).
+
+Cloud latency: every real Smartcar request reaches the car and typically takes 3-45 s.
+``SimulatorConfig.api_latency_s`` (CLI ``--api-latency-ms``; default 0) holds every request
+under ``/vehicles/{id}`` that long, a batch once for all its items (the cloud fans them out in
+parallel); Connect, tokens, ``/user`` and the vehicle list stay immediate. Without it a
+localhost benchmark only measures per-request CPU, not what batching and concurrency save.
+``POST /_sim/latency`` changes it while running.
 """
 
 from app.integrations.smartcar.simulator.cli import main

@@ -2,15 +2,18 @@
 
 Order of checks for a vehicle request mirrors the real service: token (401 AUTHENTICATION),
 vehicle id format (400 VALIDATION), vehicle covered by the token (401 AUTHENTICATION), the
-per-vehicle throttle (429 RATE_LIMIT:VEHICLE + ``Retry-After``), forced faults, then the
-endpoint's own permission (403 PERMISSION), capability (501) and vehicle-state (409) checks.
+per-vehicle throttle (429 RATE_LIMIT:VEHICLE + ``Retry-After``), the modelled latency of
+reaching the car (``api_latency_s`` plus any fault delay; once per request, batch included),
+forced faults, then the endpoint's own permission (403 PERMISSION), capability (501) and
+vehicle-state (409) checks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
@@ -72,31 +75,43 @@ def _forced(sim: SimulatorState, grant: Grant) -> tuple[str, str | None] | None:
     return sim.faults.error if sim.faults.should_fail() else None
 
 
-def _data_headers(sim: SimulatorState, vehicle: SimVehicle, units: Units) -> dict[str, str]:
-    now = sim.clock()
-    age = 0 if vehicle.activity == "driving" else int(vehicle.vehicle_id[:4], 16) % 300
-    return {
-        "SC-Data-Age": _iso(now - age),
-        "SC-Fetched-At": _iso(now),
-        "SC-Unit-System": "imperial" if units.imperial else "metric",
-    }
+@dataclass
+class _ReadContext:
+    """What every read of one vehicle request shares. A batch builds it once: its items are
+    answered by the same car at the same instant in the same unit system, so the unit header,
+    the clock and the ``SC-Data-Age``/``SC-Fetched-At`` strings need not be redone per item."""
+
+    sim: SimulatorState
+    grant: Grant
+    vehicle: SimVehicle
+    units: Units
+    now: float
+
+    @cached_property
+    def data_headers(self) -> dict[str, str]:
+        vehicle = self.vehicle
+        age = 0 if vehicle.activity == "driving" else int(vehicle.vehicle_id[:4], 16) % 300
+        return {
+            "SC-Data-Age": _iso(self.now - age),
+            "SC-Fetched-At": _iso(self.now),
+            "SC-Unit-System": "imperial" if self.units.imperial else "metric",
+        }
 
 
 def _one_read(
-    request: web.Request, sim: SimulatorState, grant: Grant, vehicle: SimVehicle, path: str
+    request: web.Request, ctx: _ReadContext, path: str
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, body, headers) for one GET path; shared by direct reads and batch items."""
-    units = _units(request)
-    forced = None if READS[path].static else _forced(sim, grant)
+    forced = None if READS[path].static else _forced(ctx.sim, ctx.grant)
     try:
         if forced is not None:
             raise ReadError(*forced)
-        body = read(vehicle, path, grant.scopes, units, sim.clock())
+        body = read(ctx.vehicle, path, ctx.grant.scopes, ctx.units, ctx.now)
     except ReadError as err:
         status, body = error_body(err.type, err.code, request_id(request))
         extra = {"Retry-After": str(FAULT_RETRY_AFTER_S)} if status == 429 else {}
         return status, body, extra
-    return 200, body, _data_headers(sim, vehicle, units)
+    return 200, body, ctx.data_headers
 
 
 def _item_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -119,9 +134,10 @@ async def _batch(
     if bad:
         detail = [{"field": "requests", "message": "1-50 items, each a known GET path"}]
         return v2_error(request, "VALIDATION", detail=detail)
+    ctx = _ReadContext(sim, grant, vehicle, _units(request), sim.clock())
     responses = []
     for path in paths:
-        status, body, headers = _one_read(request, sim, grant, vehicle, path.strip("/"))
+        status, body, headers = _one_read(request, ctx, path.strip("/"))
         responses.append(
             {"path": path, "code": status, "body": body, "headers": _item_headers(headers)}
         )
@@ -192,12 +208,14 @@ async def _vehicle_request(
     wait = sim.limiter.acquire(vehicle_id)
     if wait:
         return v2_error(request, "RATE_LIMIT", "VEHICLE", headers={"Retry-After": str(wait)})
-    delay = sim.config.slow_delay_s if grant.slow else sim.faults.delay_s
+    fault_delay = sim.config.slow_delay_s if grant.slow else sim.faults.delay_s
+    delay = sim.config.api_latency_s + fault_delay
     if delay > 0:
-        await asyncio.sleep(delay)
+        await sim.config.sleep(delay)
     method = request.method
     if method == "GET" and sub in READS:
-        status, body, headers = _one_read(request, sim, grant, vehicle, sub)
+        ctx = _ReadContext(sim, grant, vehicle, _units(request), sim.clock())
+        status, body, headers = _one_read(request, ctx, sub)
         return json_response(request, body, status, headers)
     if method == "GET" and sub == "permissions":
         limit, offset = _paging(request, 25, 100)

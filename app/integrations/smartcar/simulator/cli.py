@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--owner-email", default=None, help="login that owns every generated vehicle")
     p.add_argument("--rate-limit", type=int, default=120, help="per-vehicle request burst")
+    p.add_argument(
+        "--api-latency-ms",
+        type=float,
+        default=0.0,
+        help="hold every vehicle request (a batch counts once) this long, like the cloud",
+    )
     return p
 
 
@@ -53,8 +59,8 @@ async def _serve(config: SimulatorConfig) -> None:
 def main(argv: list[str]) -> int:
     """Parse ``argv`` (without the ``simulator`` word), serve, return the exit status."""
     args = _parser().parse_args(argv)
-    if args.vehicles < 0 or not 0 <= args.port <= 65535:
-        print("--vehicles must be >= 0 and --port 0-65535")
+    if args.vehicles < 0 or not 0 <= args.port <= 65535 or not 0 <= args.api_latency_ms <= 600_000:
+        print("--vehicles must be >= 0, --port 0-65535 and --api-latency-ms 0-600000")
         return 2
     config = SimulatorConfig(
         host=args.host,
@@ -62,6 +68,7 @@ def main(argv: list[str]) -> int:
         client_id=args.client_id,
         vehicles=generate_fleet(args.vehicles, args.seed, owner_email=args.owner_email),
         rate_limit_capacity=args.rate_limit,
+        api_latency_s=args.api_latency_ms / 1000,
     )
     if args.client_secret:
         config.client_secret = args.client_secret

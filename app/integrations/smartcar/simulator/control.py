@@ -3,8 +3,10 @@
 ``GET /_sim/vehicles`` lists the fleet with live state; ``POST /_sim/vehicles/{vin}/state``
 changes it (``activity``: parked/driving/charging, ``asleep``, ``open_doors``, ``locked``,
 ``plugged_in``); ``POST /_sim/faults`` sets or clears global faults (``error_type``,
-``error_code``, ``every_nth``, ``delay_s``); ``POST /_sim/tokens/expire``
-expires every access token.
+``error_code``, ``every_nth``, ``delay_s``); ``GET``/``POST /_sim/latency`` reads or sets the
+modelled cloud latency (``api_latency_ms``, 0-600000; see ``SimulatorConfig.api_latency_s``) so
+one running simulator can serve a zero-latency and a cloud-like run; ``POST
+/_sim/tokens/expire`` expires every access token.
 """
 
 from __future__ import annotations
@@ -107,6 +109,28 @@ async def set_faults(request: web.Request) -> web.Response:
     return json_response(request, {"error": error, "every_nth": every_nth, "delay_s": delay_s})
 
 
+async def get_latency(request: web.Request) -> web.Response:
+    latency_ms = round(request.app[SIM_KEY].config.api_latency_s * 1000, 3)
+    return json_response(request, {"api_latency_ms": latency_ms})
+
+
+async def set_latency(request: web.Request) -> web.Response:
+    sim = request.app[SIM_KEY]
+    try:
+        body = await read_json(request)
+    except Reject:
+        return _bad(request, "expected a JSON object")
+    latency_ms = body.get("api_latency_ms") if isinstance(body, dict) else None
+    if (
+        isinstance(latency_ms, bool)
+        or not isinstance(latency_ms, int | float)
+        or not 0 <= latency_ms <= 600_000
+    ):
+        return _bad(request, "api_latency_ms must be 0-600000")
+    sim.config.api_latency_s = latency_ms / 1000
+    return json_response(request, {"api_latency_ms": latency_ms})
+
+
 async def expire_tokens(request: web.Request) -> web.Response:
     count = request.app[SIM_KEY].tokens.expire_all_access_tokens()
     return json_response(request, {"expired": count})
@@ -116,4 +140,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/_sim/vehicles", list_vehicles)
     app.router.add_post("/_sim/vehicles/{vin}/state", set_state)
     app.router.add_post("/_sim/faults", set_faults)
+    app.router.add_get("/_sim/latency", get_latency)
+    app.router.add_post("/_sim/latency", set_latency)
     app.router.add_post("/_sim/tokens/expire", expire_tokens)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -49,7 +50,14 @@ class FaultSettings:
 
 @dataclass
 class SimulatorConfig:
-    """Everything the simulator needs; defaults give a 10-car demo on a free localhost port."""
+    """Everything the simulator needs; defaults give a 10-car demo on a free localhost port.
+
+    ``api_latency_s`` holds every request under ``/vehicles/{id}`` back that long before it is
+    answered, like the cloud, which reaches the car on each call (typically 3-45 s). A batch
+    is one request and costs one latency: the cloud fans its items out in parallel. It is added
+    to any fault delay. ``sleep`` is how the simulator waits; tests replace it to see the hold
+    without waiting in real time.
+    """
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -64,6 +72,8 @@ class SimulatorConfig:
     rate_limit_refill_per_s: float = 1.0
     max_body_bytes: int = 64 * 1024
     slow_delay_s: float = 30.0
+    api_latency_s: float = 0.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     default_vehicles_per_login: int = 3
     faults: FaultSettings = field(default_factory=FaultSettings)
 
