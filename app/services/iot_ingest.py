@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from app.integrations.iot.records import DeviceRecord, LockState
+from app.integrations.iot.sink import Received
 from app.models.database import Database
 from app.models.iot_devices import (
     DeviceEntry,
@@ -121,35 +122,38 @@ class IotIngest:
 
     # -- RecordSink ----------------------------------------------------------------------
 
-    async def store(self, records: Sequence[DeviceRecord], *, peer: str) -> None:
+    async def store(self, received: Sequence[Received]) -> None:
         now = datetime.now(UTC)
         readings: list[TelemetryReading] = []
         keys: list[tuple[str, tuple[datetime, str]]] = []
         batch_keys: set[tuple[str, datetime, str]] = set()
         notes: dict[int, tuple[bytes, str, list[str]]] = {}  # per frame: what became of it
-        for record in records:
-            device_id = record.device_id or ""
-            entry = self._index.get(device_id)
-            note = notes.setdefault(id(record.raw), (record.raw, device_id, []))[2]
-            if entry is None:
-                note.append(f"{record.kind}: device not registered, skipped")
-                continue
-            key = (record.fix_time, str(record.kind)) if record.fix_time else None
-            if key is not None and (self._seen(device_id, key) or (device_id, *key) in batch_keys):
-                self.duplicates += 1
-                note.append(f"{record.kind}: re-sent, already stored")
-                continue
-            if key is not None:
-                batch_keys.add((device_id, *key))
-                keys.append((device_id, key))
-            readings.append(to_reading(record, entry.vehicle_id, now))
-            checksum = "" if record.checksum_ok else " (bad checksum, lenient)"
-            note.append(f"{record.kind}{checksum}")
-            heard = self._heard.get(device_id)
-            firmware = record.firmware or (heard.firmware if heard else None)
-            self._heard[device_id] = Heard(now, peer, record.protocol, firmware)
-            if not entry.protocol:
-                self._learn_protocol(entry, record.protocol)
+        for read in received:
+            for record in read.records:
+                device_id = record.device_id or ""
+                entry = self._index.get(device_id)
+                note = notes.setdefault(id(record.raw), (record.raw, device_id, []))[2]
+                if entry is None:
+                    note.append(f"{record.kind}: device not registered, skipped")
+                    continue
+                key = (record.fix_time, str(record.kind)) if record.fix_time else None
+                if key is not None and (
+                    self._seen(device_id, key) or (device_id, *key) in batch_keys
+                ):
+                    self.duplicates += 1
+                    note.append(f"{record.kind}: re-sent, already stored")
+                    continue
+                if key is not None:
+                    batch_keys.add((device_id, *key))
+                    keys.append((device_id, key))
+                readings.append(to_reading(record, entry.vehicle_id, now))
+                checksum = "" if record.checksum_ok else " (bad checksum, lenient)"
+                note.append(f"{record.kind}{checksum}")
+                heard = self._heard.get(device_id)
+                firmware = record.firmware or (heard.firmware if heard else None)
+                self._heard[device_id] = Heard(now, read.peer, record.protocol, firmware)
+                if not entry.protocol:
+                    self._learn_protocol(entry, record.protocol)
         if readings:
             await self._writer.store(readings)
         for device_id, key in keys:
@@ -158,6 +162,12 @@ class IotIngest:
         for raw, device_id, parts in notes.values():
             if device_id:
                 self.frames.add(device_id, FrameEntry(now, "in", frame_text(raw), ", ".join(parts)))
+
+    def rejected(self, device_id: str, protocol: str, peer: str, data: bytes, reason: str) -> None:
+        self.frames.add(
+            device_id,
+            FrameEntry(datetime.now(UTC), "in", frame_text(data), f"rejected: {reason}"),
+        )
 
     async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
         now = datetime.now(UTC)

@@ -1,9 +1,10 @@
-"""One device TCP connection: framing, decoding, identity, store-then-ACK.
+"""One device TCP connection: framing, decoding, identity; storing goes to the batcher.
 
 This is an ``asyncio.Protocol`` rather than a StreamReader/Writer pair with a task per
 connection: an idle device then costs only this object, its framer and the transport,
-which keeps tens of thousands of mostly idle scooters affordable. Work that needs to
-await (the sink) runs in a short-lived task that exists only while frames are pending.
+which keeps tens of thousands of mostly idle scooters affordable. Decoded reads go to the
+gateway's :class:`StoreBatcher`, which stores them together with every other
+connection's and writes the ACKs back through :meth:`DeviceConnection.write`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections import deque
 from typing import TYPE_CHECKING
 
-from app.integrations.iot.records import Codec, DeviceRecord, FrameError, Framer, RecordKind
+from app.integrations.iot.records import Codec, FrameError, Framer, RecordKind
+from app.integrations.iot.store_batch import Pending
 
 if TYPE_CHECKING:
     from app.integrations.iot.commands import CommandHandle
@@ -22,15 +23,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    """Work decoded from one read, waiting for the sink (kept in arrival order)."""
-
-    records: list[DeviceRecord]
-    ack: bytes
-    online_id: str | None  # the connection's device became known with this read
-    unknown_ids: tuple[str, ...]
+MAX_REJECTED = 512  # bytes of a rejected frame or read kept for the frame log
 
 
 class DeviceConnection(asyncio.Protocol):
@@ -39,8 +32,6 @@ class DeviceConnection(asyncio.Protocol):
     __slots__ = (
         "_framer",
         "_known_id",
-        "_pending",
-        "_worker",
         "closed",
         "codec",
         "connected_at",
@@ -51,6 +42,7 @@ class DeviceConnection(asyncio.Protocol):
         "paused",
         "peer",
         "protocol_name",
+        "queued",
         "rx_since_frame",
         "transport",
     )
@@ -64,8 +56,7 @@ class DeviceConnection(asyncio.Protocol):
         self.peer = "?"
         self.device_id: str | None = None
         self._known_id: str | None = None  # device_id once the sink said it is known
-        self._pending: deque[_Pending] = deque()
-        self._worker: asyncio.Task[None] | None = None
+        self.queued = 0  # reads handed to the batcher, not yet stored and ACKed
         self.closed = False
         self.paused = False
         self.rx_since_frame = False
@@ -74,8 +65,7 @@ class DeviceConnection(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # a stream transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.connected_at = self.last_rx = self.last_frame = self.gateway.loop.time()
@@ -94,7 +84,7 @@ class DeviceConnection(asyncio.Protocol):
             frames = self._framer.feed(data)
         except FrameError as exc:
             stats.frame_errors += 1
-            self.cut(f"framing error: {exc}", abort=True)
+            self._reject(data, f"framing error: {exc}")
             return
         if not frames:
             self.rx_since_frame = True
@@ -102,21 +92,26 @@ class DeviceConnection(asyncio.Protocol):
         self.rx_since_frame = False
         self.last_frame = self.last_rx
         stats.frames_in += len(frames)
-        work = _Pending([], b"", None, ())
+        work = Pending([], b"", None, ())
         for frame in frames:
             if not self._decode_into(frame, work):
                 return
         if work.records or work.ack or work.online_id or work.unknown_ids:
-            self._pending.append(work)
-            if self._worker is None:
-                self._worker = gateway.loop.create_task(self._drain())
-            if len(self._pending) > gateway.config.max_pending_reads and not self.paused:
-                self.paused = True
-                self.transport.pause_reading()  # type: ignore[union-attr]
+            gateway.batcher.submit(self, work)
+
+    def pause(self) -> None:
+        """Stop reading until the batcher caught up with this connection (backpressure)."""
+        self.paused = True
+        self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def resume(self) -> None:
+        self.paused = False
+        if not self.closed:
+            self.transport.resume_reading()  # type: ignore[union-attr]
 
     # -- decoding ----------------------------------------------------------------------
 
-    def _decode_into(self, frame: bytes, work: _Pending) -> bool:
+    def _decode_into(self, frame: bytes, work: Pending) -> bool:
         """Decode one frame into ``work``; False if the connection was cut."""
         gateway = self.gateway
         try:
@@ -125,12 +120,12 @@ class DeviceConnection(asyncio.Protocol):
             )
         except FrameError as exc:
             gateway.stats.frame_errors += 1
-            self.cut(f"undecodable frame: {exc}", abort=True)
+            self._reject(frame, f"undecodable frame: {exc}")
             return False
         except Exception:  # a codec bug must not take the gateway down
             gateway.stats.frame_errors += 1
             logger.exception("%s codec failed on a frame from %s", self.protocol_name, self.peer)
-            self.cut("codec failure", abort=True)
+            self._reject(frame, "codec failure")
             return False
         records = result.records
         device_id = self.device_id
@@ -163,36 +158,22 @@ class DeviceConnection(asyncio.Protocol):
         work.ack += result.ack
         return True
 
-    # -- store, then ACK ---------------------------------------------------------------
+    def _reject(self, data: bytes, reason: str) -> None:
+        """Cut the connection over bad bytes, and show them in the device's frame log.
 
-    async def _drain(self) -> None:
-        gateway = self.gateway
-        try:
-            while self._pending and not self.closed:
-                work = self._pending.popleft()
-                for device_id in work.unknown_ids:
-                    await gateway.sink.unknown_device(device_id, self.protocol_name, self.peer)
-                if work.records:
-                    await gateway.sink.store(work.records, peer=self.peer)
-                    gateway.stats.records_stored += len(work.records)
-                if self.closed:
-                    return  # stored but not ACKed: the device re-sends, the store dedupes
-                if work.ack:
-                    self.write(work.ack)
-                    gateway.stats.acks_sent += 1
-                for record in work.records:
-                    gateway.commands.observe(record)
-                if work.online_id is not None:
-                    gateway._online(self)
-                if self.paused and len(self._pending) <= gateway.config.max_pending_reads // 2:
-                    self.paused = False
-                    self.transport.resume_reading()  # type: ignore[union-attr]
-        except Exception:
-            gateway.stats.store_errors += 1
-            logger.exception("storing records from %s (%s) failed", self.peer, self.device_id)
-            self.cut("store failed", abort=True)  # no ACK: the device keeps its data
-        finally:
-            self._worker = None
+        An identified device's garbage goes to the sink (its frame log is where an operator
+        troubleshoots); before identification there is nobody to show it to but the log.
+        """
+        if self.device_id is not None:
+            try:
+                self.gateway.sink.rejected(
+                    self.device_id, self.protocol_name, self.peer, data[:MAX_REJECTED], reason
+                )
+            except Exception:
+                logger.exception("reporting a rejected frame of %s failed", self.device_id)
+        self.cut(reason, abort=True)
+
+    # -- writing -----------------------------------------------------------------------
 
     def write(self, data: bytes) -> bool:
         """Write with a bounded buffer: a device that does not read is cut, not buffered."""
@@ -232,8 +213,3 @@ class DeviceConnection(asyncio.Protocol):
             self.transport.abort()
         else:
             self.transport.close()
-
-    @property
-    def worker(self) -> asyncio.Task[None] | None:
-        """The task storing this connection's pending frames, if any (gateway shutdown)."""
-        return self._worker

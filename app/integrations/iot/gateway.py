@@ -23,6 +23,7 @@ from app.integrations.iot.commands import CommandHandle, CommandTimeouts, Comman
 from app.integrations.iot.connection import DeviceConnection
 from app.integrations.iot.records import Codec
 from app.integrations.iot.sink import RecordSink
+from app.integrations.iot.store_batch import StoreBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,9 @@ class IotGateway:
         self.codecs = {p: (codecs or {}).get(p) or get_codec(p) for p in config.ports}
         self.stats = GatewayStats()
         self.commands = CommandTracker(config.command_timeouts)
+        self.batcher = StoreBatcher(
+            sink, self.stats, self.commands, self._online, config.max_pending_reads
+        )
         self.sessions: dict[str, DeviceConnection] = {}
         self.ports: dict[str, int] = {}
         self._connections: set[DeviceConnection] = set()
@@ -149,9 +153,9 @@ class IotGateway:
         connections = list(self._connections)
         for conn in connections:
             conn.cut("gateway shutting down")
-        workers = [conn.worker for conn in connections if conn.worker is not None]
-        if workers:  # let in-flight stores finish (their ACKs are dropped), within reason
-            _done, stuck = await asyncio.wait(workers, timeout=self.config.shutdown_grace)
+        flush = self.batcher.task
+        if flush is not None:  # let in-flight stores finish (their ACKs are dropped), within reason
+            _done, stuck = await asyncio.wait([flush], timeout=self.config.shutdown_grace)
             for task in stuck:
                 task.cancel()
             await asyncio.gather(*stuck, return_exceptions=True)

@@ -23,7 +23,7 @@ import serial
 
 from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.records import Codec, DeviceRecord, FrameError, RecordKind
-from app.integrations.iot.sink import RecordSink
+from app.integrations.iot.sink import Received, RecordSink
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,10 @@ class SerialReader:
         except FrameError as exc:
             self.errors += 1
             logger.warning("serial %s: bad frame skipped: %s", cfg.port, exc)
+            assert self._loop is not None
+            self._loop.call_soon_threadsafe(
+                self.sink.rejected, cfg.device_id, cfg.protocol, self.peer, frame[:512], str(exc)
+            )
             return b""
         records = [
             r if r.device_id else dataclasses.replace(r, device_id=cfg.device_id)
@@ -220,7 +224,7 @@ class SerialReader:
             )
             return False
         if records:
-            await self.sink.store(records, peer=self.peer)
+            await self.sink.store([Received(self.peer, records)])
             self.records_stored += len(records)
         self._set_status(SerialStatus.CONNECTED, f"reading {cfg.port} at {cfg.baudrate} baud")
         return True

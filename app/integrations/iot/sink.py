@@ -20,23 +20,40 @@ from app.integrations.iot.records import DeviceRecord
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Received:
+    """The records one read of one connection decoded to; ``peer`` is where it came from."""
+
+    peer: str
+    records: Sequence[DeviceRecord]
+
+
 class RecordSink(Protocol):
     """Persistence as the gateway needs it.
 
-    ``store`` must only return once the records are durable: the device ACK follows it.
+    ``store`` gets the reads of many connections at once (the gateway batches them) and
+    must only return once all their records are durable: the device ACKs follow it.
     A reading can arrive twice (stored, then the connection dropped before the ACK, so
     the device re-sent it): dedupe on (device, fix time, kind) rather than trusting order.
-    An exception from ``store`` cuts that connection without an ACK; the device retries.
+    An exception from ``store`` means no ACK; the gateway retries per connection and cuts
+    the ones that still fail, and those devices re-send.
     ``is_known`` is called on the event loop for every frame and must be cheap (cache).
     ``unknown_device`` is told about each frame from an unregistered id, so the sink can
     keep an inbox (id, protocol, address, first/last seen, count) for one-click claiming.
+    ``rejected`` is told about bytes from an identified device that could not be framed
+    or decoded (the connection is cut), so troubleshooting sees them next to the good
+    frames; it runs on the event loop and must not block.
     """
 
-    async def store(self, records: Sequence[DeviceRecord], *, peer: str) -> None: ...
+    async def store(self, received: Sequence[Received]) -> None: ...
 
     def is_known(self, device_id: str, protocol: str) -> bool: ...
 
     async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None: ...
+
+    def rejected(
+        self, device_id: str, protocol: str, peer: str, data: bytes, reason: str
+    ) -> None: ...
 
 
 @dataclass(slots=True)
@@ -62,6 +79,7 @@ class InMemorySink:
         self.known: set[tuple[str, str]] = set(known or ())
         self.accept_all = accept_all
         self.records: list[DeviceRecord] = []
+        self.rejects: list[tuple[str, bytes, str]] = []  # (device id, bytes, reason)
         self.unknown: dict[tuple[str, str], UnknownDevice] = {}
         self._changed = asyncio.Condition()
 
@@ -73,10 +91,14 @@ class InMemorySink:
     def is_known(self, device_id: str, protocol: str) -> bool:
         return self.accept_all or (device_id, protocol) in self.known
 
-    async def store(self, records: Sequence[DeviceRecord], *, peer: str) -> None:
-        self.records.extend(records)
+    async def store(self, received: Sequence[Received]) -> None:
+        for read in received:
+            self.records.extend(read.records)
         async with self._changed:
             self._changed.notify_all()
+
+    def rejected(self, device_id: str, protocol: str, peer: str, data: bytes, reason: str) -> None:
+        self.rejects.append((device_id, data, reason))
 
     async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
         now = datetime.now(UTC)

@@ -9,8 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Sequence
 
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
-from app.integrations.iot.records import DeviceRecord
-from app.integrations.iot.sink import InMemorySink
+from app.integrations.iot.sink import InMemorySink, Received
 from tests.unit.iot.fake_codec import CODEC
 
 KNOWN = "356000000000001"
@@ -90,14 +89,14 @@ class GatedSink(InMemorySink):
         self.entered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def store(self, records: Sequence[DeviceRecord], *, peer: str) -> None:
+    async def store(self, received: Sequence[Received]) -> None:
         self.entered.set()
         await self.release.wait()
-        await super().store(records, peer=peer)
+        await super().store(received)
 
 
 class FailingSink(InMemorySink):
     """A sink whose database is down."""
 
-    async def store(self, records: Sequence[DeviceRecord], *, peer: str) -> None:
+    async def store(self, received: Sequence[Received]) -> None:
         raise OSError("database unavailable")

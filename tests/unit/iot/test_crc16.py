@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.integrations.iot.codecs.crc16 import crc16_ibm, crc_itu
 
@@ -29,3 +31,19 @@ def test_gt06_login_vector() -> None:
     """Reference section 1.6: login ``78780D01…0009 3F04 0D0A`` carries CRC-ITU 0x3F04."""
     frame = bytes.fromhex("78780D01086471700328358100093F040D0A")
     assert crc_itu(frame[2:-4]) == 0x3F04
+
+
+def _x25_bitwise(data: bytes) -> int:
+    """CRC-16/X-25 straight from its definition, one bit at a time (the oracle)."""
+    crc = 0xFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFF
+
+
+@given(st.binary(max_size=600))
+def test_crc_itu_through_binascii_equals_the_bitwise_definition(data: bytes) -> None:
+    assert crc_itu(data) == _x25_bitwise(data)
+    assert crc_itu(bytearray(data)) == _x25_bitwise(data)

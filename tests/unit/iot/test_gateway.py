@@ -226,3 +226,76 @@ async def test_close_does_not_hang_on_a_store_that_never_returns() -> None:
     assert gateway.stats.connections == 0 and sink.records == []
     assert await client.closed_by_server()
     await client.close()
+
+
+@pytest.mark.asyncio
+async def test_an_identified_devices_bad_frame_is_shown_to_the_sink_then_cut() -> None:
+    sink = InMemorySink({(KNOWN, "line")})
+    async with running_gateway(sink, max_frame=64) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        await client.send_raw(b"POS,not-a-number\n")
+        assert await client.closed_by_server()
+        [(device_id, data, reason)] = sink.rejects
+        assert (device_id, data) == (KNOWN, b"POS,not-a-number")
+        assert reason.startswith("undecodable frame")
+        oversized = await LineClient.connect(gateway)
+        await oversized.login()
+        await oversized.send_raw(b"POS," + b"9" * 200)  # a framing error: the read is shown
+        assert await oversized.closed_by_server()
+        assert sink.rejects[1][0] == KNOWN and sink.rejects[1][1].startswith(b"POS,999")
+        assert sink.rejects[1][2].startswith("framing error")
+        await client.close()
+        await oversized.close()
+
+
+@pytest.mark.asyncio
+async def test_garbage_before_identification_reaches_no_device_log() -> None:
+    sink = InMemorySink({(KNOWN, "line")})
+    async with running_gateway(sink) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.send_raw(b"\xff\xfe\n")
+        assert await client.closed_by_server()
+        assert sink.rejects == [] and gateway.stats.frame_errors == 1
+        await client.close()
+
+
+OTHER = "356000000000002"
+POISON = 66.6  # a latitude the sink below refuses to store
+
+
+class RefusingSink(GatedSink):
+    """Holds a store while ``release`` is clear; refuses any batch with a POISON fix."""
+
+    async def store(self, received) -> None:
+        if any(r.latitude == POISON for read in received for r in read.records):
+            raise ValueError("a record this sink cannot take")
+        await super().store(received)
+
+
+@pytest.mark.asyncio
+async def test_a_batch_failing_on_one_device_still_stores_and_acks_the_others() -> None:
+    sink = RefusingSink({(KNOWN, "line"), (OTHER, "line")})
+    sink.release.set()
+    async with running_gateway(sink) as gateway:
+        good = await LineClient.connect(gateway)
+        await good.login()
+        bad = await LineClient.connect(gateway)
+        await bad.login(OTHER)
+        sink.release.clear()
+        sink.entered.clear()
+        try:
+            await good.send("POS,1.0,2.0,L")
+            await asyncio.wait_for(sink.entered.wait(), 5)  # this store is held...
+            await good.send("POS,3.0,4.0,L")
+            await bad.send(f"POS,{POISON},4.0,L")
+            await wait_until(lambda: gateway.batcher.waiting == 2)  # ...these two queue up
+        finally:
+            sink.release.set()
+        assert [await good.line(), await good.line()] == ["ACK,POS", "ACK,POS"]
+        assert await bad.closed_by_server()  # no ACK: the device keeps its reading
+        stored = [(r.device_id, r.latitude) for r in sink.records if r.kind is RecordKind.POSITION]
+        assert stored == [(KNOWN, 1.0), (KNOWN, 3.0)]
+        assert gateway.stats.store_errors == 1
+        await good.close()
+        await bad.close()

@@ -157,6 +157,8 @@ async def test_unregistered_device_is_reported_and_line_noise_skipped(port) -> N
         assert sink.records == [] and (DEVICE, "line") in sink.unknown
         assert sink.unknown[(DEVICE, "line")].address == f"serial:{port.link}"
         assert reader.errors == 1
+        [(device_id, data, reason)] = sink.rejects  # the noise reaches the frame log
+        assert (device_id, data) == (DEVICE, b"\x00\x01noise") and "bad line frame" in reason
         sink.claim(DEVICE, "line")
         port.write(b"POS,1.0,1.0,L\n")
         await sink.wait_for(lambda s: len(s.records) == 1)

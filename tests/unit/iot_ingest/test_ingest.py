@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.integrations.iot.records import DeviceRecord, LockState, RecordKind
+from app.integrations.iot.sink import Received
 from app.models.iot_devices import ClaimError
 from app.models.orm import IotDevice, TelemetrySample, UnknownDevice, Vehicle, VehicleState
 from app.models.vehicles import VehicleRepository
@@ -39,7 +40,7 @@ async def test_a_known_devices_fix_reaches_state_history_and_device_row(rig):
     ingest, db = rig.ingest, rig.db
     assert ingest.is_known(IMEI_A, "omni")
     assert not ingest.is_known(IMEI_A, "gl200")  # registered for another protocol
-    await ingest.store([position(firmware="OM-2.1")], peer="10.0.0.5:40000")
+    await ingest.store([Received("10.0.0.5:40000", [position(firmware="OM-2.1")])])
 
     current = state(db, rig.vehicles[IMEI_A])
     assert (current.latitude, current.longitude) == (52.52, 13.405)
@@ -90,7 +91,7 @@ async def test_claiming_a_device_into_a_vehicle_then_its_data_is_stored(rig):
     with pytest.raises(ClaimError, match="no longer"):
         await ingest.claim(unknown.id, spare)
 
-    await ingest.store([position(NEW_IMEI, battery_pct=55.0)], peer="10.0.0.7:5000")
+    await ingest.store([Received("10.0.0.7:5000", [position(NEW_IMEI, battery_pct=55.0)])])
     assert state(db, spare).battery_pct == 55.0
     with db.session() as session:
         vehicle = session.get(Vehicle, spare)
@@ -101,8 +102,8 @@ async def test_claiming_a_device_into_a_vehicle_then_its_data_is_stored(rig):
 async def test_re_sent_records_are_stored_once(rig):
     ingest = rig.ingest
     first, later = position(offset_s=0), position(offset_s=10, latitude=52.53)
-    await ingest.store([first, first], peer="p")  # duplicated within one read
-    await ingest.store([first, later], peer="p")  # re-sent after a lost ACK
+    await ingest.store([Received("p", [first, first])])  # duplicated within one read
+    await ingest.store([Received("p", [first, later])])  # re-sent after a lost ACK
     assert [s.recorded_at for s in samples(rig.db)] == [first.fix_time, later.fix_time]
     assert ingest.duplicates == 2
     assert "re-sent" in ingest.frames.entries(IMEI_A)[1].status
@@ -112,7 +113,7 @@ async def test_re_sent_records_are_stored_once(rig):
 async def test_implausible_fields_are_dropped_one_by_one(rig):
     ingest, db = rig.ingest, rig.db
     bad = position(latitude=999.0, speed_kmh=math.nan, battery_pct=250.0)
-    await ingest.store([bad], peer="p")
+    await ingest.store([Received("p", [bad])])
     current = state(db, rig.vehicles[IMEI_A])
     assert current.latitude is None and current.longitude is None
     assert current.speed_kmh is None and current.battery_pct is None
@@ -122,7 +123,7 @@ async def test_implausible_fields_are_dropped_one_by_one(rig):
 @pytest.mark.asyncio
 async def test_an_invalid_fix_gives_no_position_but_keeps_the_readings(rig):
     no_fix = position(IMEI_B, protocol="gl200", valid_fix=False, battery_pct=42.0)
-    await rig.ingest.store([no_fix], peer="p")
+    await rig.ingest.store([Received("p", [no_fix])])
     current = state(rig.db, rig.vehicles[IMEI_B])
     assert current.latitude is None and current.speed_kmh is None
     assert current.battery_pct == 42.0
@@ -131,7 +132,7 @@ async def test_an_invalid_fix_gives_no_position_but_keeps_the_readings(rig):
 @pytest.mark.asyncio
 async def test_records_of_unregistered_devices_are_never_stored(rig):
     stray = position(NEW_IMEI)
-    await rig.ingest.store([stray], peer="p")
+    await rig.ingest.store([Received("p", [stray])])
     assert samples(rig.db) == []
     assert "not registered" in rig.ingest.frames.entries(NEW_IMEI)[0].status
 
@@ -146,7 +147,7 @@ async def test_a_device_registered_without_protocol_learns_it_from_its_first_fra
     await ingest.refresh()
     assert ingest.is_known(NEW_IMEI, "gt06")
     login = DeviceRecord("gt06", RecordKind.LOGIN, NEW_IMEI, b"\x78\x78\x0d\x01")
-    await ingest.store([login], peer="p")
+    await ingest.store([Received("p", [login])])
     assert not ingest.is_known(NEW_IMEI, "omni")
     await ingest.flush()
     assert device_row(db, NEW_IMEI).protocol == "gt06"
@@ -199,3 +200,17 @@ async def test_claiming_into_a_new_vehicle_checks_the_vehicle_rules_first(rig):
     assert await ingest.unknown_devices() == []
     with db.session() as session:
         assert session.get(Vehicle, entry.vehicle_id).fleet_number == "S-004"
+
+
+@pytest.mark.asyncio
+async def test_a_rejected_frame_shows_in_the_devices_frame_log_as_received(rig):
+    seen: list[tuple[str, FrameEntry]] = []
+    rig.ingest.frames.add_listener(lambda device_id, entry: seen.append((device_id, entry)))
+    rig.ingest.rejected(
+        IMEI_A, "gt06", "10.0.0.5:40000", b"\x78\x78\x05\x00", "undecodable frame: CRC"
+    )
+    [entry] = rig.ingest.frames.entries(IMEI_A)
+    assert entry.direction == "in" and entry.text == "78 78 05 00"
+    assert entry.status == "rejected: undecodable frame: CRC"
+    assert seen == [(IMEI_A, entry)]  # the open detail panel hears it live
+    assert samples(rig.db) == []
