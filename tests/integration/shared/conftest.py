@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from app.models.database import Database
 from tests.helpers.postgres import PostgresServer, running_postgres
 
 
@@ -17,3 +20,14 @@ def postgres() -> PostgresServer:
 def pg_url(postgres: PostgresServer) -> str:
     """A fresh, empty database on the session's server."""
     return postgres.create_database()
+
+
+@pytest.fixture
+def db(pg_url: str) -> Iterator[Database]:
+    """The schema migrated into a fresh database, closed after the test."""
+    database = Database(pg_url)
+    database.migrate()
+    try:
+        yield database
+    finally:
+        database.close()

@@ -6,13 +6,10 @@ every backend, everything else verbatim.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 
-from app.models.database import Database
 from app.models.iot_devices import Heard, IotDeviceRepository, UnknownSighting
 from app.models.orm import IotDevice, TelemetrySample
 from app.models.telemetry_reading import TelemetryReading
@@ -20,16 +17,6 @@ from app.models.telemetry_store import TelemetryStore
 from app.models.vehicles import VehicleFields, VehicleRepository
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(pg_url) -> Iterator[Database]:
-    database = Database(pg_url)
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def test_a_raw_frame_with_nul_is_stored_escaped_with_the_rest_of_its_batch(db):

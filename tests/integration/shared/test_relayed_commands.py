@@ -8,13 +8,11 @@ console's side, queue -> relay -> outcome, and that an unanswered request ends t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import pytest
-import pytest_asyncio
 
 from app.config import Settings
 from app.models.command_audit import CommandAudit
@@ -49,16 +47,6 @@ class Executor:
 
 async def _no_reading(vehicle_id: int) -> LockReading:
     return LockReading(None, ())
-
-
-@pytest_asyncio.fixture
-async def db(pg_url) -> AsyncIterator[Database]:
-    database = Database(pg_url)
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def _car(db: Database) -> int:

@@ -6,7 +6,6 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -18,11 +17,8 @@ from app.models.enums import RentalState as S
 from app.models.orm import Rental
 from app.models.rentals import RentalRepository, VehicleAlreadyRented
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.rental_states import OPEN
+from tests.helpers.rentals import NOW, OPEN_STATES, open_rental
 from tests.helpers.waiting import until
-
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-OPEN_STATES = tuple(s.value for s in OPEN)
 
 
 @pytest.fixture
@@ -39,18 +35,6 @@ def workstations(pg_url) -> Iterator[tuple[Database, Database]]:
 
 def _vehicle(db: Database, number: str = "C-1") -> int:
     return VehicleRepository(db).add(VehicleFields(name=number, fleet_number=number, kind="car"))
-
-
-def _open(db: Database, vehicle_id: int) -> int:
-    return RentalRepository(db).open(
-        vehicle_id,
-        state=S.CHECK_IN_STARTED.value,
-        open_states=OPEN_STATES,
-        operator="tester",
-        customer_ref="",
-        now=NOW,
-        deadline=NOW + timedelta(minutes=15),
-    )
 
 
 def _open_count(db: Database, vehicle_id: int) -> int:
@@ -71,7 +55,7 @@ def test_simultaneous_starts_open_exactly_one_rental(workstations):
         def start(db: Database, car: int = car, barrier: threading.Barrier = barrier) -> object:
             barrier.wait()
             try:
-                return _open(db, car)
+                return open_rental(db, car)
             except VehicleAlreadyRented as exc:
                 return exc
 
@@ -96,7 +80,7 @@ async def test_a_start_whose_check_passed_is_refused_by_the_index_and_named(work
         )
         s.add(winner)
         s.flush()
-        loser = asyncio.get_running_loop().run_in_executor(None, _open, second, car)
+        loser = asyncio.get_running_loop().run_in_executor(None, open_rental, second, car)
 
         def blocked_on_the_index() -> bool:
             with s.connection().engine.connect() as probe:
@@ -138,5 +122,5 @@ def test_upgrade_from_0002_with_duplicate_open_rentals_on_postgres(pg_url):
         assert "this rental was rental_active" in repo.get(older).note
         assert repo.get(newer).state == S.VEHICLE_UNLOCKED.value
         with pytest.raises(VehicleAlreadyRented) as info:
-            _open(db, car)
+            open_rental(db, car)
         assert info.value.rental_id == newer

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -19,16 +18,6 @@ from app.services.telemetry_writer import TelemetryWriter
 T0 = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
 # Text COPY escapes these; each must come back byte for byte.
 AWKWARD_RAW = 'tab\there, line\nbreak, back\\slash, \\N, "quoted", ünïcode ✓'
-
-
-@pytest.fixture
-def db(pg_url) -> Iterator[Database]:
-    database = Database(pg_url)
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def _vehicles(db: Database, count: int) -> list[int]:

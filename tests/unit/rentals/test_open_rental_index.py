@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -16,10 +15,8 @@ from app.models.enums import RentalState as S
 from app.models.orm import Rental
 from app.models.rentals import RentalRepository, VehicleAlreadyRented
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.rental_states import OPEN, TERMINAL
-
-NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-OPEN_STATES = tuple(s.value for s in OPEN)
+from app.services.rental_states import TERMINAL
+from tests.helpers.rentals import NOW, OPEN_STATES, open_rental
 
 
 @pytest.fixture
@@ -56,18 +53,6 @@ def insert_rental(db: Database, vehicle_id: int, state: str, note: str = "") -> 
         s.add(row)
         s.flush()
         return row.id
-
-
-def open_rental(db: Database, vehicle_id: int) -> int:
-    return RentalRepository(db).open(
-        vehicle_id,
-        state=S.CHECK_IN_STARTED.value,
-        open_states=OPEN_STATES,
-        operator="tester",
-        customer_ref="",
-        now=NOW,
-        deadline=NOW + timedelta(minutes=15),
-    )
 
 
 def test_the_database_refuses_a_second_open_rental_of_a_vehicle(db):
