@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import pytest
 
+from app.integrations.iot.codecs.gt06_build import build_location, build_login
 from app.integrations.iot.commands import CommandState
 from app.models.command_audit import CommandAudit
 from tests.gui.iot_helpers import running_iot
@@ -93,3 +97,32 @@ async def lock_is_confirmed(window, iot, confirmations) -> None:
 
 def _row(window, vehicle_id):
     return window.model.rows[window.model.position_of(vehicle_id)]
+
+
+async def test_a_bad_frame_from_the_shown_device_is_listed_as_rejected(window):
+    async with running_iot(window) as iot:
+        panel = window.iot.panel
+        row, device = next(
+            (r, d)
+            for r in iot_rows(window)
+            if (d := iot.ingest.device_for_vehicle(r.id)) and d.protocol == "gt06"
+        )
+        window.select_vehicle(row.id)
+        # the device logs in on a new connection (real GT06 frames over TCP), then garbles one
+        reader, writer = await asyncio.open_connection("127.0.0.1", iot.gateway.ports["gt06"])
+        try:
+            writer.write(build_login(device.device_id, 1))
+            assert len(await asyncio.wait_for(reader.readexactly(10), 5)) == 10  # login ACK
+            bad = bytearray(build_location(datetime.now(UTC), 52.5, 13.4, 10.0, 90.0, serial=2))
+            bad[-3] ^= 0xFF  # a CRC the frame's bytes do not give
+            writer.write(bytes(bad))
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # cut, not acknowledged
+
+            def rejected() -> list[str]:
+                lines = [panel.frame_log.item(i).text() for i in range(panel.frame_log.count())]
+                return [line for line in lines if "[rejected: undecodable frame" in line]
+
+            await until(lambda: rejected(), what="the rejected frame in the panel's log")
+            assert bytes(bad).hex(" ") in rejected()[0]  # shown byte for byte, as hex
+        finally:
+            writer.close()
