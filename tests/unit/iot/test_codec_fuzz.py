@@ -17,9 +17,10 @@ from tests.helpers.iot_corpus import device_frames
 
 PROTOCOLS = ("omni", "gl200", "nmea")
 TERMINATOR = {"omni": b"\r\n", "gl200": b"", "nmea": b"\r\n"}
-# Bytes left out of resync noise: a "+" can open a length-framed binary header in gl200,
-# and a length field may legitimately swallow what follows it (Traccar behaves the same).
-NOISE_FORBIDDEN = {"omni": b"", "gl200": b"+", "nmea": b""}
+# Bytes left out of resync noise: a "+" (or the "-" of a Protocol Pro buffered report) can
+# open a length-framed binary header in gl200, and a length field may legitimately swallow
+# what follows it (Traccar behaves the same).
+NOISE_FORBIDDEN = {"omni": b"", "gl200": b"+-", "nmea": b""}
 SAMPLES = {
     p: [f.data for f in device_frames(p) if p != "nmea" or f.data.startswith(b"$")]
     for p in PROTOCOLS

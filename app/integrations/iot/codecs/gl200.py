@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.gl200_binary import decode_binary
 from app.integrations.iot.codecs.gl200_framing import Gl200Framer, is_binary
-from app.integrations.iot.codecs.gl200_pro import decode_pro
+from app.integrations.iot.codecs.gl200_pro import decode_pro, decode_pro_heartbeat
+from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import (
     DecodeResult,
     DeviceRecord,
@@ -125,6 +126,8 @@ class Gl200Codec:
         if is_binary(frame):
             if frame[1:2] == b"\x00":
                 return decode_pro(bytes(frame), strict=strict, sack_all=self._sack_all)
+            if frame[:2] == b"+\x10":
+                return decode_pro_heartbeat(bytes(frame), strict=strict, sack_all=self._sack_all)
             return decode_binary(
                 bytes(frame), device_id=device_id, strict=strict, sack_all=self._sack_all
             )
@@ -137,9 +140,7 @@ class Gl200Codec:
         values = text.split(",")
         if head is None or len(values) < 5:
             raise FrameError(f"not a Queclink report: {text[:60]!r}")
-        imei = values[2]
-        if not _IMEI_RE.fullmatch(imei):
-            raise FrameError(f"Queclink report without an IMEI: {imei[:20]!r}")
+        imei = check_imei(values[2], NAME, allow_meid=True)
         sent = _stamp(values[-2])
         tail_ok = sent is not None and _COUNT_RE.fullmatch(values[-1]) is not None
         if strict and not tail_ok:

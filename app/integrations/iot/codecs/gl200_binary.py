@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
+from app.integrations.iot.device_ids import check_device_id, check_imei
 from app.integrations.iot.records import (
     DecodeResult,
     DeviceRecord,
@@ -124,11 +125,11 @@ def _identity(raw: bytes, as_name: bool, device_id: str | None) -> tuple[str, di
     identity is preferred then, as a name is not what devices are registered by.
     """
     if as_name:
-        name = raw.rstrip(b"\x00").decode("ascii", "replace")
+        name = check_device_id(raw.rstrip(b"\x00").decode("latin-1"), NAME)
         return device_id or name, {"device_name": name}
     if any(b > 99 for b in raw[:7]) or raw[7] > 9:
         raise FrameError(f"gl200 binary frame identity is not an IMEI: {raw.hex()}")
-    return "".join(f"{b:02d}" for b in raw[:7]) + str(raw[7]), {}
+    return check_imei("".join(f"{b:02d}" for b in raw[:7]) + str(raw[7]), NAME), {}
 
 
 def _version(dev_type: int | None, protocol: int | None) -> str | None:

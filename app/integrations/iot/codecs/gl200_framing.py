@@ -4,6 +4,14 @@ ASCII reports look like ``+RESP:GTFRI,...,<count>$`` and end at ``$`` (or NUL). 
 device family can be switched to "HEX mode", whose frames start with a 4-byte header
 (``+RSP``, ``+EVT``, ...; or ``+`` followed by a zero byte in the newer compact form)
 and carry their length at a header-dependent offset (Traccar ``Gl200FrameDecoder``).
+
+"Protocol Pro" firmware adds two shapes Traccar's framer does not cut: buffered reports,
+which are live ones with the first byte ``-`` instead of ``+`` (``2D 00 <u16 length>``), and
+the heartbeat ``2B 10 <length>``, a fixed 24 bytes with a one-byte length. Both layouts
+are the vendor's (GL601 Protocol Pro frame pages, as quoted in public notes), and the
+vendor's heartbeat example closes on its own length and CRC-8. Without them a heartbeat
+was read as text up to the first ``$`` and a buffered report was skipped as noise byte by
+byte, so every report the device had kept while offline was lost.
 """
 
 from __future__ import annotations
@@ -15,9 +23,12 @@ BINARY_HEADERS = frozenset(
     {b"+RSP", b"+BSP", b"+EVT", b"+BVT", b"+INF", b"+BNF", b"+HBD", b"+CRD", b"+BRD", b"+LGN"}
 )
 MIN_BINARY = 11  # no binary frame is shorter; also the bytes needed to read any length field
+PRO_HEARTBEAT = b"+\x10"
+PRO_HEARTBEAT_SIZE = 24  # fixed by the vendor; any other declared length is noise
 # (offset, size) of the length field per binary header; the compact form is keyed by None
 _LENGTH_FIELD: dict[bytes | None, tuple[int, int]] = {
     None: (2, 2),
+    PRO_HEARTBEAT: (2, 1),
     b"+ACK": (6, 1),
     b"+INF": (7, 2),
     b"+BNF": (7, 2),
@@ -31,7 +42,7 @@ _DEFAULT_LENGTH_FIELD = (9, 2)
 
 def is_binary(frame: bytes) -> bool:
     """True for a HEX-mode frame (needs at least 5 bytes to tell ``+ACK:`` from ``+ACK``)."""
-    if len(frame) > 1 and frame[1] == 0:
+    if (len(frame) > 1 and frame[1] == 0) or frame[:2] == PRO_HEARTBEAT:
         return True
     if frame[:4] == b"+ACK":
         return len(frame) > 4 and frame[4] != ord(":")
@@ -41,7 +52,9 @@ def is_binary(frame: bytes) -> bool:
 def _classify(buf: bytearray) -> str:
     """``binary``, ``text``, ``partial`` (too few bytes to tell) or ``garbage``."""
     head = bytes(buf[:6])
-    if len(head) >= 2 and head[1] == 0:
+    if head[:1] == b"-":  # only Protocol Pro buffered reports start with '-'
+        return "partial" if len(head) < 2 else "binary" if head[1] == 0 else "garbage"
+    if (len(head) >= 2 and head[1] == 0) or head[:2] == PRO_HEARTBEAT:
         return "binary"
     if any(h.startswith(head) and len(head) < len(h) for h in (*TEXT_HEADERS, *BINARY_HEADERS)):
         return "partial"
@@ -56,7 +69,7 @@ def _classify(buf: bytearray) -> str:
 
 def binary_length(buf: bytes | bytearray) -> int:
     """The total length a binary frame declares (``buf`` holds at least MIN_BINARY bytes)."""
-    key = None if buf[1] == 0 else bytes(buf[:4])
+    key = None if buf[1] == 0 else PRO_HEARTBEAT if buf[:2] == PRO_HEARTBEAT else bytes(buf[:4])
     offset, size = _LENGTH_FIELD.get(key, _DEFAULT_LENGTH_FIELD)
     return int.from_bytes(buf[offset : offset + size], "big")
 
@@ -64,9 +77,10 @@ def binary_length(buf: bytes | bytearray) -> int:
 class Gl200Framer:
     """Splits a Queclink stream into whole ASCII or binary frames.
 
-    Bytes before a ``+`` are skipped; an ASCII frame interrupted by the start of another
-    report is dropped in favour of the newer one; a binary header declaring an impossible
-    length is treated as noise. Text frames are returned with their ``$``.
+    Bytes before a ``+`` (or the ``-`` of a Protocol Pro buffered report) are skipped; an
+    ASCII frame interrupted by the start of another report is dropped in favour of the
+    newer one; a binary header declaring an impossible length is treated as noise. Text
+    frames are returned with their ``$``.
     """
 
     def __init__(self, max_frame: int = 4096) -> None:
@@ -77,7 +91,8 @@ class Gl200Framer:
         self._buf += data
         frames: list[bytes] = []
         while True:
-            start = self._buf.find(b"+")
+            found = (self._buf.find(b"+"), self._buf.find(b"-"))
+            start = min((i for i in found if i >= 0), default=-1)
             if start < 0:
                 self._buf.clear()
                 return frames
@@ -105,7 +120,7 @@ class Gl200Framer:
         if len(self._buf) < MIN_BINARY:
             return None
         length = binary_length(self._buf)
-        if length < MIN_BINARY:
+        if length < MIN_BINARY or (self._buf[:2] == PRO_HEARTBEAT and length != PRO_HEARTBEAT_SIZE):
             del self._buf[:1]
             return b""
         if length > self._max:

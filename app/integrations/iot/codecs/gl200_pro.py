@@ -5,6 +5,13 @@ tagged data items, so a report carries only what the device has, and unknown ite
 skipped by their length instead of breaking the frame. The layout is from the vendor's
 GL601/GV500CNA Protocol Pro pages as summarised in public research notes; ids and lengths
 are one byte, or two when the first has its high bit set.
+
+A report the device kept while offline comes with ``-`` (2D) instead of ``+`` as its first
+byte and is otherwise the same, so it is stored like a live one and, as ``+BUFF:`` and the
+HEX ``+BSP`` are, always answered with ``+SACK:<count>$`` so the device can drop it from its
+buffer. The heartbeat is a fixed 24-byte ``+ 10 18 ...`` frame; Traccar does not decode it
+(nor answer it), and no public source says it needs an answer outside SACK mode, so it is
+answered only when the codec runs with ``sack_all``, in the same ``+SACK:<count>$`` shape.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from app.integrations.iot.codecs.gl200_binary import NAME, Reader, epoch_time
+from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
 
 logger = logging.getLogger(__name__)
@@ -31,6 +39,9 @@ def decode_pro(frame: bytes, *, strict: bool, sack_all: bool) -> DecodeResult:
     """Protocol Pro: ``+ 00 <len> <flags> <IMEI BCD> <type> <version> <custom> <reserved>``,
     then records ``<len><time><count><record id><event>`` of tagged data items, then
     ``<count> <crc8> $``. Data 81/82 are locations, 27 ignition, 31 total mileage (m)."""
+    if frame[:1] not in (b"+", b"-"):
+        raise FrameError(f"gl200 Protocol Pro frame starts with {frame[:1].hex()}, not + or -")
+    buffered = frame[:1] == b"-"
     r = Reader(frame, 2, len(frame) - 4)
     if r.uint(2) != len(frame) or frame[-1:] != b"$":
         raise FrameError("gl200 Protocol Pro frame length or '$' tail is wrong")
@@ -39,9 +50,7 @@ def decode_pro(frame: bytes, *, strict: bool, sack_all: bool) -> DecodeResult:
         raise FrameError("gl200 Protocol Pro frame CRC-8 mismatch")
     if r.uint(1) & 0x80:
         raise FrameError("gl200 Protocol Pro multi-packet frames are not supported")
-    imei = r.take(8).hex()[1:]
-    if not imei.isdigit():
-        raise FrameError(f"gl200 Protocol Pro identity is not an IMEI: {imei}")
+    imei = check_imei(r.take(8).hex()[1:], NAME)  # BCD: a nibble over 9 is not a digit
     version = f"{r.uint(2):04X}{r.uint(2):04X}"  # device type, protocol version
     r.take(1)  # custom version
     r.take(r.uint(1))  # reserved block
@@ -57,7 +66,38 @@ def decode_pro(frame: bytes, *, strict: bool, sack_all: bool) -> DecodeResult:
     if not records:
         raise FrameError("gl200 Protocol Pro frame without records")
     count = int.from_bytes(frame[-4:-2], "big")
-    return DecodeResult(tuple(records), f"+SACK:{count:04X}$".encode() if sack_all else b"")
+    ack = f"+SACK:{count:04X}$".encode() if buffered or sack_all else b""
+    return DecodeResult(tuple(records), ack)
+
+
+def decode_pro_heartbeat(frame: bytes, *, strict: bool, sack_all: bool) -> DecodeResult:
+    """``+ 10 18 <IMEI BCD 8> <type 2> <version 2> <custom 1> <time 4> <count 2> <crc8> $``.
+
+    The heartbeat only proves the device is alive, so it becomes a STATUS record stamped
+    with the device's time, like the text and HEX heartbeats.
+    """
+    if len(frame) != 24 or frame[:3] != b"+\x10\x18" or frame[-1:] != b"$":
+        raise FrameError(
+            f"gl200 Protocol Pro heartbeat is not 24 bytes '+ 10 18 ... $': {len(frame)}"
+        )
+    crc_ok = _crc8(frame[:-2]) == frame[-2]
+    if strict and not crc_ok:
+        raise FrameError("gl200 Protocol Pro heartbeat CRC-8 mismatch")
+    r = Reader(frame, 3, len(frame) - 2)
+    imei = check_imei(r.take(8).hex()[1:], NAME)
+    version = f"{r.uint(2):04X}{r.uint(2):04X}"  # device type, protocol version
+    r.take(1)  # custom version
+    sent, count = epoch_time(r.uint(4)), r.uint(2)
+    record = DeviceRecord(
+        NAME,
+        RecordKind.STATUS,
+        imei,
+        frame,
+        fix_time=sent,
+        checksum_ok=crc_ok,
+        attributes={"heartbeat": True, "format": "pro", "version": version},
+    )
+    return DecodeResult((record,), f"+SACK:{count:04X}$".encode() if sack_all else b"")
 
 
 def _pro_record(r: Reader, base: dict, version: str) -> DeviceRecord:

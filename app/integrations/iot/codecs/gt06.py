@@ -23,6 +23,7 @@ from app.integrations.iot.codecs.gt06_messages import (
     MSG_TIME_REQUEST,
     parse_content,
 )
+from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
 
 logger = logging.getLogger(__name__)
@@ -243,9 +244,7 @@ class Gt06Codec:
     def _login(self, frame: bytes, content: bytes, serial: int, checksum_ok: bool) -> DecodeResult:
         if len(content) < 8:
             raise FrameError("GT06 login shorter than its 8-byte IMEI")
-        imei = content[:8].hex()[1:]
-        if not imei.isdigit():
-            raise FrameError(f"GT06 login IMEI {imei!r} is not BCD digits")
+        imei = check_imei(content[:8].hex()[1:], NAME)  # a nibble over 9 is not a digit
         attributes: dict[str, object] = {"serial": serial}
         if len(content) >= 10:
             attributes["modelCode"] = content[8:10].hex()

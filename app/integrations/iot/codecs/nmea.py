@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from app.integrations.iot.device_ids import check_device_id, check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
 
 logger = logging.getLogger(__name__)
@@ -135,10 +136,11 @@ class NmeaCodec:
             raise FrameError("empty NMEA line")
         dollar = line.find("$")
         if dollar > 0:
-            device_id, line = line[:dollar].rstrip(",/"), line[dollar:]
+            device_id, line = check_device_id(line[:dollar].rstrip(",/"), NAME), line[dollar:]
         base = {"protocol": NAME, "raw": bytes(frame)}
         identity = _identity_line(line)
         if identity:
+            identity = check_device_id(identity, NAME)
             return DecodeResult((DeviceRecord(**base, kind=RecordKind.LOGIN, device_id=identity),))
         if line.startswith("QZE,"):
             return DecodeResult((_qze(line, base),))
@@ -150,8 +152,9 @@ class NmeaCodec:
         if name in _ID_SENTENCES:
             if len(fields) < 2 or not fields[1]:
                 raise FrameError(f"{name} without a device id")
+            identity = check_device_id(fields[1], NAME)
             record = DeviceRecord(
-                **base, kind=RecordKind.LOGIN, device_id=fields[1], checksum_ok=checksum_ok
+                **base, kind=RecordKind.LOGIN, device_id=identity, checksum_ok=checksum_ok
             )
             return DecodeResult((record,))
         decoded = self._sentence(name, fields)
@@ -287,7 +290,7 @@ def _qze(line: str, base: dict) -> DeviceRecord:
     return DeviceRecord(
         **base,
         kind=RecordKind.POSITION,
-        device_id=imei,
+        device_id=check_imei(imei, NAME),
         fix_time=when,
         valid_fix=valid == "A" and in_range,
         latitude=latitude if in_range else None,

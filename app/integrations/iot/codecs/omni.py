@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.nmea import format_ddmm
+from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import (
     DecodeResult,
     DeviceRecord,
@@ -36,7 +37,7 @@ NAME = "omni"
 SERVER_PREFIX = b"\xff\xff"
 _KEY_VALIDITY_S = 20  # how long the operation key the lock hands out stays valid
 _FRAME_RE = re.compile(
-    r"\*([A-Z]{3})R,([A-Z0-9]{2}),(\d{15}),(?:(\d{12}),)?([A-Z][0-9A-Za-z]),?(.*)#"
+    r"\*([A-Z]{3})R,([A-Z0-9]{2}),([^,]*),(?:(\d{12}),)?([A-Z][0-9A-Za-z]),?(.*)#"
 )
 _D0_RE = re.compile(
     r"[01],(\d{2})(\d{2})(\d{2})(?:\.\d+)?,([AV]),(\d{2})(\d{2}\.\d+),([NS]),(\d{2,3})(\d{2}\.\d+),"
@@ -126,6 +127,7 @@ class OmniCodec:
         if match is None:
             raise FrameError(f"not an Omni frame: {text[:60]!r}")
         prefix, vendor, imei, dev_time, kind, payload = match.groups()
+        check_imei(imei, NAME)  # the id group is loose so a bad id gets this clear message
         values = payload.split(",") if payload else []
         base = {"protocol": NAME, "device_id": imei, "raw": bytes(frame)}
         ack = b""

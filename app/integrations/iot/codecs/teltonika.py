@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.crc16 import crc16_ibm
 from app.integrations.iot.codecs.teltonika_avl import AVL_CODECS, Reader, read_avl_records
+from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,9 @@ COMMAND_TYPE = 0x05
 RESPONSE_TYPE = 0x06
 _PREAMBLE = b"\x00\x00\x00\x00"
 _KNOWN_CODECS = frozenset(AVL_CODECS | {CODEC_12, CODEC_13, CODEC_GH3000})
-_IMEI_LENGTHS = range(10, 18)  # 15 in practice; a little slack for odd firmware
+# The framer cuts handshakes of 10..17 digits so the stream stays in step; decode then
+# accepts only a 15-digit IMEI and refuses the rest with a FrameError that says why.
+_IMEI_LENGTHS = range(10, 18)
 _MIN_DATA_LENGTH = 3  # codec id + two record counts
 _MAX_COMMAND_LENGTH = 512
 _YEAR_2000 = 946_684_800
@@ -178,7 +181,7 @@ class TeltonikaCodec:
             raise FrameError(f"Teltonika frame of {len(frame)} byte(s) is too short")
         if frame[:2] != b"\x00\x00":
             if _is_imei_handshake(frame) and len(frame) == int.from_bytes(frame[:2], "big") + 2:
-                imei = frame[2:].decode("ascii")
+                imei = check_imei(frame[2:].decode("ascii"), NAME)
                 login = DeviceRecord(NAME, RecordKind.LOGIN, imei, frame)
                 return DecodeResult((login,), ack=IMEI_ACCEPT)
             return _decode_udp(frame, strict=strict)
@@ -241,11 +244,9 @@ def _decode_udp(frame: bytes, *, strict: bool) -> DecodeResult:
     packet_id = r.take(2)
     r.uint(1)  # packet type, 01 = data without ack request; we answer either way
     avl_packet_id = r.uint(1)
-    imei = r.take(r.uint(2))
-    if not imei.isdigit():
-        raise FrameError("Teltonika UDP datagram carries a non-numeric IMEI")
+    imei = check_imei(r.take(r.uint(2)).decode("latin-1"), NAME)
     records, is_data = _decode_body(
-        frame[r.pos :], device_id=imei.decode("ascii"), raw=frame, checksum_ok=True, strict=strict
+        frame[r.pos :], device_id=imei, raw=frame, checksum_ok=True, strict=strict
     )
     ack = b""
     if is_data:
