@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SIZE = 200
 MAX_TEXT = 600  # characters of one frame shown; longer frames are cut with an ellipsis
+_PRINTABLE = bytes([9, 10, 13, *range(32, 127)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,9 @@ FrameListener = Callable[[str, FrameEntry], None]
 
 def frame_text(raw: bytes) -> str:
     """Printable ASCII frames as text (Omni, Queclink, NMEA), anything else as hex."""
-    if raw and all(32 <= b < 127 or b in (9, 10, 13) for b in raw):
+    # translate() deleting every printable byte is the "all printable?" test in C: this
+    # runs for every frame the gateway stores.
+    if raw and not raw.translate(None, _PRINTABLE):
         text = raw.decode("ascii").strip()
     else:
         text = raw.hex(" ")

@@ -47,11 +47,15 @@ DEDUPE_WINDOW = 256  # (fix time, kind) keys remembered per device
 _LOCKED = {LockState.LOCKED: True, LockState.UNLOCKED: False}
 
 
-def to_reading(record: DeviceRecord, vehicle_id: int, received_at: datetime) -> TelemetryReading:
+def to_reading(
+    record: DeviceRecord, vehicle_id: int, received_at: datetime, raw_text: str | None = None
+) -> TelemetryReading:
     """One record as a telemetry reading; a fix the device marks invalid gives no position.
 
     Range checks happen in the store (``sanitize``), field by field, so one bad value
-    never costs the rest of the reading.
+    never costs the rest of the reading. ``raw_text`` is ``frame_text(record.raw)`` when
+    the caller has it already (the frame log needs the same text; at thousands of frames
+    a second it is worth formatting once).
     """
     fix = record.valid_fix and record.latitude is not None and record.longitude is not None
     return TelemetryReading(
@@ -66,7 +70,7 @@ def to_reading(record: DeviceRecord, vehicle_id: int, received_at: datetime) -> 
         battery=record.battery_pct,
         odometer=record.odometer_km,
         locked=_LOCKED.get(record.lock_state),
-        raw=frame_text(record.raw) if record.raw else None,
+        raw=(raw_text if raw_text is not None else frame_text(record.raw)) if record.raw else None,
     )
 
 
@@ -127,12 +131,17 @@ class IotIngest:
         readings: list[TelemetryReading] = []
         keys: list[tuple[str, tuple[datetime, str]]] = []
         batch_keys: set[tuple[str, datetime, str]] = set()
-        notes: dict[int, tuple[bytes, str, list[str]]] = {}  # per frame: what became of it
+        # Per frame (the records of one frame share its bytes): its text, whose it is, and
+        # what became of each record.
+        notes: dict[int, tuple[str, str, list[str]]] = {}
         for read in received:
             for record in read.records:
                 device_id = record.device_id or ""
                 entry = self._index.get(device_id)
-                note = notes.setdefault(id(record.raw), (record.raw, device_id, []))[2]
+                frame = notes.get(id(record.raw))
+                if frame is None:
+                    frame = notes[id(record.raw)] = (frame_text(record.raw), device_id, [])
+                text, note = frame[0], frame[2]
                 if entry is None:
                     note.append(f"{record.kind}: device not registered, skipped")
                     continue
@@ -146,7 +155,7 @@ class IotIngest:
                 if key is not None:
                     batch_keys.add((device_id, *key))
                     keys.append((device_id, key))
-                readings.append(to_reading(record, entry.vehicle_id, now))
+                readings.append(to_reading(record, entry.vehicle_id, now, text))
                 checksum = "" if record.checksum_ok else " (bad checksum, lenient)"
                 note.append(f"{record.kind}{checksum}")
                 heard = self._heard.get(device_id)
@@ -159,9 +168,9 @@ class IotIngest:
         for device_id, key in keys:
             self._remember(device_id, key)
         self.records_stored += len(readings)
-        for raw, device_id, parts in notes.values():
+        for text, device_id, parts in notes.values():
             if device_id:
-                self.frames.add(device_id, FrameEntry(now, "in", frame_text(raw), ", ".join(parts)))
+                self.frames.add(device_id, FrameEntry(now, "in", text, ", ".join(parts)))
 
     def rejected(self, device_id: str, protocol: str, peer: str, data: bytes, reason: str) -> None:
         self.frames.add(
