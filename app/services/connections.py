@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from app.integrations.smartcar.auth import TokenSet, parse_connect_redirect
+from app.integrations.smartcar.auth import parse_connect_redirect
 from app.integrations.smartcar.client import SmartcarClient
 from app.integrations.smartcar.errors import (
     ConnectRedirectError,
@@ -34,6 +33,19 @@ from app.models.database import Database
 from app.models.enums import ConnectionStatus, ConnectionType
 from app.models.vehicles import VehicleFields
 from app.services.backends import Backends
+from app.services.connect_results import (
+    INCOMPATIBLE_REASONS,
+    Authorization,
+    CompatibilityReport,
+    ConnectFailed,
+    LinkPlan,
+    SmartcarCar,
+    VinInUse,
+    VinMismatch,
+    plan_link,
+    redirect_message,
+    short_error,
+)
 from app.services.connection_health import active_reason
 from app.services.connection_tokens import (
     ConnectionProblem,
@@ -46,86 +58,6 @@ from app.services.token_store import TokenCipher
 from app.services.vehicles import VehicleInvalid, VehicleService
 
 logger = logging.getLogger(__name__)
-
-INCOMPATIBLE_REASONS = {
-    "MAKE_NOT_COMPATIBLE": "Smartcar does not support this make.",
-    "VEHICLE_NOT_COMPATIBLE": "Smartcar does not support this model or model year (it needs a "
-    "2016 or newer car with connected services).",
-}
-
-
-class ConnectFailed(Exception):
-    """Connect did not produce a usable authorization; ``str(exc)`` is for the operator."""
-
-
-class VinMismatch(Exception):
-    """The car Smartcar returned has another VIN than the record: the operator decides."""
-
-    def __init__(self, record_vin: str, smartcar_vin: str) -> None:
-        super().__init__(
-            f"The record's VIN is {record_vin} but Smartcar's car has VIN {smartcar_vin}."
-        )
-        self.record_vin = record_vin
-        self.smartcar_vin = smartcar_vin
-
-
-class VinInUse(Exception):
-    """The Smartcar car's VIN already belongs to another console vehicle."""
-
-
-@dataclass(frozen=True)
-class SmartcarCar:
-    """One car of a grant, as Smartcar describes it (any field may be unknown)."""
-
-    smartcar_id: str
-    make: str
-    model: str
-    year: int | None
-    vin: str | None
-    scopes: tuple[str, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.year or ''} {self.make} {self.model} — VIN {self.vin or 'unknown'}".strip()
-
-
-@dataclass(frozen=True)
-class Authorization:
-    """A completed Connect: the grant's tokens (never in ``repr``) and its cars."""
-
-    vehicle_id: int
-    tokens: TokenSet = field(repr=False)
-    user_id: str | None
-    cars: tuple[SmartcarCar, ...]
-
-
-@dataclass(frozen=True)
-class LinkPlan:
-    """Which car to link: chosen by VIN, the only one (maybe with a VIN conflict), or ask."""
-
-    match: SmartcarCar | None
-    vin_conflict: bool = False
-
-    @property
-    def needs_choice(self) -> bool:
-        return self.match is None
-
-
-@dataclass(frozen=True)
-class CompatibilityReport:
-    compatible: bool
-    reason: str
-    permissions: dict[str, bool]
-
-
-def plan_link(record_vin: str | None, cars: tuple[SmartcarCar, ...]) -> LinkPlan:
-    by_vin = next((c for c in cars if record_vin and c.vin == record_vin), None)
-    if by_vin is not None:
-        return LinkPlan(by_vin)
-    if len(cars) == 1:
-        car = cars[0]
-        return LinkPlan(car, vin_conflict=bool(record_vin and car.vin and car.vin != record_vin))
-    return LinkPlan(None)
 
 
 class ConnectionService:
@@ -179,7 +111,7 @@ class ConnectionService:
         try:
             reading = await self.tokens.client().compatibility(vin, list(REQUIRED_SCOPES))
         except SmartcarError as exc:
-            raise ConnectFailed(f"Could not check compatibility: {_short(exc)}") from exc
+            raise ConnectFailed(f"Could not check compatibility: {short_error(exc)}") from exc
         c = reading.value
         supported = {
             scope: all(cap.capable for cap in c.capabilities if cap.permission == scope)
@@ -227,7 +159,7 @@ class ConnectionService:
             ) from exc
         except ConnectRedirectError as exc:
             logger.info("Connect ended with %s", exc.error)
-            raise ConnectFailed(_redirect_message(exc)) from exc
+            raise ConnectFailed(redirect_message(exc)) from exc
         assert isinstance(context, int)
         client = self.tokens.client()
         try:
@@ -240,7 +172,7 @@ class ConnectionService:
         except SmartcarTransportError as exc:
             raise ConnectFailed("Smartcar could not be reached (network problem).") from exc
         except SmartcarError as exc:
-            raise ConnectFailed(f"Reading the connected cars failed: {_short(exc)}") from exc
+            raise ConnectFailed(f"Reading the connected cars failed: {short_error(exc)}") from exc
         if not cars:
             raise ConnectFailed("The authorization covers no cars.")
         return Authorization(context, tokens, user, cars)
@@ -385,7 +317,7 @@ class ConnectionService:
                 try:
                     await self.refresh_now(connection_id)
                 except (ConnectionProblem, SmartcarError) as exc:
-                    return _short(exc)
+                    return short_error(exc)
                 return None
 
         results = await asyncio.gather(*(one(i) for i in connection_ids))
@@ -411,7 +343,9 @@ class ConnectionService:
                 logger.info("disconnect: grant already unusable (%s)", type(exc).__name__)
             except SmartcarApiError as exc:
                 if exc.status >= 500:
-                    raise ConnectionProblem(f"Smartcar did not disconnect: {_short(exc)}") from exc
+                    raise ConnectionProblem(
+                        f"Smartcar did not disconnect: {short_error(exc)}"
+                    ) from exc
             except SmartcarError as exc:
                 raise SmartcarUnavailable(
                     "Smartcar could not be reached; nothing was changed. Try again."
@@ -421,18 +355,3 @@ class ConnectionService:
         )
         logger.info("connection %d disconnected", connection_id)
         self._notify(record.vehicle_id)
-
-
-def _redirect_message(exc: ConnectRedirectError) -> str:
-    message = exc.operator_message
-    if exc.error == "vehicle_incompatible":
-        car = " ".join(exc.extra.get(k, "") for k in ("year", "make", "model")).strip()
-        if car:
-            message = f"{message} (Smartcar reported: {car})"
-    return message
-
-
-def _short(exc: BaseException) -> str:
-    if isinstance(exc, SmartcarApiError):
-        return f"{exc.type}{':' + exc.code if exc.code else ''} — {exc.description}"
-    return str(exc) or type(exc).__name__

@@ -4,7 +4,10 @@ One ``POST /batch`` per vehicle per poll (location, fuel, battery, odometer, loc
 doors, tires, oil), at most ``telemetry.max_concurrent_requests`` in flight (that many
 worker tasks), results handed to the :class:`TelemetryWriter` without waiting. When to
 poll next is decided per vehicle by :mod:`app.services.telemetry_policy` (interval,
-Retry-After, backoff with jitter, asleep cars left alone, monthly budget pacing).
+Retry-After, backoff with jitter, asleep cars left alone, monthly budget pacing). This
+module holds the scheduling, the queue and the workers; one vehicle's poll and the booking
+of its outcome are in :mod:`app.services.telemetry_poll`, the per-vehicle records and
+their status snapshot in :mod:`app.services.telemetry_targets`.
 
 Tokens are only ever obtained through the injected ``ensure_fresh_token`` callable::
 
@@ -37,21 +40,22 @@ import itertools
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Protocol
+from collections.abc import Callable
 
 from app.config import TelemetrySettings
-from app.integrations.smartcar.client import SNAPSHOT_KINDS, SmartcarClient
-from app.integrations.smartcar.errors import SmartcarError, SmartcarTimeoutError
-from app.integrations.smartcar.models import DataKind
+from app.integrations.smartcar.client import SmartcarClient
 from app.models.database import Database
-from app.models.telemetry_connections import ConnectionPollUpdate, PollTarget, load_poll_targets
+from app.models.telemetry_connections import PollTarget, load_poll_targets
 from app.services import telemetry_policy as policy
-from app.services.snapshot_readings import snapshot_readings
-from app.services.telemetry_policy import Outcome, Verdict
+from app.services.telemetry_poll import EnsureFreshToken, MarkExpired, VehiclePoller
 from app.services.telemetry_status import CronStatus, PollState, VehiclePollStatus
+from app.services.telemetry_targets import (
+    PollCycle,
+    VehicleTarget,
+    as_datetime,
+    poll_status,
+    roll_month,
+)
 from app.services.telemetry_writer import TelemetryWriter
 
 logger = logging.getLogger(__name__)
@@ -60,51 +64,6 @@ MANUAL, SCHEDULED = 0, 1
 # Scheduling work is split into chunks of this many connections, yielding to the event
 # loop between chunks: a dispatcher's window must not freeze while a big fleet is planned.
 YIELD_EVERY = 100
-
-
-class EnsureFreshToken(Protocol):
-    def __call__(
-        self, connection_id: int, *, rejected: str | None = None
-    ) -> Awaitable[str | None]: ...
-
-
-MarkExpired = Callable[[int, str], Awaitable[None]]
-
-
-def _dt(epoch: float | None) -> datetime | None:
-    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
-
-
-@dataclass
-class _Cycle:
-    """The scheduled polls started at one wake-up; the status bar's "last cycle"."""
-
-    started: float
-    size: int = 0
-    pending: int = 0
-    errors: int = 0
-
-
-@dataclass(eq=False)
-class _Target:
-    connection_id: int
-    vehicle_id: int
-    smartcar_vehicle_id: str
-    month: str
-    used: int
-    next_due: float
-    interval_s: float | None = None  # None: the setting
-    kinds: list[DataKind] = field(default_factory=lambda: list(SNAPSHOT_KINDS))
-    state: PollState = PollState.PENDING
-    failures: int = 0
-    last_poll_at: float | None = None
-    last_success_at: float | None = None
-    last_error: str = ""
-    ticket: int = 0  # queue entries with an older ticket are stale
-    queued: bool = False
-    running: bool = False
-    cycle: _Cycle | None = None
-    waiters: list[asyncio.Future[VehiclePollStatus | None]] = field(default_factory=list)
 
 
 class TelemetryCron:
@@ -124,19 +83,24 @@ class TelemetryCron:
         request_timeout_s: float = 330.0,
         reload_every_s: float = 60.0,
     ) -> None:
-        self._client = client
         self._writer = writer
         self._db = database
-        self._ensure_fresh_token = ensure_fresh_token
-        self._mark_expired = mark_expired
         self._settings = settings
         self._clock = clock
-        self._rng = rng or random.Random()
-        self._timeout = request_timeout_s
         self._reload_every = reload_every_s
-        self._targets: dict[int, _Target] = {}
-        self._by_vehicle: dict[int, _Target] = {}
-        self._expired: set[int] = set()
+        self._poller = VehiclePoller(
+            client,
+            writer,
+            ensure_fresh_token=ensure_fresh_token,
+            mark_expired=mark_expired,
+            set_state=self._set_state,
+            settings=settings,
+            clock=clock,
+            rng=rng or random.Random(),
+            request_timeout_s=request_timeout_s,
+        )
+        self._targets: dict[int, VehicleTarget] = {}
+        self._by_vehicle: dict[int, VehicleTarget] = {}
         self._queue: asyncio.PriorityQueue[tuple[int, int, int, int]] = asyncio.PriorityQueue()
         self._seq = itertools.count()
         self._wake = asyncio.Event()
@@ -156,12 +120,12 @@ class TelemetryCron:
         )
         target = self._by_vehicle.get(vehicle_id)
         if target is None or target.state is PollState.EXPIRED:
-            future.set_result(None if target is None else self._snapshot(target))
+            future.set_result(None if target is None else poll_status(target, self._settings))
             return future
         cost = len(target.kinds)
         if not target.running and not policy.manual_allowed(self._budget, target.used, cost):
             target.last_error = "monthly request budget used up; not polled"
-            future.set_result(self._snapshot(target))
+            future.set_result(poll_status(target, self._settings))
             return future
         target.waiters.append(future)
         if not target.running:
@@ -170,7 +134,7 @@ class TelemetryCron:
 
     def connection_added(self, connection_id: int) -> None:
         """Pick up a new (or re-made) connection and poll it at once."""
-        self._expired.discard(connection_id)
+        self._poller.expired.discard(connection_id)
         self._reload_due = True
         self._wake.set()
 
@@ -179,7 +143,7 @@ class TelemetryCron:
         an expiry the cron recorded for it and re-read the connections."""
         for cid, target in list(self._targets.items()):
             if target.vehicle_id == vehicle_id and target.state is PollState.EXPIRED:
-                self._expired.discard(cid)
+                self._poller.expired.discard(cid)
                 del self._targets[cid]
                 if self._by_vehicle.get(vehicle_id) is target:
                     del self._by_vehicle[vehicle_id]
@@ -201,7 +165,7 @@ class TelemetryCron:
 
     def vehicle_status(self, vehicle_id: int) -> VehiclePollStatus | None:
         target = self._by_vehicle.get(vehicle_id)
-        return None if target is None else self._snapshot(target)
+        return None if target is None else poll_status(target, self._settings)
 
     def status(self) -> CronStatus:
         live = [t for t in self._targets.values() if t.state is not PollState.EXPIRED]
@@ -211,11 +175,11 @@ class TelemetryCron:
             running=self._running,
             vehicles_active=len(live),
             vehicles_expired=len(self._targets) - len(live),
-            last_cycle_at=_dt(cycle_at),
+            last_cycle_at=as_datetime(cycle_at),
             last_cycle_duration_s=duration,
             last_cycle_vehicles=vehicles,
             last_cycle_errors=errors,
-            next_run_at=_dt(min(due)) if due else None,
+            next_run_at=as_datetime(min(due)) if due else None,
             in_flight=sum(t.running for t in self._targets.values()),
             polls_total=self._polls,
             errors_total=self._errors,
@@ -248,7 +212,7 @@ class TelemetryCron:
             await asyncio.gather(*workers, return_exceptions=True)
             self._running = False
 
-    def _idle_targets(self) -> list[_Target]:
+    def _idle_targets(self) -> list[VehicleTarget]:
         return [
             t
             for t in self._targets.values()
@@ -268,7 +232,10 @@ class TelemetryCron:
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # 1,000 connections must not stall the UI loop
             seen.add(row.connection_id)
-            if row.connection_id not in self._targets and row.connection_id not in self._expired:
+            if (
+                row.connection_id not in self._targets
+                and row.connection_id not in self._poller.expired
+            ):
                 self._add_target(row, now)
         for cid in [c for c, t in self._targets.items() if c not in seen and not t.running]:
             gone = self._targets.pop(cid)
@@ -281,7 +248,7 @@ class TelemetryCron:
         interval = float(self._settings.poll_interval_s)
         last = row.last_sync_at.timestamp() if row.last_sync_at else None
         due = now if last is None else min(now + interval, last + interval)
-        target = _Target(
+        target = VehicleTarget(
             row.connection_id, row.vehicle_id, row.smartcar_vehicle_id, month, used, due
         )
         self._targets[row.connection_id] = target
@@ -297,11 +264,11 @@ class TelemetryCron:
         due = [t for t in self._idle_targets() if t.next_due <= now]
         if not due:
             return
-        cycle = _Cycle(now)
+        cycle = PollCycle(now)
         for index, target in enumerate(due):
             if index % YIELD_EVERY == YIELD_EVERY - 1:
                 await asyncio.sleep(0)  # let the UI loop breathe between chunks
-            self._roll_month(target, now)
+            roll_month(target, now)
             if policy.paced_interval_s(self._budget, target.used, len(target.kinds), now) is None:
                 self._set_state(target, PollState.BUDGET_PAUSED)
                 target.next_due = policy.next_month_start(now)
@@ -311,7 +278,7 @@ class TelemetryCron:
             target.cycle = cycle
             self._enqueue(target, SCHEDULED)
 
-    def _enqueue(self, target: _Target, priority: int) -> None:
+    def _enqueue(self, target: VehicleTarget, priority: int) -> None:
         target.ticket += 1
         target.queued = True
         self._queue.put_nowait((priority, next(self._seq), target.connection_id, target.ticket))
@@ -326,7 +293,7 @@ class TelemetryCron:
             cycle, target.cycle = target.cycle, None
             ok = False
             try:
-                ok = await self._poll(target)
+                ok = await self._poller.poll(target)
             except Exception:
                 logger.exception("telemetry: poll of vehicle %s crashed", target.vehicle_id)
                 target.next_due = self._clock() + policy.BACKOFF_CAP_S
@@ -334,10 +301,10 @@ class TelemetryCron:
                 target.running = False
                 self._finish(target, cycle, ok)
 
-    def _finish(self, target: _Target, cycle: _Cycle | None, ok: bool) -> None:
+    def _finish(self, target: VehicleTarget, cycle: PollCycle | None, ok: bool) -> None:
         self._polls += 1
         self._errors += not ok
-        snapshot = self._snapshot(target)
+        snapshot = poll_status(target, self._settings)
         for waiter in target.waiters:
             if not waiter.done():
                 waiter.set_result(snapshot)
@@ -351,136 +318,9 @@ class TelemetryCron:
         self._notify(target.vehicle_id)
         self._wake.set()
 
-    # -- one poll --------------------------------------------------------------------------
-
-    async def _poll(self, target: _Target) -> bool:
-        """Poll once (twice after a 401 that a refresh fixed); True when data was read."""
-        rejected: str | None = None
-        while True:
-            now = self._clock()
-            self._roll_month(target, now)
-            try:
-                token = await self._ensure_fresh_token(target.connection_id, rejected=rejected)
-            except Exception as exc:
-                logger.warning(
-                    "telemetry: token for vehicle %s unavailable: %s",
-                    target.vehicle_id,
-                    type(exc).__name__,
-                )
-                self._apply(target, Outcome(Verdict.TRANSIENT, 0, "token refresh failed"), now)
-                return False
-            if token is None or token == rejected:
-                await self._expire(target, "the Smartcar token could not be refreshed")
-                return False
-            outcome = await self._read(target, token, now)
-            if outcome.verdict is Verdict.AUTH and rejected is None:
-                target.used += outcome.billed
-                rejected = token
-                continue
-            if outcome.verdict in (Verdict.AUTH, Verdict.REAUTH):
-                target.used += outcome.billed
-                self._record(target, outcome, now, synced=False)
-                await self._expire(target, f"Smartcar refused the connection: {outcome.message}")
-                return False
-            return self._apply(target, outcome, now)
-
-    async def _read(self, target: _Target, token: str, now: float) -> Outcome:
-        kinds = list(target.kinds)
-        try:
-            snapshot = await asyncio.wait_for(
-                self._client.read_snapshot(target.smartcar_vehicle_id, token, kinds),
-                self._timeout,
-            )
-        except TimeoutError:
-            return policy.classify_error(SmartcarTimeoutError("telemetry poll timed out"))
-        except SmartcarError as exc:
-            return policy.classify_error(exc)
-        outcome = policy.classify_snapshot(snapshot, len(kinds))
-        readings = snapshot_readings(snapshot, target.vehicle_id, _dt(self._clock()) or _dt(now))
-        if readings:
-            self._writer.submit_many(readings)
-        return outcome
-
-    def _apply(self, target: _Target, outcome: Outcome, now: float) -> bool:
-        """Book the outcome and decide when this vehicle is polled next."""
-        target.used += outcome.billed
-        target.last_poll_at = now
-        read = outcome.verdict in (Verdict.SUCCESS, Verdict.PARTIAL)
-        if outcome.unsupported:
-            target.kinds = [k for k in target.kinds if k not in outcome.unsupported]
-        interval = target.interval_s or float(self._settings.poll_interval_s)
-        paced = policy.paced_interval_s(self._budget, target.used, len(target.kinds), now)
-        budget_floor = paced if paced is not None and paced > interval else 0.0
-        verdict = outcome.verdict
-        if read:
-            target.failures = 0
-            target.last_success_at = now
-            wait, state = max(interval, budget_floor, outcome.retry_after_s or 0.0), PollState.OK
-        else:
-            target.failures += 1
-            if verdict is Verdict.RATE_LIMITED:
-                wait = outcome.retry_after_s or policy.backoff_s(target.failures, self._rng)
-                state = PollState.RATE_LIMITED
-            elif verdict is Verdict.ASLEEP:
-                wait, state = policy.asleep_s(target.failures, interval), PollState.ASLEEP
-            elif verdict is Verdict.BILLING:
-                target.used = max(target.used, self._budget)
-                wait, state = policy.next_month_start(now) - now, PollState.BUDGET_PAUSED
-            elif verdict is Verdict.BLOCKED:
-                wait, state = policy.BLOCKED_S, PollState.BLOCKED
-            else:
-                wait = policy.backoff_s(target.failures, self._rng)
-                state = PollState.BACKOFF
-            wait = max(wait, budget_floor)
-        if paced is None and state is PollState.OK:
-            wait, state = policy.next_month_start(now) - now, PollState.BUDGET_PAUSED
-        target.next_due = now + wait
-        target.last_error = outcome.message
-        self._set_state(target, state)
-        self._record(target, outcome, now, synced=read)
-        if not read:
-            logger.info(
-                "telemetry: vehicle %s %s (%s); next poll in %.0f s",
-                target.vehicle_id,
-                verdict.value,
-                outcome.message,
-                wait,
-            )
-        return read
-
-    def _record(self, target: _Target, outcome: Outcome, now: float, *, synced: bool) -> None:
-        self._writer.record_poll(
-            ConnectionPollUpdate(
-                target.connection_id,
-                target.month,
-                target.used,
-                synced_at=_dt(now) if synced else None,
-                last_error=outcome.message,
-            )
-        )
-
-    async def _expire(self, target: _Target, reason: str) -> None:
-        self._expired.add(target.connection_id)
-        target.last_error = reason
-        self._set_state(target, PollState.EXPIRED)
-        logger.warning("telemetry: connection %s expired: %s", target.connection_id, reason)
-        try:
-            await self._mark_expired(target.connection_id, reason)
-        except Exception:
-            logger.exception(
-                "telemetry: could not mark connection %s expired", target.connection_id
-            )
-
     # -- helpers ---------------------------------------------------------------------------
 
-    def _roll_month(self, target: _Target, now: float) -> None:
-        month = policy.month_key(now)
-        if target.month != month:
-            target.month, target.used = month, 0
-            if target.state is PollState.BUDGET_PAUSED:
-                target.state = PollState.OK
-
-    def _set_state(self, target: _Target, state: PollState) -> None:
+    def _set_state(self, target: VehicleTarget, state: PollState) -> None:
         if target.state is not state:
             target.state = state
             self._notify(target.vehicle_id)
@@ -495,21 +335,3 @@ class TelemetryCron:
                 callback(vehicle_id)
             except Exception:
                 logger.exception("telemetry cron observer failed")
-
-    def _snapshot(self, t: _Target) -> VehiclePollStatus:
-        idle = not (t.queued or t.running) and t.state is not PollState.EXPIRED
-        return VehiclePollStatus(
-            vehicle_id=t.vehicle_id,
-            connection_id=t.connection_id,
-            state=t.state,
-            next_poll_at=_dt(t.next_due) if idle else None,
-            last_poll_at=_dt(t.last_poll_at),
-            last_success_at=_dt(t.last_success_at),
-            last_error=t.last_error,
-            failures=t.failures,
-            interval_s=t.interval_s or float(self._settings.poll_interval_s),
-            budget_month=t.month,
-            requests_this_month=t.used,
-            monthly_budget=self._budget,
-            paths=tuple(k.value for k in t.kinds),
-        )

@@ -31,15 +31,15 @@ from PySide6.QtWidgets import (
 )
 
 from app.models.vehicles import VehicleRow
-from app.services.connection_health import PERMISSIONS
-from app.services.connections import (
+from app.services.connect_results import (
     Authorization,
     ConnectFailed,
-    ConnectionService,
     SmartcarCar,
     VinInUse,
     VinMismatch,
 )
+from app.services.connection_health import PERMISSIONS
+from app.services.connections import ConnectionService
 from app.services.loopback import LoopbackError, LoopbackListener
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ import pytest_asyncio
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.paths import resolve_paths
 from app.services.backends import Backends, start_backends
-from app.services.connections import Authorization, ConnectionService
+from app.services.connect_results import Authorization
+from app.services.connections import ConnectionService
 from app.services.runtime import AppContext, open_context
 from app.services.token_store import TokenCipher
 from tests.integration.smartcar.connect_walk import walk_connect
