@@ -3,7 +3,12 @@
 Troubleshooting a device starts with "what exactly did it send, and did we take it?", so
 the detail panel shows the raw frames (text as text, binary as hex) newest first with a
 decode status, and the commands sent to it. One bounded ring buffer per device keeps the
-memory per device fixed however long the console runs.
+memory per device fixed however long the console runs. Every device of the fleet has one
+(the log must already hold the frames when an operator opens a device), so its size is
+the memory of the whole fleet's logs: an entry is about 250 bytes, so 50 entries are
+~12 KB per device and ~125 MB for 10,000 devices (200 would be half a gigabyte). Fifty
+frames are minutes to hours of a device's traffic; older ones are in the telemetry
+history (``raw``).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import datetime
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SIZE = 200
+DEFAULT_SIZE = 50
 MAX_TEXT = 600  # characters of one frame shown; longer frames are cut with an ellipsis
 _PRINTABLE = bytes([9, 10, 13, *range(32, 127)])
 
