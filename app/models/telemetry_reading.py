@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ MAX_FUTURE_SKEW = timedelta(minutes=5)
 MAX_RAW_CHARS = 8192
 _NUMBERS = (float, int)
 MAX_DICT_ITEMS = 16
+_RANGE_LIMITS = tuple(RANGES.items())
+_range_values = operator.attrgetter(*RANGES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +143,13 @@ def sanitize(reading: Any) -> tuple[TelemetryReading, int]:
         dropped += 1
     lat, lon = reading.lat, reading.lon
     if lat is not None or lon is not None:
-        good = _finite(lat) and _finite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
-        if not good:
+        # Plain floats need no type test: NaN fails every comparison, infinities the range.
+        good = (lat.__class__ is float or _finite(lat)) and (lon.__class__ is float or _finite(lon))
+        if not (good and -90 <= lat <= 90 and -180 <= lon <= 180):
             _drop(reading, "lat/lon", (lat, lon), "coordinates missing or out of range")
             changes["lat"] = changes["lon"] = None
             dropped += 1
-    for name, (low, high) in RANGES.items():
-        value = getattr(reading, name)
+    for (name, (low, high)), value in zip(_RANGE_LIMITS, _range_values(reading), strict=True):
         # NaN fails every comparison and infinities fail the range, so one test covers all.
         if value is None or (value.__class__ in _NUMBERS and low <= value <= high):
             continue
@@ -158,14 +161,15 @@ def sanitize(reading: Any) -> tuple[TelemetryReading, int]:
         _drop(reading, "locked", reading.locked, "not true/false")
         changes["locked"] = None
         dropped += 1
-    for name, numeric in (("doors", False), ("tires_kpa", True)):
-        value = getattr(reading, name)
-        if value is None:
-            continue
-        clean = _clean_dict(reading, name, value, numeric)
-        if clean is None:
-            dropped += 1
-        changes[name] = clean
+    for name, numeric, value in (
+        ("doors", False, reading.doors),
+        ("tires_kpa", True, reading.tires_kpa),
+    ):
+        if value is not None:
+            clean = _clean_dict(reading, name, value, numeric)
+            if clean is None:
+                dropped += 1
+            changes[name] = clean
     raw = reading.raw
     if raw is not None and not isinstance(raw, str):
         _drop(reading, "raw", raw, "not text")

@@ -29,6 +29,7 @@ import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -59,10 +60,12 @@ FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
 STATE_COLUMNS = tuple(column for _, column in FIELD_COLUMNS)
 _field_values = operator.attrgetter(*(attr for attr, _ in FIELD_COLUMNS))
 _SAMPLE_COLUMNS = ("vehicle_id", "source", "recorded_at", "received_at", *STATE_COLUMNS, "raw")
-_JSON_COLUMNS = frozenset({"doors", "tires_kpa"})
+#: Positions of the JSON columns in a ``_state_row`` (after the vehicle id).
+_JSON_CELLS = tuple(1 + STATE_COLUMNS.index(c) for c in ("doors", "tires_kpa"))
 _PG_COPY = f"COPY telemetry_sample ({', '.join(_SAMPLE_COLUMNS)}) FROM STDIN"
 _STATE_TAIL = (*STATE_COLUMNS, "field_times", "recorded_at", "last_heard_at")
 DEFAULT_HEARTBEAT_S = 3600.0
+_NEVER = -math.inf
 
 
 @dataclass(slots=True)
@@ -98,8 +101,14 @@ class BatchOutcome:
     vehicles: frozenset[int] = frozenset()
 
 
+@lru_cache(maxsize=4096)
 def _sqlite_time(value: datetime) -> str:
-    """The text SQLAlchemy's SQLite DateTime stores, so both write paths read back alike."""
+    """The text SQLAlchemy's SQLite DateTime stores, so both write paths read back alike.
+
+    Cached because a batch formats the same instants again and again (one received_at per
+    gateway batch; a reading's recorded_at in its sample row and again in vehicle_state).
+    Equal aware datetimes are the same instant, so they have the same UTC text.
+    """
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
     return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
@@ -216,7 +225,7 @@ class TelemetryStore:
             carried = True
             if values.get(column) != value:
                 changed = True
-            if ts >= times.get(column, -math.inf):
+            if ts >= times.get(column, _NEVER):
                 values[column] = value
                 times[column] = ts
         if known.recorded_at is None or reading.recorded_at > known.recorded_at:
@@ -348,11 +357,10 @@ def _sqlite_row(r: TelemetryReading) -> tuple[Any, ...]:
 
 def _state_row(vehicle_id: int, known: _Known) -> tuple[Any, ...]:
     """One vehicle_state row for the SQLite upsert, in ``_STATE_TAIL`` order."""
-    values = known.values
-    cells: list[Any] = [vehicle_id]
-    for column in STATE_COLUMNS:
-        value = values.get(column)
-        cells.append(json.dumps(value) if value is not None and column in _JSON_COLUMNS else value)
+    cells: list[Any] = [vehicle_id, *map(known.values.get, STATE_COLUMNS)]
+    for index in _JSON_CELLS:
+        if cells[index] is not None:
+            cells[index] = json.dumps(cells[index])
     cells.append(json.dumps(known.times))
     cells.append(None if known.recorded_at is None else _sqlite_time(known.recorded_at))
     cells.append(None if known.last_heard_at is None else _sqlite_time(known.last_heard_at))

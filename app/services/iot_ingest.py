@@ -146,8 +146,9 @@ class IotIngest:
                     note.append(f"{record.kind}: device not registered, skipped")
                     continue
                 key = (record.fix_time, str(record.kind)) if record.fix_time else None
+                recent = self._recent.get(device_id)
                 if key is not None and (
-                    self._seen(device_id, key) or (device_id, *key) in batch_keys
+                    (recent is not None and key in recent[1]) or (device_id, *key) in batch_keys
                 ):
                     self.duplicates += 1
                     note.append(f"{record.kind}: re-sent, already stored")
@@ -193,10 +194,6 @@ class IotIngest:
     def _learn_protocol(self, entry: DeviceEntry, protocol: str) -> None:
         learnt = DeviceEntry(entry.vehicle_id, entry.device_id, protocol, entry.vendor)
         self._index[entry.device_id] = self._by_vehicle[entry.vehicle_id] = learnt
-
-    def _seen(self, device_id: str, key: tuple[datetime, str]) -> bool:
-        recent = self._recent.get(device_id)
-        return recent is not None and key in recent[1]
 
     def _remember(self, device_id: str, key: tuple[datetime, str]) -> None:
         recent = self._recent.get(device_id)
