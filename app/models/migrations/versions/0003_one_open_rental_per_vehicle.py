@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 09:00:00.000000
+Create Date: 2026-11-25 22:30:00.000000
 
 Before this revision two workstations starting the same vehicle at the same instant could
 both open a rental (the service checks, then inserts; on PostgreSQL both checks can pass).
