@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from app.integrations.iot.records import Codec, FrameError, Framer, RecordKind
+from app.integrations.iot.sink import MAX_REJECTED
 from app.integrations.iot.store_batch import Pending
 
 if TYPE_CHECKING:
@@ -22,8 +23,6 @@ if TYPE_CHECKING:
     from app.integrations.iot.gateway import IotGateway
 
 logger = logging.getLogger(__name__)
-
-MAX_REJECTED = 512  # bytes of a rejected frame or read kept for the frame log
 
 
 class DeviceConnection(asyncio.Protocol):

@@ -23,7 +23,7 @@ import serial
 
 from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.records import Codec, DeviceRecord, FrameError, RecordKind
-from app.integrations.iot.sink import Received, RecordSink
+from app.integrations.iot.sink import MAX_REJECTED, Received, RecordSink
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +196,12 @@ class SerialReader:
             logger.warning("serial %s: bad frame skipped: %s", cfg.port, exc)
             assert self._loop is not None
             self._loop.call_soon_threadsafe(
-                self.sink.rejected, cfg.device_id, cfg.protocol, self.peer, frame[:512], str(exc)
+                self.sink.rejected,
+                cfg.device_id,
+                cfg.protocol,
+                self.peer,
+                frame[:MAX_REJECTED],
+                str(exc),
             )
             return b""
         records = [

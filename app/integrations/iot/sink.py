@@ -19,6 +19,8 @@ from app.integrations.iot.records import DeviceRecord
 
 logger = logging.getLogger(__name__)
 
+MAX_REJECTED = 512  # bytes of a rejected frame (or read) handed to ``RecordSink.rejected``
+
 
 @dataclass(frozen=True, slots=True)
 class Received:
