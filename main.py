@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
     from app.services.runtime import AppContext
+    from app.views.gc_policy import GuiGarbageCollection
     from app.views.main_window import MainWindow
 
 logger = logging.getLogger("fleet_console")
@@ -139,11 +140,9 @@ def run_console(args: argparse.Namespace) -> int:
     crash_handler = CrashHandler(log_file, interactive=not args.smoke_test)
     crash_handler.install()
     qt_logging.install()
-    # Cycle collection only on the GUI thread, on a timer: collected elsewhere (the database
-    # thread, say), a Qt wrapper's destructor can crash the whole console.
-    from pyqtgraph.util.garbage_collector import GarbageCollector
+    from app.views.gc_policy import GuiGarbageCollection
 
-    gui_thread_gc = GarbageCollector(interval=1.0)
+    gui_gc = GuiGarbageCollection()  # on the GUI thread only; see app/views/gc_policy.py
 
     review = args.review
     if review is not None and not review.is_file():
@@ -163,9 +162,11 @@ def run_console(args: argparse.Namespace) -> int:
     asyncio.set_event_loop(loop)
     try:
         with loop:
-            code = loop.run_until_complete(_run_window(app, context, smoke_test=args.smoke_test))
+            code = loop.run_until_complete(
+                _run_window(app, context, gui_gc, smoke_test=args.smoke_test)
+            )
     finally:
-        gui_thread_gc.timer.stop()
+        gui_gc.stop()
         context.close()
         faulthandler.disable()
         crash_log.close()
@@ -175,7 +176,9 @@ def run_console(args: argparse.Namespace) -> int:
     return code
 
 
-async def _run_window(app: QApplication, context: AppContext, *, smoke_test: bool) -> int:
+async def _run_window(
+    app: QApplication, context: AppContext, gui_gc: GuiGarbageCollection, *, smoke_test: bool
+) -> int:
     from app.services.backends import start_backends
     from app.services.runtime import Mode
     from app.services.tasks import TaskOwner
@@ -197,6 +200,7 @@ async def _run_window(app: QApplication, context: AppContext, *, smoke_test: boo
     window = MainWindow(context)
     loaded = asyncio.Event()
     window.fleet_loaded.connect(lambda _count: loaded.set())
+    window.fleet_loaded.connect(lambda _count: gui_gc.freeze_startup_heap())
     window.show()
     for problem in context.backends.problems:
         window.statusBar().showMessage(problem)

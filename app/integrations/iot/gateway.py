@@ -50,7 +50,10 @@ class GatewayConfig:
     max_write_buffer: int = 64 * 1024
     max_pending_reads: int = 32  # reads decoded but not yet stored before reading pauses
     strict: bool = True
-    backlog: int = 4096
+    # asyncio accepts up to ``backlog`` connections in one callback: 4096 let a burst of
+    # 2,000 reconnecting devices hold the console's loop for 200 ms. Devices beyond the
+    # queue retry their SYN a second later, which spreads such a burst out.
+    backlog: int = 256
     shutdown_grace: float = 5.0  # how long close() waits for in-flight stores
     command_timeouts: CommandTimeouts = field(default_factory=CommandTimeouts)
 
