@@ -30,6 +30,27 @@ HEARTBEAT_MS = 5
 CONCURRENCY = 8
 
 
+async def open_window(context):  # type: ignore[no-untyped-def]
+    """The real MainWindow as an operator has it: fleet loaded, first row selected, map tab
+    shown and its page ready (also used by bench_ui_stall_iot)."""
+    from app.views.main_window import MainWindow
+
+    window = MainWindow(context, confirm=lambda *_: True)
+    window.resize(1400, 850)
+    window.show()
+    loaded = asyncio.Event()
+    window.fleet_loaded.connect(lambda _n: loaded.set())
+    window.reload()
+    await asyncio.wait_for(loaded.wait(), 60)
+    window.select_vehicle(window.model.rows[0].id)
+    fleet_map = window.telemetry_views.ensure_map()
+    window.telemetry_views.left_tabs.setCurrentIndex(1)
+    started = time.perf_counter()
+    while not fleet_map.is_ready and time.perf_counter() - started < 60:
+        await asyncio.sleep(0.05)
+    return window
+
+
 async def _tokens(client, email: str):  # type: ignore[no-untyped-def]
     from app.integrations.smartcar import connect_scope_param
     from tests.integration.smartcar.connect_walk import walk_connect
@@ -78,7 +99,6 @@ async def _measure(base_url: str, data_dir: Path) -> list[Result]:
     from app.services.telemetry_cron import TelemetryCron
     from app.services.telemetry_writer import TelemetryWriter
     from app.views.live_updates import LiveUpdates
-    from app.views.main_window import MainWindow
     from tests.benchmarks.bench_smartcar_poll import CLIENT_ID, FLEET, OWNER, REDIRECT, SECRET
     from tests.integration.telemetry.conftest import DbRefresher
 
@@ -94,19 +114,7 @@ async def _measure(base_url: str, data_dir: Path) -> list[Result]:
         assert len(ids) == FLEET, len(ids)
         await context.database.run(_fleet, context.database, ids, tokens)
 
-        window = MainWindow(context, confirm=lambda *_: True)
-        window.resize(1400, 850)
-        window.show()
-        loaded = asyncio.Event()
-        window.fleet_loaded.connect(lambda _n: loaded.set())
-        window.reload()
-        await asyncio.wait_for(loaded.wait(), 60)
-        window.select_vehicle(window.model.rows[0].id)
-        fleet_map = window.telemetry_views.ensure_map()
-        window.telemetry_views.left_tabs.setCurrentIndex(1)
-        started = time.perf_counter()
-        while not fleet_map.is_ready and time.perf_counter() - started < 60:
-            await asyncio.sleep(0.05)
+        window = await open_window(context)
 
         writer = TelemetryWriter(context.database)
         refresher = DbRefresher(context.database, client, time.time)

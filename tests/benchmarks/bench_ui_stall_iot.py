@@ -39,6 +39,7 @@ from tests.benchmarks.bench_iot_gateway import (
     raise_nofile,
     register_devices,
 )
+from tests.benchmarks.bench_ui_stall import open_window
 from tests.benchmarks.harness import Result
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -84,26 +85,6 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-async def _open_window(context):  # type: ignore[no-untyped-def]
-    """The window as bench_ui_stall opens it: fleet loaded, first row selected, map shown."""
-    from app.views.main_window import MainWindow
-
-    window = MainWindow(context, confirm=lambda *_: True)
-    window.resize(1400, 850)
-    window.show()
-    loaded = asyncio.Event()
-    window.fleet_loaded.connect(lambda _n: loaded.set())
-    window.reload()
-    await asyncio.wait_for(loaded.wait(), 60)
-    window.select_vehicle(window.model.rows[0].id)
-    fleet_map = window.telemetry_views.ensure_map()
-    window.telemetry_views.left_tabs.setCurrentIndex(1)
-    started = time.perf_counter()
-    while not fleet_map.is_ready and time.perf_counter() - started < 60:
-        await asyncio.sleep(0.05)
-    return window
-
-
 async def _measure_rate(n: int, rate: float, seconds: float, data_dir: Path) -> list[Result]:
     from app.config import DemoSettings, IotSettings, Settings
     from app.paths import resolve_paths
@@ -128,7 +109,7 @@ async def _measure_rate(n: int, rate: float, seconds: float, data_dir: Path) -> 
     try:
         db = context.database
         await db.run(register_devices, db, PROTOCOL, n)
-        window = await _open_window(context)
+        window = await open_window(context)
         gui_gc.freeze_startup_heap()  # as main.py does once the fleet is loaded
         # As start_workers does for a standalone console (minus Smartcar: no cars here).
         writer = TelemetryWriter(db)
