@@ -190,7 +190,8 @@ class TelemetryViews(QObject):
 
     def _update_charts(self) -> None:
         if self.right_tabs.currentWidget() is self.charts:
-            self.charts.show_vehicle(self.window.current_vehicle_id())
+            row = self.window.current_row()
+            self.charts.show_vehicle(row.id if row else None, row.kind if row else None)
 
     # Shutdown -----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
