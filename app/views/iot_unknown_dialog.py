@@ -147,6 +147,7 @@ class UnknownDevicesDialog(QDialog):
                 self.table.setItem(row, column, QTableWidgetItem(text))
             if selected is not None and e.id == selected.id:
                 self.table.selectRow(row)
+        self._fit_columns()
         current = self.target.currentData()
         self.target.clear()
         self.target.addItem("A new vehicle (Add Vehicle dialog)…", NEW_VEHICLE)
@@ -156,6 +157,19 @@ class UnknownDevicesDialog(QDialog):
             self.target.setCurrentIndex(self.target.findData(current))
         self.empty.setVisible(not entries)
         self._update_buttons()
+
+    def _fit_columns(self) -> None:
+        """Every column as wide as its text (a cut IMEI cannot be read back or claimed by
+        eye), and the dialog wide enough to show them all, within the screen."""
+        self.table.resizeColumnsToContents()
+        header = self.table.horizontalHeader()
+        needed = header.length() + self.table.frameWidth() * 2
+        needed += self.table.verticalScrollBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        wanted = needed + margins.left() + margins.right()
+        screen = self.screen().availableGeometry().width()
+        if wanted > self.width():
+            self.resize(min(wanted, screen), self.height())
 
     def selected(self) -> UnknownEntry | None:
         rows = self.table.selectionModel().selectedRows()
