@@ -20,6 +20,7 @@ from qasync import asyncSlot
 
 from app.services.alert_service import AlertService
 from app.services.alerts import LABELS
+from app.views.fit_content import widen_to_table
 from app.views.ops_tables import fill, make_table, selected_ids
 from app.views.rental_views import _when
 
@@ -92,6 +93,8 @@ class AlertInbox(QWidget):
         fill(self.table, rows)
         for row, ack in acknowledged:
             self._mute(row, ack)
+        if self.isWindow():
+            widen_to_table(self, self.table)
         self.count.setText(f"{len(rows)} alert(s)")
 
     def _mute(self, row: int, tooltip: str) -> None:

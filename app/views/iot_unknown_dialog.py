@@ -38,6 +38,7 @@ from app.models.iot_devices import (
 from app.models.vehicles import VehicleFields
 from app.services.iot_runtime import IotRuntime
 from app.services.runtime import AppContext
+from app.views.fit_content import widen_to_table
 from app.views.vehicle_dialog import VehicleDialog
 
 logger = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class UnknownDevicesDialog(QDialog):
                 self.table.setItem(row, column, QTableWidgetItem(text))
             if selected is not None and e.id == selected.id:
                 self.table.selectRow(row)
-        self._fit_columns()
+        widen_to_table(self, self.table)  # a cut IMEI cannot be read back or claimed by eye
         current = self.target.currentData()
         self.target.clear()
         self.target.addItem("A new vehicle (Add Vehicle dialog)…", NEW_VEHICLE)
@@ -157,19 +158,6 @@ class UnknownDevicesDialog(QDialog):
             self.target.setCurrentIndex(self.target.findData(current))
         self.empty.setVisible(not entries)
         self._update_buttons()
-
-    def _fit_columns(self) -> None:
-        """Every column as wide as its text (a cut IMEI cannot be read back or claimed by
-        eye), and the dialog wide enough to show them all, within the screen."""
-        self.table.resizeColumnsToContents()
-        header = self.table.horizontalHeader()
-        needed = header.length() + self.table.frameWidth() * 2
-        needed += self.table.verticalScrollBar().sizeHint().width()
-        margins = self.layout().contentsMargins()
-        wanted = needed + margins.left() + margins.right()
-        screen = self.screen().availableGeometry().width()
-        if wanted > self.width():
-            self.resize(min(wanted, screen), self.height())
 
     def selected(self) -> UnknownEntry | None:
         rows = self.table.selectionModel().selectedRows()
