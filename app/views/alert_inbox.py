@@ -1,7 +1,12 @@
-"""The alert inbox: open alerts (most severe first), filter by kind, acknowledge."""
+"""The alert inbox: open alerts (most severe first), filter by kind, acknowledge.
+
+Acknowledged alerts stay listed (unless "Unacknowledged only") but muted: grey italic
+text and "Acknowledged by … at …", so the eye goes to the ones nobody has taken yet.
+"""
 
 from __future__ import annotations
 
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -15,10 +20,12 @@ from qasync import asyncSlot
 
 from app.services.alert_service import AlertService
 from app.services.alerts import LABELS
+from app.views.fit_content import widen_to_table
 from app.views.ops_tables import fill, make_table, selected_ids
 from app.views.rental_views import _when
 
 HEADERS = ["Severity", "Vehicle", "Alert", "Details", "First seen", "Last seen", "Count", "Ack"]
+MUTED = QColor("#8a8f98")  # the not-ready grey of the status colours: "dealt with"
 
 
 class AlertInbox(QWidget):
@@ -60,9 +67,13 @@ class AlertInbox(QWidget):
             kind=self.kind.currentData(),
         )
         rows = []
+        acknowledged: list[tuple[int, str]] = []
         for r in records:
             label = next((v for k, v in LABELS.items() if k.value == r.kind), r.kind)
-            ack = f"{r.acknowledged_by} {_when(r.acknowledged_at)}" if r.acknowledged_by else ""
+            ack = ""
+            if r.acknowledged_by:
+                ack = f"Acknowledged by {r.acknowledged_by} at {_when(r.acknowledged_at)}"
+                acknowledged.append((len(rows), ack))
             state = r.severity + (" (cleared)" if r.cleared_at else "")
             rows.append(
                 (
@@ -80,7 +91,20 @@ class AlertInbox(QWidget):
                 )
             )
         fill(self.table, rows)
+        for row, ack in acknowledged:
+            self._mute(row, ack)
+        if self.isWindow():
+            widen_to_table(self, self.table)
         self.count.setText(f"{len(rows)} alert(s)")
+
+    def _mute(self, row: int, tooltip: str) -> None:
+        for column in range(self.table.columnCount()):
+            item = self.table.item(row, column)
+            item.setForeground(QBrush(MUTED))
+            font = item.font()
+            font.setItalic(True)
+            item.setFont(font)
+            item.setToolTip(tooltip)
 
     @asyncSlot()
     async def acknowledge_selected(self) -> None:

@@ -186,10 +186,18 @@ class FleetMapView(QWidget):
         self._schedule()
 
     def focus(self, vehicle_id: int | None) -> None:
-        """Highlight and centre one vehicle (the one selected in the list)."""
+        """Follow the list's selection: a new one is highlighted and centred on once;
+        ``None`` releases it. Repeating the current selection changes nothing, so the
+        view stays wherever the user has zoomed or dragged it since."""
+        if vehicle_id == self._focus:
+            return
         self._focus = vehicle_id
-        if self.is_ready and vehicle_id is not None:
-            self.run_js(f"fleetMap.focus({int(vehicle_id)})")
+        if self.is_ready:
+            self._send_focus()
+
+    def _send_focus(self) -> None:
+        target = "null" if self._focus is None else str(int(self._focus))
+        self.run_js(f"fleetMap.focus({target})")
 
     def _schedule(self) -> None:
         if not self._flush_timer.isActive():
@@ -209,8 +217,6 @@ class FleetMapView(QWidget):
             calls.append(f"fleetMap.update({_js(changed)}, {_js(gone)})")
             self._changed.clear()
             self._gone.clear()
-        if calls and self._focus is not None:
-            calls.append(f"fleetMap.focus({int(self._focus)})")
         if token:
             calls.append(f"fleetMap.painted({json.dumps(token)})")
         if calls:
@@ -222,7 +228,7 @@ class FleetMapView(QWidget):
         self.ready.emit()
         self.flush()
         if self._focus is not None:
-            self.focus(self._focus)
+            self._send_focus()
 
     def run_js(self, script: str, callback: Callable[[Any], None] | None = None) -> None:
         if self.view is None:

@@ -38,6 +38,7 @@ from app.models.iot_devices import (
 from app.models.vehicles import VehicleFields
 from app.services.iot_runtime import IotRuntime
 from app.services.runtime import AppContext
+from app.views.fit_content import widen_to_table
 from app.views.vehicle_dialog import VehicleDialog
 
 logger = logging.getLogger(__name__)
@@ -147,6 +148,7 @@ class UnknownDevicesDialog(QDialog):
                 self.table.setItem(row, column, QTableWidgetItem(text))
             if selected is not None and e.id == selected.id:
                 self.table.selectRow(row)
+        widen_to_table(self, self.table)  # a cut IMEI cannot be read back or claimed by eye
         current = self.target.currentData()
         self.target.clear()
         self.target.addItem("A new vehicle (Add Vehicle dialog)…", NEW_VEHICLE)

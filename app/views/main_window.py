@@ -36,7 +36,8 @@ from app.views import formatting as fmt
 from app.views.connection_actions import ConnectionActions
 from app.views.iot_actions import IotActions
 from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFilterProxy
-from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, Column, VehicleTableModel
+from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, VehicleTableModel
+from app.views.list_layout import HEADER_STATE_KEY, initial_size, lay_out_columns
 from app.views.operations_actions import OperationsActions
 from app.views.review_export_dialog import ReviewExport
 from app.views.route_replay import RouteReplayActions
@@ -72,7 +73,7 @@ class MainWindow(QMainWindow):
         self._last_archived: VehicleRow | None = None
         self.setWindowTitle(f"Fleet Console — {context.mode.value} mode")
         self.setObjectName("mainWindow")
-        self.resize(1400, 850)
+        self.resize(initial_size(self.screen().availableGeometry()))
 
         self.model = VehicleTableModel(self)
         self.proxy = VehicleFilterProxy(self)
@@ -91,12 +92,7 @@ class MainWindow(QMainWindow):
         self.table.verticalHeader().setDefaultSectionSize(24)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.horizontalHeader().setSectionsMovable(True)
-        for column, width in (
-            (Column.NAME, 190),
-            (Column.MAKE_MODEL, 200),
-            (Column.CONNECTION, 160),
-        ):
-            self.table.setColumnWidth(column, width)
+        lay_out_columns(self.table)  # status, energy, last heard first (list_layout.py)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
         self.table.doubleClicked.connect(lambda _index: self.edit_vehicle())
 
@@ -107,6 +103,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([self.width() * 2 // 3, self.width() // 3])
         self.setCentralWidget(self.splitter)
         self._build_actions()
         self._build_status_bar()
@@ -394,11 +391,12 @@ class MainWindow(QMainWindow):
 
     def _restore_state(self) -> None:
         settings = self._settings()
+        settings.remove("header")  # v1 of the list header: see list_layout.py
         for key, restore in (
             ("geometry", self.restoreGeometry),
             ("state", self.restoreState),
             ("splitter", self.splitter.restoreState),
-            ("header", self.table.horizontalHeader().restoreState),
+            (HEADER_STATE_KEY, self.table.horizontalHeader().restoreState),
         ):
             value = settings.value(key)
             if value is not None:
@@ -409,7 +407,7 @@ class MainWindow(QMainWindow):
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("state", self.saveState())
         settings.setValue("splitter", self.splitter.saveState())
-        settings.setValue("header", self.table.horizontalHeader().saveState())
+        settings.setValue(HEADER_STATE_KEY, self.table.horizontalHeader().saveState())
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

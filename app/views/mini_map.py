@@ -2,8 +2,9 @@
 
 The detail panel wants "where is it" at a glance; a second web view per panel would cost
 a Chromium page for a 200 px picture. This paints the cached OSM tiles around the point
-with QPainter and marks the vehicle; with no cached tiles it is a plain background with
-the marker, which still shows the position relative to the map tab's view.
+with QPainter and marks the vehicle; with no cached tiles it is the map's neutral
+background with the marker and a small "map offline" note: nothing on it may read as
+an alarm, so red is kept to the marker dot.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from app.views.map_tiles import TileCache
 TILE = 256
 ZOOM = 15
 SOURCE = "osm"
+MARKER = "#e53935"
+FRAME = "#55606a"
+OFFLINE_NOTE = "map offline"
 
 
 def world_pixel(lat: float, lon: float, zoom: int) -> tuple[float, float]:
@@ -77,14 +81,18 @@ class MiniMap(QWidget):
                         self.tiles_drawn += 1
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(QColor("#ffffff"), 2))
-        painter.setBrush(QColor("#e53935"))
+        painter.setBrush(QColor(MARKER))
         painter.drawEllipse(QPointF(self.width() / 2, self.height() / 2), 6, 6)
-        painter.setPen(QColor("#55606a"))
+        painter.setBrush(Qt.BrushStyle.NoBrush)  # the frame is an outline, not a red fill
+        painter.setPen(QColor(FRAME))
         painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
         if self.tiles_drawn == 0:
+            font = painter.font()
+            font.setPointSizeF(font.pointSizeF() * 0.85)
+            painter.setFont(font)
             painter.drawText(
                 self.rect().adjusted(4, 0, -4, -4),
                 Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight,
-                "no map tiles cached",
+                OFFLINE_NOTE,
             )
         painter.end()

@@ -6,6 +6,13 @@ million samples draw in tens of milliseconds. Curves are created once and only g
 as a gap, not as a straight line pretending to know what happened meanwhile. Series load
 on the database thread; a new selection or range cancels the load still in flight.
 
+What a vehicle kind cannot report is not charted (scooters and e-bikes have no tires or
+oil life to report, see KIND_PLOTS). Every load sets both axes afresh, so nothing of the
+previous vehicle's ranges survives. Few samples are drawn with a symbol per sample (a
+lone sample is a line of zero length, which draws nothing), and a flat or single-valued
+series gets a padded range around its value instead of pyqtgraph's unit-wide one; SI
+prefixes are off, since "km (x0.001)" reads as nonsense on an odometer.
+
 A range too big to fetch sample by sample arrives as a min/max overview
 (app/models/chart_series.py); zooming in then asks the loader again for the visible
 range (``DETAIL_DELAY_MS`` after the view settles), which soon yields raw samples.
@@ -24,10 +31,10 @@ from PySide6.QtCore import QPointF, QTimer, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.models.chart_series import ChartData
+from app.views.chart_ranges import Series, with_gaps, x_range, y_range
 
 logger = logging.getLogger(__name__)
 
-GAP_FACTOR = 3.0
 DETAIL_DELAY_MS = 200  # zoom/pan settles this long before the visible range is re-read
 ZOOM_RELOAD = 0.5  # an overview is re-read once the view shows less than this share of it
 RANGES: dict[str, timedelta | None] = {
@@ -56,30 +63,23 @@ PLOTS: tuple[tuple[str, str, str, dict[str, str]], ...] = (
     ("oil_life", "Oil life", "%", {"oil_life": "#455a64"}),
 )
 SERIES_KEYS = tuple(key for _p, _t, _u, pens in PLOTS for key in pens)
+# What each vehicle kind reports (IoT devices send battery, odometer, position and lock:
+# app/integrations/iot/records.py); an unknown kind gets every plot.
+KIND_PLOTS: dict[str, tuple[str, ...]] = {
+    "car": tuple(key for key, *_rest in PLOTS),
+    "scooter": ("energy", "odometer"),
+    "e-bike": ("energy", "odometer"),
+}
+# y range of a plot with nothing to draw (so it never shows the previous vehicle's)
+EMPTY_Y: dict[str, tuple[float, float]] = {
+    "energy": (0.0, 100.0),
+    "odometer": (0.0, 100.0),
+    "tires": (0.0, 300.0),
+    "oil_life": (0.0, 100.0),
+}
+SYMBOL_LIMIT = 200  # series with at most this many samples show a symbol on each
 
-Series = tuple[np.ndarray, np.ndarray]  # epoch seconds (float64), values
 SeriesLoader = Callable[[int, datetime | None, datetime], Awaitable[ChartData | dict[str, Series]]]
-
-
-def with_gaps(t: np.ndarray, v: np.ndarray, factor: float = GAP_FACTOR) -> Series:
-    """Insert a NaN value inside every interval longer than ``factor`` x the median one.
-
-    With ``connect="finite"`` the curve then breaks there. The NaN point sits in the
-    middle of the gap so x stays sorted (clip-to-view needs that).
-    """
-    t = np.asarray(t, dtype=np.float64)
-    v = np.asarray(v, dtype=np.float64)
-    if t.size < 3:
-        return t, v
-    dt = np.diff(t)
-    median = float(np.median(dt))
-    if median <= 0:
-        return t, v
-    cut = np.flatnonzero(dt > factor * median) + 1
-    if cut.size == 0:
-        return t, v
-    middle = (t[cut - 1] + t[cut]) / 2.0
-    return np.insert(t, cut, middle), np.insert(v, cut, np.nan)
 
 
 class TelemetryCharts(QWidget):
@@ -124,6 +124,7 @@ class TelemetryCharts(QWidget):
         self.graphics.setBackground("w")
         self.plots: dict[str, pg.PlotItem] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
+        self._colours: dict[str, str] = {}
         self._units: dict[str, str] = {}
         first = None
         for row, (key, title, unit, pens) in enumerate(PLOTS):
@@ -132,6 +133,7 @@ class TelemetryCharts(QWidget):
             )
             plot.setTitle(title, size="9pt")
             plot.setLabel("left", unit)
+            plot.getAxis("left").enableAutoSIPrefix(False)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
@@ -143,11 +145,13 @@ class TelemetryCharts(QWidget):
                     pen=pg.mkPen(colour, width=1.5), connect="finite", name=name
                 )
                 self._units[series] = unit
+                self._colours[series] = colour
             if first is None:
                 first = plot
             else:
                 plot.setXLink(first)
             self.plots[key] = plot
+        self._shown: tuple[str, ...] = tuple(self.plots)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.plots["energy"].vb.sigXRangeChanged.connect(lambda *_: self._detail_timer.start())
 
@@ -162,11 +166,28 @@ class TelemetryCharts(QWidget):
         return RANGES[self.range_combo.currentText()]
 
     # Loading ------------------------------------------------------------------------
-    def show_vehicle(self, vehicle_id: int | None) -> None:
+    def show_vehicle(self, vehicle_id: int | None, kind: str | None = None) -> None:
+        """Chart this vehicle; ``kind`` ("car", "scooter", ...) decides which plots apply."""
         if vehicle_id == self.vehicle_id and self._task is not None:
             return
         self.vehicle_id = vehicle_id
+        self._arrange(KIND_PLOTS.get(kind or "", KIND_PLOTS["car"]))
         self.reload()
+
+    def shown_plots(self) -> list[str]:
+        """The plots in the layout now, top to bottom."""
+        return [key for key in self.plots if key in self._shown]
+
+    def _arrange(self, keys: tuple[str, ...]) -> None:
+        """Lay out exactly these plots (removed ones leave no empty rows behind)."""
+        if keys == self._shown:
+            return
+        layout = self.graphics.ci
+        for key in self._shown:
+            layout.removeItem(self.plots[key])
+        for row, key in enumerate(keys):
+            layout.addItem(self.plots[key], row=row, col=0)
+        self._shown = keys
 
     def reload(self) -> asyncio.Task[None] | None:
         """Load the current vehicle's series for the chosen range; the latest call wins."""
@@ -203,12 +224,14 @@ class TelemetryCharts(QWidget):
             return
         self._draw(data)
         self._base = self._window or (-np.inf, np.inf)
-        if since is not None:
-            self.plots["energy"].setXRange(since.timestamp(), until.timestamp(), padding=0)
-        else:
+        shown = x_range(data, since, until)
+        if shown is None:
             self.plots["energy"].enableAutoRange(axis="x")
+        else:
+            self.plots["energy"].setXRange(*shown, padding=0)
         count = data.samples
-        self.status.setText(f"{count:,} samples" if count else "No data in this range")
+        plural = "" if count == 1 else "s"
+        self.status.setText(f"{count:,} sample{plural}" if count else "No data in this range")
         self.loaded.emit(vehicle_id)
 
     def _draw(self, data: ChartData, *, y_auto: bool = True) -> None:
@@ -216,11 +239,22 @@ class TelemetryCharts(QWidget):
         for key, curve in self.curves.items():
             t, v = data.series.get(key, empty)
             curve.setData(*(with_gaps(t, v) if data.detailed else (t, v)))
+            few = 0 < np.count_nonzero(np.isfinite(v)) <= SYMBOL_LIMIT
+            colour = self._colours[key]
+            curve.setSymbol("o" if few else None)
+            curve.setSymbolSize(6)
+            curve.setSymbolPen(colour)
+            curve.setSymbolBrush(colour)
         self._overview = not data.detailed
         self._window = _covered(data)
         if y_auto:
-            for plot in self.plots.values():
-                plot.enableAutoRange(axis="y")
+            for plot_key, _title, _unit, pens in PLOTS:
+                values = [data.series.get(series, empty)[1] for series in pens]
+                fixed = y_range(values, EMPTY_Y[plot_key])
+                if fixed is None:
+                    self.plots[plot_key].enableAutoRange(axis="y")
+                else:
+                    self.plots[plot_key].setYRange(*fixed, padding=0)
 
     # Zoom detail --------------------------------------------------------------------
     def _wanted_range(self) -> tuple[float, float] | None:
@@ -288,7 +322,8 @@ class TelemetryCharts(QWidget):
         return "   ".join(parts)
 
     def _on_mouse_moved(self, pos: QPointF) -> None:
-        for key, plot in self.plots.items():
+        for key in self._shown:
+            plot = self.plots[key]
             if plot.sceneBoundingRect().contains(pos):
                 x = plot.vb.mapSceneToView(pos).x()
                 self.hover.setText(self.hover_text(key, x))

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
 from PySide6.QtWidgets import QLabel, QTabWidget
 
 from app.models.chart_series import ChartData, load_chart
@@ -122,6 +122,11 @@ class TelemetryViews(QObject):
         window.statusBar().addPermanentWidget(self.cron_label)
 
         window.table.selectionModel().currentRowChanged.connect(self._on_selection)
+        # A search or filter change resets the proxy, which drops the current index
+        # without a signal; the window then re-selects the vehicle if it is still listed.
+        # Queued, so this looks once that is done: a hidden selection releases the map
+        # and the charts, a kept one changes nothing.
+        window.proxy.modelReset.connect(self._on_selection, Qt.ConnectionType.QueuedConnection)
         model = window.model
         model.modelReset.connect(self._push_all)
         model.rowsInserted.connect(self._push_inserted)
@@ -185,7 +190,8 @@ class TelemetryViews(QObject):
 
     def _update_charts(self) -> None:
         if self.right_tabs.currentWidget() is self.charts:
-            self.charts.show_vehicle(self.window.current_vehicle_id())
+            row = self.window.current_row()
+            self.charts.show_vehicle(row.id if row else None, row.kind if row else None)
 
     # Shutdown -----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:

@@ -2,6 +2,10 @@
 
 Fields without data say "waiting for first data" rather than staying blank, so an
 operator can tell "nothing arrived yet" from "the screen is broken".
+
+Everything sits in a scroll area: the groups and the panels embedded in them (Smartcar,
+IoT device, commands, readouts) are taller than a laptop screen together, and a layout
+that must fit them made the main window grow past the screen edge on every selection.
 """
 
 from __future__ import annotations
@@ -10,7 +14,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.models.vehicles import VehicleRow
 from app.views import formatting as fmt
@@ -59,11 +71,21 @@ class VehicleDetailPanel(QWidget):
         # Every latest value with its own age (telemetry_readouts.py).
         self.readouts = TelemetryReadouts()
         self.telemetry.layout().addRow(self.readouts)
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        content.setObjectName("vehicleDetailContent")
+        layout = QVBoxLayout(content)
         layout.addWidget(self.title)
         for group in (self.identity, self.connection, self.telemetry):
             layout.addWidget(group)
         layout.addStretch(1)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("vehicleDetailScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self.scroll_area)
         self.show_vehicle(None)
 
     def _group(self, title: str, rows: list[tuple[str, str]]) -> QGroupBox:

@@ -3,7 +3,8 @@
  * Python builds the page once (folium) and then only pushes data:
  *   fleetMap.set(records)            every vehicle (after a fleet reload)
  *   fleetMap.update(records, gone)   changed vehicles, ids of removed ones
- *   fleetMap.focus(id)               highlight and centre one vehicle
+ *   fleetMap.focus(id)               a new selection: highlight it, centre on it once
+ *                                    (null releases it)
  *   fleetMap.painted(token)          reports token back once the change is on screen
  * A record is [id, lat, lon, kind, status, label]. Clicks go back through the
  * QWebChannel object "bridge" (markerClicked(id)).
@@ -20,6 +21,11 @@
  * clusters (two close vehicles either side of a cell edge stay apart), which is fine
  * for an overview that splits up once zoomed in. From config.unclusterZoom on, every
  * vehicle is its own circle.
+ *
+ * The view belongs to the user: only a new selection moves it (once; if the vehicle has
+ * no position yet, once it gets one). Data pushes move and re-colour markers and keep
+ * the selected one highlighted, but never pan or zoom, so an overview with a selection
+ * stays an overview.
  */
 "use strict";
 
@@ -31,7 +37,9 @@ window.fleetMap = (function () {
   let clusterLayer = null; // the bubbles on the map now
   let bridge = null;
   let config = null;
-  let highlighted = null;
+  let highlighted = null; // the selected vehicle's marker, while it has a position
+  let selectedId = null;
+  let centrePending = false; // selected, but not yet centred on (no position so far)
   let fitted = false;
   const markers = new Map(); // id -> circleMarker, for every vehicle with a position
   const bubbles = new Map(); // grid cell key -> bubble marker
@@ -188,7 +196,33 @@ window.fleetMap = (function () {
       const bounds = L.latLngBounds(Array.from(markers.values(), (m) => m.getLatLng()));
       map.fitBounds(bounds, { maxZoom: 15, animate: false });
     }
+    followSelection();
     layout();
+  }
+
+  /* After a push: the selected vehicle's (possibly new) marker is the highlighted one;
+   * centre on it only if its selection is still waiting for a position. */
+  function followSelection() {
+    const marker = selectedId === null ? null : markers.get(selectedId) || null;
+    if (marker !== highlighted) {
+      const previous = highlighted;
+      highlighted = marker;
+      if (previous && markers.get(previous.vehicleId) === previous) {
+        restyle(previous);
+      }
+      if (marker) {
+        restyle(marker);
+      }
+    }
+    if (marker && centrePending) {
+      centre(marker);
+    }
+  }
+
+  function centre(marker) {
+    centrePending = false;
+    const zoom = Math.max(map.getZoom(), config.unclusterZoom);
+    map.setView(marker.getLatLng(), zoom, { animate: false });
   }
 
   function update(records, gone) {
@@ -224,27 +258,16 @@ window.fleetMap = (function () {
         old.setTooltipContent(record[5]);
       }
     }
-    if (highlighted && !markers.has(highlighted.vehicleId)) {
-      highlighted = null;
-    }
+    followSelection();
     layout();
   }
 
   function focus(id) {
-    const previous = highlighted;
-    highlighted = markers.get(id) || null;
-    if (previous && previous !== highlighted) {
-      restyle(previous);
-    }
-    if (!highlighted) {
-      layout();
-      return false;
-    }
-    restyle(highlighted);
-    const zoom = Math.max(map.getZoom(), config.unclusterZoom);
-    map.setView(highlighted.getLatLng(), zoom, { animate: false });
+    selectedId = id === undefined ? null : id;
+    centrePending = selectedId !== null;
+    followSelection();
     layout();
-    return true;
+    return highlighted !== null;
   }
 
   function painted(token) {

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from app.views.telemetry_charts import TelemetryCharts, with_gaps
+from app.views.chart_ranges import with_gaps
+from app.views.telemetry_charts import TelemetryCharts
 from tests.gui.telemetry_data import reading, store
 from tests.helpers.waiting import until
 
@@ -111,3 +112,92 @@ async def test_an_overview_is_re_read_in_detail_when_zoomed_in(window):
     t, y = charts.curves["fuel"].getData()
     assert t[0] <= times[100].timestamp() and t[-1] >= times[130].timestamp()
     assert np.count_nonzero(np.isfinite(y)) < 100  # just the zoomed window, sample by sample
+
+
+def _y_span(charts: TelemetryCharts, key: str) -> tuple[float, float]:
+    return tuple(charts.plots[key].vb.viewRange()[1])
+
+
+async def test_a_single_sample_is_a_visible_point_with_a_range_around_it(window):
+    car = next(r for r in window.model.rows if r.kind == "car")
+    at = datetime.now(UTC) - timedelta(hours=2)
+    store(window.context, [reading(car.id, at, fuel=54.0, odometer=12_345.0)])
+    views = window.telemetry_views
+    charts: TelemetryCharts = views.charts
+    loaded: list[int] = []
+    charts.loaded.connect(loaded.append)
+    window.select_vehicle(car.id)
+    views.right_tabs.setCurrentWidget(charts)
+    await until(lambda: loaded == [car.id], 10, "the charts")
+
+    t, y = charts.curves["fuel"].getData()
+    assert list(y) == [54.0] and t[0] == pytest.approx(at.timestamp())
+    assert charts.curves["fuel"].opts["symbol"] == "o"  # a lone sample is a dot, not nothing
+    low, high = _y_span(charts, "energy")
+    assert low < 54.0 < high and high - low >= 2
+    low, high = _y_span(charts, "odometer")
+    assert low < 12_345.0 < high and high - low < 1_000  # around the value, not -400..400
+    odometer_axis = charts.plots["odometer"].getAxis("left")
+    assert odometer_axis.autoSIPrefixScale == 1.0 and "x0.001" not in odometer_axis.labelString()
+    x_low, x_high = charts.plots["energy"].vb.viewRange()[0]
+    assert x_low < at.timestamp() < x_high
+    assert charts.status.text() == "1 sample"
+
+    charts.range_combo.setCurrentText("All")  # one instant: an hour either side of it
+    await until(lambda: len(loaded) == 2, 10, "the reload")
+    x_low, x_high = charts.plots["energy"].vb.viewRange()[0]
+    assert x_low < at.timestamp() < x_high and x_high - x_low >= 3600
+
+
+async def test_a_scooter_gets_its_own_plots_and_fresh_axes(window):
+    car = next(r for r in window.model.rows if r.kind == "car")
+    scooter = next(r for r in window.model.rows if r.kind == "scooter")
+    ebike = next(r for r in window.model.rows if r.kind == "e-bike")
+    now = datetime.now(UTC)
+    times = [now - timedelta(minutes=10 * i) for i in range(5, 0, -1)]
+    store(
+        window.context,
+        [
+            reading(
+                car.id,
+                at,
+                fuel=60.0 + i,
+                odometer=50_000.0 + i,
+                oil_life=70.0,
+                tires_kpa={"frontLeft": 230.0},
+            )
+            for i, at in enumerate(times)
+        ]
+        + [reading(scooter.id, at, battery=80.0 - i, odometer=412.0) for i, at in enumerate(times)]
+        + [reading(ebike.id, times[0], battery=30.0)],
+    )
+    views = window.telemetry_views
+    charts: TelemetryCharts = views.charts
+    loaded: list[int] = []
+    charts.loaded.connect(loaded.append)
+    views.right_tabs.setCurrentWidget(charts)
+    window.select_vehicle(car.id)
+    await until(lambda: loaded == [car.id], 10, "the car's charts")
+    assert _y_span(charts, "odometer")[0] > 40_000
+
+    window.select_vehicle(scooter.id)
+    await until(lambda: loaded == [car.id, scooter.id], 10, "the scooter's charts")
+    _t, battery = charts.curves["battery"].getData()
+    assert list(battery) == [80.0, 79.0, 78.0, 77.0, 76.0]
+    low, high = _y_span(charts, "odometer")  # the scooter's flat 412 km, not the car's axis
+    assert low < 412.0 < high and high - low < 100
+    for gone in ("tires", "oil_life"):
+        assert charts.plots[gone].scene() is None  # out of the layout, not an empty plot
+    assert charts.shown_plots() == ["energy", "odometer"]  # no tires, no oil on a scooter
+
+    window.select_vehicle(ebike.id)  # no odometer reported: an empty plot, not 412's axis
+    await until(lambda: loaded[-1] == ebike.id, 10, "the e-bike's charts")
+    assert _y_span(charts, "odometer") == (0.0, 100.0)
+    assert charts.shown_plots() == ["energy", "odometer"]
+    _t, fuel = charts.curves["fuel"].getData()
+    assert fuel is None or fuel.size == 0  # nothing of the car's fuel left drawn
+
+    window.select_vehicle(car.id)
+    await until(lambda: loaded[-1] == car.id, 10, "the car again")
+    assert charts.shown_plots() == ["energy", "odometer", "tires", "oil_life"]
+    assert all(charts.plots[key].scene() is charts.graphics.scene() for key in charts.plots)

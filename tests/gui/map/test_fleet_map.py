@@ -147,3 +147,57 @@ async def test_map_tab_follows_the_list_and_selects_on_click(placed_window):
     await painted(fleet_map, "moved")
     positions = await evaluate(fleet_map, "fleetMap.positions()")
     assert positions[str(other.id)][:2] == [52.7, 13.7]
+
+
+async def map_view_of(view: FleetMapView) -> dict:
+    """Zoom and centre of the page's Leaflet map."""
+    return await evaluate(
+        view,
+        "{zoom: fleetMap.map().getZoom(), lat: fleetMap.map().getCenter().lat, "
+        "lng: fleetMap.map().getCenter().lng}",
+    )
+
+
+async def test_selection_centres_once_then_the_view_stays_where_the_user_put_it(placed_window):
+    win = placed_window
+    views = win.telemetry_views
+    views.left_tabs.setCurrentIndex(1)
+    fleet_map = views.map
+    await until(lambda: fleet_map.is_ready, 20, "the map page")
+    await until(lambda: fleet_map._full is None, 5, "the first push")
+    await painted(fleet_map, "all")
+    target = win.model.rows[2]
+    win.select_vehicle(target.id)
+    await painted(fleet_map, "selected")
+    view = await map_view_of(fleet_map)
+    assert view["zoom"] >= 16  # a new selection: centred on, close enough to see it
+    assert [view["lat"], view["lng"]] == pytest.approx([target.latitude, target.longitude])
+
+    await evaluate(fleet_map, "(fleetMap.map().setView([52.51, 13.4], 11, {animate: false}), 1)")
+    overview = await map_view_of(fleet_map)
+    assert overview["zoom"] == 11
+    for step in range(4):  # data pushes, the selected vehicle among them
+        moved = [r._replace(latitude=r.latitude + 0.001 * step) for r in win.model.rows[:6]]
+        for changed in moved:
+            win.refresh_vehicle(changed)
+        await until(lambda: fleet_map._changed == {}, 5, "the push")
+        await painted(fleet_map, f"push {step}")
+        assert await map_view_of(fleet_map) == overview
+    assert await evaluate(fleet_map, "fleetMap.highlightedId()") == target.id
+    assert sum(await evaluate(fleet_map, "fleetMap.clusterCounts()")) > 1  # clusters shown
+
+    # A status change in a push re-colours the marker (and keeps the view).
+    current = win.model.rows[win.model.position_of(target.id)]
+    win.refresh_vehicle(current._replace(status="maintenance"))
+    await until(lambda: fleet_map._changed == {}, 5, "the push")
+    await painted(fleet_map, "status")
+    positions = await evaluate(fleet_map, "fleetMap.positions()")
+    assert positions[str(target.id)][2] == "#d98a00"
+    assert await map_view_of(fleet_map) == overview
+
+    # A search that hides the selection releases it; the view still does not move.
+    win.search.setText("no vehicle is called this")
+    await until(lambda: fleet_map._focus is None, 5, "the released selection")
+    await painted(fleet_map, "hidden")
+    assert await evaluate(fleet_map, "fleetMap.highlightedId()") is None
+    assert await map_view_of(fleet_map) == overview
