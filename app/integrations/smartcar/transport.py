@@ -25,10 +25,22 @@ from app.integrations.smartcar.wire import RawResponse, api_error
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: Deepest JSON nesting accepted. Smartcar's answers nest four or five levels (a batch item's
+#: body inside the batch); a body under the size cap can still nest a million levels, which
+#: the standard parser answers with RecursionError, and anything that walks the result later
+#: (storing a raw payload, logging it) would recurse just as deep.
+MAX_JSON_DEPTH = 32
 USER_AGENT = f"FleetConsole/0.1 ({platform.system()}; Python {platform.python_version()})"
 #: Smartcar may hold a request ~300 s while it reaches the car; outlive its load balancer.
 DEFAULT_TIMEOUT = httpx.Timeout(310.0, connect=10.0)
-_KEPT_HEADERS = ("sc-request-id", "sc-data-age", "sc-fetched-at", "sc-unit-system", "retry-after")
+_KEPT_HEADERS = (
+    "sc-request-id",
+    "sc-data-age",
+    "sc-fetched-at",
+    "sc-unit-system",
+    "retry-after",
+    "date",
+)
 
 
 def new_http_client(
@@ -58,7 +70,9 @@ def decode_json(response: httpx.Response) -> Any:
             excerpt=response.text,
         )
     try:
-        return json.loads(response.content)
+        body = json.loads(response.content)
+    except RecursionError:
+        raise _too_deep(response, request_id) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SmartcarProtocolError(
             f"HTTP {response.status_code}: malformed JSON ({exc})",
@@ -66,6 +80,35 @@ def decode_json(response: httpx.Response) -> Any:
             request_id=request_id,
             excerpt=response.text,
         ) from None
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise _too_deep(response, request_id)
+    return body
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of decoded JSON (a scalar is 0), walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest  # no need to walk the rest of a hostile body
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _too_deep(response: httpx.Response, request_id: str | None) -> SmartcarProtocolError:
+    return SmartcarProtocolError(
+        f"HTTP {response.status_code}: JSON nested deeper than {MAX_JSON_DEPTH} levels",
+        status=response.status_code,
+        request_id=request_id,
+    )
 
 
 class HttpTransport:
