@@ -223,9 +223,14 @@ class ConnectDialog(QDialog):
             return
         try:
             self.view.setUrl(QUrl("about:blank"))
-            self.open_external(self.service.begin(self.vehicle.id, self.vehicle.vin))
+            connect_url = self.service.begin(self.vehicle.id, self.vehicle.vin)
+            listener.expect_state_of(connect_url)
+            self.open_external(connect_url)
             self._say("browser", "Finish Connect in your browser; this window waits for it.")
             url = await listener.wait()
+        except LoopbackError as exc:
+            self._say(self.stage, str(exc))
+            return
         finally:
             await listener.stop()
         await self._complete(url)
