@@ -20,6 +20,7 @@ from app.integrations.smartcar.errors import (
     SmartcarTimeoutError,
     SmartcarTransportError,
 )
+from app.integrations.smartcar.rate_gate import AppRateGate
 from app.integrations.smartcar.wire import RawResponse, api_error
 
 logger = logging.getLogger(__name__)
@@ -112,11 +113,18 @@ def _too_deep(response: httpx.Response, request_id: str | None) -> SmartcarProto
 
 
 class HttpTransport:
-    """Sends requests for the client; implements the reader's ``Transport`` protocol."""
+    """Sends requests for the client; implements the reader's ``Transport`` protocol.
 
-    def __init__(self, api_origin: str, http: httpx.AsyncClient) -> None:
+    API calls pass the application-wide rate gate first (see :mod:`.rate_gate`); the token
+    endpoint is not rate limited that way and does not.
+    """
+
+    def __init__(
+        self, api_origin: str, http: httpx.AsyncClient, gate: AppRateGate | None = None
+    ) -> None:
         self.api_origin = api_origin.rstrip("/")
         self.http = http
+        self.gate = gate or AppRateGate()
 
     async def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Raw exchange; only transport failures are translated here."""
@@ -140,6 +148,7 @@ class HttpTransport:
         auth_scheme: str = "Bearer",
     ) -> RawResponse:
         """An API call: non-2xx becomes a typed SmartcarApiError (or protocol error)."""
+        self.gate.check()
         headers = {"Authorization": f"{auth_scheme} {access_token}", "SC-Unit-System": "metric"}
         response = await self.send(
             method, self.api_origin + path, headers=headers, json=json, params=params
@@ -150,4 +159,5 @@ class HttpTransport:
             return RawResponse(response.status_code, body, kept)
         error = api_error(response.status_code, body, kept)
         logger.info("Smartcar %s %s failed: %s", method, path.split("?")[0], error)
+        self.gate.hold(error)
         raise error
