@@ -76,6 +76,7 @@ class FaultProxy:
     app_window_hits: list[int] = field(default_factory=list)  # per window
     car_window_hits: int = 0
     forwarded: int = 0
+    forwarded_kinds: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     _car_until: dict[str, float] = field(default_factory=dict)
     _app_until: float = 0.0
@@ -124,7 +125,8 @@ class FaultProxy:
         self._counts[key] += 1
         fault = self.decide(kind, vehicle, n)
         if fault is None:
-            return await self._forward(request, vehicle if path.endswith("/batch") else None)
+            self.forwarded_kinds[kind] += 1
+            return await self._forward(request, vehicle if kind == "batch" else None)
         self.faults.append((now, vehicle, fault))
         return await self._fault(request, fault, vehicle, now)
 

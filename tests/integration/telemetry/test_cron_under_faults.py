@@ -24,6 +24,7 @@ from tests.integration.telemetry.keeper_rig import KeeperRig, fleet, keeper_rig
 OWNERS, CARS_EACH = 2, 8
 INTERVAL_S = 300
 FAULTS_FOR_S = 3600
+EXPIRE_EVERY_S = 1200
 #: After the faults stop every car is read again within the longest back-off it can be in
 #: (an asleep streak: 2 h), plus one interval. Retry-After (capped at 1 h), transient
 #: back-off (15 min) and the app-wide pause are all shorter.
@@ -113,8 +114,12 @@ async def test_every_fault_kind_loses_nothing_and_every_car_syncs_within_the_bou
     cron = rig.cron(poll_interval_s=INTERVAL_S, max_concurrent_requests=4)
     await until(lambda: cron.status().vehicles_active == len(vins), 10, "every connection")
 
-    while rig.clock() < start + FAULTS_FOR_S:
-        await step(rig, cron, start + FAULTS_FOR_S)
+    for expiry in range(EXPIRE_EVERY_S, FAULTS_FOR_S + 1, EXPIRE_EVERY_S):
+        while rig.clock() < start + expiry:
+            await step(rig, cron, start + expiry)
+        # Access tokens die early: every car's next poll gets a 401 and the token keeper
+        # refreshes (each grant's pair rotates once), through the same foul weather.
+        (await rig.sim_http.post("/_sim/tokens/expire")).raise_for_status()
     faulty = False
     stopped = rig.clock()
     await until(lambda: idle(rig, cron), 30, "the cron to go idle")
@@ -133,6 +138,8 @@ async def test_every_fault_kind_loses_nothing_and_every_car_syncs_within_the_bou
     kinds = {kind for _, _, kind in rig.proxy.faults}
     assert kinds == set(FAULT_KINDS), kinds
     assert rig.proxy.app_windows
+    token_faults = [f for _, vehicle, f in rig.proxy.faults if vehicle is None]
+    assert token_faults and rig.proxy.forwarded_kinds["token"] >= 3 * OWNERS
     # Every car was read again within the stated bound after the faults stopped.
     late = [v for v in vins if not synced_since_stop(rig.vehicle_ids[v])]
     assert not late, f"not synced within {SYNC_BOUND_S} s after the faults stopped: {late}"
