@@ -17,7 +17,7 @@ from app.integrations.smartcar.errors import (
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES
 from app.models.connections import ConnectionRecord
 from app.models.enums import ConnectionStatus
-from app.services.telemetry_policy import Outcome, Verdict
+from app.services.telemetry_policy import Outcome, Verdict, describe
 
 
 @dataclass(frozen=True)
@@ -93,16 +93,20 @@ def poll_health(outcome: Outcome, streak: int) -> PollHealth | None:
             what = "a permission is missing; Reconnect and have the owner allow everything"
         else:
             what = "Smartcar refused the request; Reconnect, or ask the owner to check the car"
-        return PollHealth(
-            ConnectionStatus.ERROR, f"Owner action needed: {what} ({outcome.message})."
-        )
+        return PollHealth(ConnectionStatus.ERROR, f"Owner action needed: {what} ({_why(outcome)}).")
     if verdict is Verdict.TRANSIENT and streak >= NOT_RESPONDING_AFTER:
         return PollHealth(
             ConnectionStatus.ERROR,
-            f"Car not responding: the last {streak} polls failed ({outcome.message}). "
+            f"Car not responding: the last {streak} polls failed ({_why(outcome)}). "
             "Polling goes on; this clears with the next good read.",
         )
     return None
+
+
+def _why(outcome: Outcome) -> str:
+    """One error for the status line (a batch repeats it per item; the panel's last error
+    keeps them all)."""
+    return describe(outcome.errors[0]) if outcome.errors else outcome.message
 
 
 def missing_permissions(granted: Iterable[str]) -> list[str]:

@@ -8,9 +8,10 @@ how many polls run at once. The token contract (``ensure_fresh_token`` and
 
 Two more things leave here: the application-wide rate limit (a ``RATE_LIMIT:SMARTCAR_API``
 anywhere in an answer pauses the client's :class:`AppRateGate`, and no poll is sent while
-it is paused) and the connection's health (``report_health``, called after every poll
-that says something about the connection, see :func:`connection_health.poll_health`; the receiver
-writes only what differs from the stored status).
+it is paused) and the connection's health (``report_health``, called after every poll that
+says something about the connection, see :func:`connection_health.poll_health`; the
+receiver writes only what differs from the stored status, so a status another part set
+meanwhile, e.g. a failed token refresh, is corrected by the next poll).
 """
 
 from __future__ import annotations

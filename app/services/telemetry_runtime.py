@@ -2,7 +2,8 @@
 
 The cron only ever sees tokens through ``ensure_fresh_token``; here that is the
 connection service's ``TokenKeeper`` (encrypted tokens, single-flight refresh), whose
-"reconnect needed" answers become None so the cron stops polling the connection.
+"reconnect needed" answers become None so the cron stops polling the connection. What the
+polls say about a connection's health is stored by :class:`PollHealthStore`.
 """
 
 from __future__ import annotations
