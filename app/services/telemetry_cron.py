@@ -276,7 +276,10 @@ class TelemetryCron:
         used = row.requests_this_month if row.budget_month == month else 0
         interval = float(self._settings.poll_interval_s)
         last = row.last_sync_at.timestamp() if row.last_sync_at else None
-        due = now if last is None else min(now + interval, last + interval)
+        # Never polled (no budget month booked yet): linked on another console or before this
+        # cron started; its "last sync" is the link itself, so read it now, not an interval on.
+        never_polled = not row.budget_month
+        due = now if last is None or never_polled else min(now + interval, last + interval)
         target = VehicleTarget(
             row.connection_id, row.vehicle_id, row.smartcar_vehicle_id, month, used, due
         )

@@ -106,6 +106,27 @@ async def test_a_new_connection_is_read_at_once_not_one_interval_after_connect(r
 
 
 @pytest.mark.asyncio
+async def test_a_connection_made_before_the_cron_started_is_read_at_once(rig):
+    """As on a shared database, where another console ran Connect and the collector's cron
+    only finds the row on its next reload."""
+    [spec] = fleet(1, 1)
+    await rig.add_vehicle(spec)
+    await rig.connect_owner(spec.owner_email, [spec.vin])
+    cron = rig.cron(poll_interval_s=INTERVAL_S)
+    vehicle_id = rig.vehicle_ids[spec.vin]
+    await until(
+        lambda: (
+            (status := cron.vehicle_status(vehicle_id)) is not None
+            and status.last_success_at is not None
+        ),
+        10,
+        "the first read",
+    )
+    polled = cron.vehicle_status(vehicle_id)
+    assert polled.next_poll_at.timestamp() == pytest.approx(rig.clock() + INTERVAL_S, abs=1)
+
+
+@pytest.mark.asyncio
 async def test_every_fault_kind_loses_nothing_and_every_car_syncs_within_the_bound(rig):
     vins = await connect_fleet(rig)
     start = rig.clock()
