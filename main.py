@@ -210,7 +210,8 @@ async def _run_window(
     start_workers(context, tasks, role=Role.CONSOLE)
     if not context.read_only:
         if context.telemetry_cron is not None:
-            window.telemetry_views.set_cron_status(context.telemetry_cron.status)
+            cron = context.telemetry_cron
+            window.telemetry_views.set_cron_status(cron.status, cron.vehicle_status)
         _wire_live_updates(window, context)
     if context.mode is Mode.SHARED:
         from app.views.shared_feed import start_change_feed

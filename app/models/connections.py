@@ -53,6 +53,7 @@ class ConnectionRecord:
     last_error: str
     has_tokens: bool
     requests_this_month: int = 0  # billed Smartcar requests in the current UTC month
+    last_error_at: datetime | None = None  # when ``last_error`` happened (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +91,7 @@ def _record(c: SmartcarConnection, v: Vehicle) -> ConnectionRecord:
         last_sync_at=c.last_sync_at,
         last_command_at=c.last_command_at,
         last_error=c.last_error,
+        last_error_at=c.last_error_at if c.last_error else None,
         has_tokens=c.refresh_token_enc is not None,
         requests_this_month=(
             c.requests_this_month if c.budget_month == datetime.now(UTC).strftime("%Y-%m") else 0
@@ -253,6 +255,7 @@ class ConnectionRepository:
         values: dict[str, object] = {"status": status, "status_reason": reason}
         if error is not None:
             values["last_error"] = error
+            values["last_error_at"] = datetime.now(UTC) if error else None
         self._update(connection_id, values)
 
     def mark_synced(

@@ -175,6 +175,7 @@ class SmartcarConnection(Base):
     last_sync_at: Mapped[datetime | None]
     last_command_at: Mapped[datetime | None]
     last_error: Mapped[str] = mapped_column(OutsideText(), default="")
+    last_error_at: Mapped[datetime | None]
     budget_month: Mapped[str] = mapped_column(String(7), default="")
     requests_this_month: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -34,14 +34,16 @@ class PollTarget:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionPollUpdate:
-    """The bookkeeping of one poll. ``last_error`` None leaves the stored text alone;
-    ``synced_at`` None (nothing read) leaves ``last_sync_at`` alone."""
+    """The bookkeeping of one poll. ``last_error`` None leaves the stored text alone (a
+    text is stamped with ``polled_at``, "" clears both); ``synced_at`` None (nothing read)
+    leaves ``last_sync_at`` alone."""
 
     connection_id: int
     budget_month: str
     requests_this_month: int
     synced_at: datetime | None = None
     last_error: str | None = None
+    polled_at: datetime | None = None
 
 
 def load_poll_targets(database: Database) -> list[PollTarget]:
@@ -79,6 +81,7 @@ def apply_updates(connection: Connection, updates: Sequence[ConnectionPollUpdate
             row["p_synced"] = u.synced_at
         if u.last_error is not None:
             row["p_error"] = u.last_error
+            row["p_error_at"] = u.polled_at if u.last_error else None
         key = (u.synced_at is not None, u.last_error is not None)
         groups.setdefault(key, []).append(row)
     for (synced, errored), rows in groups.items():
@@ -90,5 +93,6 @@ def apply_updates(connection: Connection, updates: Sequence[ConnectionPollUpdate
             values["last_sync_at"] = bindparam("p_synced", type_=table.c.last_sync_at.type)
         if errored:
             values["last_error"] = bindparam("p_error")
+            values["last_error_at"] = bindparam("p_error_at", type_=table.c.last_error_at.type)
         statement = update(table).where(table.c.id == bindparam("p_id")).values(values)
         connection.execute(statement, rows)

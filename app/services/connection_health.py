@@ -10,9 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.integrations.smartcar.errors import (
+    ConnectedServicesAccountError,
+    PermissionDeniedError,
+)
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES
 from app.models.connections import ConnectionRecord
 from app.models.enums import ConnectionStatus
+from app.services.telemetry_policy import Outcome, Verdict, describe
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,54 @@ REVOKED = (
     "The owner revoked access in the manufacturer's app (or Smartcar no longer accepts this "
     "connection). Reconnect to restore it."
 )
+
+
+#: Consecutive transient failures (5xx, no response, timeouts, garbage) before a connection
+#: shows Error: one failed poll is weather, three in a row (at least ~3.5 minutes of
+#: back-off) mean the car or its manufacturer cloud is not answering.
+NOT_RESPONDING_AFTER = 3
+
+
+@dataclass(frozen=True)
+class PollHealth:
+    """What a poll says about the connection: Active (reason from the permissions) or Error."""
+
+    status: ConnectionStatus
+    reason: str | None = None  # None: the Active reason for the granted permissions
+
+
+def poll_health(outcome: Outcome, streak: int) -> PollHealth | None:
+    """The connection's health after a poll, or None when the poll says nothing about it.
+
+    A read (even partial) means data flows: Active. Account and permission refusals need a
+    person, so they are Error at once. Transient failures are Error after
+    :data:`NOT_RESPONDING_AFTER` in a row. Asleep cars, rate limits and the monthly quota
+    are polling conditions the cron already shows; the connection itself is fine.
+    """
+    verdict = outcome.verdict
+    if verdict in (Verdict.SUCCESS, Verdict.PARTIAL):
+        return PollHealth(ConnectionStatus.ACTIVE)
+    if verdict is Verdict.BLOCKED:
+        if any(isinstance(e, ConnectedServicesAccountError) for e in outcome.errors):
+            what = "the owner must sign in to the manufacturer's app and fix their account"
+        elif any(isinstance(e, PermissionDeniedError) for e in outcome.errors):
+            what = "a permission is missing; Reconnect and have the owner allow everything"
+        else:
+            what = "Smartcar refused the request; Reconnect, or ask the owner to check the car"
+        return PollHealth(ConnectionStatus.ERROR, f"Owner action needed: {what} ({_why(outcome)}).")
+    if verdict is Verdict.TRANSIENT and streak >= NOT_RESPONDING_AFTER:
+        return PollHealth(
+            ConnectionStatus.ERROR,
+            f"Car not responding: the last {streak} polls failed ({_why(outcome)}). "
+            "Polling goes on; this clears with the next good read.",
+        )
+    return None
+
+
+def _why(outcome: Outcome) -> str:
+    """One error for the status line (a batch repeats it per item; the panel's last error
+    keeps them all)."""
+    return describe(outcome.errors[0]) if outcome.errors else outcome.message
 
 
 def missing_permissions(granted: Iterable[str]) -> list[str]:

@@ -61,7 +61,8 @@ logger = logging.getLogger(__name__)
 
 
 class ConnectionService:
-    """Connect, link, refresh, disconnect; ``listeners`` hear the vehicle id of any change."""
+    """Connect, link, refresh, disconnect; ``listeners`` hear the vehicle id of any change,
+    ``connect_listeners`` only that of a vehicle Connect just linked."""
 
     def __init__(
         self,
@@ -78,6 +79,8 @@ class ConnectionService:
         self.cipher = cipher
         self.scopes: list[str] = connect_scope_param()
         self.listeners: list[Callable[[int], None]] = []
+        #: Hear the vehicle id once Connect linked it (the cron reads it at once).
+        self.connect_listeners: list[Callable[[int], None]] = []
         self._db = database
         self._vehicles = vehicles
         self._backends = backends
@@ -234,6 +237,8 @@ class ConnectionService:
         )
         logger.info("vehicle %d linked to Smartcar (connection %d)", vehicle_id, connection_id)
         self._notify(vehicle_id)
+        for listener in list(self.connect_listeners):
+            listener(vehicle_id)
         record = await self._db.run(self.repository.get, connection_id)
         assert record is not None
         return record

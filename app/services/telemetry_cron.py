@@ -26,6 +26,8 @@ API for the UI (names are stable):
   returns a future with the vehicle's :class:`VehiclePollStatus` after the poll (None if
   the vehicle has no active connection). May spend the 10 % budget reserve, never more.
 * ``connection_added(connection_id)`` — a car was just connected: load it, sync at once.
+* ``connected(vehicle_id)`` — Connect just linked this vehicle: its first full read is
+  sent right away (budget permitting), not one interval after the link.
 * ``status()`` -> :class:`CronStatus`; ``vehicle_status(vehicle_id)``.
 * ``add_observer(callback)`` — ``callback(vehicle_id)`` when the vehicle's stored state
   (after the writer committed) or its polling state changed.
@@ -47,7 +49,12 @@ from app.integrations.smartcar.client import SmartcarClient
 from app.models.database import Database
 from app.models.telemetry_connections import PollTarget, load_poll_targets
 from app.services import telemetry_policy as policy
-from app.services.telemetry_poll import EnsureFreshToken, MarkExpired, VehiclePoller
+from app.services.telemetry_poll import (
+    EnsureFreshToken,
+    MarkExpired,
+    ReportHealth,
+    VehiclePoller,
+)
 from app.services.telemetry_status import CronStatus, PollState, VehiclePollStatus
 from app.services.telemetry_targets import (
     PollCycle,
@@ -78,6 +85,7 @@ class TelemetryCron:
         ensure_fresh_token: EnsureFreshToken,
         mark_expired: MarkExpired,
         settings: TelemetrySettings,
+        report_health: ReportHealth | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
         request_timeout_s: float = 330.0,
@@ -98,6 +106,7 @@ class TelemetryCron:
             clock=clock,
             rng=rng or random.Random(),
             request_timeout_s=request_timeout_s,
+            report_health=report_health,
         )
         self._targets: dict[int, VehicleTarget] = {}
         self._by_vehicle: dict[int, VehicleTarget] = {}
@@ -105,6 +114,7 @@ class TelemetryCron:
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._reload_due = True
+        self._read_first: set[int] = set()  # vehicle ids just connected: read at once
         self._loaded_at = -float("inf")
         self._observers: list[Callable[[int], None]] = []
         self._running = False
@@ -138,6 +148,12 @@ class TelemetryCron:
         self._reload_due = True
         self._wake.set()
 
+    def connected(self, vehicle_id: int) -> None:
+        """Connect linked this vehicle: read it at once instead of one interval later (the
+        link itself counts as a sync, so the schedule alone would wait a whole interval)."""
+        self._read_first.add(vehicle_id)
+        self.vehicle_connection_changed(vehicle_id)
+
     def vehicle_connection_changed(self, vehicle_id: int) -> None:
         """Something changed about a vehicle's connection (e.g. it was reconnected): forget
         an expiry the cron recorded for it and re-read the connections."""
@@ -170,6 +186,8 @@ class TelemetryCron:
     def status(self) -> CronStatus:
         live = [t for t in self._targets.values() if t.state is not PollState.EXPIRED]
         due = [t.next_due for t in live if not (t.queued or t.running)]
+        paused = self._poller.paused_until()
+        next_run = max(min(due), paused or 0.0) if due else None
         cycle_at, duration, vehicles, errors = self._last_cycle or (None, None, 0, 0)
         return CronStatus(
             running=self._running,
@@ -179,8 +197,10 @@ class TelemetryCron:
             last_cycle_duration_s=duration,
             last_cycle_vehicles=vehicles,
             last_cycle_errors=errors,
-            next_run_at=as_datetime(min(due)) if due else None,
+            next_run_at=as_datetime(next_run),
             in_flight=sum(t.running for t in self._targets.values()),
+            queued=sum(t.queued for t in self._targets.values()),
+            paused_until=as_datetime(paused),
             polls_total=self._polls,
             errors_total=self._errors,
             requests_this_month=sum(t.used for t in self._targets.values()),
@@ -203,6 +223,8 @@ class TelemetryCron:
                     await self._reload(now)
                 await self._schedule_due(self._clock())
                 waiting = [t.next_due for t in self._idle_targets()]
+                if (paused := self._poller.paused_until()) is not None:
+                    waiting = [max(due, paused) for due in waiting]
                 delay = min([*waiting, now + self._reload_every]) - self._clock()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), max(0.0, delay))
@@ -241,13 +263,23 @@ class TelemetryCron:
             gone = self._targets.pop(cid)
             if self._by_vehicle.get(gone.vehicle_id) is gone:
                 del self._by_vehicle[gone.vehicle_id]
+        for vehicle_id in list(self._read_first):
+            target = self._by_vehicle.get(vehicle_id)
+            if target is None:
+                continue  # not loaded yet (its row may still be committing): next reload
+            self._read_first.discard(vehicle_id)
+            if not (target.queued or target.running):
+                target.next_due = min(target.next_due, now)
 
     def _add_target(self, row: PollTarget, now: float) -> None:
         month = policy.month_key(now)
         used = row.requests_this_month if row.budget_month == month else 0
         interval = float(self._settings.poll_interval_s)
         last = row.last_sync_at.timestamp() if row.last_sync_at else None
-        due = now if last is None else min(now + interval, last + interval)
+        # Never polled (no budget month booked yet): linked on another console or before this
+        # cron started; its "last sync" is the link itself, so read it now, not an interval on.
+        never_polled = not row.budget_month
+        due = now if last is None or never_polled else min(now + interval, last + interval)
         target = VehicleTarget(
             row.connection_id, row.vehicle_id, row.smartcar_vehicle_id, month, used, due
         )
@@ -261,6 +293,8 @@ class TelemetryCron:
         return self._settings.monthly_request_budget
 
     async def _schedule_due(self, now: float) -> None:
+        if self._poller.paused_until() is not None:
+            return  # the application-wide rate limit: nothing goes out until it ends
         due = [t for t in self._idle_targets() if t.next_due <= now]
         if not due:
             return

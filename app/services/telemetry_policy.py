@@ -10,10 +10,14 @@ Kept apart from the scheduling machinery so every rule can be tested without a n
   gaps: the cron stops asking for them, which also saves budget.
 * **What it costs** (``billed``): Smartcar bills every batch sub-request; a request refused
   before it reached the car (401, 429, 430, no answer at all) is not counted.
-* **When to retry**: ``Retry-After`` as given (300 s when a 429 has none); server errors
-  and timeouts back off exponentially with ±20 % jitter so a thousand cars that failed
-  together do not retry together; an asleep or unreachable car waits at least 30 minutes,
-  doubling up to 6 hours, because every poll of it is billed and may wake it.
+* **When to retry**: ``Retry-After`` as given (300 s when a 429 has none; the client caps
+  it at one hour), per car for ``RATE_LIMIT:VEHICLE`` and for the whole application for
+  ``RATE_LIMIT:SMARTCAR_API``; server errors and timeouts back off exponentially from 30 s
+  to 15 minutes with ±20 % jitter so a thousand cars that failed together do not retry
+  together; an asleep or unreachable car waits 30 minutes, doubling up to 2 hours, because
+  every poll of it is billed and may wake it. Each failure kind counts its own streak
+  (:class:`Streaks`), so one "asleep" after a run of 5xx waits 30 minutes, not the doubling
+  the 5xx earned; any read resets every streak.
 * **Budget**: scheduled polls are paced so the month's budget (less a reserve kept for
   "Refresh now") lasts until the month ends; the interval only grows beyond the configured
   one when the remaining budget would not last.
@@ -37,12 +41,13 @@ from app.integrations.smartcar.errors import (
     VehicleStateError,
 )
 from app.integrations.smartcar.models import DataKind, VehicleSnapshot
+from app.integrations.smartcar.rate_gate import is_app_wide
 
 DEFAULT_RETRY_AFTER_S = 300.0
 BACKOFF_BASE_S = 30.0
-BACKOFF_CAP_S = 3600.0
+BACKOFF_CAP_S = 900.0
 ASLEEP_MIN_S = 1800.0
-ASLEEP_CAP_S = 6 * 3600.0
+ASLEEP_CAP_S = 2 * 3600.0
 BLOCKED_S = 6 * 3600.0
 MANUAL_RESERVE = 0.1
 _SLEEPY_CODES = frozenset({"ASLEEP", "UNREACHABLE"})
@@ -68,6 +73,25 @@ class Outcome:
     retry_after_s: float | None = None
     unsupported: frozenset[DataKind] = frozenset()
     item_errors: dict[DataKind, SmartcarError] = field(default_factory=dict)
+    errors: tuple[SmartcarError, ...] = ()  # every error behind the verdict
+
+
+class Streaks:
+    """Consecutive failures since the last read, counted per failure kind."""
+
+    def __init__(self) -> None:
+        self._counts: dict[Verdict, int] = {}
+
+    def failed(self, verdict: Verdict) -> int:
+        """Count one more failure of this kind; returns its streak."""
+        self._counts[verdict] = self._counts.get(verdict, 0) + 1
+        return self._counts[verdict]
+
+    def of(self, verdict: Verdict) -> int:
+        return self._counts.get(verdict, 0)
+
+    def reset(self) -> None:
+        self._counts.clear()
 
 
 def describe(error: SmartcarError) -> str:
@@ -109,9 +133,14 @@ def _retry_after(errors: list[SmartcarError]) -> float | None:
     waits = [
         float(e.retry_after if e.retry_after is not None else DEFAULT_RETRY_AFTER_S)
         for e in errors
-        if isinstance(e, RateLimitError) and e.code != "SMARTCAR_API"
+        if isinstance(e, RateLimitError)
     ]
     return max(waits) if waits else None
+
+
+def app_wide_limit(outcome: Outcome) -> SmartcarError | None:
+    """The ``RATE_LIMIT:SMARTCAR_API`` error in this outcome, if any (whole or per item)."""
+    return next((e for e in outcome.errors if is_app_wide(e)), None)
 
 
 def classify_error(error: SmartcarError) -> Outcome:
@@ -119,7 +148,7 @@ def classify_error(error: SmartcarError) -> Outcome:
     verdict = _judge(error)
     unbilled = verdict in (Verdict.AUTH, Verdict.RATE_LIMITED, Verdict.BILLING)
     billed = 0 if unbilled or not isinstance(error, SmartcarApiError) else 1
-    return Outcome(verdict, billed, describe(error), _retry_after([error]))
+    return Outcome(verdict, billed, describe(error), _retry_after([error]), errors=(error,))
 
 
 def classify_snapshot(snapshot: VehicleSnapshot, asked: int) -> Outcome:
@@ -141,12 +170,22 @@ def classify_snapshot(snapshot: VehicleSnapshot, asked: int) -> Outcome:
     read_something = len(snapshot.errors) < asked
     if read_something:
         verdict = Verdict.PARTIAL if failed else Verdict.SUCCESS
-        return Outcome(verdict, asked, message, retry_after, unsupported, failed)
+        return Outcome(
+            verdict, asked, message, retry_after, unsupported, failed, tuple(failed.values())
+        )
     verdicts = {_judge(e) for e in failed.values()}
     verdict = next((v for v in _PRECEDENCE if v in verdicts), Verdict.BLOCKED)
     if verdict is Verdict.ASLEEP and verdicts != {Verdict.ASLEEP}:
         verdict = Verdict.TRANSIENT
-    return Outcome(verdict, asked, message or "nothing readable", retry_after, unsupported, failed)
+    return Outcome(
+        verdict,
+        asked,
+        message or "nothing readable",
+        retry_after,
+        unsupported,
+        failed,
+        tuple(failed.values()),
+    )
 
 
 def _by_path(item: tuple[DataKind, SmartcarError]) -> str:
@@ -154,7 +193,7 @@ def _by_path(item: tuple[DataKind, SmartcarError]) -> str:
 
 
 def backoff_s(failures: int, rng: random.Random) -> float:
-    """Exponential from 30 s to one hour, with ±20 % jitter."""
+    """Exponential from 30 s to 15 minutes, with ±20 % jitter."""
     base = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** max(0, failures - 1))
     return base * rng.uniform(0.8, 1.2)
 

@@ -5,6 +5,13 @@ a Smartcar answer becomes the vehicle's next due time and state (through
 :mod:`app.services.telemetry_policy`); the cron only decides which vehicle goes next and
 how many polls run at once. The token contract (``ensure_fresh_token`` and
 ``mark_expired``) is described in the cron's docstring.
+
+Two more things leave here: the application-wide rate limit (a ``RATE_LIMIT:SMARTCAR_API``
+anywhere in an answer pauses the client's :class:`AppRateGate`, and no poll is sent while
+it is paused) and the connection's health (``report_health``, called after every poll that
+says something about the connection, see :func:`connection_health.poll_health`; the
+receiver writes only what differs from the stored status, so a status another part set
+meanwhile, e.g. a failed token refresh, is corrected by the next poll).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from app.integrations.smartcar.client import SmartcarClient
 from app.integrations.smartcar.errors import SmartcarError, SmartcarTimeoutError
 from app.models.telemetry_connections import ConnectionPollUpdate
 from app.services import telemetry_policy as policy
+from app.services.connection_health import PollHealth, poll_health
 from app.services.snapshot_readings import snapshot_readings
 from app.services.telemetry_policy import Outcome, Verdict
 from app.services.telemetry_status import PollState
@@ -36,7 +44,10 @@ class EnsureFreshToken(Protocol):
 
 
 MarkExpired = Callable[[int, str], Awaitable[None]]
+#: ``report_health(connection_id, health)``: store Active/Error and its reason.
+ReportHealth = Callable[[int, PollHealth], Awaitable[None]]
 SetState = Callable[[VehicleTarget, PollState], None]
+APP_PAUSED = "Smartcar's application-wide rate limit: every request paused"
 
 
 class VehiclePoller:
@@ -55,8 +66,10 @@ class VehiclePoller:
         clock: Callable[[], float],
         rng: random.Random,
         request_timeout_s: float,
+        report_health: ReportHealth | None = None,
     ) -> None:
         self._client = client
+        self._report_health = report_health
         self._writer = writer
         self._ensure_fresh_token = ensure_fresh_token
         self._mark_expired = mark_expired
@@ -77,6 +90,9 @@ class VehiclePoller:
         while True:
             now = self._clock()
             roll_month(target, now)
+            if (until := self.paused_until()) is not None:
+                self._hold_back(target, until)
+                return False
             try:
                 token = await self._ensure_fresh_token(target.connection_id, rejected=rejected)
             except Exception as exc:
@@ -100,7 +116,32 @@ class VehiclePoller:
                 self._record(target, outcome, now, synced=False)
                 await self._expire(target, f"Smartcar refused the connection: {outcome.message}")
                 return False
-            return self._apply(target, outcome, now)
+            read = self._apply(target, outcome, now)
+            await self._health(target, outcome)
+            return read
+
+    def paused_until(self) -> float | None:
+        """When the application-wide rate limit lets requests through again (None: now)."""
+        return self._client.rate_gate.paused_until()
+
+    def _hold_back(self, target: VehicleTarget, until: float) -> None:
+        """The app is paused: nothing is sent, billed or counted as this car's failure."""
+        target.next_due = until
+        target.last_error = f"{APP_PAUSED} until {as_datetime(until):%H:%M:%S} UTC"
+        self._set_state(target, PollState.RATE_LIMITED)
+
+    async def _health(self, target: VehicleTarget, outcome: Outcome) -> None:
+        if self._report_health is None:
+            return
+        health = poll_health(outcome, target.streaks.of(outcome.verdict))
+        if health is None:
+            return
+        try:
+            await self._report_health(target.connection_id, health)
+        except Exception:
+            logger.exception(
+                "telemetry: could not store the health of connection %s", target.connection_id
+            )
 
     async def _read(self, target: VehicleTarget, token: str, now: float) -> Outcome:
         kinds = list(target.kinds)
@@ -114,6 +155,8 @@ class VehiclePoller:
         except SmartcarError as exc:
             return policy.classify_error(exc)
         outcome = policy.classify_snapshot(snapshot, len(kinds))
+        if (app_wide := policy.app_wide_limit(outcome)) is not None:
+            self._client.rate_gate.hold(app_wide)  # one item said so: the app pauses
         readings = snapshot_readings(
             snapshot, target.vehicle_id, as_datetime(self._clock()) or as_datetime(now)
         )
@@ -134,22 +177,24 @@ class VehiclePoller:
         verdict = outcome.verdict
         if read:
             target.failures = 0
+            target.streaks.reset()
             target.last_success_at = now
             wait, state = max(interval, budget_floor, outcome.retry_after_s or 0.0), PollState.OK
         else:
             target.failures += 1
+            streak = target.streaks.failed(verdict)
             if verdict is Verdict.RATE_LIMITED:
-                wait = outcome.retry_after_s or policy.backoff_s(target.failures, self._rng)
+                wait = outcome.retry_after_s or policy.backoff_s(streak, self._rng)
                 state = PollState.RATE_LIMITED
             elif verdict is Verdict.ASLEEP:
-                wait, state = policy.asleep_s(target.failures, interval), PollState.ASLEEP
+                wait, state = policy.asleep_s(streak, interval), PollState.ASLEEP
             elif verdict is Verdict.BILLING:
                 target.used = max(target.used, self._budget)
                 wait, state = policy.next_month_start(now) - now, PollState.BUDGET_PAUSED
             elif verdict is Verdict.BLOCKED:
                 wait, state = policy.BLOCKED_S, PollState.BLOCKED
             else:
-                wait = policy.backoff_s(target.failures, self._rng)
+                wait = policy.backoff_s(streak, self._rng)
                 state = PollState.BACKOFF
             wait = max(wait, budget_floor)
         if paced is None and state is PollState.OK:
@@ -176,6 +221,7 @@ class VehiclePoller:
                 target.used,
                 synced_at=as_datetime(now) if synced else None,
                 last_error=outcome.message,
+                polled_at=as_datetime(now),
             )
         )
 

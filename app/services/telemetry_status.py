@@ -63,3 +63,5 @@ class CronStatus:
     errors_total: int
     requests_this_month: int
     writer_error: str | None
+    queued: int = 0  # polls waiting for a free worker
+    paused_until: datetime | None = None  # Smartcar's app-wide rate limit holds every poll

@@ -43,7 +43,8 @@ class VehicleTarget:
     interval_s: float | None = None  # None: the setting
     kinds: list[DataKind] = field(default_factory=lambda: list(SNAPSHOT_KINDS))
     state: PollState = PollState.PENDING
-    failures: int = 0
+    failures: int = 0  # consecutive failed polls, any kind
+    streaks: policy.Streaks = field(default_factory=policy.Streaks)
     last_poll_at: float | None = None
     last_success_at: float | None = None
     last_error: str = ""

@@ -181,7 +181,8 @@ class ConnectDialog(QDialog):
             self._say("compatibility", f"{exc}\nYou can still try Smartcar Connect.")
             return
         for scope, ok in report.permissions.items():
-            mark = "✓" if ok else "✗ not supported"
+            # Not "✗": Connect still grants it (per application); the car has nothing to read.
+            mark = "✓" if ok else "— this car has nothing to report (granted anyway)"
             item = QListWidgetItem(f"{PERMISSIONS[scope].label}: {mark}")
             item.setData(Qt.ItemDataRole.UserRole, (scope, ok))
             self.permissions.addItem(item)
@@ -190,7 +191,12 @@ class ConnectDialog(QDialog):
             self._fail(f"Not compatible: {report.reason}", stage="incompatible", keep_page=True)
             return
         unsupported = [PERMISSIONS[s].label for s, ok in report.permissions.items() if not ok]
-        note = f" Not supported by this car: {', '.join(unsupported)}." if unsupported else ""
+        note = (
+            f" This car has nothing to report for: {', '.join(unsupported)} (those "
+            "permissions are still granted, e.g. Read Battery on a combustion car)."
+            if unsupported
+            else ""
+        )
         self._say("compatibility", f"Smartcar supports this car.{note}")
 
     async def _start_web(self) -> None:
@@ -223,9 +229,14 @@ class ConnectDialog(QDialog):
             return
         try:
             self.view.setUrl(QUrl("about:blank"))
-            self.open_external(self.service.begin(self.vehicle.id, self.vehicle.vin))
+            connect_url = self.service.begin(self.vehicle.id, self.vehicle.vin)
+            listener.expect_state_of(connect_url)
+            self.open_external(connect_url)
             self._say("browser", "Finish Connect in your browser; this window waits for it.")
             url = await listener.wait()
+        except LoopbackError as exc:
+            self._say(self.stage, str(exc))
+            return
         finally:
             await listener.stop()
         await self._complete(url)

@@ -1,8 +1,10 @@
 """The Smartcar part of the vehicle detail panel: status, permissions, times, actions.
 
 Status is a coloured word plus a plain-language reason, so an operator knows what to do
-("Reconnect needed", "owner revoked access") without reading logs. A car missing any of
-the eight permissions is flagged Not rentable with what each missing permission blocks.
+("Reconnect needed", "owner revoked access", "car not responding") without reading logs,
+and the last error is shown with when it happened. A car missing any of the eight
+permissions is flagged Not rentable with what each missing permission blocks. In offline
+review nothing is polled, so the panel says how old the data is instead of a live status.
 """
 
 from __future__ import annotations
@@ -37,8 +39,22 @@ logger = logging.getLogger(__name__)
 Confirm = Callable[[QWidget, str, str], bool]
 
 
+OFFLINE_COLOUR = "#616161"
+
+
 def when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def last_error(record: ConnectionRecord, now: datetime) -> str:
+    """'UPSTREAM:NO_RESPONSE (502) — 2026-12-03 14:05 (3 min ago)', or 'none'."""
+    if not record.last_error:
+        return "none"
+    if record.last_error_at is None:
+        return f"{record.last_error} — time unknown"
+    return (
+        f"{record.last_error} — {when(record.last_error_at)} ({fmt.age(record.last_error_at, now)})"
+    )
 
 
 class ConnectionPanel(QWidget):
@@ -85,6 +101,7 @@ class ConnectionPanel(QWidget):
             ("rentable", "Rentable"),
             ("connected_since", "Connected since"),
             ("last_sync", "Last successful sync"),
+            ("last_error", "Last error"),
             ("last_command", "Last command"),
             ("token_expiry", "Access renews by"),
         ):
@@ -167,6 +184,15 @@ class ConnectionPanel(QWidget):
         if status is None:
             self._status("Not connected", fmt.CONNECTION_STATUS_COLOURS["pending"])
             self.reason.setText("Press Connect Car and have the owner log in with Smartcar.")
+        elif self.read_only and record is not None:
+            # Nothing is polled in review: a stored "Active, data is flowing" would lie.
+            last = when(record.last_sync_at) if record.last_sync_at else "none"
+            self._status(f"Offline review: last data {last}", OFFLINE_COLOUR)
+            label = fmt.CONNECTION_STATUS_LABELS.get(record.status, record.status)
+            self.reason.setText(
+                f"Status when the file was saved: {label}. Nothing is read from Smartcar "
+                "while reviewing."
+            )
         else:
             colour = fmt.CONNECTION_STATUS_COLOURS.get(status, "#000000")
             self._status(fmt.CONNECTION_STATUS_LABELS.get(status, status), colour)
@@ -195,6 +221,8 @@ class ConnectionPanel(QWidget):
         now = datetime.now(UTC)
         v["connected_since"].setText(when(record.connected_at) if record else "—")
         v["last_sync"].setText(fmt.age(record.last_sync_at, now) or "never" if record else "—")
+        v["last_error"].setText(last_error(record, now) if record else "—")
+        v["last_error"].setStyleSheet("color: #c62828" if record and record.last_error else "")
         v["last_command"].setText(
             fmt.age(record.last_command_at, now) or "none yet" if has else "—"
         )

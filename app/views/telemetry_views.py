@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QLabel, QTabWidget
 from app.models.chart_series import ChartData, load_chart
 from app.models.database import Database
 from app.models.telemetry_queries import LatestState, TelemetryQueries
-from app.services.telemetry_status import CronStatus
+from app.services.telemetry_status import CronStatus, VehiclePollStatus
 from app.views.cron_status import CronStatusLabel
 from app.views.fleet_map import FleetMapView
 from app.views.map_tiles import TileCache, TileFetcher
@@ -133,9 +133,22 @@ class TelemetryViews(QObject):
         model.dataChanged.connect(self._push_changed)
         window.installEventFilter(self)
 
-    def set_cron_status(self, snapshot: Callable[[], CronStatus | None]) -> None:
-        """Show this cron's status (whoever starts the cron calls this)."""
-        self.cron_label.set_source(snapshot)
+    def set_cron_status(
+        self,
+        snapshot: Callable[[], CronStatus | None],
+        vehicle_status: Callable[[int], VehiclePollStatus | None] | None = None,
+    ) -> None:
+        """Show this cron's status, and the selected car's next read (whoever starts the
+        cron calls this)."""
+        self.cron_label.set_source(snapshot, vehicle_status)
+        self._follow_selected_car()
+
+    def _follow_selected_car(self) -> None:
+        row = self.window.current_row()
+        if row is None or row.connection_type != "smartcar":
+            self.cron_label.show_vehicle(None)
+        else:
+            self.cron_label.show_vehicle(row.id, row.name)
 
     # Map ----------------------------------------------------------------------------
     def _map_placeholder(self) -> QLabel:
@@ -184,6 +197,7 @@ class TelemetryViews(QObject):
     # Selection ----------------------------------------------------------------------
     def _on_selection(self, *_: object) -> None:
         vehicle_id = self.window.current_vehicle_id()
+        self._follow_selected_car()
         if self.map is not None:
             self.map.focus(vehicle_id)
         self._update_charts()

@@ -146,8 +146,12 @@ async def test_system_browser_fallback_with_the_loopback_listener(backends, wind
     dialog.browser_button.click()
     await until(lambda: dialog.stage == "browser" and opened, what="the browser hand-off")
     redirect = await asyncio.to_thread(walk_connect, opened[0], email="o@x.test")
+    callback = redirect.split("?", 1)[0]
     async with httpx.AsyncClient() as http:
+        # Any local page can hit the port first; a forged answer must not use the wait up.
+        forged = await http.get(f"{callback}?code=forged&state=x")
         page = await http.get(redirect)  # what the browser does with Smartcar's redirect
+    assert forged.status_code == 400 and dialog.stage == "browser"
     assert "close this tab" in page.text
     panel = window.connections.panel
     await until(lambda: panel.dialog is None, what="the dialog to close")

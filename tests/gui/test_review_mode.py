@@ -54,3 +54,43 @@ async def test_commands_and_connect_are_disabled_with_the_reason(review_window):
             )
 
         await until(all_refused, what=f"{kind} buttons disabled with the review reason")
+
+
+@pytest.fixture
+def stored_connection(context):
+    """A car whose connection was Active (with a last error) when the file was saved."""
+    from datetime import UTC, datetime
+
+    from app.models.orm import SmartcarConnection
+
+    car = next(r for r in context.vehicles.repository.list_rows() if r.kind == "car")
+    synced = datetime(2026, 11, 30, 14, 5, tzinfo=UTC)
+    with context.database.session() as session:
+        session.add(
+            SmartcarConnection(
+                vehicle_id=car.id,
+                smartcar_vehicle_id="sc-1",
+                status="active",
+                status_reason="Connected; data is flowing.",
+                last_sync_at=synced,
+                last_error="UPSTREAM:NO_RESPONSE (502)",
+                last_error_at=synced,
+            )
+        )
+    return car, synced
+
+
+@pytest.fixture
+def review_with_connection(stored_connection, review_window):
+    return review_window, *stored_connection
+
+
+async def test_review_never_claims_data_is_flowing(review_with_connection):
+    window, car, synced = review_with_connection
+    panel = window.connections.panel
+    window.select_vehicle(car.id)
+    await until(lambda: panel.record is not None, what="the stored connection")
+    local = synced.astimezone().strftime("%Y-%m-%d %H:%M")
+    assert panel.status.text() == f"● Offline review: last data {local}"
+    assert "flowing" not in panel.reason.text() and "Active" in panel.reason.text()
+    assert panel.values["last_error"].text().startswith(f"UPSTREAM:NO_RESPONSE (502) — {local}")

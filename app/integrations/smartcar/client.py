@@ -9,6 +9,7 @@ swapped for v3 signals without touching callers.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ from app.integrations.smartcar.models import (
     VehicleSnapshot,
     Vin,
 )
+from app.integrations.smartcar.rate_gate import AppRateGate
 from app.integrations.smartcar.reader import VehicleDataReader
 from app.integrations.smartcar.transport import DEFAULT_TIMEOUT, HttpTransport, new_http_client
 from app.integrations.smartcar.v2_reader import API_VERSION, V2Reader, vehicle_path
@@ -77,10 +79,13 @@ class SmartcarClient:
         max_connections: int = 32,
         http: httpx.AsyncClient | None = None,
         reader_factory: Callable[[HttpTransport], VehicleDataReader] = V2Reader,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._owns_http = http is None
         self._http = http or new_http_client(timeout, max_connections)
-        self._transport = HttpTransport(origins.api, self._http)
+        #: The application-wide rate limit; ``clock`` (epoch seconds) times its pause.
+        self.rate_gate = AppRateGate(clock)
+        self._transport = HttpTransport(origins.api, self._http, self.rate_gate)
         self.auth = SmartcarAuth(origins, credentials, self._transport)
         self.reader = reader_factory(self._transport)
 

@@ -20,15 +20,28 @@ from app.integrations.smartcar.errors import (
     SmartcarTimeoutError,
     SmartcarTransportError,
 )
+from app.integrations.smartcar.rate_gate import AppRateGate
 from app.integrations.smartcar.wire import RawResponse, api_error
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: Deepest JSON nesting accepted. Smartcar's answers nest four or five levels (a batch item's
+#: body inside the batch); a body under the size cap can still nest a million levels, which
+#: the standard parser answers with RecursionError, and anything that walks the result later
+#: (storing a raw payload, logging it) would recurse just as deep.
+MAX_JSON_DEPTH = 32
 USER_AGENT = f"FleetConsole/0.1 ({platform.system()}; Python {platform.python_version()})"
 #: Smartcar may hold a request ~300 s while it reaches the car; outlive its load balancer.
 DEFAULT_TIMEOUT = httpx.Timeout(310.0, connect=10.0)
-_KEPT_HEADERS = ("sc-request-id", "sc-data-age", "sc-fetched-at", "sc-unit-system", "retry-after")
+_KEPT_HEADERS = (
+    "sc-request-id",
+    "sc-data-age",
+    "sc-fetched-at",
+    "sc-unit-system",
+    "retry-after",
+    "date",
+)
 
 
 def new_http_client(
@@ -58,7 +71,9 @@ def decode_json(response: httpx.Response) -> Any:
             excerpt=response.text,
         )
     try:
-        return json.loads(response.content)
+        body = json.loads(response.content)
+    except RecursionError:
+        raise _too_deep(response, request_id) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise SmartcarProtocolError(
             f"HTTP {response.status_code}: malformed JSON ({exc})",
@@ -66,14 +81,50 @@ def decode_json(response: httpx.Response) -> Any:
             request_id=request_id,
             excerpt=response.text,
         ) from None
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise _too_deep(response, request_id)
+    return body
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of decoded JSON (a scalar is 0), walked without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > MAX_JSON_DEPTH:
+            return deepest  # no need to walk the rest of a hostile body
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _too_deep(response: httpx.Response, request_id: str | None) -> SmartcarProtocolError:
+    return SmartcarProtocolError(
+        f"HTTP {response.status_code}: JSON nested deeper than {MAX_JSON_DEPTH} levels",
+        status=response.status_code,
+        request_id=request_id,
+    )
 
 
 class HttpTransport:
-    """Sends requests for the client; implements the reader's ``Transport`` protocol."""
+    """Sends requests for the client; implements the reader's ``Transport`` protocol.
 
-    def __init__(self, api_origin: str, http: httpx.AsyncClient) -> None:
+    API calls pass the application-wide rate gate first (see :mod:`.rate_gate`); the token
+    endpoint is not rate limited that way and does not.
+    """
+
+    def __init__(
+        self, api_origin: str, http: httpx.AsyncClient, gate: AppRateGate | None = None
+    ) -> None:
         self.api_origin = api_origin.rstrip("/")
         self.http = http
+        self.gate = gate or AppRateGate()
 
     async def send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Raw exchange; only transport failures are translated here."""
@@ -97,6 +148,7 @@ class HttpTransport:
         auth_scheme: str = "Bearer",
     ) -> RawResponse:
         """An API call: non-2xx becomes a typed SmartcarApiError (or protocol error)."""
+        self.gate.check()
         headers = {"Authorization": f"{auth_scheme} {access_token}", "SC-Unit-System": "metric"}
         response = await self.send(
             method, self.api_origin + path, headers=headers, json=json, params=params
@@ -107,4 +159,5 @@ class HttpTransport:
             return RawResponse(response.status_code, body, kept)
         error = api_error(response.status_code, body, kept)
         logger.info("Smartcar %s %s failed: %s", method, path.split("?")[0], error)
+        self.gate.hold(error)
         raise error

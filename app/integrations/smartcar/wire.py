@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from app.integrations.smartcar.errors import (
@@ -97,14 +98,37 @@ def meta_from(headers: Mapping[str, str], request_id: str | None = None) -> Resp
     )
 
 
-def _retry_after(value: str | None) -> int | None:
+#: Longest wait a Retry-After may impose. Smartcar's own limits reset within minutes (the
+#: per-vehicle bucket) or an hour (the app-wide window); a larger value is a broken or hostile
+#: header, and obeying ``999999999`` would park a car for ~31 years.
+MAX_RETRY_AFTER_S = 3600
+
+
+def retry_after_s(value: str | None, sent_at: str | None = None) -> int | None:
+    """Seconds to wait from a ``Retry-After`` header, capped at :data:`MAX_RETRY_AFTER_S`.
+
+    Both RFC 9110 forms: delta-seconds (``"120"``) and an HTTP-date, measured from the
+    response's own ``Date`` header when it has one (so a skewed local clock does not
+    stretch or cancel the wait), else from now. Unparsable or negative: None.
+    """
     if value is None:
         return None
-    try:
-        seconds = int(value.strip())
-    except ValueError:
+    text = value.strip()
+    if text.isdigit():
+        return min(int(text), MAX_RETRY_AFTER_S)
+    until = _http_date(text)
+    if until is None:
         return None
-    return seconds if seconds >= 0 else None
+    origin = _http_date(sent_at or "") or datetime.now(UTC)
+    return max(0, min(math.ceil((until - origin).total_seconds()), MAX_RETRY_AFTER_S))
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def api_error(status: int, body: Any, headers: Mapping[str, str]) -> SmartcarApiError:
@@ -137,7 +161,7 @@ def api_error(status: int, body: Any, headers: Mapping[str, str]) -> SmartcarApi
         description=description if isinstance(description, str) else "",
         request_id=request_id or (body_request_id if isinstance(body_request_id, str) else None),
         resolution=resolution,
-        retry_after=_retry_after(lower.get("retry-after")),
+        retry_after=retry_after_s(lower.get("retry-after"), lower.get("date")),
         doc_url=body.get("docURL") if isinstance(body.get("docURL"), str) else None,
         detail=detail if isinstance(detail, list) else None,
         suggested_user_message=suggested if isinstance(suggested, str) else None,

@@ -8,9 +8,14 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from app.integrations.smartcar import SmartcarClient
+from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
 from app.integrations.smartcar.errors import ConnectRedirectError, OAuthTokenError
-from app.integrations.smartcar.simulator import RunningSimulator
+from app.integrations.smartcar.simulator import (
+    RunningSimulator,
+    SimulatorConfig,
+    VehicleSpec,
+    start_simulator,
+)
 from tests.integration.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT, FakeClock
 from tests.integration.smartcar.connect_walk import walk_connect
 from tests.integration.smartcar.helpers import ALL_SCOPES, connect, connect_code
@@ -136,3 +141,40 @@ async def test_authorize_rejects_unknown_client_and_redirect(
         },
     )
     assert foreign.status_code == 400 and "Unauthorized redirect_uri" in foreign.text
+
+
+@pytest.mark.asyncio
+async def test_login_and_permission_pages_for_a_fleet_record_spelled_nissan() -> None:
+    """The demo fleet spells makes "Nissan"; the pages must still name the brand once, and
+    say what a combustion car cannot report instead of silently granting it."""
+    qashqai = VehicleSpec(
+        "JN1TANT32U0000007", "Nissan", "Qashqai", 2020, "ice", 52.5, 13.4, 1.0, "o@x.test"
+    )
+    config = SimulatorConfig(
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uris=(REDIRECT,),
+        vehicles=[qashqai],
+        clock=FakeClock(),
+    )
+    sim = await start_simulator(config)
+    try:
+        origins = SmartcarOrigins.for_simulator(sim.base_url)
+        creds = SmartcarCredentials(CLIENT_ID, CLIENT_SECRET, REDIRECT)
+        async with (
+            SmartcarClient(origins, creds) as client,
+            httpx.AsyncClient(follow_redirects=False) as http,
+        ):
+            url = _auth_url(client, single_select_vin=qashqai.vin)
+            login_at = (await http.get(url)).headers["location"]
+            login = await http.get(sim.base_url + login_at)
+            assert "Sign in with your Nissan account." in login.text
+            assert "your your" not in login.text
+            form = {"email": "o@x.test", "password": "x"}
+            logged = await http.post(sim.base_url + login_at, data=form)
+            grant = (await http.get(sim.base_url + logged.headers["location"])).text
+        battery = grant.split("data-scope='read_battery'>")[1].split("</li>")[0]
+        fuel = grant.split("data-scope='read_fuel'>")[1].split("</li>")[0]
+        assert "nothing to report" in battery and "nothing to report" not in fuel
+    finally:
+        await sim.stop()

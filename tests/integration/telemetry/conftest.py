@@ -25,6 +25,7 @@ from app.models.database import Database, sqlite_url
 from app.models.orm import SmartcarConnection
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.telemetry_cron import TelemetryCron
+from app.services.telemetry_poll import ReportHealth
 from app.services.telemetry_writer import TelemetryWriter
 from tests.integration.smartcar.conftest import (
     CLIENT_ID,
@@ -120,7 +121,7 @@ class Rig:
 
         return vehicle_id, await self.db.run(save)
 
-    def cron(self, **settings: int) -> TelemetryCron:
+    def cron(self, report_health: ReportHealth | None = None, **settings: int) -> TelemetryCron:
         # A budget large enough that pacing never stretches the interval, unless a test
         # sets its own.
         defaults = {"poll_interval_s": 300, "max_concurrent_requests": 4}
@@ -131,6 +132,7 @@ class Rig:
             self.db,
             ensure_fresh_token=self.refresher.ensure_fresh_token,
             mark_expired=self.refresher.mark_expired,
+            report_health=report_health,
             settings=TelemetrySettings(**values),
             clock=self.clock,
             rng=random.Random(3),

@@ -76,6 +76,16 @@ def test_phev_drives_electric_first_then_fuel() -> None:
     assert car.fuel_fraction < fuel
 
 
+def test_a_long_phev_catch_up_spends_the_battery_to_its_reserve_then_fuel() -> None:
+    """Hours between two reads: the battery must never be driven below empty."""
+    car = _car("phev")
+    car.set_activity("driving", 0.0)
+    fuel = car.fuel_fraction
+    car.advance(5 * 3600)  # 180 km: far more than the pack holds
+    assert car.battery_fraction == pytest.approx(0.03) and car.fuel_fraction < fuel
+    assert car.odometer_km == pytest.approx(1180)
+
+
 def test_parked_car_only_loses_tire_pressure_and_charging_stops_at_limit() -> None:
     car = _car("ice")
     car.set_activity("parked", 0.0)

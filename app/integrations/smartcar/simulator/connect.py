@@ -21,8 +21,10 @@ from app.integrations.smartcar.simulator.core import (
     SimulatorState,
 )
 from app.integrations.smartcar.simulator.errors import lookup
+from app.integrations.smartcar.simulator.reads import ENDPOINTS_BY_SCOPE, capable
 from app.integrations.smartcar.simulator.responses import html_page
 from app.integrations.smartcar.simulator.specs import BRAND_NAMES
+from app.integrations.smartcar.simulator.state import SimVehicle
 from app.integrations.smartcar.simulator.tokens import Grant, user_id_for
 
 logger = logging.getLogger(__name__)
@@ -130,15 +132,17 @@ async def choose_brand(request: web.Request) -> web.StreamResponse:
 
 async def login_page(request: web.Request) -> web.StreamResponse:
     _, sid, session = _session(request)
-    brand = BRAND_NAMES.get(session.make or "", "your manufacturer")
+    # Fleet records spell makes their own way ("Nissan"); the brand table is upper case.
+    brand = BRAND_NAMES.get((session.make or "").upper())
+    account = f"{brand} account" if brand else "manufacturer account"
     body = (
-        f"<p>Sign in with your {html.escape(brand)} account.</p>"
+        f"<p id='sign-in'>Sign in with your {html.escape(account)}.</p>"
         f"<form id='login-form' method='post' action='/oauth/connect/{sid}/login'>"
         "<label>Email <input type='email' id='email' name='email' required></label><br>"
         "<label>Password <input type='password' id='password' name='password' required>"
         "</label><br><button type='submit' id='login'>Sign in</button></form>"
     )
-    return html_page(f"{brand} login", body)
+    return html_page(f"{brand or 'Manufacturer'} login", body)
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -168,13 +172,15 @@ async def permissions_page(request: web.Request) -> web.StreamResponse:
     sim, sid, session = _session(request)
     if session.email is None:
         raise web.HTTPSeeOther(f"/oauth/connect/{sid}/login")
+    vehicles = [sim.vehicles[vid] for vid in session.vehicle_ids]
     scopes = "".join(
-        f"<li data-scope='{html.escape(s)}'>{html.escape(s)}</li>" for s in session.scopes
+        f"<li data-scope='{html.escape(s)}'>{html.escape(s)}{_availability(s, vehicles)}</li>"
+        for s in session.scopes
     )
     cars = "".join(
         f"<li data-vin='{v.spec.vin}'>{v.spec.year} {html.escape(v.spec.make)} "
         f"{html.escape(v.spec.model)}</li>"
-        for v in (sim.vehicles[vid] for vid in session.vehicle_ids)
+        for v in vehicles
     )
     body = (
         f"<p>The application is requesting access to:</p><ul id='scopes'>{scopes}</ul>"
@@ -184,6 +190,16 @@ async def permissions_page(request: web.Request) -> web.StreamResponse:
         "<button type='submit' name='decision' value='deny' id='deny'>Deny</button></form>"
     )
     return html_page("Grant access", body)
+
+
+def _availability(scope: str, vehicles: list[SimVehicle]) -> str:
+    """Say so when no chosen car can serve a permission (``read_battery`` on a combustion
+    car): it is still granted, as Smartcar grants per application, but the owner and the
+    console's compatibility step then tell the same story."""
+    endpoints = ENDPOINTS_BY_SCOPE.get(scope, [])
+    if not endpoints or any(capable(v.spec.powertrain, e) for v in vehicles for e in endpoints):
+        return ""
+    return " <em class='unavailable'>(granted, but this vehicle has nothing to report)</em>"
 
 
 async def decide(request: web.Request) -> web.StreamResponse:

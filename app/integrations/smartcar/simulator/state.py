@@ -114,12 +114,17 @@ class SimVehicle:
         if km <= 0:
             self.activity = "parked"
             return
-        if self.spec.powertrain == "phev" and self.battery_fraction > _RESERVE:
-            self.battery_fraction -= km * ENERGY_KWH_PER_KM / BATTERY_KWH["phev"]
-        elif self.has_fuel:
-            self.fuel_fraction -= km * FUEL_L_PER_KM / TANK_L[self.spec.powertrain]
-        else:
-            self.battery_fraction -= km * ENERGY_KWH_PER_KM / BATTERY_KWH["bev"]
+        on_fuel = km
+        if self.has_battery:
+            # A plug-in hybrid drives electric down to the reserve, then on fuel: one long
+            # catch-up (hours between reads) must not take the battery below empty.
+            pack = BATTERY_KWH[self.spec.powertrain]
+            electric_km = max(0.0, self.battery_fraction - _RESERVE) * pack / ENERGY_KWH_PER_KM
+            electric = km if not self.has_fuel else min(km, electric_km)
+            self.battery_fraction -= electric * ENERGY_KWH_PER_KM / pack
+            on_fuel = km - electric
+        if self.has_fuel and on_fuel > 0:
+            self.fuel_fraction -= on_fuel * FUEL_L_PER_KM / TANK_L[self.spec.powertrain]
         if self.has_fuel:
             self.oil_life = max(0.0, self.oil_life - km / OIL_LIFE_KM)
         self.odometer_km += km
