@@ -154,6 +154,7 @@ def run_console(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         logger.error("%s", exc)
         if not args.smoke_test:
+            # No event loop exists yet, so this static (modal) box nests none.
             QMessageBox.critical(None, "Fleet Console cannot open its database", str(exc))
         print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
         return 3

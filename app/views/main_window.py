@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QTableView,
     QToolBar,
@@ -34,6 +33,7 @@ from app.models.vehicles import VehicleRow
 from app.services.runtime import AppContext
 from app.views import formatting as fmt
 from app.views.connection_actions import ConnectionActions
+from app.views.dialogs import Confirm, ask
 from app.views.iot_actions import IotActions
 from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFilterProxy
 from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, Column, VehicleTableModel
@@ -45,15 +45,6 @@ from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
 
 logger = logging.getLogger(__name__)
-
-Confirm = Callable[[QWidget, str, str], bool]
-
-
-def ask(parent: QWidget, title: str, text: str) -> bool:
-    answer = QMessageBox.question(
-        parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-    )
-    return answer == QMessageBox.StandardButton.Yes
 
 
 class MainWindow(QMainWindow):
@@ -356,7 +347,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None or row.archived or self.context.read_only:
             return
-        if not self.confirm(
+        if not await self.confirm(
             self,
             "Archive vehicle",
             f"Archive {row.name} [{row.fleet_number}]?\n\nIt leaves the list; its history is "
