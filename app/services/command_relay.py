@@ -257,5 +257,5 @@ def start_command_relay(context: AppContext, tasks: TaskOwner) -> CommandRelay:
 
     commands = operations(context, executes_commands=True).rentals.commands
     relay = CommandRelay(context.database, commands)
-    tasks.spawn(relay.run(), "command-relay")
+    tasks.spawn(relay.run, "command-relay", restart=True)
     return relay

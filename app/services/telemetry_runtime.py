@@ -59,7 +59,7 @@ class KeeperTokens:
 def start_telemetry(context: AppContext, tasks: TaskOwner) -> None:
     """Writer always (the IoT gateway feeds it too); cron when Smartcar is available."""
     writer = TelemetryWriter(context.database)
-    tasks.spawn(writer.run(), "telemetry-writer")
+    tasks.spawn(writer.run, "telemetry-writer", restart=True)
     context.telemetry_writer = writer
     client = context.backends.smartcar
     if client is None:
@@ -78,5 +78,5 @@ def start_telemetry(context: AppContext, tasks: TaskOwner) -> None:
     # A car connected, reconnected or disconnected: the cron re-reads the connections and
     # syncs a new one at once.
     connections.listeners.append(cron.vehicle_connection_changed)
-    tasks.spawn(cron.run(), "telemetry-cron")
+    tasks.spawn(cron.run, "telemetry-cron", restart=True)
     context.telemetry_cron = cron

@@ -106,6 +106,7 @@ async def test_answering_the_real_unlock_box_keeps_background_tasks_running(
         assert set(tasks.running) == before
         seen = len(beats)
         await until(lambda: len(beats) > seen + 5, what="the heartbeat after the answer")
+        assert tasks.failures() == {} and tasks.restarts == 0
     finally:
         window.close()
         await tasks.shutdown()
