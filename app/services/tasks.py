@@ -76,17 +76,27 @@ class TaskOwner:
         self._parent = parent
         self._children: list[TaskOwner] = []
         self._failures: dict[str, Failure] = {}
+        self._drains: dict[asyncio.Task[Any], Callable[[], Awaitable[Any]]] = {}
         self._listeners: list[Listener] = []
         self._restarts = 0
         self._stopping = False
 
     # -- starting ---------------------------------------------------------------------
 
-    def spawn(self, work: Work | Factory, name: str, *, restart: bool = False) -> asyncio.Task[Any]:
+    def spawn(
+        self,
+        work: Work | Factory,
+        name: str,
+        *,
+        restart: bool = False,
+        drain: Callable[[], Awaitable[Any]] | None = None,
+    ) -> asyncio.Task[Any]:
         """Run ``work`` (a coroutine, or a factory of them) as task ``name``.
 
         With ``restart`` (factories only) a crash or an early return starts a fresh
         coroutine after the policy's backoff; otherwise the task is reported down.
+        ``drain`` is awaited at shutdown before the task is cancelled (a writer's flush),
+        once everything spawned after it has stopped feeding it.
         """
         if restart and asyncio.iscoroutine(work):
             work.close()
@@ -96,6 +106,8 @@ class TaskOwner:
         coro = self._supervise(name, first, factory if restart else None)
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks[task] = first
+        if drain is not None:
+            self._drains[task] = drain
         task.add_done_callback(self._finished)
         self._changed()
         return task
@@ -138,6 +150,7 @@ class TaskOwner:
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         first = self._tasks.pop(task, None)
+        self._drains.pop(task, None)
         if first is not None:
             first.close()
         if task.cancelled():
@@ -216,16 +229,21 @@ class TaskOwner:
         """Cancel in reverse start order, each awaited, so a worker stops before what it feeds.
 
         The IoT gateway waits for its in-flight stores, which the telemetry writer (started
-        earlier) must still be there to commit. The whole shutdown takes at most
-        ``timeout_s``: what has not stopped by then is cancelled, logged and left behind
-        rather than hanging the exit.
+        earlier) must still be there to commit; the writer's ``drain`` (flush) then runs
+        before it is cancelled. The whole shutdown takes at most ``timeout_s``: what has
+        not stopped by then is cancelled, logged and left behind rather than hanging the
+        exit.
         """
         self._stopping = True
-        deadline = asyncio.get_running_loop().time() + timeout_s
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
         pending = list(reversed(list(self._tasks)))
         for task in pending:
+            drain = self._drains.get(task)
+            if drain is not None and not task.done() and deadline > loop.time():
+                await self._drain(task.get_name(), drain, deadline - loop.time())
             task.cancel()
-            left = deadline - asyncio.get_running_loop().time()
+            left = deadline - loop.time()
             if left <= 0:
                 break
             await asyncio.wait({task}, timeout=left)
@@ -242,3 +260,14 @@ class TaskOwner:
         if self._parent is not None and self in self._parent._children:
             self._parent._children.remove(self)
             self._parent._changed()
+
+    @staticmethod
+    async def _drain(name: str, drain: Callable[[], Awaitable[Any]], within_s: float) -> None:
+        try:
+            async with asyncio.timeout(within_s):
+                await drain()
+            logger.info("background task %s drained", name)
+        except TimeoutError:
+            logger.error("background task %s not drained within the quit bound", name)
+        except Exception:
+            logger.exception("draining background task %s failed", name)

@@ -59,7 +59,7 @@ class KeeperTokens:
 def start_telemetry(context: AppContext, tasks: TaskOwner) -> None:
     """Writer always (the IoT gateway feeds it too); cron when Smartcar is available."""
     writer = TelemetryWriter(context.database)
-    tasks.spawn(writer.run, "telemetry-writer", restart=True)
+    tasks.spawn(writer.run, "telemetry-writer", restart=True, drain=writer.flush)
     context.telemetry_writer = writer
     client = context.backends.smartcar
     if client is None:

@@ -74,7 +74,7 @@ class ReviewExport:
         self.action = QAction("E&xport for Offline Review…", window)
         self.action.triggered.connect(lambda _checked=False: self.start())
         window.addAction(self.action)
-        window.menuBar().addMenu("&File").addAction(self.action)
+        window.file_menu.addAction(self.action)
 
     @asyncSlot()
     async def start(self) -> None:
