@@ -18,7 +18,7 @@ from app.services.tasks import SHUTDOWN_S, TaskOwner
 logger = logging.getLogger(__name__)
 
 QUIT_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-CLOSERS_SHARE = 0.2
+CLOSE_BACKENDS_S = 1.0
 """Of the bound, what is kept for closing clients (the Smartcar backend) after the tasks."""
 
 
@@ -62,14 +62,18 @@ async def stop_background_work(
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    await tasks.shutdown(timeout_s * (1 - CLOSERS_SHARE))
+    await tasks.shutdown(timeout_s - (CLOSE_BACKENDS_S if closers else 0.0))
     for close in closers:
-        left = max(0.0, deadline - loop.time())
-        try:
-            async with asyncio.timeout(left):
-                await close()
-        except TimeoutError:
-            logger.error("closing %s did not finish within the quit bound", close)
-        except Exception:
-            logger.exception("closing %s failed", close)
-    logger.info("stopped in %.1f s", timeout_s - max(0.0, deadline - loop.time()))
+        await close_within(close, deadline - loop.time())
+    logger.info("background work stopped in %.1f s", timeout_s - max(0.0, deadline - loop.time()))
+
+
+async def close_within(close: Callable[[], Awaitable[object]], seconds: float) -> None:
+    """Await ``close()`` for at most ``seconds``; an overrun or error is logged, not raised."""
+    try:
+        async with asyncio.timeout(max(0.0, seconds)):
+            await close()
+    except TimeoutError:
+        logger.error("closing %s did not finish within the quit bound", close)
+    except Exception:
+        logger.exception("closing %s failed", close)
