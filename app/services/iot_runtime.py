@@ -112,10 +112,15 @@ async def start_iot(
         if ignored:
             logger.error("iot.ports: unknown protocols ignored: %s", ", ".join(ignored))
         host = settings.iot.gateway_host
-    gateway = IotGateway(GatewayConfig(ports=ports, host=host), ingest)
-    await gateway.start()
+    helpers = tasks.child() if tasks else TaskOwner()
+    gateway = IotGateway(GatewayConfig(ports=ports, host=host), ingest, spawn=helpers.spawn)
+    try:
+        await gateway.start()
+    except BaseException:
+        await helpers.shutdown()  # a port taken: no empty child left with the parent
+        raise
     commands = IotCommandService(database, gateway, ingest)
-    runtime = IotRuntime(gateway, ingest, commands, tasks=tasks.child() if tasks else TaskOwner())
+    runtime = IotRuntime(gateway, ingest, commands, tasks=helpers)
     runtime.tasks.spawn(ingest.run, "iot-ingest", restart=True)
     runtime.tasks.spawn(commands.run, "iot-command-audit", restart=True)
     try:
