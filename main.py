@@ -154,6 +154,7 @@ def run_console(args: argparse.Namespace) -> int:
     except DatabaseError as exc:
         logger.error("%s", exc)
         if not args.smoke_test:
+            # No event loop exists yet, so this static (modal) box nests none.
             QMessageBox.critical(None, "Fleet Console cannot open its database", str(exc))
         print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
         return 3
@@ -180,6 +181,7 @@ async def _run_window(
     app: QApplication, context: AppContext, gui_gc: GuiGarbageCollection, *, smoke_test: bool
 ) -> int:
     from app.services.backends import start_backends
+    from app.services.quitting import on_quit_signals, stop_background_work
     from app.services.runtime import Mode
     from app.services.tasks import TaskOwner
     from app.services.workers import Role, start_workers
@@ -196,8 +198,12 @@ async def _run_window(
     # Closing the window must not stop the loop before background tasks are cancelled
     # (Qt would, and TaskOwner.shutdown could then never finish awaiting them).
     app.setQuitOnLastWindowClosed(False)
-    app.lastWindowClosed.connect(quit_requested.set)
+    # SIGTERM (system shutdown, systemd) and SIGINT take the same path as File → Quit, so
+    # telemetry in the write queue is flushed instead of dropped (issue #14 item 12).
+    stop_signals = on_quit_signals(asyncio.get_running_loop(), quit_requested.set)
     window = MainWindow(context)
+    window.quit_requested.connect(quit_requested.set)  # Quit, Ctrl+Q, closing the window
+    window.worker_status.watch(tasks)
     loaded = asyncio.Event()
     window.fleet_loaded.connect(lambda _count: loaded.set())
     window.fleet_loaded.connect(lambda _count: gui_gc.freeze_startup_heap())
@@ -227,12 +233,13 @@ async def _run_window(
                 limit = SMOKE_TEST_TIMEOUT_S
                 logger.error("smoke test: the console did not come up in %d s", limit)
                 code = 1
-            window.close()
         else:
             await quit_requested.wait()
+        if window.isVisible():
+            window.close()  # the smoke test, SIGTERM: save the window state as Quit does
     finally:
-        await tasks.shutdown()
-        await context.backends.aclose()
+        stop_signals()
+        await stop_background_work(tasks, context.backends.aclose)
     return code
 
 

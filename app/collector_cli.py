@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from app.paths import resolve_paths
 from app.services.backends import start_backends
 from app.services.change_feed import is_postgres
 from app.services.collector import Collector
+from app.services.quitting import CLOSE_BACKENDS_S, close_within, on_quit_signals
 from app.services.runtime import AppContext, Mode, database_url, open_context
 
 logger = logging.getLogger(__name__)
@@ -79,9 +79,8 @@ def main(argv: list[str]) -> int:
 
 async def _serve(context: AppContext, poll_s: float) -> None:
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    # SIGTERM (the service manager) and SIGINT: the console's bounded, flushing stop.
+    undo_signals = on_quit_signals(asyncio.get_running_loop(), stop.set)
     context.backends = await start_backends(
         context.settings, demo=context.mode is Mode.DEMO, offline=False
     )
@@ -90,4 +89,5 @@ async def _serve(context: AppContext, poll_s: float) -> None:
     try:
         await Collector(context, poll_s=poll_s).run(stop)
     finally:
-        await context.backends.aclose()
+        undo_signals()
+        await close_within(context.backends.aclose, CLOSE_BACKENDS_S)

@@ -9,7 +9,6 @@ periodic sweep of the whole fleet (silence and expiry happen without any new dat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from app.models.database import Database
 from app.services.alert_store import AlertRecord, AlertRepository
 from app.services.alerts import AlertChanges, AlertTracker
 from app.services.rental_states import OPEN
+from app.services.waking import wait_woken
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +89,7 @@ class AlertService:
         next_sweep = loop.time()
         while True:
             timeout = max(0.0, next_sweep - loop.time())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            await wait_woken(self._wake, timeout)  # not wait_for: it can lose a cancel
             self._wake.clear()
             try:
                 if loop.time() >= next_sweep:

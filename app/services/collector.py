@@ -15,13 +15,13 @@ import sys
 from collections.abc import Awaitable
 
 from app.services.leader import LeaderLock, LeaderLost
+from app.services.quitting import stop_background_work
 from app.services.runtime import AppContext
 from app.services.tasks import TaskOwner
+from app.services.waking import wait_woken
 from app.services.workers import Role, start_workers
 
 logger = logging.getLogger(__name__)
-
-FLUSH_TIMEOUT_S = 10.0
 
 
 def qt_modules() -> list[str]:
@@ -76,23 +76,14 @@ class Collector:
                 ", ".join(workers.names) or "none",
                 ", ".join(qt_modules()) or "none",
             )
-            while True:
-                try:
-                    await asyncio.wait_for(stop.wait(), self._health_s)
-                    return
-                except TimeoutError:
-                    await self._lock.check()
+            while not await wait_woken(stop, self._health_s):
+                await self._lock.check()
         finally:
             self.leading.clear()
             await self._stop_workers(tasks)
 
     async def _stop_workers(self, tasks: TaskOwner) -> None:
-        writer = self._context.telemetry_writer
-        if writer is not None:
-            try:
-                await asyncio.wait_for(writer.flush(), FLUSH_TIMEOUT_S)
-            except TimeoutError:
-                logger.warning("collector: telemetry not fully written at stop")
-        await tasks.shutdown()
+        """The console's Quit path: producers stop, the writer drains, all within 5 s."""
+        await stop_background_work(tasks)
         self._context.telemetry_writer = None
         self._context.telemetry_cron = None

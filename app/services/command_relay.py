@@ -22,7 +22,6 @@ with "outcome unknown" instead of being sent a second time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from app.services.change_feed import CHANNEL, Change, ChangeListener
 from app.services.runtime import AppContext
 from app.services.tasks import TaskOwner
 from app.services.vehicle_commands import CommandOutcome, VehicleCommands
+from app.services.waking import wait_woken
 
 logger = logging.getLogger(__name__)
 
@@ -208,8 +208,7 @@ class CommandRelay:
                     raise
                 except Exception:
                     logger.exception("command relay: sweep failed; will retry")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._sweep_s)
+                await wait_woken(self._wake, self._sweep_s)  # not wait_for: it loses cancels
                 self._wake.clear()
         finally:
             if listening is not None:
@@ -257,5 +256,5 @@ def start_command_relay(context: AppContext, tasks: TaskOwner) -> CommandRelay:
 
     commands = operations(context, executes_commands=True).rentals.commands
     relay = CommandRelay(context.database, commands)
-    tasks.spawn(relay.run(), "command-relay")
+    tasks.spawn(relay.run, "command-relay", restart=True)
     return relay

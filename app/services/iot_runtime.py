@@ -8,9 +8,9 @@ reads; the GPS belongs to no vehicle, so it waits in the unknown-devices inbox. 
 mode listens on ``iot.ports`` of ``iot.gateway_host`` and reads the ``[[iot.serial]]``
 devices of the settings file.
 
-The runtime owns its helper tasks (ingest flushes, audit writes) rather than the
-console's TaskOwner, so shutdown can stop devices and the gateway before the tasks
-those in-flight stores depend on.
+The runtime's helper tasks (ingest flushes, audit writes) run under a child of the
+console's TaskOwner: supervised and reported like every worker, but stopped by the
+runtime itself, after devices and gateway, because in-flight stores depend on them.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from app.services.demo_fleet import demo_fleet
 from app.services.iot_commands import IotCommandService
 from app.services.iot_demo_devices import ThreadedDeviceSim
 from app.services.iot_ingest import IotIngest
+from app.services.tasks import TaskOwner
 from app.services.telemetry_writer import TelemetryWriter
 from app.services.validation import luhn_complete
 
@@ -57,7 +58,7 @@ class IotRuntime:
     commands: IotCommandService
     serial_readers: list[SerialReader] = field(default_factory=list)
     simulator: ThreadedDeviceSim | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    tasks: TaskOwner = field(default_factory=TaskOwner)
 
     async def claim(
         self, unknown_id: int, vehicle: int | VehicleFields, *, vendor: str | None = None
@@ -79,9 +80,7 @@ class IotRuntime:
             await reader.stop()
         await self.gateway.close()
         self.commands.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.shutdown()
         with contextlib.suppress(Exception):  # best effort: the database may be gone
             await self.ingest.flush()
 
@@ -95,10 +94,12 @@ async def start_iot(
     report_interval_s: float = 10.0,
     gps_interval_s: float = 5.0,
     demo_gps: bool = True,
+    tasks: TaskOwner | None = None,
 ) -> IotRuntime:
     """Start everything; OSError when a gateway port cannot be bound (nothing left running).
 
     ``demo_gps`` False leaves the simulated GPS pty and its serial reader out (GUI tests).
+    The helper tasks run under a child of ``tasks`` (an owner of their own without it).
     """
     ingest = IotIngest(database, writer)
     await ingest.refresh()
@@ -111,15 +112,17 @@ async def start_iot(
         if ignored:
             logger.error("iot.ports: unknown protocols ignored: %s", ", ".join(ignored))
         host = settings.iot.gateway_host
-    gateway = IotGateway(GatewayConfig(ports=ports, host=host), ingest)
-    await gateway.start()
+    helpers = tasks.child() if tasks else TaskOwner()
+    gateway = IotGateway(GatewayConfig(ports=ports, host=host), ingest, spawn=helpers.spawn)
+    try:
+        await gateway.start()
+    except BaseException:
+        await helpers.shutdown()  # a port taken: no empty child left with the parent
+        raise
     commands = IotCommandService(database, gateway, ingest)
-    loop = asyncio.get_running_loop()
-    runtime = IotRuntime(gateway, ingest, commands)
-    runtime._tasks = [
-        loop.create_task(ingest.run(), name="iot-ingest"),
-        loop.create_task(commands.run(), name="iot-command-audit"),
-    ]
+    runtime = IotRuntime(gateway, ingest, commands, tasks=helpers)
+    runtime.tasks.spawn(ingest.run, "iot-ingest", restart=True)
+    runtime.tasks.spawn(commands.run, "iot-command-audit", restart=True)
     try:
         if demo:
             runtime.simulator = await _start_demo_devices(
@@ -153,23 +156,19 @@ async def start_iot(
     return runtime
 
 
-async def serve_iot(context: AppContext) -> None:
-    """Run the IoT side for the console's lifetime (spawn it; cancel to stop).
+async def serve_iot(context: AppContext, tasks: TaskOwner | None = None) -> None:
+    """Run the IoT side for the console's lifetime (spawn it with restart; cancel to stop).
 
-    ``context.iot`` is set while it runs. A port that cannot be bound is logged with the
-    reason and the console runs on without IoT rather than not at all.
+    ``context.iot`` is set while it runs. A port that cannot be bound raises, so the
+    supervisor shows why and tries again with backoff while the console runs on without
+    IoT rather than not at all.
     """
     writer = context.telemetry_writer
     if writer is None:
-        logger.error("IoT gateway not started: the telemetry writer is not running")
-        return
-    try:
-        runtime = await start_iot(
-            context.database, context.settings, writer, demo=context.mode == "demo"
-        )
-    except OSError as exc:
-        logger.error("IoT gateway not started: cannot listen on its ports: %s", exc)
-        return
+        raise RuntimeError("IoT gateway not started: the telemetry writer is not running")
+    runtime = await start_iot(
+        context.database, context.settings, writer, demo=context.mode == "demo", tasks=tasks
+    )
     context.iot = runtime
     try:
         await asyncio.Event().wait()

@@ -97,6 +97,6 @@ def start_operations(
         return ops
     if context.telemetry_writer is not None:
         context.telemetry_writer.add_observer(ops.alerts.vehicles_changed)
-    tasks.spawn(ops.alerts.run(), "alerts")
-    tasks.spawn(_expiry_sweep(ops.rentals, 30.0), "rental-expiry")
+    tasks.spawn(ops.alerts.run, "alerts", restart=True)
+    tasks.spawn(lambda: _expiry_sweep(ops.rentals, 30.0), "rental-expiry", restart=True)
     return ops

@@ -37,7 +37,6 @@ API for the UI (names are stable):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import random
@@ -64,6 +63,7 @@ from app.services.telemetry_targets import (
     roll_month,
 )
 from app.services.telemetry_writer import TelemetryWriter
+from app.services.waking import wait_woken
 
 logger = logging.getLogger(__name__)
 
@@ -226,8 +226,7 @@ class TelemetryCron:
                 if (paused := self._poller.paused_until()) is not None:
                     waiting = [max(due, paused) for due in waiting]
                 delay = min([*waiting, now + self._reload_every]) - self._clock()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, delay))
+                await wait_woken(self._wake, delay)  # not wait_for: it can lose a cancel
         finally:
             for worker in workers:
                 worker.cancel()

@@ -94,7 +94,7 @@ class PollHealthStore:
 def start_telemetry(context: AppContext, tasks: TaskOwner) -> None:
     """Writer always (the IoT gateway feeds it too); cron when Smartcar is available."""
     writer = TelemetryWriter(context.database)
-    tasks.spawn(writer.run(), "telemetry-writer")
+    tasks.spawn(writer.run, "telemetry-writer", restart=True, drain=writer.flush)
     context.telemetry_writer = writer
     client = context.backends.smartcar
     if client is None:
@@ -117,5 +117,5 @@ def start_telemetry(context: AppContext, tasks: TaskOwner) -> None:
     # syncs a new one at once.
     connections.listeners.append(cron.vehicle_connection_changed)
     connections.connect_listeners.append(cron.connected)
-    tasks.spawn(cron.run(), "telemetry-cron")
+    tasks.spawn(cron.run, "telemetry-cron", restart=True)
     context.telemetry_cron = cron

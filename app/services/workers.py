@@ -57,11 +57,12 @@ def start_workers(context: AppContext, tasks: TaskOwner, *, role: Role) -> Worke
 
     if context.backends.smartcar_available:
         # Renews Smartcar access tokens before they expire (issue 4).
-        tasks.spawn(TokenRefresher(context.connections).run_forever(), "smartcar-token-refresher")
+        refresher = TokenRefresher(context.connections)
+        tasks.spawn(refresher.run_forever, "smartcar-token-refresher", restart=True)
     # The telemetry writer, and the Smartcar poll cron when Smartcar is available (issue 5).
     start_telemetry(context, tasks)
     # IoT gateway + ingest (+ device simulator in demo mode), issue 6; sets context.iot.
-    tasks.spawn(serve_iot(context), "iot-gateway")
+    tasks.spawn(lambda: serve_iot(context, tasks), "iot-gateway", restart=True)
     # Alert evaluation on new telemetry and the check-in expiry sweep (issue 7).
     start_operations(context, tasks, executes_commands=role is Role.COLLECTOR)
     publisher = None
@@ -83,5 +84,5 @@ def start_change_publisher(context: AppContext, tasks: TaskOwner) -> ChangePubli
     context.connections.listeners.append(
         lambda vehicle_id: publisher.publish_vehicles("smartcar_connection", {vehicle_id})
     )
-    tasks.spawn(publisher.run(), "change-publisher")
+    tasks.spawn(publisher.run, "change-publisher", restart=True)
     return publisher

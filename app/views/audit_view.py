@@ -62,7 +62,7 @@ class AuditView(QWidget):
 
     @asyncSlot()
     async def export_csv(self, path: Path | None) -> None:
-        path = path or ask_csv_path(self, "audit-trail.csv")
+        path = path or await ask_csv_path(self, "audit-trail.csv")
         if path is None:
             return
         count = await self._db.run(export_audit, self._db, path)

@@ -33,10 +33,9 @@ from app.services.connection_tokens import ConnectionProblem
 from app.services.connections import ConnectionService
 from app.views import formatting as fmt
 from app.views.connect_dialog import ConnectDialog
+from app.views.dialogs import Confirm
 
 logger = logging.getLogger(__name__)
-
-Confirm = Callable[[QWidget, str, str], bool]
 
 
 OFFLINE_COLOUR = "#616161"
@@ -293,18 +292,19 @@ class ConnectionPanel(QWidget):
 
     def _disconnect(self) -> None:
         record, row = self.record, self.row
-        if record is None or row is None:
-            return
-        if not self.confirm(
+        if record is not None and row is not None:
+            self._spawn(self._disconnect_now, record.id, row)
+
+    async def _disconnect_now(self, connection_id: int, row: VehicleRow) -> None:
+        """Ask (awaited, never a nested modal loop), then disconnect."""
+        if not await self.confirm(
             self,
             "Disconnect car",
             f"Disconnect {row.name} [{row.fleet_number}] from Smartcar?\n\nThe console stops "
             "reading and controlling it. Its history is kept; Connect Car restores it.",
         ):
             return
-        self._spawn(self._disconnect_now, record.id, row.id)
-
-    async def _disconnect_now(self, connection_id: int, vehicle_id: int) -> None:
+        vehicle_id = row.id
         try:
             await self.service.disconnect(connection_id)
             self.message.setText("Disconnected. History is kept.")

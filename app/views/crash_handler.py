@@ -23,7 +23,7 @@ class CrashHandler:
         self.log_file = log_file
         self.interactive = interactive
         self.errors = 0
-        self._showing = False
+        self._box: QMessageBox | None = None
 
     def install(self) -> None:
         sys.excepthook = self.__call__
@@ -33,16 +33,22 @@ class CrashHandler:
     ) -> None:
         self.errors += 1
         logger.critical("unhandled error", exc_info=(kind, value, tb))
-        if not self.interactive or self._showing or QApplication.instance() is None:
+        if not self.interactive or self._box is not None or QApplication.instance() is None:
             return
-        self._showing = True
-        try:
-            box = QMessageBox(QMessageBox.Icon.Critical, "Fleet Console: unexpected error", "")
-            box.setText(
-                f"Something went wrong: {value}\n\nThe console keeps running. The details are in "
-                f"{self.log_file}; please send that file to support."
-            )
-            box.setDetailedText("".join(traceback.format_exception(kind, value, tb)))
-            box.exec()
-        finally:
-            self._showing = False
+        # open(), never exec(): this hook can run inside a coroutine's exception path, and
+        # a modal loop entered there stops every other task (see app/views/dialogs.py).
+        box = QMessageBox(QMessageBox.Icon.Critical, "Fleet Console: unexpected error", "")
+        box.setObjectName("crashBox")
+        box.setText(
+            f"Something went wrong: {value}\n\nThe console keeps running. The details are in "
+            f"{self.log_file}; please send that file to support."
+        )
+        box.setDetailedText("".join(traceback.format_exception(kind, value, tb)))
+        box.finished.connect(lambda _result: self._closed())
+        self._box = box
+        box.open()
+
+    def _closed(self) -> None:
+        if self._box is not None:
+            self._box.deleteLater()
+        self._box = None

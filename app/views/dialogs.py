@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from PySide6.QtWidgets import QDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 Confirm = Callable[[QWidget, str, str], Awaitable[bool]]
 """``await confirm(parent, title, text)``: True when the operator said yes."""
@@ -89,3 +90,19 @@ async def inform(parent: QWidget | None, title: str, text: str, *, error: bool =
     box.setObjectName("informBox")
     await run_dialog(box)
     box.deleteLater()
+
+
+async def ask_save_path(
+    parent: QWidget | None, title: str, suggested: str, name_filter: str
+) -> Path | None:
+    """Where to save a file (an export); None when cancelled.
+
+    ``QFileDialog.getSaveFileName`` would run its own event loop, like ``exec()``.
+    """
+    dialog = QFileDialog(parent, title, suggested, name_filter)
+    dialog.setObjectName("saveFileDialog")
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    result = await run_dialog(dialog)
+    chosen = dialog.selectedFiles()
+    dialog.deleteLater()
+    return Path(chosen[0]) if result == QDialog.DialogCode.Accepted and chosen else None

@@ -34,11 +34,10 @@ from app.services.iot_frame_log import FrameEntry
 from app.services.iot_runtime import IotRuntime
 from app.services.rentals import ReasonRequired
 from app.views import formatting as fmt
-from app.views.vehicle_commands_panel import Prompt, ask_reason
+from app.views.dialogs import Confirm, Prompt, ask_text
 
 logger = logging.getLogger(__name__)
 
-Confirm = Callable[[QWidget, str, str], bool]
 ACTIONS = {
     "lock": ("Lock", "Locking…"),
     "unlock": ("Unlock", "Unlocking…"),
@@ -82,7 +81,7 @@ class IotDevicePanel(QWidget):
         # The operator preconditions (not while moving; a reason during a rental), shared
         # with the car commands: RentalService.command_refusal. Set by the owner.
         self.preconditions: Preconditions | None = None
-        self.prompt: Prompt = ask_reason
+        self.prompt: Prompt = ask_text
         self.row: VehicleRow | None = None
         self.device: DeviceInfo | None = None
         self._attached: IotRuntime | None = None
@@ -286,14 +285,14 @@ class IotDevicePanel(QWidget):
         question = f"{label} {row.name} [{row.fleet_number}]?"
         if action in ("lock", "unlock"):
             question += "\n\nThe command goes to the vehicle's IoT device now."
-        if not self._confirm(self, f"{label} vehicle", question):
+        if not await self._confirm(self, f"{label} vehicle", question):
             return
         reason = ""
         if self.preconditions is not None and action in ("lock", "unlock"):
             try:
                 refusal = await self.preconditions(row.id, action, reason)
             except ReasonRequired as needed:
-                reason = self.prompt(self, "Reason required", str(needed)) or ""
+                reason = await self.prompt(self, "Reason required", str(needed)) or ""
                 if not reason.strip():
                     self.outcome.setText(f"{label} cancelled: no reason given")
                     return

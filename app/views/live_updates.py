@@ -50,8 +50,12 @@ class LiveUpdates(QObject):
         if self._task is not None and not self._task.done():
             self._timer.start()  # the previous read is still running: try again shortly
             return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # the timer fired after the loop stopped (quitting): no refresh,
+            return  # and no coroutine left "never awaited"
         ids, self._pending = self._pending, set()
-        self._task = asyncio.ensure_future(self._refresh(ids))
+        self._task = loop.create_task(self._refresh(ids), name="live updates")
 
     async def _refresh(self, ids: set[int]) -> None:
         repository = self._context.vehicles.repository

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QTableView,
     QToolBar,
@@ -34,6 +33,7 @@ from app.models.vehicles import VehicleRow
 from app.services.runtime import AppContext
 from app.views import formatting as fmt
 from app.views.connection_actions import ConnectionActions
+from app.views.dialogs import Confirm, ask
 from app.views.iot_actions import IotActions
 from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFilterProxy
 from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, VehicleTableModel
@@ -44,17 +44,9 @@ from app.views.route_replay import RouteReplayActions
 from app.views.telemetry_views import TelemetryViews
 from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
+from app.views.worker_status import WorkerStatusLabel
 
 logger = logging.getLogger(__name__)
-
-Confirm = Callable[[QWidget, str, str], bool]
-
-
-def ask(parent: QWidget, title: str, text: str) -> bool:
-    answer = QMessageBox.question(
-        parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-    )
-    return answer == QMessageBox.StandardButton.Yes
 
 
 class MainWindow(QMainWindow):
@@ -62,9 +54,12 @@ class MainWindow(QMainWindow):
 
     Signals:
         fleet_loaded(int): the list shows this many vehicles after a (re)load.
+        quit_requested(): File → Quit (Ctrl+Q) or the window closed; main.py then stops
+            the workers (bounded, stores flushed) and ends the loop.
     """
 
     fleet_loaded = Signal(int)
+    quit_requested = Signal()
 
     def __init__(self, context: AppContext, *, confirm: Confirm = ask) -> None:
         super().__init__()
@@ -105,6 +100,8 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([self.width() * 2 // 3, self.width() // 3])
         self.setCentralWidget(self.splitter)
+        # File menu first, so every helper's File entries (Export…) go into this one.
+        self.file_menu = self.menuBar().addMenu("&File")
         self._build_actions()
         self._build_status_bar()
         self.telemetry_views = TelemetryViews(self)  # map, charts, readouts, cron status
@@ -113,6 +110,8 @@ class MainWindow(QMainWindow):
         self.iot = IotActions(self)  # IoT device panel + Unknown devices (issue 6)
         self.operations = OperationsActions(self)  # rentals, alerts, audit (issue 7)
         self.route_replay = RouteReplayActions(self)  # Route Replay… Ctrl+Shift+P (issue 8)
+        self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)  # last in File, after the helpers' entries
 
         self._age_timer = QTimer(self)
         self._age_timer.setInterval(30_000)
@@ -203,6 +202,11 @@ class MainWindow(QMainWindow):
             if read_only:
                 action.setToolTip("Offline review: the database is read-only")
         self._update_selection_actions()
+        self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
+        if self.quit_action.shortcut().isEmpty():  # a platform without a standard Quit key
+            self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.addAction(self.quit_action)
 
     def _action(self, text: str, shortcut: object, slot: Callable[[], object]) -> QAction:
         action = QAction(text, self)
@@ -215,10 +219,12 @@ class MainWindow(QMainWindow):
         self.mode_label = QLabel(f"{self.context.mode.value.capitalize()} mode")
         self.mode_label.setObjectName("modeLabel")
         self.database_label = QLabel(self.context.database.describe())
-        self.workers_label = QLabel("Workers: none running")
+        self.workers_label = QLabel("")  # live updates in shared mode (shared_feed.py)
         self.workers_label.setObjectName("workersLabel")
+        self.worker_status = WorkerStatusLabel()  # the supervisor's truth (worker_status.py)
         for widget in (self.mode_label, self.database_label, self.workers_label):
             bar.addPermanentWidget(widget)
+        bar.addPermanentWidget(self.worker_status)
 
     def set_worker_health(self, text: str) -> None:
         """Called by background workers' owners to show their health in the status bar."""
@@ -353,7 +359,7 @@ class MainWindow(QMainWindow):
         row = self.current_row()
         if row is None or row.archived or self.context.read_only:
             return
-        if not self.confirm(
+        if not await self.confirm(
             self,
             "Archive vehicle",
             f"Archive {row.name} [{row.fleet_number}]?\n\nIt leaves the list; its history is "
@@ -411,5 +417,7 @@ class MainWindow(QMainWindow):
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Quit, Ctrl+Q, the window's close button and SIGTERM all end up here."""
         self.save_state()
         super().closeEvent(event)
+        self.quit_requested.emit()

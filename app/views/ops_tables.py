@@ -8,11 +8,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QTableWidget,
     QTableWidgetItem,
     QWidget,
 )
+
+from app.views.dialogs import ask_save_path
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -46,6 +47,5 @@ def selected_ids(table: QTableWidget) -> list[int]:
     return [table.item(r, 0).data(ID_ROLE) for r in rows]
 
 
-def ask_csv_path(parent: QWidget, suggested: str) -> Path | None:
-    path, _ = QFileDialog.getSaveFileName(parent, "Export CSV", suggested, "CSV files (*.csv)")
-    return Path(path) if path else None
+async def ask_csv_path(parent: QWidget, suggested: str) -> Path | None:
+    return await ask_save_path(parent, "Export CSV", suggested, "CSV files (*.csv)")

@@ -255,7 +255,7 @@ class RentalsBoard(QWidget):
 
     @asyncSlot()
     async def export_csv(self, path: Path | None) -> None:
-        path = path or ask_csv_path(self, "rentals.csv")
+        path = path or await ask_csv_path(self, "rentals.csv")
         if path is None:
             return
         count = await self._db.run(export_rentals, self._db, path)

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QDateTimeEdit,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QProgressDialog,
 )
 from qasync import asyncSlot
 
 from app.services.review_export import ExportError, ExportRequest, ExportSummary, export_for_review
+from app.views.dialogs import ask_save_path, run_dialog
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow
@@ -74,20 +74,20 @@ class ReviewExport:
         self.action = QAction("E&xport for Offline Review…", window)
         self.action.triggered.connect(lambda _checked=False: self.start())
         window.addAction(self.action)
-        window.menuBar().addMenu("&File").addAction(self.action)
+        window.file_menu.addAction(self.action)
 
     @asyncSlot()
     async def start(self) -> None:
         window = self._window
         dialog = ExportDialog(window)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
+        if await run_dialog(dialog) != QDialog.DialogCode.Accepted:
             return
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
-        name, _ = QFileDialog.getSaveFileName(
+        target = await ask_save_path(
             window, "Export for Offline Review", f"fleet-review-{stamp}.sqlite", "SQLite (*.sqlite)"
         )
-        if name:
-            await self.export(Path(name), dialog.request(window.current_vehicle_id()))
+        if target is not None:
+            await self.export(target, dialog.request(window.current_vehicle_id()))
 
     async def export(self, target: Path, request: ExportRequest) -> ExportSummary | None:
         """Export with a progress dialog; the outcome goes to the status bar."""

@@ -53,5 +53,5 @@ def start_change_feed(window: MainWindow, context: AppContext, tasks: TaskOwner)
         context.database.url, view.on_change, on_resync=view.on_resync, on_state=view.on_state
     )
     window.change_feed = view
-    tasks.spawn(listener.run(), "change-feed-listener")
+    tasks.spawn(listener.run, "change-feed-listener", restart=True)
     return listener

@@ -5,7 +5,7 @@ freeze the window."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from app.views.ops_tables import ask_csv_path
 logger = logging.getLogger(__name__)
 
 #: Chooses where to save: (parent, suggested file name) -> path, or None when cancelled.
-AskPath = Callable[[QWidget, str], Path | None]
+AskPath = Callable[[QWidget, str], Awaitable[Path | None]]
 
 
 def _edit(value: datetime) -> QDateTimeEdit:
@@ -92,7 +92,7 @@ class TelemetryExportDialog(QDialog):
         if until <= since:
             self.message.setText("“To” must be after “From”.")
             return
-        path = path or self._ask_path(self, self.suggested_name)
+        path = path or await self._ask_path(self, self.suggested_name)
         if path is None:
             return
         save = self.buttons.button(QDialogButtonBox.StandardButton.Save)

@@ -12,28 +12,21 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QInputDialog, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton
 from qasync import asyncSlot
 
 from app.models.vehicles import VehicleRow
 from app.services.rentals import ReasonRequired, RentalService
 from app.services.vehicle_commands import CommandOutcome
+from app.views.dialogs import Confirm, Prompt, ask_text
 
 logger = logging.getLogger(__name__)
 
-Confirm = Callable[[QWidget, str, str], bool]
-#: Asks for a reason: (parent, title, question) -> the reason, or None when cancelled.
-Prompt = Callable[[QWidget, str, str], str | None]
 #: Told after every command, so the owner can re-read the vehicle's list row.
 Finished = Callable[[int, CommandOutcome], None]
 
 _IN_FLIGHT = {"lock": "Locking…", "unlock": "Unlocking…"}
 _DONE = {"lock": "Locked", "unlock": "Unlocked"}
-
-
-def ask_reason(parent: QWidget, title: str, question: str) -> str | None:
-    text, ok = QInputDialog.getText(parent, title, question)
-    return text if ok else None
 
 
 class VehicleCommandsPanel(QGroupBox):
@@ -44,7 +37,7 @@ class VehicleCommandsPanel(QGroupBox):
         rentals: Callable[[], RentalService],
         confirm: Confirm,
         *,
-        prompt: Prompt = ask_reason,
+        prompt: Prompt = ask_text,
         finished: Finished | None = None,
         read_only: bool = False,
         clock: Callable[[], datetime] = datetime.now,
@@ -107,7 +100,8 @@ class VehicleCommandsPanel(QGroupBox):
         if row is None or self.in_flight is not None:
             return
         verb = action.capitalize()
-        if not self._confirm(self, f"{verb} vehicle", f"{verb} {row.name} [{row.fleet_number}]?"):
+        question = f"{verb} {row.name} [{row.fleet_number}]?"
+        if not await self._confirm(self, f"{verb} vehicle", question):
             return
         self.in_flight = action
         self._update_buttons()
@@ -134,7 +128,7 @@ class VehicleCommandsPanel(QGroupBox):
             try:
                 return await rentals.guarded_command(row.id, action)
             except ReasonRequired as exc:
-                reason = self.prompt(self, "Reason required", str(exc))
+                reason = await self.prompt(self, "Reason required", str(exc))
                 if reason is None or not reason.strip():
                     return None
                 return await rentals.guarded_command(row.id, action, reason)

@@ -22,6 +22,7 @@ from app.paths import resolve_paths
 from app.services.backends import start_backends
 from app.services.runtime import open_context
 from app.views.main_window import MainWindow
+from tests.helpers.nested_loops import NestedLoopGuard
 from tests.helpers.waiting import until
 
 
@@ -68,6 +69,20 @@ def _collect_garbage_on_the_gui_thread(qloop):
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         gc.collect()
         gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def nested_loop_guard(monkeypatch):
+    """Fails the test if any code path opened a blocking dialog under the running loop.
+
+    The call itself raises (so the code path stops), and the test fails here even when
+    the raise happened inside a task or slot whose error would otherwise only be logged.
+    """
+    guard = NestedLoopGuard()
+    with guard.installed(monkeypatch):
+        yield guard
+    if guard.violations:
+        pytest.fail("a modal event loop was entered under asyncio:\n" + guard.violations[0])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -123,7 +138,7 @@ class Confirmations:
         self.answer = True
         self.asked: list[str] = []
 
-    def __call__(self, _parent, title, text) -> bool:
+    async def __call__(self, _parent, title, text) -> bool:
         self.asked.append(f"{title}: {text}")
         return self.answer
 

@@ -14,6 +14,7 @@ from app.models.telemetry_store import TelemetryStore
 from app.services.operations import operations
 from app.views.item_models.vehicle_table_model import Column
 from tests.gui.test_rentals_views import report
+from tests.helpers.dialog_fakes import answering
 from tests.helpers.waiting import until
 
 
@@ -82,7 +83,7 @@ async def test_export_vehicle_telemetry_for_a_time_range(window, context, tmp_pa
     assert row.name in dialog.windowTitle()
     chosen: list[str] = []
     path = tmp_path / "t.csv"
-    dialog._ask_path = lambda _parent, name: chosen.append(name) or path
+    dialog._ask_path = answering(path, chosen)
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     await until(lambda: dialog.exported is not None, what="the default-range export")
     assert dialog.exported == 2 and chosen == [f"telemetry-{row.id}.csv"]

@@ -61,6 +61,7 @@ async def test_disconnect_asks_first_then_wipes_tokens_and_removes_the_badge(
     assert panel.disconnect_button.isEnabled()
     confirmations.answer = False
     panel.disconnect_button.click()
+    await until(lambda: confirmations.asked, what="the confirmation (awaited)")
     assert (
         "Disconnect car" in confirmations.asked[-1] and "history is kept" in confirmations.asked[-1]
     )

@@ -6,6 +6,7 @@ import pytest
 
 from app.services.rentals import ReasonRequired, RentalService
 from tests.gui.test_rentals_views import report
+from tests.helpers.dialog_fakes import answering
 from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.gui
@@ -85,12 +86,12 @@ async def test_a_scooter_in_a_rental_needs_a_reason(window, context, monkeypatch
         RentalService, "command_refusal", _in_rental, raising=True
     )  # the rental lookup itself is covered by the rental tests
     asked: list[str] = []
-    panel.prompt = lambda _parent, _title, question: asked.append(question) or ""
+    panel.prompt = answering("", asked)
     await panel.command("lock")
     assert asked and "rental #7" in asked[0]
     assert "cancelled: no reason given" in panel.outcome.text()
     assert runtime.commands.sent == []
-    panel.prompt = lambda *_: "customer called: left unlocked"
+    panel.prompt = answering("customer called: left unlocked")
     await panel.command("lock")
     await until(lambda: runtime.commands.sent, what="the command sent with its reason")
     assert runtime.commands.sent == [(scooter.id, "lock", "customer called: left unlocked")]

@@ -15,6 +15,7 @@ from app.models.rentals import RentalRepository
 from app.services.rentals import OPEN_STATES
 from tests.gui.connect_helpers import free_port
 from tests.gui.test_rentals_views import report
+from tests.helpers.dialog_fakes import answering
 from tests.helpers.waiting import until
 from tests.integration.smartcar.connect_walk import walk_connect
 
@@ -116,14 +117,14 @@ async def test_a_car_in_a_rental_asks_for_a_reason(backends, sim, window, contex
         deadline=now + timedelta(hours=1),
     )
     asked: list[str] = []
-    panel.prompt = lambda _parent, _title, text: asked.append(text) or None
+    panel.prompt = answering(None, asked)
     panel.lock_button.click()
     await until(lambda: asked, what="the reason prompt")
     assert "booking 7" in asked[0]
     await until(lambda: panel.status.text() == "Cancelled: no reason given", what="cancel")
     assert audit(context) == []
 
-    panel.prompt = lambda *_: "customer left it open"
+    panel.prompt = answering("customer left it open")
     panel.lock_button.click()
     await until(lambda: panel.status.text().startswith("Locked ✓"), timeout=20, what="locked")
     assert audit(context) == [("lock", "confirmed", "customer left it open")]

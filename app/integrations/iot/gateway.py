@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.commands import CommandHandle, CommandTimeouts, CommandTracker
@@ -95,11 +96,17 @@ class GatewayStats:
         }
 
 
+Spawn = Callable[..., asyncio.Task[Any]]
+"""``spawn(factory, name, restart=True)``: the console's TaskOwner.spawn."""
+
+
 class IotGateway:
     """Accepts device connections on one port per protocol.
 
     ``codecs`` overrides the registry (tests use a fake protocol); by default each
-    protocol in ``config.ports`` is resolved with ``get_codec``.
+    protocol in ``config.ports`` is resolved with ``get_codec``. ``spawn`` starts the
+    idle sweeper under a supervisor: a sweeper that died unseen left dead connections
+    "Online" for good.
     """
 
     def __init__(
@@ -108,8 +115,10 @@ class IotGateway:
         sink: RecordSink,
         *,
         codecs: Mapping[str, Codec] | None = None,
+        spawn: Spawn | None = None,
     ):
         self.config = config
+        self._spawn = spawn
         self.sink = sink
         self.codecs = {p: (codecs or {}).get(p) or get_codec(p) for p in config.ports}
         self.stats = GatewayStats()
@@ -144,7 +153,10 @@ class IotGateway:
         except BaseException:
             await self.close()
             raise
-        self._sweeper = self.loop.create_task(self._sweep())
+        if self._spawn is not None:
+            self._sweeper = self._spawn(self._sweep, "iot-gateway-sweep", restart=True)
+        else:
+            self._sweeper = self.loop.create_task(self._sweep(), name="iot-gateway-sweep")
 
     async def close(self) -> None:
         """Stop listening, close every connection, wait for in-flight stores."""

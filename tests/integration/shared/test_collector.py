@@ -43,6 +43,10 @@ async def test_one_collector_leads_and_a_standby_takes_over_when_it_is_killed(tm
         second.proc.send_signal(signal.SIGTERM)
         assert second.finish() == 0, second.output()
         assert second.saw("collector: stopped")
+        # The console's bounded stop: the write queue drained, nothing left running.
+        assert second.saw("SIGTERM received: quitting")
+        assert second.saw("background task telemetry-writer drained"), second.output()
+        assert not second.saw("did not stop"), second.output()
         assert (tmp_path / "b" / "logs" / "collector.log").read_text().count("LEADER") == 1
         assert _leader_locks(pg_url) == 0
     finally:
