@@ -110,6 +110,8 @@ class RentalService:
         user, host = actor_identity()
         self.operator = operator or f"{user}@{host}"
         self.listeners: list[Callable[[int], None]] = []
+        #: Hear the vehicle id whenever one of its rentals moves (its status follows).
+        self.vehicle_listeners: list[Callable[[list[int]], None]] = []
 
     @property
     def currency(self) -> str:
@@ -119,12 +121,17 @@ class RentalService:
     def stale_after(self) -> timedelta:
         return timedelta(minutes=self._settings.telemetry.stale_after_min)
 
-    def _notify(self, rental_id: int) -> None:
+    def _notify(self, rental_id: int, vehicle_id: int | None = None) -> None:
         for listener in list(self.listeners):
             try:
                 listener(rental_id)
             except Exception:
                 logger.exception("rental listener failed")
+        for vehicle_listener in list(self.vehicle_listeners) if vehicle_id is not None else ():
+            try:
+                vehicle_listener([vehicle_id])
+            except Exception:
+                logger.exception("rental vehicle listener failed")
 
     async def _move(
         self, rental: RentalRecord, target: S, note: str = "", **fields: Any
@@ -135,7 +142,7 @@ class RentalService:
         moved = await self._db.run(
             lambda: self.repository.move(rental.id, rental.state, target.value, note=text, **fields)
         )
-        self._notify(rental.id)
+        self._notify(rental.id, rental.vehicle_id)
         return moved
 
     async def _note(self, rental: RentalRecord, text: str) -> None:
