@@ -31,7 +31,13 @@ from app.models.rentals import (
     vehicle_basics,
 )
 from app.models.telemetry_queries import LatestState, TelemetryQueries
-from app.services.rental_gate import GateFacts, check_gate, fresh_value, readings_from
+from app.services.rental_gate import (
+    GateFacts,
+    GateResult,
+    check_gate,
+    fresh_value,
+    readings_from,
+)
 from app.services.rental_states import OPEN, PRE_ACTIVE, check_transition, is_expired
 from app.services.surcharges import Readings, compute_receipt
 from app.services.vehicle_commands import (
@@ -174,8 +180,8 @@ class RentalService:
 
     # -- check-in --------------------------------------------------------------------------
 
-    async def check_gate(self, vehicle_id: int) -> tuple[GateFacts, tuple[str, ...]]:
-        """The gate's problems now (empty = may start); also used by the start dialog."""
+    async def check_gate(self, vehicle_id: int) -> tuple[GateFacts, GateResult]:
+        """The gate's verdict now; also used by the start dialog."""
         basics = await self._db.run(vehicle_basics, self._db, vehicle_id)
         if basics is None:
             raise RentalBlocked(["The vehicle does not exist."])
@@ -193,16 +199,22 @@ class RentalService:
             latest,
             other.id if other else None,
         )
-        problems = check_gate(facts, self._clock(), self.stale_after).problems
-        if problems and read_problem:
-            problems = (*problems, f"Reading the vehicle failed: {read_problem}")
-        return facts, problems
+        gate = check_gate(facts, self._clock(), self.stale_after)
+        if gate.problems and read_problem:
+            problem = f"Reading the vehicle failed: {read_problem}"
+            gate = GateResult((*gate.problems, problem), gate.overridable)
+        return facts, gate
 
-    async def start(self, vehicle_id: int, customer_ref: str = "") -> RentalRecord:
-        """Gate, open, start readings, unlock, active. RentalBlocked / RentalStepFailed."""
-        facts, problems = await self.check_gate(vehicle_id)
-        if problems:
-            raise RentalBlocked(problems)
+    async def start(
+        self, vehicle_id: int, customer_ref: str = "", *, override_reason: str = ""
+    ) -> RentalRecord:
+        """Gate, open, start readings, unlock, active. RentalBlocked / RentalStepFailed.
+
+        ``override_reason`` lets the gate's overridable problems (motion unknown) pass; the
+        rental's log records them with the reason and the operator."""
+        facts, gate = await self.check_gate(vehicle_id)
+        if not gate.allows(override_reason):
+            raise RentalBlocked(gate.problems)
         now = self._clock()
         deadline = now + timedelta(minutes=self._settings.rentals.check_in_timeout_min)
         try:
@@ -220,6 +232,11 @@ class RentalService:
         except VehicleAlreadyRented as exc:
             raise RentalBlocked([f"The vehicle is already in rental #{exc.rental_id}."]) from exc
         rental = await self.get(rental_id)
+        if gate.problems:
+            overridden = "; ".join(gate.overridable)
+            await self._note(
+                rental, f"{self.operator} overrode: {overridden} Reason: {override_reason.strip()}"
+            )
         readings, lat, lon = readings_from(facts.latest, now, self.stale_after)
         rental = await self._move(
             rental,
@@ -322,6 +339,7 @@ class RentalService:
             ended_at=now,
             powertrain=rental.powertrain,
             currency=surcharges.currency,
+            phev_energy=surcharges.phev_energy,
         )
         rental = await self._move(
             rental,
