@@ -113,6 +113,7 @@ class RentalStartDialog(QDialog):
         self.check_in: RentalRecord | None = None
         self._gate: GateResult | None = None
         self._busy = False
+        self._cancel_after = False  # Cancel pressed (window closed) while a step ran
         self._closing: asyncio.Task[None] | None = None
         fit_to_text(self, 60)
 
@@ -126,6 +127,9 @@ class RentalStartDialog(QDialog):
 
     def _update_start(self) -> None:
         gate = self._gate
+        if self.rental is not None:  # started: nothing more to press
+            self.start_button.setEnabled(False)
+            return
         if self.check_in is not None:
             self.start_button.setEnabled(not self._busy)
             return
@@ -161,6 +165,16 @@ class RentalStartDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(False)
         self._say("Starting: reading the vehicle and unlocking…")
         try:
+            await self._start_or_retry()
+        finally:
+            self._busy = False
+            self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(True)
+            self._update_start()
+        if self._cancel_after and self.check_in is not None:
+            self.reject()
+
+    async def _start_or_retry(self) -> None:
+        try:
             if self.check_in is not None:
                 self.rental = await self._rentals.unlock(self.check_in.id)
             else:
@@ -176,17 +190,18 @@ class RentalStartDialog(QDialog):
         except RentalError as exc:
             self._say(str(exc))
             return
-        finally:
-            self._busy = False
-            self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(True)
-            self._update_start()
         self.check_in = None
-        self.start_button.setEnabled(False)
         self._say(f"Rental #{self.rental.id} is active; the vehicle is unlocked.")
         self.started.emit(self.rental.id)
 
     def reject(self) -> None:
-        """Cancel (or closing the window) cancels a check-in left open, then closes."""
+        """Cancel (or closing the window) cancels a check-in left open, then closes; while
+        a step runs, it waits for it (the step may leave a check-in open)."""
+        if self._busy:
+            self._cancel_after = True
+            self._say("Cancelling once the vehicle has answered…")
+            return
+        self._cancel_after = False
         if self.check_in is None:
             super().reject()
             return

@@ -6,6 +6,7 @@ Vehicle commands are a small in-test implementation of the VehicleCommands proto
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -27,12 +28,17 @@ class FakeCommands:
         self.locked: dict[int, bool] = {}
         self.open_doors: tuple[str, ...] = ()
         self.unlock_error = ""
+        self.answer: asyncio.Event | None = None  # set: the "vehicle" answers the unlock
+        self.unlocks_sent = 0
 
     async def lock(self, vehicle_id: int, *, reason: str = "") -> CommandOutcome:
         self.locked[vehicle_id] = True
         return CommandOutcome(True, "lock", "", LockReading(True, ()))
 
     async def unlock(self, vehicle_id: int, *, reason: str = "") -> CommandOutcome:
+        self.unlocks_sent += 1
+        if self.answer is not None:
+            await self.answer.wait()
         if self.unlock_error:
             return CommandOutcome(False, "unlock", self.unlock_error)
         self.locked[vehicle_id] = False
@@ -196,6 +202,23 @@ async def test_start_dialog_cancel_leaves_no_open_check_in(window, context):
     assert await ops.rentals.open_rentals() == []
     cancelled = await ops.rentals.get(open_.id)
     assert cancelled.state == "cancelled" and "start dialog cancelled" in cancelled.note
+
+
+async def test_closing_the_start_dialog_mid_unlock_cancels_the_check_in(window, context):
+    commands, ops = install(context)
+    row = scooter(context)
+    report(context, row.id, lat=52.5, lon=13.4, speed=0.0, battery=80.0, locked=True)
+    assert window.select_vehicle(row.id)
+    dialog = window.operations.start_rental()
+    await until(lambda: dialog.start_button.isEnabled(), what="gate passes")
+    commands.answer, commands.unlock_error = asyncio.Event(), "device did not answer"
+    dialog.start_button.click()
+    await until(lambda: commands.unlocks_sent == 1, what="unlock sent")
+    dialog.close()  # the window's close button while the vehicle has not answered
+    assert dialog.isVisible() and "Cancelling once" in dialog.status.text()
+    commands.answer.set()
+    await until(lambda: not dialog.isVisible(), what="dialog closed after cancelling")
+    assert await ops.rentals.open_rentals() == []
 
 
 async def test_motion_unknown_asks_for_an_override_reason(window, context):
