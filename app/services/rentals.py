@@ -133,7 +133,9 @@ class RentalService:
                 listener(rental_id)
             except Exception:
                 logger.exception("rental listener failed")
-        for vehicle_listener in list(self.vehicle_listeners) if vehicle_id is not None else ():
+        if vehicle_id is None:
+            return
+        for vehicle_listener in list(self.vehicle_listeners):
             try:
                 vehicle_listener([vehicle_id])
             except Exception:
@@ -200,7 +202,8 @@ class RentalService:
             other.id if other else None,
         )
         gate = check_gate(facts, self._clock(), self.stale_after)
-        if gate.problems and read_problem:
+        if read_problem and set(gate.problems) - set(gate.overridable):
+            # Explains the hard problems (stale data); never blocks a start on its own.
             problem = f"Reading the vehicle failed: {read_problem}"
             gate = GateResult((*gate.problems, problem), gate.overridable)
         return facts, gate
