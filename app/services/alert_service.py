@@ -50,6 +50,7 @@ class AlertService:
         self.listeners: list[Callable[[], None]] = []
         self.status_listeners: list[Callable[[Iterable[int]], None]] = []
         self._vehicles = VehicleRepository(database)
+        self._watched_since = clock()  # silence is counted from here at the earliest
         self._seen_locked: set[int] = set()
         self._lock_history_read: set[int] = set()
         self._pending: set[int] = set()
@@ -70,6 +71,7 @@ class AlertService:
             facts = await self._db.run(
                 self.repository.facts, ids, self._settings.telemetry, OPEN_RENTAL_STATES
             )
+            facts = [replace(f, watched_since=self._watched_since) for f in facts]
             facts = await self._update_statuses(facts, now)
             facts = await self._with_lock_history(facts)
             changes = self.tracker.step(facts, open_alerts, now)
@@ -164,5 +166,6 @@ def _status_facts(f: VehicleFacts) -> vehicle_status.StatusFacts:
         in_rental=f.in_rental,
         last_heard_at=f.last_heard_at,
         expected_interval_s=f.expected_interval_s,
+        watched_since=f.watched_since,
         level_pct=level,
     )

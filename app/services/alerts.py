@@ -75,6 +75,7 @@ class VehicleFacts:
     expected_interval_s: float | None = None  # IoT device interval, or the paced poll interval
     in_rental: bool = False
     ever_locked: bool = False  # some stored report had it locked
+    watched_since: datetime | None = None  # when the evaluating process started listening
     connection_status: str | None = None
     refresh_expires_at: datetime | None = None
 
@@ -132,7 +133,11 @@ def conditions(
     if f.locked is False and not f.in_rental and f.ever_locked:
         found.append(Condition(0, AlertKind.UNLOCKED, "critical", "Unlocked, not in a rental"))
     expected = f.expected_interval_s
-    if expected and f.status not in QUIET_STATUSES and is_overdue(f.last_heard_at, expected, now):
+    if (
+        expected
+        and f.status not in QUIET_STATUSES
+        and is_overdue(f.last_heard_at, expected, now, f.watched_since)
+    ):
         age = (
             "never heard"
             if f.last_heard_at is None

@@ -21,7 +21,7 @@ The same overdue limit drives the "silent" alert, so Offline and the alert never
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from app.config import TelemetrySettings
 from app.integrations.smartcar.client import SNAPSHOT_KINDS
@@ -42,6 +42,7 @@ class StatusFacts:
     in_rental: bool = False
     last_heard_at: datetime | None = None
     expected_interval_s: float | None = None
+    watched_since: datetime | None = None  # when this process started listening
     charging: bool | None = None
     level_pct: float | None = None  # fuel for combustion cars, charge otherwise
 
@@ -51,12 +52,22 @@ def overdue_after_s(expected_interval_s: float) -> float:
     return expected_interval_s * (1.0 + GRACE_INTERVALS)
 
 
-def is_overdue(last_heard_at: datetime | None, expected_s: float | None, now: datetime) -> bool:
+def is_overdue(
+    last_heard_at: datetime | None,
+    expected_s: float | None,
+    now: datetime,
+    watched_since: datetime | None = None,
+) -> bool:
+    """True when nothing came for :func:`overdue_after_s`, counted from the last report or,
+    if later, from when the console started listening: a console that has just started
+    (its gateway just opened, old reports from before the restart) has not yet waited long
+    enough to call anyone silent, so a restart is no flood of Offline and silent alerts."""
     if not expected_s:
         return False
-    if last_heard_at is None:
+    stamps = [t for t in (last_heard_at, watched_since) if t is not None]
+    if not stamps:
         return True
-    return (now - last_heard_at).total_seconds() > overdue_after_s(expected_s)
+    return (now - max(stamps)).total_seconds() > overdue_after_s(expected_s)
 
 
 def smartcar_interval_s(
@@ -90,7 +101,7 @@ def derive(f: StatusFacts, now: datetime, discharged_below_pct: float) -> str:
         return f.current
     if f.in_rental:
         return VehicleStatus.IN_USE.value
-    if is_overdue(f.last_heard_at, f.expected_interval_s, now):
+    if is_overdue(f.last_heard_at, f.expected_interval_s, now, f.watched_since):
         return VehicleStatus.OFFLINE.value
     if f.charging:
         return VehicleStatus.CHARGING.value
@@ -100,10 +111,9 @@ def derive(f: StatusFacts, now: datetime, discharged_below_pct: float) -> str:
 
 
 def changes(
-    facts: dict[int, StatusFacts], discharged_below_pct: float, now: datetime | None = None
+    facts: dict[int, StatusFacts], discharged_below_pct: float, now: datetime
 ) -> dict[int, tuple[str, str]]:
     """vehicle id -> (old, new) for the vehicles whose status must change."""
-    now = now or datetime.now(UTC)
     out: dict[int, tuple[str, str]] = {}
     for vehicle_id, f in facts.items():
         new = derive(f, now, discharged_below_pct)

@@ -16,6 +16,7 @@ from app.views.item_models.vehicle_table_model import Column
 from app.views.live_updates import LiveUpdates
 from tests.helpers.rentals import open_rental
 from tests.helpers.waiting import until
+from tests.unit.alerts.test_alert_service import Clock
 
 pytestmark = pytest.mark.gui
 
@@ -33,11 +34,14 @@ def dot_colour(window, vehicle_id) -> str:
 
 
 async def test_offline_and_in_use_show_in_the_list_with_colour_and_stale_mark(window, context):
-    alerts = AlertService(context.database, context.settings)
+    clock = Clock()
+    started = clock.now = datetime.now(UTC) - timedelta(minutes=10)
+    alerts = AlertService(context.database, context.settings, clock=clock)
+    clock.now = datetime.now(UTC)  # the console has been listening for 10 min
     live = LiveUpdates(window, context)
     alerts.status_listeners.append(live.vehicles_changed)
     scooter = next(r for r in window.model.rows if r.connection_type == "iot")
-    heard = datetime.now(UTC) - timedelta(minutes=10)  # device interval 60 s: long overdue
+    heard = started  # device interval 60 s: long overdue
     TelemetryStore(context.database).write_batch(
         [TelemetryReading(scooter.id, "iot", heard, heard, battery=70.0, locked=True)], []
     )

@@ -145,3 +145,16 @@ def test_derive_precedence():
     assert derive(facts("in_use", level_pct=14.9), now, 15) == "discharged"
     assert derive(facts("discharged", level_pct=15.0), now, 15) == "available"
     assert derive(facts("available"), now, 15) == "available"  # no interval: never offline
+
+
+@pytest.mark.asyncio
+async def test_a_restarted_console_waits_one_limit_before_calling_anyone_offline(db):
+    [old] = VehicleRepository(db).add_many([scooter(0)])
+    store(db, old, T0 - timedelta(hours=3), battery=80.0)  # heard before the restart
+    clock = Clock()
+    service = AlertService(db, Settings(), clock=clock)  # started listening at T0
+    changes = await service.evaluate(None)
+    assert status_of(db, old) == "available" and not changes.new
+    clock.now = T0 + timedelta(seconds=121)  # 60 s device interval, one of grace
+    changes = await service.evaluate(None)
+    assert status_of(db, old) == "offline" and {a.kind for a in changes.new} == {"silent"}
