@@ -276,6 +276,8 @@ def _wire_live_updates(window: MainWindow, context: AppContext) -> None:
     window.live_updates = LiveUpdates(window, context)
     if context.telemetry_writer is not None:
         context.telemetry_writer.add_observer(window.live_updates.vehicles_changed)
+    if context.operations is not None:  # derived vehicle statuses (In use, Offline, ...)
+        context.operations.alerts.status_listeners.append(window.live_updates.vehicles_changed)
     cron = context.telemetry_cron
     if cron is not None:
         cron.add_observer(window.live_updates.vehicle_changed)

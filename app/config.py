@@ -123,6 +123,8 @@ class SurchargeSettings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     currency: str = Field(default="USD", max_length=8)
+    #: A plug-in hybrid is billed on one energy only, never both (issue #13 item 8).
+    phev_energy: Literal["fuel", "charge"] = "fuel"
     car: KindSurcharges = Field(default_factory=KindSurcharges)
     scooter: KindSurcharges = Field(default_factory=_micromobility_surcharges)
     ebike: KindSurcharges = Field(default_factory=_micromobility_surcharges, alias="e-bike")
@@ -148,6 +150,15 @@ class AlertSettings(_Section):
     connection_expiring_days: int = Field(default=7, ge=0)
     clear_after_s: int = Field(default=300, ge=0)
     sweep_interval_s: int = Field(default=60, ge=5)
+    #: "Unlocked outside a rental" waits this long: a relock right after a rental, or an
+    #: operator's unlock for a depot check, is not an alarm.
+    unlocked_grace_s: int = Field(default=300, ge=0)
+
+
+class StatusSettings(_Section):
+    """How the derived vehicle status is decided (app.services.vehicle_status)."""
+
+    discharged_below_pct: float = Field(default=15.0, ge=0, le=100)
 
 
 class Settings(_Section):
@@ -162,6 +173,7 @@ class Settings(_Section):
     surcharges: SurchargeSettings = Field(default_factory=SurchargeSettings)
     rentals: RentalSettings = Field(default_factory=RentalSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    status: StatusSettings = Field(default_factory=StatusSettings)
 
     @property
     def live(self) -> bool:

@@ -8,14 +8,14 @@ writes a new row; the fleet list shows only the latest non-disconnected one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
 from app.models.database import Database
 from app.models.enums import ConnectionStatus, ConnectionType
-from app.models.orm import SmartcarConnection, Vehicle
+from app.models.orm import Command, SmartcarConnection, Vehicle
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +125,18 @@ class ConnectionRepository:
                 .order_by(SmartcarConnection.id.desc())
                 .limit(1)
             ).first()
-            return None if c is None else _record(c, s.get_one(Vehicle, vehicle_id))
+            if c is None:
+                return None
+            # "Last command" is what the audit trail says: every Smartcar command is
+            # audited before it is sent, sent or not (the column alone only saw successes).
+            audited = s.scalar(
+                select(func.max(Command.created_at)).where(
+                    Command.vehicle_id == vehicle_id, Command.channel == "smartcar"
+                )
+            )
+            record = _record(c, s.get_one(Vehicle, vehicle_id))
+            stamps = [t for t in (record.last_command_at, audited) if t is not None]
+            return replace(record, last_command_at=max(stamps)) if stamps else record
 
     def latest_per_vehicle(self) -> list[ConnectionRecord]:
         """Every vehicle's newest connection (the Connections view), archived vehicles left out."""

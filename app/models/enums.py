@@ -25,6 +25,7 @@ class VehicleStatus(enum.StrEnum):
     MAINTENANCE = "maintenance"
     NOT_READY = "not_ready"
     CHARGING = "charging"
+    DISCHARGED = "discharged"  # ATOM Mobility's term: fuel or charge below the set level
     OFFLINE = "offline"
 
 

@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
-from app.models.enums import ConnectionType
+from app.models.enums import ConnectionType, VehicleStatus
 from app.models.orm import IotDevice, SmartcarConnection, Vehicle, VehicleState
+
+#: Statuses only an operator sets (and clears) in Edit Vehicle; every other status is
+#: derived from the vehicle's rental and telemetry (app.services.vehicle_status).
+OPERATOR_HOLDS = frozenset({VehicleStatus.MAINTENANCE.value, VehicleStatus.NOT_READY.value})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +38,7 @@ class VehicleFields:
     plate: str = ""
     powertrain: str | None = None
     connection_type: str = ConnectionType.NONE.value
-    status: str = "available"
+    status: str = "available"  # an OPERATOR_HOLDS value holds it; anything else clears a hold
     iot_vendor: str | None = None
     iot_protocol: str | None = None
 
@@ -242,12 +246,33 @@ class VehicleRepository:
             return [v.id for v in vehicles]
 
     def update(self, vehicle_id: int, fields: VehicleFields) -> None:
+        """Store the form; the status column changes only to set or clear an operator hold
+        (a derived status such as In use is not the form's to overwrite)."""
         with self._db.session() as session:
             vehicle = session.get_one(Vehicle, vehicle_id)
-            for key, value in _vehicle_columns(fields).items():
+            columns = _vehicle_columns(fields)
+            if fields.status not in OPERATOR_HOLDS:
+                held = vehicle.status in OPERATOR_HOLDS
+                columns["status"] = VehicleStatus.AVAILABLE.value if held else vehicle.status
+            for key, value in columns.items():
                 setattr(vehicle, key, value)
             vehicle.updated_at = _now()
             _sync_device(session, vehicle_id, fields)
+
+    def set_statuses(self, changes: dict[int, tuple[str, str]]) -> list[int]:
+        """Apply ``{vehicle id: (old, new)}``; a row whose status is no longer ``old`` (an
+        operator set a hold meanwhile) is left alone. Returns the ids actually changed."""
+        written: list[int] = []
+        with self._db.session() as session:
+            for vehicle_id, (old, new) in changes.items():
+                result = session.execute(
+                    update(Vehicle)
+                    .where(and_(Vehicle.id == vehicle_id, Vehicle.status == old))
+                    .values(status=new)
+                )
+                if result.rowcount:
+                    written.append(vehicle_id)
+        return written
 
     def set_archived(self, vehicle_id: int, archived: bool) -> None:
         with self._db.session() as session:

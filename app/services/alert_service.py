@@ -2,8 +2,14 @@
 periodic sweep of the whole fleet (silence and expiry happen without any new data).
 
 ``vehicles_changed`` is the telemetry writer's observer (sync, cheap: it only queues ids);
-``run`` (spawn once) evaluates queued vehicles as they come and sweeps every
-``alerts.sweep_interval_s``. ``listeners`` hear ``()`` after alerts changed (the inbox).
+the rental service calls it too when a rental starts or ends. ``run`` (spawn once)
+evaluates queued vehicles as they come and sweeps every ``alerts.sweep_interval_s``.
+``listeners`` hear ``()`` after alerts changed (the inbox).
+
+Each evaluation first brings the vehicles' status up to date (app.services.vehicle_status,
+from the same facts, so alerts see the new status): only changed statuses are written,
+one UPDATE per change, and ``status_listeners`` hear their vehicle ids (the fleet list
+and the map, through the window's live updates).
 """
 
 from __future__ import annotations
@@ -11,12 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.config import Settings
 from app.models.database import Database
+from app.models.vehicles import VehicleRepository
+from app.services import vehicle_status
 from app.services.alert_store import AlertRecord, AlertRepository
-from app.services.alerts import AlertChanges, AlertTracker
+from app.services.alerts import AlertChanges, AlertTracker, VehicleFacts
 from app.services.rental_states import OPEN
 from app.services.waking import wait_woken
 
@@ -39,6 +48,11 @@ class AlertService:
         self.repository = AlertRepository(database)
         self.tracker = AlertTracker(settings.alerts)
         self.listeners: list[Callable[[], None]] = []
+        self.status_listeners: list[Callable[[Iterable[int]], None]] = []
+        self._vehicles = VehicleRepository(database)
+        self._watched_since = clock()  # silence is counted from here at the earliest
+        self._seen_locked: set[int] = set()
+        self._lock_history_read: set[int] = set()
         self._pending: set[int] = set()
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
@@ -55,11 +69,11 @@ class AlertService:
             now = self._clock()
             open_alerts = await self._db.run(self.repository.open_alerts, ids)
             facts = await self._db.run(
-                self.repository.facts,
-                ids,
-                self._settings.telemetry.poll_interval_s,
-                OPEN_RENTAL_STATES,
+                self.repository.facts, ids, self._settings.telemetry, OPEN_RENTAL_STATES
             )
+            facts = [replace(f, watched_since=self._watched_since) for f in facts]
+            facts = await self._update_statuses(facts, now)
+            facts = await self._with_lock_history(facts)
             changes = self.tracker.step(facts, open_alerts, now)
             if changes:
                 await self._db.run(self.repository.apply, changes, now)
@@ -72,6 +86,47 @@ class AlertService:
                 except Exception:
                     logger.exception("alert listener failed")
         return changes
+
+    async def _update_statuses(
+        self, facts: list[VehicleFacts], now: datetime
+    ) -> list[VehicleFacts]:
+        """Write the statuses that changed; the facts with the status now stored."""
+        wanted = vehicle_status.changes(
+            {f.vehicle_id: _status_facts(f) for f in facts},
+            self._settings.status.discharged_below_pct,
+            now,
+        )
+        if not wanted:
+            return facts
+        written = await self._db.run(self._vehicles.set_statuses, wanted)
+        if written:
+            logger.info("vehicle status changed for %d vehicle(s)", len(written))
+            for listener in list(self.status_listeners):
+                try:
+                    listener(written)
+                except Exception:
+                    logger.exception("status listener failed")
+        return [
+            replace(f, status=wanted[f.vehicle_id][1]) if f.vehicle_id in written else f
+            for f in facts
+        ]
+
+    async def _with_lock_history(self, facts: list[VehicleFacts]) -> list[VehicleFacts]:
+        """Mark the vehicles ever seen locked; the stored history is read once per vehicle,
+        after that each evaluation's readings keep the memory current."""
+        self._seen_locked.update(f.vehicle_id for f in facts if f.locked)
+        unread = [
+            f.vehicle_id
+            for f in facts
+            if f.locked is False
+            and not f.in_rental
+            and f.vehicle_id not in self._seen_locked
+            and f.vehicle_id not in self._lock_history_read
+        ]
+        if unread:
+            self._seen_locked |= await self._db.run(self.repository.ever_locked, unread)
+            self._lock_history_read.update(unread)
+        return [replace(f, ever_locked=f.vehicle_id in self._seen_locked) for f in facts]
 
     async def acknowledge(self, alert_ids: Iterable[int], who: str) -> int:
         count = await self._db.run(self.repository.acknowledge, list(alert_ids), who, self._clock())
@@ -101,3 +156,15 @@ class AlertService:
                     await self.evaluate(batch)
             except Exception:
                 logger.exception("alert evaluation failed; will retry")
+
+
+def _status_facts(f: VehicleFacts) -> vehicle_status.StatusFacts:
+    level = f.fuel_pct if f.fuel_pct is not None else f.battery_pct
+    return vehicle_status.StatusFacts(
+        current=f.status,
+        in_rental=f.in_rental,
+        last_heard_at=f.last_heard_at,
+        expected_interval_s=f.expected_interval_s,
+        watched_since=f.watched_since,
+        level_pct=level,
+    )

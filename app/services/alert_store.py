@@ -12,9 +12,19 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from app.config import TelemetrySettings
 from app.models.database import Database
-from app.models.orm import Alert, IotDevice, Rental, SmartcarConnection, Vehicle, VehicleState
+from app.models.orm import (
+    Alert,
+    IotDevice,
+    Rental,
+    SmartcarConnection,
+    TelemetrySample,
+    Vehicle,
+    VehicleState,
+)
 from app.services.alerts import SEVERITY_RANK, AlertChanges, OpenAlert, VehicleFacts
+from app.services.vehicle_status import smartcar_interval_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +158,14 @@ class AlertRepository:
         return worst
 
     def facts(
-        self, vehicle_ids: Iterable[int] | None, poll_interval_s: float, open_states: Iterable[str]
+        self,
+        vehicle_ids: Iterable[int] | None,
+        telemetry: TelemetrySettings,
+        open_states: Iterable[str],
     ) -> list[VehicleFacts]:
-        """The alert rules' input for ``vehicle_ids`` (None = every live vehicle)."""
+        """The alert rules' (and the status rules') input for ``vehicle_ids`` (None = every
+        live vehicle). ``expected_interval_s`` is the IoT device's interval, or the Smartcar
+        car's poll interval as the cron paces it (vehicle_status.smartcar_interval_s)."""
         newest = (
             select(func.max(SmartcarConnection.id)).group_by(SmartcarConnection.vehicle_id)
         ).scalar_subquery()
@@ -174,12 +189,17 @@ class AlertRepository:
             for v, st, dev, conn in s.execute(query):
                 if v.id in out:
                     continue
+                heard = [t for t in (st and st.last_heard_at, dev and dev.last_heard_at) if t]
                 interval = None
                 if dev is not None:
-                    interval = dev.expected_interval_s
+                    interval = float(dev.expected_interval_s)
                 elif conn is not None and conn.status == "active":
-                    interval = 3 * poll_interval_s
-                heard = [t for t in (st and st.last_heard_at, dev and dev.last_heard_at) if t]
+                    interval = smartcar_interval_s(
+                        telemetry,
+                        conn.requests_this_month,
+                        conn.budget_month,
+                        max(heard) if heard else None,
+                    )
                 out[v.id] = VehicleFacts(
                     vehicle_id=v.id,
                     status=v.status,
@@ -198,3 +218,21 @@ class AlertRepository:
                     refresh_expires_at=conn.refresh_expires_at if conn else None,
                 )
             return list(out.values())
+
+    def ever_locked(self, vehicle_ids: list[int]) -> set[int]:
+        """Which of these vehicles ever reported being locked (their stored history)."""
+        found: set[int] = set()
+        with self._db.session() as s:
+            for start in range(0, len(vehicle_ids), 500):
+                chunk = vehicle_ids[start : start + 500]
+                found.update(
+                    s.scalars(
+                        select(TelemetrySample.vehicle_id)
+                        .where(
+                            TelemetrySample.vehicle_id.in_(chunk),
+                            TelemetrySample.locked.is_(True),
+                        )
+                        .distinct()
+                    )
+                )
+        return found

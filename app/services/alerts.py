@@ -8,6 +8,12 @@ within ``clear_after_s`` is the SAME alert (its ``count`` goes up: a flap, not a
 alert), level alerts clear only ``hysteresis_pct`` above their threshold, and "silent"
 is not raised while a vehicle is charging, not ready or in maintenance (Levy suppresses
 the disconnect alert in those states).
+
+"Silent" uses the vehicle status's overdue limit (vehicle_status.overdue_after_s), so a
+Smartcar car waiting for its budget-paced poll is neither silent nor Offline. "Unlocked
+outside a rental" only counts a vehicle that was once seen locked (one never seen locked
+tells us nothing: a tracker that does not report the lock, a demo rider) and only after it
+stayed unlocked ``unlocked_grace_s``: an alarm must mean something to the control room.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from datetime import datetime, timedelta
 
 from app.config import AlertSettings
 from app.models.enums import ConnectionStatus, ConnectionType, VehicleStatus
+from app.services.vehicle_status import is_overdue, overdue_after_s
 
 
 class AlertKind(enum.StrEnum):
@@ -65,8 +72,10 @@ class VehicleFacts:
     tires_kpa: Mapping[str, float] | None = None
     oil_life_pct: float | None = None
     last_heard_at: datetime | None = None
-    expected_interval_s: float | None = None  # IoT device interval, or 3x the poll interval
+    expected_interval_s: float | None = None  # IoT device interval, or the paced poll interval
     in_rental: bool = False
+    ever_locked: bool = False  # some stored report had it locked
+    watched_since: datetime | None = None  # when the evaluating process started listening
     connection_status: str | None = None
     refresh_expires_at: datetime | None = None
 
@@ -121,24 +130,28 @@ def conditions(
         found.append(
             Condition(0, AlertKind.DOOR_OPEN, "warning", f"{', '.join(open_doors)} open {where}")
         )
-    if f.locked is False and not f.in_rental:
+    if f.locked is False and not f.in_rental and f.ever_locked:
         found.append(Condition(0, AlertKind.UNLOCKED, "critical", "Unlocked, not in a rental"))
-    if f.expected_interval_s and f.status not in QUIET_STATUSES:
-        limit = timedelta(seconds=f.expected_interval_s)
-        if f.last_heard_at is None or now - f.last_heard_at > limit:
-            age = (
-                "never heard"
-                if f.last_heard_at is None
-                else f"last heard {int((now - f.last_heard_at).total_seconds() // 60)} min ago"
+    expected = f.expected_interval_s
+    if (
+        expected
+        and f.status not in QUIET_STATUSES
+        and is_overdue(f.last_heard_at, expected, now, f.watched_since)
+    ):
+        age = (
+            "never heard"
+            if f.last_heard_at is None
+            else f"last heard {int((now - f.last_heard_at).total_seconds() // 60)} min ago"
+        )
+        found.append(
+            Condition(
+                0,
+                AlertKind.SILENT,
+                "warning",
+                f"{age} (expected every {int(expected)} s, "
+                f"silent after {int(overdue_after_s(expected))} s)",
             )
-            found.append(
-                Condition(
-                    0,
-                    AlertKind.SILENT,
-                    "warning",
-                    f"{age} (expected every {int(limit.total_seconds())} s)",
-                )
-            )
+        )
     low = sorted(n for n, kpa in (f.tires_kpa or {}).items() if kpa < s.tire_low_kpa)
     if low:
         text = ", ".join(f"{n} {f.tires_kpa[n]:g} kPa" for n in low)  # type: ignore[index]
@@ -199,6 +212,13 @@ class AlertTracker:
     def __init__(self, settings: AlertSettings) -> None:
         self.settings = settings
         self._absent: set[tuple[int, str]] = set()
+        self._since: dict[tuple[int, str], datetime] = {}  # delayed kinds, not raised yet
+
+    def _delay(self, kind: str) -> timedelta:
+        """How long a condition must hold before it is raised (only "unlocked" waits)."""
+        if kind == AlertKind.UNLOCKED.value:
+            return timedelta(seconds=self.settings.unlocked_grace_s)
+        return timedelta(0)
 
     def step(
         self,
@@ -219,6 +239,10 @@ class AlertTracker:
                 key = (f.vehicle_id, kind)
                 alert = mine.get(kind)
                 if alert is None:
+                    since = self._since.setdefault(key, now)
+                    if now - since < self._delay(kind):
+                        continue
+                    del self._since[key]
                     changes.new.append(
                         OpenAlert(
                             None,
@@ -237,6 +261,8 @@ class AlertTracker:
                 alert.last_seen, alert.message = now, condition.message
                 alert.severity = condition.severity
                 changes.updated.append(alert)
+            if AlertKind.UNLOCKED.value not in present:
+                self._since.pop((f.vehicle_id, AlertKind.UNLOCKED.value), None)
             for kind, alert in mine.items():
                 if kind in present:
                     continue

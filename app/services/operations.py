@@ -1,8 +1,9 @@
 """Rentals, alerts and remote commands of one console, built from its AppContext.
 
 ``operations(context)`` builds them once (views call it; nothing starts running);
-``start_operations(context, tasks)`` also feeds the alert rules from the telemetry writer
-and spawns the two sweeps (alerts, check-in expiry). Both read the late-bound parts
+``start_operations(context, tasks)`` also feeds the alert and status rules from the
+telemetry writer, the rentals and vehicle edits, and spawns the two sweeps (alerts with
+vehicle status, check-in expiry). Both read the late-bound parts
 (telemetry writer, IoT runtime) on use, since main.py starts those after the context.
 """
 
@@ -97,6 +98,9 @@ def start_operations(
         return ops
     if context.telemetry_writer is not None:
         context.telemetry_writer.add_observer(ops.alerts.vehicles_changed)
+    # A rental that starts or ends, or a hold set in Edit Vehicle, changes the status now.
+    ops.rentals.vehicle_listeners.append(ops.alerts.vehicles_changed)
+    context.vehicles.listeners.append(lambda vehicle_id: ops.alerts.vehicles_changed((vehicle_id,)))
     tasks.spawn(ops.alerts.run, "alerts", restart=True)
     tasks.spawn(lambda: _expiry_sweep(ops.rentals, 30.0), "rental-expiry", restart=True)
     return ops

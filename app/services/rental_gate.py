@@ -6,6 +6,12 @@ fresh telemetry (``telemetry.stale_after_min``) and must not be in another open 
 a vehicle without a connection cannot be unlocked by the console, so it cannot be rented.
 Also used for readings: a value older than the freshness limit is treated as missing,
 because an old fuel level would be a guess and surcharges are never guessed.
+
+Motion: a vehicle is unlocked remotely only when it is known to stand still. No fresh
+speed reading is *not* "not moving" (issue #13 item 8: the gate said Ready for a car that
+was driving, and the unlock failed). It is an overridable problem: the operator who has
+checked that the vehicle is parked (a call, a camera) starts anyway with a reason, which
+the rental's log records. Smartcar reports no speed, so every Smartcar start asks for it.
 """
 
 from __future__ import annotations
@@ -34,11 +40,20 @@ class GateFacts:
 
 @dataclass(frozen=True, slots=True)
 class GateResult:
+    """``problems`` block the start; ``overridable`` (also listed in ``problems``) block it
+    unless the operator gives a reason."""
+
     problems: tuple[str, ...]
+    overridable: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def allows(self, override_reason: str) -> bool:
+        """May the rental start with this override reason ("" = none)?"""
+        hard = [p for p in self.problems if p not in self.overridable]
+        return not hard and (not self.problems or bool(override_reason.strip()))
 
 
 def heard_at(latest: LatestState | None) -> datetime | None:
@@ -78,7 +93,15 @@ def check_gate(facts: GateFacts, now: datetime, stale_after: timedelta) -> GateR
     else:
         problems.append("The vehicle has no connection, so the console cannot unlock it.")
     speed = fresh_value(facts.latest, "speed_kmh", now, stale_after)
-    if speed is not None and speed > 0:
+    overridable: list[str] = []
+    if speed is None:
+        minutes = int(stale_after.total_seconds() // 60)
+        overridable.append(
+            f"Motion unknown: no speed reading in the last {minutes} min. "
+            "Make sure the vehicle is parked, then give a reason to start anyway."
+        )
+        problems.append(overridable[-1])
+    elif speed > 0:
         problems.append(f"The vehicle is moving ({speed:g} km/h); it is not unlocked remotely.")
     if not is_fresh(facts.latest, now, stale_after):
         when = heard_at(facts.latest)
@@ -88,7 +111,7 @@ def check_gate(facts: GateFacts, now: datetime, stale_after: timedelta) -> GateR
             minutes = int((now - when).total_seconds() // 60)
             limit = int(stale_after.total_seconds() // 60)
             problems.append(f"Telemetry is {minutes} min old (limit {limit} min).")
-    return GateResult(tuple(problems))
+    return GateResult(tuple(problems), tuple(overridable))
 
 
 def fresh_value(latest: LatestState | None, column: str, now: datetime, limit: timedelta) -> Any:

@@ -31,7 +31,13 @@ from app.models.rentals import (
     vehicle_basics,
 )
 from app.models.telemetry_queries import LatestState, TelemetryQueries
-from app.services.rental_gate import GateFacts, check_gate, fresh_value, readings_from
+from app.services.rental_gate import (
+    GateFacts,
+    GateResult,
+    check_gate,
+    fresh_value,
+    readings_from,
+)
 from app.services.rental_states import OPEN, PRE_ACTIVE, check_transition, is_expired
 from app.services.surcharges import Readings, compute_receipt
 from app.services.vehicle_commands import (
@@ -110,6 +116,8 @@ class RentalService:
         user, host = actor_identity()
         self.operator = operator or f"{user}@{host}"
         self.listeners: list[Callable[[int], None]] = []
+        #: Hear the vehicle id whenever one of its rentals moves (its status follows).
+        self.vehicle_listeners: list[Callable[[list[int]], None]] = []
 
     @property
     def currency(self) -> str:
@@ -119,12 +127,19 @@ class RentalService:
     def stale_after(self) -> timedelta:
         return timedelta(minutes=self._settings.telemetry.stale_after_min)
 
-    def _notify(self, rental_id: int) -> None:
+    def _notify(self, rental_id: int, vehicle_id: int | None = None) -> None:
         for listener in list(self.listeners):
             try:
                 listener(rental_id)
             except Exception:
                 logger.exception("rental listener failed")
+        if vehicle_id is None:
+            return
+        for vehicle_listener in list(self.vehicle_listeners):
+            try:
+                vehicle_listener([vehicle_id])
+            except Exception:
+                logger.exception("rental vehicle listener failed")
 
     async def _move(
         self, rental: RentalRecord, target: S, note: str = "", **fields: Any
@@ -135,7 +150,7 @@ class RentalService:
         moved = await self._db.run(
             lambda: self.repository.move(rental.id, rental.state, target.value, note=text, **fields)
         )
-        self._notify(rental.id)
+        self._notify(rental.id, rental.vehicle_id)
         return moved
 
     async def _note(self, rental: RentalRecord, text: str) -> None:
@@ -167,8 +182,8 @@ class RentalService:
 
     # -- check-in --------------------------------------------------------------------------
 
-    async def check_gate(self, vehicle_id: int) -> tuple[GateFacts, tuple[str, ...]]:
-        """The gate's problems now (empty = may start); also used by the start dialog."""
+    async def check_gate(self, vehicle_id: int) -> tuple[GateFacts, GateResult]:
+        """The gate's verdict now; also used by the start dialog."""
         basics = await self._db.run(vehicle_basics, self._db, vehicle_id)
         if basics is None:
             raise RentalBlocked(["The vehicle does not exist."])
@@ -186,16 +201,23 @@ class RentalService:
             latest,
             other.id if other else None,
         )
-        problems = check_gate(facts, self._clock(), self.stale_after).problems
-        if problems and read_problem:
-            problems = (*problems, f"Reading the vehicle failed: {read_problem}")
-        return facts, problems
+        gate = check_gate(facts, self._clock(), self.stale_after)
+        if read_problem and set(gate.problems) - set(gate.overridable):
+            # Explains the hard problems (stale data); never blocks a start on its own.
+            problem = f"Reading the vehicle failed: {read_problem}"
+            gate = GateResult((*gate.problems, problem), gate.overridable)
+        return facts, gate
 
-    async def start(self, vehicle_id: int, customer_ref: str = "") -> RentalRecord:
-        """Gate, open, start readings, unlock, active. RentalBlocked / RentalStepFailed."""
-        facts, problems = await self.check_gate(vehicle_id)
-        if problems:
-            raise RentalBlocked(problems)
+    async def start(
+        self, vehicle_id: int, customer_ref: str = "", *, override_reason: str = ""
+    ) -> RentalRecord:
+        """Gate, open, start readings, unlock, active. RentalBlocked / RentalStepFailed.
+
+        ``override_reason`` lets the gate's overridable problems (motion unknown) pass; the
+        rental's log records them with the reason and the operator."""
+        facts, gate = await self.check_gate(vehicle_id)
+        if not gate.allows(override_reason):
+            raise RentalBlocked(gate.problems)
         now = self._clock()
         deadline = now + timedelta(minutes=self._settings.rentals.check_in_timeout_min)
         try:
@@ -213,6 +235,11 @@ class RentalService:
         except VehicleAlreadyRented as exc:
             raise RentalBlocked([f"The vehicle is already in rental #{exc.rental_id}."]) from exc
         rental = await self.get(rental_id)
+        if gate.problems:
+            overridden = "; ".join(gate.overridable)
+            await self._note(
+                rental, f"{self.operator} overrode: {overridden} Reason: {override_reason.strip()}"
+            )
         readings, lat, lon = readings_from(facts.latest, now, self.stale_after)
         rental = await self._move(
             rental,
@@ -315,6 +342,7 @@ class RentalService:
             ended_at=now,
             powertrain=rental.powertrain,
             currency=surcharges.currency,
+            phev_energy=surcharges.phev_energy,
         )
         rental = await self._move(
             rental,

@@ -6,6 +6,13 @@ or end, that surcharge is skipped and the receipt says why; it is never estimate
 line carries the sentence that explains how it was computed, so a depot manager can
 answer a customer's "why was I charged this?" from the receipt alone.
 
+Fairness (issue #13 item 8): a customer pays only for fuel or charge they used. A
+threshold fee needs the level at return to be below the threshold AND below the level at
+hand-out (a car handed out at 38 % and returned at 38 % costs nothing); per-unit charges
+only the points used. A plug-in hybrid is billed on one energy, ``[surcharges]
+phev_energy`` ("fuel" by default: the fuel tank is what a renter is asked to refill; the
+charge would otherwise bill the same trip twice).
+
 Money is Decimal end to end; each line is rounded to cents (ROUND_HALF_UP) after its cap,
 and the total is the sum of the rounded lines (what the receipt shows adds up).
 """
@@ -127,6 +134,10 @@ def level_line(
             return SurchargeLine(
                 kind, ZERO, f"returned at {_pct(end)}, not below {_pct(rule.threshold_pct)}"
             )
+        if _dec(end) >= _dec(start):
+            return SurchargeLine(
+                kind, ZERO, f"returned at {_pct(end)}, handed out at {_pct(start)}: nothing used"
+            )
         amount, capped, note = _apply_cap(rule.flat_fee, rule.cap)
         text = (
             f"returned at {_pct(end)}, below {_pct(rule.threshold_pct)}: "
@@ -188,18 +199,19 @@ def compute_receipt(
     ended_at: datetime,
     powertrain: str | None,
     currency: str = "",
+    phev_energy: Literal["fuel", "charge"] = "fuel",
 ) -> Receipt:
     """All surcharges for one rental.
 
-    Fuel applies to combustion cars and plug-in hybrids, charge to electric cars and plug-in
-    hybrids; a vehicle without a recorded powertrain gets whichever level it reported.
+    Fuel applies to combustion cars, charge to electric cars, and a plug-in hybrid is
+    billed on ``phev_energy`` only; a vehicle without a recorded powertrain gets whichever
+    level it reported.
     """
-    has_fuel = powertrain in ("ice", "phev") or (
-        powertrain is None and (start.fuel_pct is not None or end.fuel_pct is not None)
-    )
-    has_charge = powertrain in ("bev", "phev") or (
-        powertrain is None and (start.charge_pct is not None or end.charge_pct is not None)
-    )
+    has_fuel = powertrain == "ice" or (powertrain == "phev" and phev_energy == "fuel")
+    has_charge = powertrain == "bev" or (powertrain == "phev" and phev_energy == "charge")
+    if powertrain is None:
+        has_fuel = start.fuel_pct is not None or end.fuel_pct is not None
+        has_charge = start.charge_pct is not None or end.charge_pct is not None
     lines: list[SurchargeLine | None] = []
     if has_fuel:
         lines.append(level_line("fuel", rules.fuel, start.fuel_pct, end.fuel_pct))

@@ -7,12 +7,16 @@ including imports and the demo seeder.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from app.models.database import Database
 from app.models.enums import ConnectionType, VehicleKind
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services import validation
+
+logger = logging.getLogger(__name__)
 
 _FIELD_LABELS = {"fleet_number": "fleet number", "vin": "VIN", "imei": "IMEI"}
 
@@ -72,6 +76,16 @@ class VehicleService:
     def __init__(self, database: Database) -> None:
         self._db = database
         self.repository = VehicleRepository(database)
+        #: Hear the id of each vehicle added or edited (its status is re-derived: an
+        #: operator hold set or cleared in Edit Vehicle shows at once).
+        self.listeners: list[Callable[[int], None]] = []
+
+    def _notify(self, vehicle_id: int) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(vehicle_id)
+            except Exception:
+                logger.exception("vehicle listener failed")
 
     def _validated(self, fields: VehicleFields, exclude_id: int | None) -> VehicleFields:
         fields = normalise(fields)
@@ -91,13 +105,16 @@ class VehicleService:
         def work() -> int:
             return self.repository.add(self._validated(fields, None))
 
-        return await self._db.run(work)
+        vehicle_id = await self._db.run(work)
+        self._notify(vehicle_id)
+        return vehicle_id
 
     async def update(self, vehicle_id: int, fields: VehicleFields) -> None:
         def work() -> None:
             self.repository.update(vehicle_id, self._validated(fields, vehicle_id))
 
         await self._db.run(work)
+        self._notify(vehicle_id)
 
     async def set_archived(self, vehicle_id: int, archived: bool) -> None:
         await self._db.run(self.repository.set_archived, vehicle_id, archived)

@@ -84,5 +84,9 @@ def start_change_publisher(context: AppContext, tasks: TaskOwner) -> ChangePubli
     context.connections.listeners.append(
         lambda vehicle_id: publisher.publish_vehicles("smartcar_connection", {vehicle_id})
     )
+    if context.operations is not None:  # derived statuses (In use, Offline, ...) it writes
+        context.operations.alerts.status_listeners.append(
+            lambda ids: publisher.publish_vehicles("vehicle", set(ids))
+        )
     tasks.spawn(publisher.run, "change-publisher", restart=True)
     return publisher

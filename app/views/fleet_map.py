@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.models.vehicles import VehicleRow
+from app.views import formatting as fmt
 from app.views.map_host import host_page
 from app.views.map_tiles import TileCache
 
@@ -33,14 +34,7 @@ GLUE_JS = "fleet_map.js"  # below resources/map/ (checkout or frozen bundle)
 PAGE = "map.html"
 TILE_URL = "tiles://osm/{z}/{x}/{y}.png"
 FLUSH_MS = 250  # at most four pushes per second, however many vehicles report
-STATUS_COLOURS = {
-    "available": "#2e9d4f",
-    "in_use": "#1f6fb2",
-    "charging": "#7b1fa2",
-    "maintenance": "#d98a00",
-    "not_ready": "#8a8f98",
-    "offline": "#424242",
-}
+STATUS_COLOURS = fmt.STATUS_COLOURS  # one mapping for the list and the map
 PAGE_CONFIG = {
     "statusColours": STATUS_COLOURS,
     "unknownColour": "#8a8f98",

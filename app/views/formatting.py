@@ -17,7 +17,19 @@ STATUS_LABELS = {
     "maintenance": "Maintenance",
     "not_ready": "Not ready",
     "charging": "Charging",
+    "discharged": "Discharged",
     "offline": "Offline",
+}
+#: One colour per vehicle status: the list's status dot and the map's circles (README
+#: "Vehicle status" legend).
+STATUS_COLOURS = {
+    "available": "#2e9d4f",
+    "in_use": "#1f6fb2",
+    "charging": "#7b1fa2",
+    "discharged": "#c62828",
+    "maintenance": "#d98a00",
+    "not_ready": "#8a8f98",
+    "offline": "#424242",
 }
 CONNECTION_STATUS_LABELS = {
     "pending": "Pending",

@@ -1,11 +1,18 @@
 """Rental start and check-out dialogs and the rentals board (active + history + receipt).
 
 All work goes through RentalService on the loop; the views only show its answers. A
-blocked start lists every gate problem; a blocked check-out names the open door.
+blocked start lists every gate problem; one only an operator can judge ("motion unknown")
+asks for a reason instead. A blocked check-out names the open door. Cancel in the start
+dialog cancels a check-in it left open (a failed unlock), so no check-in is left behind,
+and the board's "Cancel check-in" asks first.
+
+Dialogs size themselves to their text (word-wrapped labels, a minimum width from the
+font, ``adjustSize`` after each change): issue #13 item 9 saw them clip at 212×94 px.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -19,6 +26,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
@@ -31,9 +39,11 @@ from qasync import asyncSlot
 from app.models.database import Database
 from app.models.rentals import RentalRecord
 from app.services.exports import export_rentals
+from app.services.rental_gate import GateResult
 from app.services.rental_states import LABELS, PRE_ACTIVE, parse_state
-from app.services.rentals import RentalError, RentalService
+from app.services.rentals import RentalError, RentalService, RentalStepFailed
 from app.services.surcharges import Receipt, SurchargeLine
+from app.views.dialogs import Confirm, ask
 from app.views.ops_tables import ask_csv_path, fill, make_table, selected_ids
 
 logger = logging.getLogger(__name__)
@@ -53,6 +63,16 @@ def receipt_text(rental: RentalRecord, currency: str = "") -> str:
     return f"{head}\n{body}\n\nLog:\n{rental.note}"
 
 
+def fit_to_text(dialog: QDialog, chars: int) -> None:
+    """At least ``chars`` average characters wide, and tall enough for every wrapped line."""
+    dialog.setMinimumWidth(dialog.fontMetrics().averageCharWidth() * chars)
+    layout = dialog.layout()
+    if layout is not None:
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        layout.activate()
+    dialog.adjustSize()
+
+
 class RentalStartDialog(QDialog):
     """Check the gate for one vehicle, then start the rental (readings come from the car)."""
 
@@ -68,6 +88,10 @@ class RentalStartDialog(QDialog):
         self.customer.setPlaceholderText("booking or customer reference")
         self.status = QLabel("Checking the vehicle…")
         self.status.setWordWrap(True)
+        self.override = QLineEdit()
+        self.override.setObjectName("overrideReason")
+        self.override.setPlaceholderText("why it is safe to start anyway (kept in the log)")
+        self.override_label = QLabel("Override reason")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.start_button = self.buttons.addButton(
             "Start rental", QDialogButtonBox.ButtonRole.AcceptRole
@@ -75,35 +99,125 @@ class RentalStartDialog(QDialog):
         self.start_button.setEnabled(False)
         self.buttons.rejected.connect(self.reject)
         self.start_button.clicked.connect(self.start)
-        form = QFormLayout(self)
+        self.override.textChanged.connect(self._update_start)
+        form = QFormLayout()
         form.addRow("Customer", self.customer)
-        form.addRow(self.status)
-        form.addRow(self.buttons)
+        form.addRow(self.override_label, self.override)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+        self._show_override(False)
         self.rental: RentalRecord | None = None
+        #: A check-in this dialog opened and that is not active yet (the unlock failed).
+        self.check_in: RentalRecord | None = None
+        self._gate: GateResult | None = None
+        self._busy = False
+        self._cancel_after = False  # Cancel pressed (window closed) while a step ran
+        self._closing: asyncio.Task[None] | None = None
+        fit_to_text(self, 60)
+
+    def _say(self, text: str) -> None:
+        self.status.setText(text)
+        self.adjustSize()
+
+    def _show_override(self, shown: bool) -> None:
+        self.override_label.setVisible(shown)
+        self.override.setVisible(shown)
+
+    def _update_start(self) -> None:
+        gate = self._gate
+        if self.rental is not None:  # started: nothing more to press
+            self.start_button.setEnabled(False)
+            return
+        if self.check_in is not None:
+            self.start_button.setEnabled(not self._busy)
+            return
+        allowed = gate is not None and gate.allows(self.override.text())
+        self.start_button.setEnabled(allowed and not self._busy)
 
     @asyncSlot()
     async def check(self) -> None:
         try:
-            _, problems = await self._rentals.check_gate(self._vehicle_id)
+            _, gate = await self._rentals.check_gate(self._vehicle_id)
         except RentalError as exc:
-            problems = (str(exc),)
-        if problems:
-            self.status.setText("Cannot start:\n" + "\n".join(f"• {p}" for p in problems))
+            gate = GateResult((str(exc),))
+        self._gate = gate
+        hard = [p for p in gate.problems if p not in gate.overridable]
+        if hard:
+            self._say("Cannot start:\n" + "\n".join(f"• {p}" for p in gate.problems))
+        elif gate.problems:
+            self._say(
+                "Needs your judgement:\n"
+                + "\n".join(f"• {p}" for p in gate.problems)
+                + "\nEverything else (connection, permissions, telemetry) is fine."
+            )
         else:
-            self.status.setText("Ready: connection, permissions and telemetry are fine.")
-        self.start_button.setEnabled(not problems)
+            self._say("Ready: connection, permissions, telemetry and motion are fine.")
+        self._show_override(bool(gate.problems) and not hard)
+        self.adjustSize()
+        self._update_start()
 
     @asyncSlot()
     async def start(self) -> None:
+        self._busy = True
         self.start_button.setEnabled(False)
-        self.status.setText("Starting: reading the vehicle and unlocking…")
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(False)
+        self._say("Starting: reading the vehicle and unlocking…")
         try:
-            self.rental = await self._rentals.start(self._vehicle_id, self.customer.text())
-        except RentalError as exc:
-            self.status.setText(str(exc))
+            await self._start_or_retry()
+        finally:
+            self._busy = False
+            self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setEnabled(True)
+            self._update_start()
+        if self._cancel_after and self.check_in is not None:
+            self.reject()
+
+    async def _start_or_retry(self) -> None:
+        try:
+            if self.check_in is not None:
+                self.rental = await self._rentals.unlock(self.check_in.id)
+            else:
+                self.rental = await self._rentals.start(
+                    self._vehicle_id, self.customer.text(), override_reason=self.override.text()
+                )
+        except RentalStepFailed as exc:
+            pending = parse_state(exc.rental.state) in PRE_ACTIVE
+            self.check_in = exc.rental if pending else None
+            self.start_button.setText("Retry unlock")
+            self._say(f"{exc}\nCancel cancels check-in #{exc.rental.id}.")
             return
-        self.status.setText(f"Rental #{self.rental.id} is active; the vehicle is unlocked.")
+        except RentalError as exc:
+            self._say(str(exc))
+            return
+        self.check_in = None
+        self._say(f"Rental #{self.rental.id} is active; the vehicle is unlocked.")
         self.started.emit(self.rental.id)
+
+    def reject(self) -> None:
+        """Cancel (or closing the window) cancels a check-in left open, then closes; while
+        a step runs, it waits for it (the step may leave a check-in open)."""
+        if self._busy:
+            self._cancel_after = True
+            self._say("Cancelling once the vehicle has answered…")
+            return
+        self._cancel_after = False
+        if self.check_in is None:
+            super().reject()
+            return
+        if self._closing is None or self._closing.done():
+            self._closing = asyncio.ensure_future(self._cancel_check_in_and_close())
+
+    async def _cancel_check_in_and_close(self) -> None:
+        check_in = self.check_in
+        assert check_in is not None
+        try:
+            await self._rentals.cancel(check_in.id, "start dialog cancelled")
+        except (RentalError, ValueError) as exc:
+            self._say(f"Check-in #{check_in.id} could not be cancelled: {exc}")
+            return
+        self.check_in = None
+        super().reject()
 
 
 class CheckoutDialog(QDialog):
@@ -125,9 +239,12 @@ class CheckoutDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.checkout_button)
         row.addWidget(close)
+        metrics = self.result_text.fontMetrics()
+        self.result_text.setMinimumSize(metrics.averageCharWidth() * 90, metrics.lineSpacing() * 16)
         layout = QVBoxLayout(self)
         layout.addWidget(self.result_text)
         layout.addLayout(row)
+        fit_to_text(self, 90)
 
     @asyncSlot()
     async def check_out(self) -> None:
@@ -182,6 +299,7 @@ class RentalsBoard(QWidget):
         layout.addWidget(tabs)
         self._records: dict[int, RentalRecord] = {}
         self.dialogs: list[QDialog] = []
+        self.confirm: Confirm = ask
         rentals.listeners.append(self._changed)
 
     def _changed(self, _rental_id: int) -> None:
@@ -231,8 +349,10 @@ class RentalsBoard(QWidget):
         dialog.show()
         return dialog
 
-    async def _step(self, action: Callable[[int], object], verb: str) -> None:
-        rental = self._selected_active()
+    async def _step(
+        self, action: Callable[[int], object], verb: str, rental: RentalRecord | None = None
+    ) -> None:
+        rental = rental or self._selected_active()
         if rental is None:
             return
         try:
@@ -244,10 +364,19 @@ class RentalsBoard(QWidget):
     @asyncSlot()
     async def cancel_selected(self) -> None:
         rental = self._selected_active()
-        if rental is not None and parse_state(rental.state) not in PRE_ACTIVE:
+        if rental is None:
+            return
+        if parse_state(rental.state) not in PRE_ACTIVE:
             self.message.setText("An active rental is ended by checking it out, not cancelled.")
             return
-        await self._step(self._rentals.cancel, "cancelled")
+        question = (
+            f"Cancel the check-in of rental #{rental.id} "
+            f"({rental.vehicle_name} [{rental.fleet_number}])? An unlocked vehicle is "
+            "locked again. This cannot be undone."
+        )
+        if not await self.confirm(self, "Cancel check-in", question):
+            return
+        await self._step(self._rentals.cancel, "cancelled", rental)
 
     @asyncSlot()
     async def retry_selected(self) -> None:

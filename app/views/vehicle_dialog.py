@@ -3,6 +3,11 @@
 Rules that need no database (VIN shape and check digit, IMEI Luhn digit, Smartcar model
 year) are shown under each field as the operator types; OK checks everything again plus
 duplicates, and on any problem the dialog stays open with the reason under the field.
+
+The *Hold* field is the operator's part of the vehicle status: Maintenance or Not ready
+keep the vehicle out of service whatever its telemetry says, until set back to "None";
+every other status is derived (app.services.vehicle_status). The dialog grows to fit the
+reasons it shows (issue #13 item 9: VIN errors were cut off).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -37,6 +43,14 @@ CONNECTION_LABELS = {
 }
 POWERTRAIN_LABELS = {None: "—", "ice": "Combustion", "bev": "Electric", "phev": "Plug-in hybrid"}
 IOT_VENDORS = ("OKAI", "Segway", "ZIMO", "Omni", "Teltonika", "Concox")
+HOLD_LABELS = {
+    "available": "None (status follows the vehicle)",
+    "maintenance": "Maintenance",
+    "not_ready": "Not ready",
+}
+#: The form's width in average characters: the longest reason under a field fits on
+#: two lines.
+FORM_CHARS = 64
 
 
 class VehicleDialog(QDialog):
@@ -81,6 +95,8 @@ class VehicleDialog(QDialog):
         self.connection = self._combo(CONNECTION_LABELS)
         self.vendor = QComboBox()
         self.vendor.addItems(IOT_VENDORS)
+        self.hold = self._combo(HOLD_LABELS)
+        self.hold.setObjectName("statusHold")
 
         self.errors: dict[str, QLabel] = {}
         form = QFormLayout()
@@ -97,6 +113,7 @@ class VehicleDialog(QDialog):
             ("connection_type", "&Connection", self.connection),
             ("iot_vendor", "IoT ve&ndor", self.vendor),
             ("imei", "&IMEI", self.imei),
+            ("status", "&Hold", self.hold),
         ):
             error = QLabel()
             error.setObjectName(f"error_{key}")
@@ -120,10 +137,13 @@ class VehicleDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         self.status = QLabel()
         self.status.setObjectName("dialogStatus")
+        self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
+        layout.setSizeConstraint(QLayout.SizeConstraint.SetMinimumSize)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * FORM_CHARS)
 
         if initial is not None:
             self._load(initial)
@@ -141,6 +161,7 @@ class VehicleDialog(QDialog):
         for combo in (self.kind, self.connection, self.powertrain, self.vendor):
             combo.currentIndexChanged.connect(self._revalidate)
         self._revalidate()
+        self.adjustSize()
 
     @property
     def ok_button(self) -> QPushButton:
@@ -162,6 +183,7 @@ class VehicleDialog(QDialog):
                 plate=self.plate.text(),
                 powertrain=self.powertrain.currentData(),
                 connection_type=connection,
+                status=self.hold.currentData(),
                 iot_vendor=self.vendor.currentText() if connection == "iot" else None,
             )
         )
@@ -171,6 +193,18 @@ class VehicleDialog(QDialog):
             message = problems.get(key, "")
             label.setText(message)
             label.setVisible(bool(message))
+        self._fit()
+
+    def _fit(self) -> None:
+        """Grow (never shrink below what the operator chose) to show every reason whole."""
+        layout = self.layout()
+        layout.activate()
+        hint = self.sizeHint()
+        width = max(self.width(), hint.width())
+        height = layout.totalHeightForWidth(width) if layout.hasHeightForWidth() else 0
+        height = max(self.height(), height, hint.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
 
     @asyncSlot()
     async def save(self) -> None:
@@ -190,6 +224,7 @@ class VehicleDialog(QDialog):
         except VehicleInvalid as invalid:
             self.show_problems(invalid.problems)
             self.status.setText("Not saved: see the fields marked in red.")
+            self._fit()
             return
         except Exception as exc:
             logger.exception("saving a vehicle failed")
@@ -231,3 +266,5 @@ class VehicleDialog(QDialog):
         self.connection.setCurrentIndex(max(0, self.connection.findData(fields.connection_type)))
         if fields.iot_vendor:
             self.vendor.setCurrentText(fields.iot_vendor)
+        hold = fields.status if fields.status in HOLD_LABELS else "available"
+        self.hold.setCurrentIndex(self.hold.findData(hold))

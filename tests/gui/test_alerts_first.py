@@ -50,7 +50,8 @@ async def test_alerts_first_lists_alerting_vehicles_on_top_in_column_order(windo
     assert visible(window)[2:] == [i for i in plain if i not in alerting]
     assert window.current_vehicle_id() == plain[3]  # the selection survives the re-order
     assert status_cell(window, alerting[0]).startswith("⚠ ")
-    assert "critical" in status_cell(window, alerting[0], Qt.ItemDataRole.ToolTipRole)
+    # Low charge (a warning): the unlocked ones were never seen locked, so no alarm there.
+    assert "warning" in status_cell(window, alerting[0], Qt.ItemDataRole.ToolTipRole)
     assert not status_cell(window, plain[0]).startswith("⚠")
 
     window.table.sortByColumn(Column.NAME, Qt.SortOrder.AscendingOrder)

@@ -6,14 +6,19 @@ Vehicle commands are a small in-test implementation of the VehicleCommands proto
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import pytest
+from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
+
+from app.config import AlertSettings
 from app.models.command_audit import CommandAudit
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
 from app.services.alert_service import AlertService
 from app.services.operations import Operations
-from app.services.rentals import RentalService
+from app.services.rentals import RentalService, RentalStepFailed
 from app.services.vehicle_commands import CommandOutcome, LockReading
 from tests.helpers.waiting import until
 
@@ -22,12 +27,20 @@ class FakeCommands:
     def __init__(self) -> None:
         self.locked: dict[int, bool] = {}
         self.open_doors: tuple[str, ...] = ()
+        self.unlock_error = ""
+        self.answer: asyncio.Event | None = None  # set: the "vehicle" answers the unlock
+        self.unlocks_sent = 0
 
     async def lock(self, vehicle_id: int, *, reason: str = "") -> CommandOutcome:
         self.locked[vehicle_id] = True
         return CommandOutcome(True, "lock", "", LockReading(True, ()))
 
     async def unlock(self, vehicle_id: int, *, reason: str = "") -> CommandOutcome:
+        self.unlocks_sent += 1
+        if self.answer is not None:
+            await self.answer.wait()
+        if self.unlock_error:
+            return CommandOutcome(False, "unlock", self.unlock_error)
         self.locked[vehicle_id] = False
         return CommandOutcome(True, "unlock", "", LockReading(False, ()))
 
@@ -68,7 +81,9 @@ async def test_start_dialog_blocks_then_starts_and_board_checks_out(window, cont
     assert "No telemetry" in dialog.status.text() and not dialog.start_button.isEnabled()
     dialog.close()
 
-    report(context, row.id, lat=52.5, lon=13.4, battery=80.0, odometer=120.0, locked=True)
+    report(
+        context, row.id, lat=52.5, lon=13.4, speed=0.0, battery=80.0, odometer=120.0, locked=True
+    )
     dialog = window.operations.start_rental()
     await until(lambda: dialog.start_button.isEnabled(), what="gate passes")
     dialog.customer.setText("walk-in")
@@ -105,7 +120,10 @@ async def test_start_dialog_blocks_then_starts_and_board_checks_out(window, cont
 
 async def test_alert_inbox_filters_and_acknowledges(window, context):
     _, ops = install(context)
+    no_grace = context.settings.model_copy(update={"alerts": AlertSettings(unlocked_grace_s=0)})
+    ops.alerts = AlertService(context.database, no_grace)
     row = scooter(context)
+    report(context, row.id, locked=True, battery=50.0)  # seen locked once, then left open
     report(context, row.id, locked=False, battery=5.0)
     await ops.alerts.evaluate([row.id])
     inbox = window.operations.show_alerts()
@@ -148,3 +166,123 @@ async def test_audit_view_lists_filters_and_exports(window, context, tmp_path):
     text = target.read_text()
     assert text.startswith("id,created_at") and "'=cmd()" in text and text.count("\n") == 3
     view.close()
+
+
+def assert_fits(dialog: QDialog) -> None:
+    """Issue #13 item 9: no dialog clips its text."""
+    size, hint = dialog.size(), dialog.sizeHint()
+    assert size.width() >= hint.width() and size.height() >= hint.height(), (size, hint)
+    for label in dialog.findChildren(QLabel):
+        if not label.isVisible() or not label.text():
+            continue
+        if label.wordWrap():
+            assert label.heightForWidth(label.width()) <= label.height(), label.text()
+        else:
+            assert label.sizeHint().width() <= label.width(), label.text()
+
+
+async def test_start_dialog_cancel_leaves_no_open_check_in(window, context):
+    """Issue #13 item 8: the unlock failed, the operator pressed Cancel, and the check-in
+    stayed open (the car then could not be rented until it expired)."""
+    commands, ops = install(context)
+    row = scooter(context)
+    report(context, row.id, lat=52.5, lon=13.4, speed=0.0, battery=80.0, locked=True)
+    assert window.select_vehicle(row.id)
+    dialog = window.operations.start_rental()
+    await until(lambda: dialog.start_button.isEnabled(), what="gate passes")
+    assert_fits(dialog)
+    commands.unlock_error = "device did not answer"
+    dialog.start_button.click()
+    await until(lambda: dialog.check_in is not None, what="unlock failed, check-in open")
+    assert "device did not answer" in dialog.status.text()
+    assert_fits(dialog)
+    [open_] = await ops.rentals.open_rentals()
+    dialog.buttons.button(dialog.buttons.StandardButton.Cancel).click()
+    await until(lambda: not dialog.isVisible(), what="dialog closed")
+    assert await ops.rentals.open_rentals() == []
+    cancelled = await ops.rentals.get(open_.id)
+    assert cancelled.state == "cancelled" and "start dialog cancelled" in cancelled.note
+
+
+async def test_closing_the_start_dialog_mid_unlock_cancels_the_check_in(window, context):
+    commands, ops = install(context)
+    row = scooter(context)
+    report(context, row.id, lat=52.5, lon=13.4, speed=0.0, battery=80.0, locked=True)
+    assert window.select_vehicle(row.id)
+    dialog = window.operations.start_rental()
+    await until(lambda: dialog.start_button.isEnabled(), what="gate passes")
+    commands.answer, commands.unlock_error = asyncio.Event(), "device did not answer"
+    dialog.start_button.click()
+    await until(lambda: commands.unlocks_sent == 1, what="unlock sent")
+    dialog.close()  # the window's close button while the vehicle has not answered
+    assert dialog.isVisible() and "Cancelling once" in dialog.status.text()
+    commands.answer.set()
+    await until(lambda: not dialog.isVisible(), what="dialog closed after cancelling")
+    assert await ops.rentals.open_rentals() == []
+
+
+async def test_motion_unknown_asks_for_an_override_reason(window, context):
+    install(context)
+    row = scooter(context)
+    report(context, row.id, lat=52.5, lon=13.4, battery=80.0, locked=True)  # no speed
+    assert window.select_vehicle(row.id)
+    dialog = window.operations.start_rental()
+    await until(lambda: "Motion unknown" in dialog.status.text(), what="motion unknown")
+    assert dialog.override.isVisible() and not dialog.start_button.isEnabled()
+    assert_fits(dialog)
+    dialog.override.setText("scooter is in the depot rack")
+    assert dialog.start_button.isEnabled()
+    dialog.start_button.click()
+    await until(lambda: dialog.rental is not None, what="rental started")
+    assert "scooter is in the depot rack" in dialog.rental.note
+    dialog.close()
+
+
+async def test_cancel_check_in_asks_and_cancel_keeps_it(window, context):
+    commands, ops = install(context)
+    row = scooter(context)
+    report(context, row.id, lat=52.5, lon=13.4, speed=0.0, battery=80.0, locked=True)
+    commands.unlock_error = "device did not answer"
+    with pytest.raises(RentalStepFailed, match="Unlocking failed"):
+        await ops.rentals.start(row.id)
+    board = window.operations.show_board()
+    await until(lambda: board.active.rowCount() == 1, what="check-in on the board")
+    board.active.selectRow(0)
+
+    def question() -> QMessageBox | None:
+        box = board.findChild(QMessageBox, "confirmBox")
+        return box if box is not None and box.isVisible() else None
+
+    board.cancel_button.click()
+    await until(question, what="confirmation asked")
+    box = question()
+    assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)  # risky
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    await until(lambda: question() is None, what="question closed")
+    [still_open] = await ops.rentals.open_rentals()
+    assert still_open.state == "pre_condition_documented"
+    board.cancel_button.click()
+    await until(question, what="asked again")
+    question().button(QMessageBox.StandardButton.Yes).click()
+    await until(lambda: "cancelled" in board.message.text(), what="cancelled")
+    assert await ops.rentals.open_rentals() == []
+    board.close()
+
+
+async def test_checkout_dialog_fits_its_receipt(window, context):
+    _, ops = install(context)
+    row = scooter(context)
+    report(context, row.id, lat=52.5, lon=13.4, speed=0.0, battery=80.0, locked=True)
+    rental = await ops.rentals.start(row.id)
+    board = window.operations.show_board()
+    await until(lambda: board.active.rowCount() == 1, what="active rental")
+    board.active.selectRow(0)
+    checkout = board.open_checkout()
+    await until(checkout.isVisible, what="check-out dialog shown")
+    assert_fits(checkout)
+    metrics = checkout.result_text.fontMetrics()
+    assert checkout.result_text.width() >= metrics.averageCharWidth() * 80
+    assert checkout.result_text.height() >= metrics.lineSpacing() * 12
+    assert rental.id
+    checkout.close()
+    board.close()

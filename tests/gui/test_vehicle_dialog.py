@@ -108,3 +108,43 @@ async def test_edit_changes_the_listed_vehicle(qtbot, window):
     await until(lambda: window.current_row().name == "Pool car 1")
     assert window.detail.title.text() == "Pool car 1"
     assert window.model.rowCount() == 20
+
+
+def assert_fits(dialog) -> None:
+    """Issue #13 item 9: VIN errors were cut off vertically."""
+    from PySide6.QtWidgets import QLabel
+
+    size, hint = dialog.size(), dialog.sizeHint()
+    assert size.width() >= hint.width() and size.height() >= hint.height(), (size, hint)
+    for label in dialog.findChildren(QLabel):
+        if label.isVisible() and label.text():
+            if label.wordWrap():
+                assert label.heightForWidth(label.width()) <= label.height(), label.text()
+            else:
+                assert label.sizeHint().width() <= label.width(), label.text()
+
+
+async def test_error_reasons_are_shown_whole(window, dialog):
+    await until(dialog.isVisible, what="dialog shown")
+    assert_fits(dialog)
+    fill_car(dialog, vin="1HGCM8263IA004352", year="2015")
+    await dialog.save()
+    assert dialog.errors["vin"].isVisible() and dialog.errors["year"].isVisible()
+    assert_fits(dialog)
+
+
+async def test_hold_is_set_and_cleared_in_edit_vehicle(qtbot, window):
+    car = next(r for r in window.model.rows if r.kind == "car")
+    window.select_vehicle(car.id)
+    dialog = window.edit_vehicle()
+    qtbot.addWidget(dialog)
+    assert dialog.hold.currentData() == "available"  # no hold: the status is derived
+    dialog.hold.setCurrentIndex(dialog.hold.findData("maintenance"))
+    await dialog.save()
+    await until(lambda: window.current_row().status == "maintenance", what="hold stored")
+    dialog = window.edit_vehicle()
+    qtbot.addWidget(dialog)
+    assert dialog.hold.currentData() == "maintenance"
+    dialog.hold.setCurrentIndex(dialog.hold.findData("available"))
+    await dialog.save()
+    await until(lambda: window.current_row().status == "available", what="hold cleared")

@@ -3,16 +3,21 @@
 It never opens a database session; the main window hands it rows. Display strings and
 the search text are computed once per row when rows arrive, so painting and filtering
 100,000 vehicles stays cheap.
+
+The Status cell carries a dot in the status colour (the map's colours); an Offline
+vehicle's "Last heard" is grey and italic with a tooltip, so stale data is never read as
+current (issue #13 item 5).
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 
 from app.models.vehicles import VehicleRow
 from app.views import formatting as fmt
@@ -52,6 +57,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 _NUMERIC = {Column.ENERGY, Column.ODOMETER}
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_STALE_BRUSH = QBrush(QColor("#8a8f98"))
 
 
 def _make_model_year(row: VehicleRow) -> str:
@@ -111,12 +117,25 @@ class VehicleTableModel(QAbstractTableModel):
         if role == VEHICLE_ID_ROLE:
             return self.rows[position].id
         if role == Qt.ItemDataRole.DecorationRole:
-            return self._badge_icon(self.rows[position]) if column == Column.CONNECTION else None
+            if column == Column.CONNECTION:
+                return self._badge_icon(self.rows[position])
+            if column == Column.STATUS:
+                return self._status_dot(self.rows[position].status)
+            return None
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _RIGHT if column in _NUMERIC else None
+        if column == Column.LAST_HEARD and self.rows[position].status == "offline":
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return _STALE_BRUSH
+            if role == Qt.ItemDataRole.FontRole:
+                return _stale_font()
         if role == Qt.ItemDataRole.ToolTipRole and column == Column.LAST_HEARD:
-            heard = self.rows[position].last_heard_at
-            return heard.astimezone().strftime("%Y-%m-%d %H:%M:%S") if heard else None
+            row = self.rows[position]
+            heard = row.last_heard_at
+            when = heard.astimezone().strftime("%Y-%m-%d %H:%M:%S") if heard else "never heard"
+            if row.status == "offline":
+                return f"{when} — stale: no report within its expected interval (Offline)"
+            return when if heard else None
         if role == Qt.ItemDataRole.ToolTipRole and column == Column.STATUS:
             severity = self._alerts.get(self.rows[position].id)
             return f"Open alerts — most severe: {severity}" if severity else None
@@ -209,6 +228,24 @@ class VehicleTableModel(QAbstractTableModel):
                 return fmt.age(row.last_heard_at, self._now) if row.last_heard_at else "never"
         return ""
 
+    def _status_dot(self, status: str) -> QIcon | None:
+        colour = fmt.STATUS_COLOURS.get(status)
+        if colour is None:
+            return None
+        key = f"dot:{colour}"
+        icon = self._icons.get(key)
+        if icon is None:
+            pixmap = QPixmap(12, 12)
+            pixmap.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(pixmap)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(colour))
+            painter.drawEllipse(1, 1, 10, 10)
+            painter.end()
+            icon = self._icons[key] = QIcon(pixmap)
+        return icon
+
     def _badge_icon(self, row: VehicleRow) -> QIcon | None:
         if row.connection_status is not None:
             colour = fmt.CONNECTION_STATUS_COLOURS.get(row.connection_status, "#8a8f98")
@@ -222,6 +259,14 @@ class VehicleTableModel(QAbstractTableModel):
             pixmap.fill(QColor(colour))
             icon = self._icons[colour] = QIcon(pixmap)
         return icon
+
+
+@cache
+def _stale_font() -> QFont:
+    """Italic, made on first use (a QFont wants the QGuiApplication to exist)."""
+    font = QFont()
+    font.setItalic(True)
+    return font
 
 
 def _alert_marked(status: str, severity: str | None) -> str:

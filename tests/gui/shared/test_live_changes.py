@@ -86,3 +86,45 @@ async def test_export_action_writes_a_review_file_from_the_shared_database(qtbot
     finally:
         window.close()
         context.close()
+
+
+async def test_a_status_the_collector_derives_reaches_the_console_list(qtbot, tmp_path, pg_url):
+    """Statuses are written by whoever runs the alert evaluation (the collector in shared
+    mode); its publisher must tell the consoles, or their list keeps the old status."""
+    from app.services.operations import operations
+    from app.services.workers import start_change_publisher
+    from tests.helpers.rentals import open_rental
+
+    context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
+    collector = open_context(
+        Settings(), resolve_paths(tmp_path / "collector").ensure(), db_url=pg_url
+    )
+    console_tasks, collector_tasks = TaskOwner(), TaskOwner()
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    try:
+        vehicle_id = VehicleRepository(context.database).add(
+            VehicleFields(name="Shared car", fleet_number="SH-2", kind="car")
+        )
+        window.show()
+        window.reload()
+        await until(lambda: window.model.rowCount() == 1, what="the fleet list")
+        window.live_updates = LiveUpdates(window, context)
+        listener = start_change_feed(window, context, console_tasks)
+        await asyncio.wait_for(listener.listening.wait(), 10)
+        alerts = operations(collector).alerts
+        start_change_publisher(collector, collector_tasks)
+        open_rental(collector.database, vehicle_id)
+        await alerts.evaluate([vehicle_id])
+
+        def shown_status() -> str | None:
+            position = window.model.position_of(vehicle_id)
+            return None if position is None else window.model.rows[position].status
+
+        await until(lambda: shown_status() == "in_use", 5, "the derived status in the list")
+    finally:
+        await collector_tasks.shutdown()
+        await console_tasks.shutdown()
+        window.close()
+        collector.close()
+        context.close()

@@ -22,15 +22,21 @@ def audit(rig: Rig) -> list[tuple[str, str, str]]:
         ]
 
 
+#: Smartcar reports no speed: every start overrides "motion unknown" (rental_gate).
+PARKED = "parked in bay 4, seen on the depot camera"
+
+
 async def test_full_rental_drive_and_checkout_with_surcharges(rig: Rig):
     await rig.connect(FORD)
     await rig.sim_state(FORD, activity="parked", locked=True, open_doors=[])
-    rental = await rig.rentals.start(rig.vehicles[FORD], "booking 42")
+    rental = await rig.rentals.start(rig.vehicles[FORD], "booking 42", override_reason=PARKED)
     assert rental.state == RentalState.RENTAL_ACTIVE
     assert rental.start["fuel_pct"] is not None and rental.start["odometer_km"] is not None
     assert rental.start["latitude"] is not None
     assert (await rig.sim_state(FORD))["locked"] is False  # really unlocked in the "car"
     assert "start readings fuel" in rental.note and rental.customer_ref == "booking 42"
+    assert "Motion unknown: no speed reading in the last 30 min. Make sure" in rental.note
+    assert f"Reason: {PARKED}" in rental.note
 
     await rig.sim_state(FORD, activity="driving")
     rig.clock.advance(3600)  # one hour at the simulator's 36 km/h
@@ -58,7 +64,7 @@ async def test_full_rental_drive_and_checkout_with_surcharges(rig: Rig):
 async def test_open_door_blocks_checkout_with_the_door_named(rig: Rig):
     await rig.connect(FORD)
     await rig.sim_state(FORD, activity="parked")
-    rental = await rig.rentals.start(rig.vehicles[FORD])
+    rental = await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
     await rig.sim_state(FORD, open_doors=["frontLeft"])
     with pytest.raises(CheckoutBlocked, match="front left door is open") as info:
         await rig.rentals.check_out(rental.id)
@@ -80,25 +86,25 @@ async def test_gate_names_each_missing_permission_and_expired_connection(rig: Ri
         lambda: repo.mark_synced(connection_id, rig.rentals._clock(), scopes, "active", "")
     )
     with pytest.raises(RentalBlocked) as info:
-        await rig.rentals.start(rig.vehicles[TESLA])
+        await rig.rentals.start(rig.vehicles[TESLA], override_reason=PARKED)
     text = "\n".join(info.value.problems)
     assert (
         "Missing permission Control Security" in text and "Missing permission Read Odometer" in text
     )
     await rig.db.run(repo.set_status, connection_id, "expired", "Reconnect needed")
     with pytest.raises(RentalBlocked, match="connection is Expired, not Active"):
-        await rig.rentals.start(rig.vehicles[TESLA])
+        await rig.rentals.start(rig.vehicles[TESLA], override_reason=PARKED)
     assert await rig.rentals.open_rentals() == []
 
 
 async def test_second_rental_and_unconnected_car_are_blocked(rig: Rig):
     await rig.connect(FORD)
     await rig.sim_state(FORD, activity="parked")
-    first = await rig.rentals.start(rig.vehicles[FORD])
+    first = await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
     with pytest.raises(RentalBlocked, match=f"already in rental #{first.id}"):
-        await rig.rentals.start(rig.vehicles[FORD])
+        await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
     with pytest.raises(RentalBlocked, match=r"not connected to Smartcar|no connection"):
-        await rig.rentals.start(rig.vehicles[TESLA])
+        await rig.rentals.start(rig.vehicles[TESLA], override_reason=PARKED)
 
 
 async def test_unlock_failure_keeps_check_in_open_for_retry_or_cancel(rig: Rig):
@@ -107,7 +113,7 @@ async def test_unlock_failure_keeps_check_in_open_for_retry_or_cancel(rig: Rig):
     await rig.reader.refresh(rig.vehicles[FORD])  # fresh telemetry before the outage
     await rig.sim_faults(error_type="UPSTREAM", error_code="NO_RESPONSE")
     with pytest.raises(RentalStepFailed, match="Unlocking failed") as info:
-        await rig.rentals.start(rig.vehicles[FORD])
+        await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
     rental = info.value.rental
     assert rental.state == RentalState.PRE_CONDITION_DOCUMENTED and "unlock failed" in rental.note
     assert audit(rig)[-1][:2] == ("unlock", "failed")
@@ -124,7 +130,7 @@ async def test_check_in_expires_and_relocks(rig: Rig):
     await rig.reader.refresh(rig.vehicles[FORD])
     await rig.sim_faults(error_type="UPSTREAM", error_code="NO_RESPONSE")
     with pytest.raises(RentalStepFailed):
-        await rig.rentals.start(rig.vehicles[FORD])
+        await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
     await rig.sim_faults()
     assert await rig.rentals.expire_due() == []
     rig.clock.advance(31 * 60)
@@ -138,7 +144,7 @@ async def test_command_on_a_rented_car_needs_a_reason(rig: Rig):
 
     await rig.connect(FORD)
     await rig.sim_state(FORD, activity="parked")
-    await rig.rentals.start(rig.vehicles[FORD])
+    await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
     with pytest.raises(ReasonRequired, match="give a reason"):
         await rig.rentals.guarded_command(rig.vehicles[FORD], "lock")
     outcome = await rig.rentals.guarded_command(rig.vehicles[FORD], "lock", "customer asked")
@@ -148,3 +154,19 @@ async def test_command_on_a_rented_car_needs_a_reason(rig: Rig):
             s.scalars(select(Command.reason).order_by(Command.id.desc())).first()
             == "customer asked"
         )
+
+
+async def test_motion_unknown_blocks_until_the_operator_gives_a_reason(rig: Rig):
+    """Issue #13 item 8: no speed reading used to count as "not moving" (Ready, then the
+    unlock failed on a driving car). Now it blocks, and a reason lets it through."""
+    await rig.connect(FORD)
+    await rig.sim_state(FORD, activity="parked")
+    _, gate = await rig.rentals.check_gate(rig.vehicles[FORD])
+    assert gate.problems == gate.overridable and "Motion unknown" in gate.problems[0]
+    with pytest.raises(RentalBlocked, match="Motion unknown: no speed reading"):
+        await rig.rentals.start(rig.vehicles[FORD])
+    with pytest.raises(RentalBlocked, match="Motion unknown"):
+        await rig.rentals.start(rig.vehicles[FORD], override_reason="   ")
+    assert await rig.rentals.open_rentals() == []
+    rental = await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
+    assert rental.state == RentalState.RENTAL_ACTIVE and PARKED in rental.note

@@ -4,7 +4,7 @@ from app.config import AlertSettings
 from app.services.alerts import AlertKind, AlertTracker, OpenAlert, VehicleFacts, conditions
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-S = AlertSettings(clear_after_s=300)
+S = AlertSettings(clear_after_s=300, unlocked_grace_s=0)
 
 
 def kinds(facts: VehicleFacts, now: datetime = T0, open_kinds=()) -> set[AlertKind]:
@@ -16,8 +16,8 @@ def test_each_rule_fires_on_its_condition_and_not_on_unknowns():
     assert kinds(VehicleFacts(1, fuel_pct=10.0)) == {AlertKind.LOW_FUEL}
     assert kinds(VehicleFacts(1, battery_pct=14.9)) == {AlertKind.LOW_CHARGE}
     assert kinds(VehicleFacts(1, battery_pct=15.0)) == set()
-    assert kinds(VehicleFacts(1, locked=False)) == {AlertKind.UNLOCKED}
-    assert kinds(VehicleFacts(1, locked=False, in_rental=True)) == set()
+    assert kinds(VehicleFacts(1, locked=False, ever_locked=True)) == {AlertKind.UNLOCKED}
+    assert kinds(VehicleFacts(1, locked=False, ever_locked=True, in_rental=True)) == set()
     assert kinds(VehicleFacts(1, tires_kpa={"frontLeft": 150.0, "backLeft": 240.0})) == {
         AlertKind.TIRE_LOW
     }
@@ -39,11 +39,33 @@ def test_door_open_while_locked_or_parked_but_not_while_driving_a_rental():
     assert door.message == "frontLeft open while locked"
 
 
+def test_unlocked_never_seen_locked_is_no_alarm():
+    """A tracker that never reported a locked state (a demo rider) is not "unlocked"."""
+    assert kinds(VehicleFacts(1, locked=False)) == set()
+
+
+def test_unlocked_is_raised_only_after_the_grace_period():
+    store, tracker = Store(), AlertTracker(AlertSettings(unlocked_grace_s=300))
+    loose = VehicleFacts(1, locked=False, ever_locked=True)
+    store.step(tracker, loose, T0)
+    store.step(tracker, loose, T0 + timedelta(seconds=299))
+    assert store.rows == {}
+    store.step(tracker, VehicleFacts(1, locked=True, ever_locked=True), T0 + timedelta(seconds=310))
+    store.step(tracker, loose, T0 + timedelta(seconds=320))  # relocked in between: wait anew
+    store.step(tracker, loose, T0 + timedelta(seconds=600))
+    assert store.rows == {}
+    store.step(tracker, loose, T0 + timedelta(seconds=620))
+    [alert] = store.rows.values()
+    assert alert.kind == AlertKind.UNLOCKED.value and alert.first_seen == T0 + timedelta(
+        seconds=620
+    )
+
+
 def test_silent_uses_the_expected_interval_and_is_quiet_while_charging():
-    heard = T0 - timedelta(seconds=61)
+    heard = T0 - timedelta(seconds=121)  # past twice the interval (one interval of grace)
     assert AlertKind.SILENT in kinds(VehicleFacts(1, last_heard_at=heard, expected_interval_s=60))
     assert AlertKind.SILENT not in kinds(
-        VehicleFacts(1, last_heard_at=heard, expected_interval_s=120)
+        VehicleFacts(1, last_heard_at=T0 - timedelta(seconds=119), expected_interval_s=60)
     )
     assert AlertKind.SILENT not in kinds(
         VehicleFacts(1, status="charging", last_heard_at=heard, expected_interval_s=60)
@@ -101,7 +123,9 @@ class Store:
 def test_persisting_condition_is_one_alert_with_moving_last_seen():
     store, tracker = Store(), AlertTracker(S)
     for minute in range(5):
-        store.step(tracker, VehicleFacts(1, locked=False), T0 + timedelta(minutes=minute))
+        store.step(
+            tracker, VehicleFacts(1, locked=False, ever_locked=True), T0 + timedelta(minutes=minute)
+        )
     [alert] = store.rows.values()
     assert alert.first_seen == T0 and alert.last_seen == T0 + timedelta(minutes=4)
     assert alert.count == 1 and not store.cleared
@@ -111,17 +135,23 @@ def test_flapping_condition_is_counted_not_repeated():
     store, tracker = Store(), AlertTracker(S)
     for second in range(0, 600, 30):  # locked/unlocked every 30 s for 10 min
         locked = (second // 30) % 2 == 1
-        store.step(tracker, VehicleFacts(1, locked=locked), T0 + timedelta(seconds=second))
+        store.step(
+            tracker,
+            VehicleFacts(1, locked=locked, ever_locked=True),
+            T0 + timedelta(seconds=second),
+        )
     assert len(store.rows) == 1 and not store.cleared
     assert store.rows[1].count == 10  # the first raise plus nine comebacks
 
 
 def test_alert_clears_after_the_minimum_clear_time_and_a_new_one_follows():
     store, tracker = Store(), AlertTracker(S)
-    store.step(tracker, VehicleFacts(1, locked=False), T0)
+    store.step(tracker, VehicleFacts(1, locked=False, ever_locked=True), T0)
     store.step(tracker, VehicleFacts(1, locked=True), T0 + timedelta(seconds=299))
     assert not store.cleared
     store.step(tracker, VehicleFacts(1, locked=True), T0 + timedelta(seconds=300))
     assert store.cleared == {1: T0 + timedelta(seconds=300)}
-    store.step(tracker, VehicleFacts(1, locked=False), T0 + timedelta(seconds=400))
+    store.step(
+        tracker, VehicleFacts(1, locked=False, ever_locked=True), T0 + timedelta(seconds=400)
+    )
     assert sorted(store.rows) == [1, 2] and store.rows[2].count == 1

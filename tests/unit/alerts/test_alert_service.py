@@ -42,9 +42,11 @@ async def test_alerts_persist_dedupe_acknowledge_and_clear(db):
         [VehicleFields(name=f"Car {i}", fleet_number=f"C-{i}", kind="car") for i in range(2)]
     )
     clock = Clock()
-    service = AlertService(db, Settings(alerts=AlertSettings(clear_after_s=60)), clock=clock)
+    settings = Settings(alerts=AlertSettings(clear_after_s=60, unlocked_grace_s=0))
+    service = AlertService(db, settings, clock=clock)
     heard = []
     service.listeners.append(lambda: heard.append(1))
+    store(db, car, T0 - timedelta(minutes=10), locked=True)  # seen locked once
     store(db, car, T0, fuel=8.0, locked=False)
     store(db, other, T0, fuel=80.0, locked=True)
     changes = await service.evaluate([car, other])

@@ -28,6 +28,30 @@ def test_threshold_mode_matches_the_documented_examples(end, fee):
     assert ("not below 75 %" in line.explanation) == (fee == "0.00")
 
 
+def test_threshold_never_bills_a_level_the_customer_did_not_lower():
+    same = level_line("fuel", THRESHOLD, 38.0, 38.0)
+    higher = level_line("charge", THRESHOLD, 31.0, 40.0)
+    lower = level_line("fuel", THRESHOLD, 38.0, 37.5)
+    assert same.amount == higher.amount == Decimal("0.00")
+    assert "handed out at 38 %: nothing used" in same.explanation
+    assert lower.amount == Decimal("45.00")
+
+
+def test_phev_handed_out_low_and_returned_unchanged_costs_nothing():
+    """Issue #13 item 8: 38 % fuel / 31 % charge out, the same back a minute later: 90.00."""
+    readings = Readings(fuel_pct=38.0, charge_pct=31.0, odometer_km=500.0)
+    receipt = compute_receipt(
+        KindSurcharges(),
+        readings,
+        readings,
+        started_at=T0,
+        ended_at=T0 + timedelta(minutes=1),
+        powertrain="phev",
+    )
+    assert receipt.total == Decimal("0.00")
+    assert [line.kind for line in receipt.lines] == ["fuel", "mileage"]
+
+
 def test_threshold_fee_respects_cap():
     line = level_line("fuel", LevelSurcharge(cap=Decimal("30")), 90.0, 10.0)
     assert line.amount == Decimal("30.00") and line.capped and "capped at 30.00" in line.explanation
@@ -101,9 +125,11 @@ def test_receipt_picks_lines_by_powertrain_and_totals():
     assert [line.kind for line in ice.lines] == ["fuel", "mileage"]
     assert ice.total == Decimal("75.00")  # 45 + 100 km x 0.30
     phev = compute_receipt(rules, start, end, powertrain="phev", **kw)
-    assert [line.kind for line in phev.lines] == ["fuel", "charge", "mileage"]
-    assert phev.lines[1].skipped and phev.total == Decimal("75.00")
+    assert [line.kind for line in phev.lines] == ["fuel", "mileage"]  # one energy, not two
+    assert phev.total == Decimal("75.00")
     assert "Total surcharges: 75.00 USD" in phev.text()
+    on_charge = compute_receipt(rules, start, end, powertrain="phev", phev_energy="charge", **kw)
+    assert [line.kind for line in on_charge.lines] == ["charge", "mileage"]
     bev = compute_receipt(rules, start, end, powertrain="bev", **kw)
     assert [line.kind for line in bev.lines] == ["charge", "mileage"]
 
