@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.config import AlertSettings, DemoSettings, Settings
 from app.views.alert_inbox import MUTED
 from tests.gui.test_rentals_views import install, report, scooter
 from tests.helpers.waiting import until
@@ -11,10 +12,24 @@ from tests.helpers.waiting import until
 pytestmark = pytest.mark.gui
 
 
+@pytest.fixture
+def settings():
+    """No grace period for "unlocked outside a rental", so both alerts are raised at once."""
+    return Settings(
+        demo=DemoSettings(cars=12, micromobility=8), alerts=AlertSettings(unlocked_grace_s=0)
+    )
+
+
+def raise_two_alerts(context, vehicle_id: int) -> None:
+    """Low charge and "unlocked outside a rental" (the scooter was seen locked before)."""
+    report(context, vehicle_id, locked=True)
+    report(context, vehicle_id, locked=False, battery=5.0)
+
+
 async def test_acknowledged_alerts_are_muted_with_who_and_when(window, context):
     _, ops = install(context)
     row = scooter(context)
-    report(context, row.id, locked=False, battery=5.0)
+    raise_two_alerts(context, row.id)
     await ops.alerts.evaluate([row.id])
     inbox = window.operations.show_alerts()
     await until(lambda: inbox.table.rowCount() == 2, what="two alerts")
@@ -41,7 +56,7 @@ async def test_acknowledged_alerts_are_muted_with_who_and_when(window, context):
 async def test_the_inbox_window_is_wide_enough_for_its_columns(window, context):
     _, ops = install(context)
     row = scooter(context)
-    report(context, row.id, locked=False, battery=5.0)
+    raise_two_alerts(context, row.id)
     await ops.alerts.evaluate([row.id])
     inbox = window.operations.show_alerts()
     await until(lambda: inbox.table.rowCount() == 2, what="two alerts")
