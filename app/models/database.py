@@ -26,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -79,12 +79,19 @@ class Database:
     """One database (SQLite file or PostgreSQL server) and the thread that talks to it."""
 
     def __init__(self, url: str, *, read_only: bool = False, echo: bool = False) -> None:
-        self.url = make_url(url)
+        try:  # a --db URL is operator input: a bad one is a message, not a traceback
+            self.url = make_url(url)
+            self.engine: Engine = create_engine(self.url, echo=echo)
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+            scheme = url.partition("://")[0] if "://" in url else "(none)"
+            raise DatabaseError(  # not the URL itself: it may carry a password
+                f"cannot use the database URL (scheme {scheme!r}): {type(exc).__name__}; "
+                "expected e.g. postgresql+psycopg://user@host/db or sqlite:///path"
+            ) from None
         self.read_only = read_only
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, echo=echo)
         if self.is_sqlite:
             # Review mode must not even switch a copied file to WAL (that is a write).
             pragmas = _sqlite_read_only if read_only else _sqlite_pragmas
