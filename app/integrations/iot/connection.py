@@ -88,7 +88,9 @@ class DeviceConnection(asyncio.Protocol):
         if not frames:
             self.rx_since_frame = True
             return
-        self.rx_since_frame = False
+        # A complete frame and the start of the next one can share a read: the timer must
+        # run for that start too, or a slow sender is only cut by the idle timeout.
+        self.rx_since_frame = self._framer.buffered > 0
         self.last_frame = self.last_rx
         stats.frames_in += len(frames)
         work = Pending([], b"", None, ())
