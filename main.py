@@ -104,11 +104,18 @@ def prepare_qt_environment(*, smoke_test: bool) -> str | None:
 def run_console(args: argparse.Namespace) -> int:
     from app.config import SettingsError, load_settings
     from app.logging_setup import setup_logging
-    from app.paths import resolve_paths
+    from app.paths import DataDirError, resolve_paths
 
-    paths = resolve_paths(args.data_dir).ensure()
+    try:  # review mode writes nothing to the data dir, so a read-only one is fine there
+        paths = resolve_paths(args.data_dir).ensure(writable=args.review is None)
+    except DataDirError as exc:
+        print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
+        return 2
     log_file = setup_logging(paths.log_dir)
-    crash_log = (paths.log_dir / "crash.log").open("a", encoding="utf-8")
+    try:
+        crash_log = (paths.log_dir / "crash.log").open("a", encoding="utf-8")
+    except OSError:  # setup_logging said so already; hard crashes then go to stderr
+        crash_log = sys.stderr
     faulthandler.enable(crash_log)
     try:
         settings = load_settings(paths.settings_file)
@@ -137,7 +144,7 @@ def run_console(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Fleet Console")
     app.setOrganizationName("Levy Fleets")
-    crash_handler = CrashHandler(log_file, interactive=not args.smoke_test)
+    crash_handler = CrashHandler(log_file or Path("stderr"), interactive=not args.smoke_test)
     crash_handler.install()
     qt_logging.install()
     from app.views.gc_policy import GuiGarbageCollection
@@ -169,7 +176,8 @@ def run_console(args: argparse.Namespace) -> int:
         gui_gc.stop()
         context.close()
         faulthandler.disable()
-        crash_log.close()
+        if crash_log is not sys.stderr:
+            crash_log.close()
     if crash_handler.errors:
         logger.error("%d unhandled error(s) during this run", crash_handler.errors)
         return code or 1

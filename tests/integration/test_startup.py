@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from contextlib import closing
@@ -33,6 +34,11 @@ def test_smoke_test_starts_seeds_and_exits_zero(tmp_path):
     assert (tmp_path / "logs" / "fleet-console.log").read_text().count("smoke test:") == 3
     with closing(sqlite3.connect(tmp_path / "fleet.sqlite")) as db:
         assert db.execute("SELECT count(*) FROM vehicle").fetchone() == (100,)
+    # Location history and logs are private to the user (0600 files, 0700 directories).
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        if "cache" not in path.relative_to(tmp_path).parts:  # map tiles: nothing private
+            expected = 0o700 if path.is_dir() else 0o600
+            assert stat.S_IMODE(path.stat().st_mode) == expected, path
     again = run_main("--data-dir", str(tmp_path), "--smoke-test")
     assert again.returncode == 0 and "main window shown with 100 vehicles" in again.stderr
 
