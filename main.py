@@ -164,6 +164,8 @@ def run_console(args: argparse.Namespace) -> int:
             QMessageBox.critical(None, "Fleet Console cannot open its database", str(exc))
         print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
         return 3
+    if review is not None:
+        _warn_if_damaged(context, review, interactive=not args.smoke_test)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -182,6 +184,25 @@ def run_console(args: argparse.Namespace) -> int:
         logger.error("%d unhandled error(s) during this run", crash_handler.errors)
         return code or 1
     return code
+
+
+def _warn_if_damaged(context: AppContext, review: Path, *, interactive: bool) -> None:
+    """Say which tables of a review file are damaged; what is sound still opens.
+
+    Before the loop runs, so a plain modal box is fine here (no coroutine is waiting).
+    """
+    damaged = context.database.damaged_tables()
+    if not damaged:
+        return
+    text = (
+        f"{review} is damaged: {', '.join(damaged)} failed the integrity check. What those "
+        "tables show may be incomplete or wrong; everything else opens normally."
+    )
+    logger.warning("%s", text)
+    if interactive:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.warning(None, "Fleet Console: damaged review file", text)
 
 
 async def _run_window(

@@ -175,6 +175,41 @@ class Database:
         logger.info("database backed up to %s before migrating", target)
         return target
 
+    def damaged_tables(self) -> list[str]:
+        """Tables (with their indexes) that fail SQLite's integrity check; [] when sound.
+
+        For review mode: a copied file can carry torn or corrupted pages that only show
+        when a query reaches them. Checking table by table names what is damaged, so the
+        operator knows which history (telemetry, rentals...) not to trust. Not for server
+        databases (they check themselves), where it returns [].
+        """
+        if not self.is_sqlite:
+            return []
+        damaged = []
+        with self.engine.connect() as connection:
+            try:
+                tables = (
+                    connection.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                    )
+                    .scalars()
+                    .all()
+                )
+            except SQLAlchemyError:
+                return ["sqlite_master (the schema itself)"]
+            for table in tables:
+                try:
+                    rows = (
+                        connection.exec_driver_sql(f'PRAGMA integrity_check("{table}")')
+                        .scalars()
+                        .all()
+                    )
+                except SQLAlchemyError:
+                    rows = ["error"]
+                if rows != ["ok"]:
+                    damaged.append(table)
+        return damaged
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
         self.engine.dispose()
