@@ -120,3 +120,50 @@ def setup_logging(
     if problem:
         logging.getLogger(__name__).warning("%s: logging to stderr only", problem)
     return log_file
+
+
+class RecurringProblem:
+    """A failure that repeats while its cause lasts (a full disk, a server gone).
+
+    Logged when it starts (with the traceback, once), then at most every ``every_s``
+    seconds with how often it happened meanwhile, and once when it ends: forty seconds of
+    a full disk are three log lines, not a thousand tracebacks.
+    """
+
+    def __init__(self, logger: logging.Logger, what: str, every_s: float = 60.0) -> None:
+        self._logger = logger
+        self.what = what
+        self.every_s = every_s
+        self.failures = 0
+        self.since: float | None = None
+        self._reported_at = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self.failures += 1
+        if self.since is None:
+            self.since = self._reported_at = now
+            self._logger.error("%s failed, will retry: %s", self.what, exc, exc_info=exc)
+        elif now - self._reported_at >= self.every_s:
+            self._reported_at = now
+            self._logger.error(
+                "%s still failing (%d times in %.0f s): %s",
+                self.what,
+                self.failures,
+                now - self.since,
+                exc,
+            )
+
+    def recovered(self) -> None:
+        if self.since is not None:
+            self._logger.info(
+                "%s works again (after %d failures in %.0f s)",
+                self.what,
+                self.failures,
+                time.monotonic() - self.since,
+            )
+        self.since, self.failures = None, 0

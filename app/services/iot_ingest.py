@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 
 from app.integrations.iot.records import DeviceRecord, LockState
 from app.integrations.iot.sink import Received
+from app.logging_setup import RecurringProblem
 from app.models.database import Database
 from app.models.iot_devices import (
     DeviceEntry,
@@ -110,6 +111,7 @@ class IotIngest:
         self._unknown: dict[tuple[str, str], UnknownSighting] = {}
         self._unknown_listeners: list[Callable[[], None]] = []
         self._flush_lock = asyncio.Lock()
+        self._bookkeeping = RecurringProblem(logger, "storing IoT device bookkeeping")
         self.records_stored = self.duplicates = 0
         self._inbox: dict[tuple[str, str], str] = {}  # (id, protocol) -> address host
         self._inbox_hosts: Counter[str] = Counter()
@@ -286,8 +288,8 @@ class IotIngest:
                         h.flushed = True
                 if unknown:
                     await self._db.run(self.repository.record_unknown, unknown)
-            except Exception:
-                logger.exception("IoT device bookkeeping not stored; retrying later")
+            except Exception as exc:
+                self._bookkeeping.failed(exc)
                 for key, seen in unknown.items():
                     newer = self._unknown.get(key)
                     if newer is not None:
@@ -295,6 +297,7 @@ class IotIngest:
                         seen.last_seen, seen.address = newer.last_seen, newer.address
                     self._unknown[key] = seen
                 return
+            self._bookkeeping.recovered()
         if unknown:
             for listener in list(self._unknown_listeners):
                 try:

@@ -40,6 +40,7 @@ from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, Column, V
 from app.views.operations_actions import OperationsActions
 from app.views.review_export_dialog import ReviewExport
 from app.views.route_replay import RouteReplayActions
+from app.views.storage_status import StorageStatusLabel
 from app.views.telemetry_views import TelemetryViews
 from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
@@ -222,6 +223,7 @@ class MainWindow(QMainWindow):
         self.workers_label.setObjectName("workersLabel")
         for widget in (self.mode_label, self.database_label, self.workers_label):
             bar.addPermanentWidget(widget)
+        bar.addPermanentWidget(StorageStatusLabel(self.context))  # telemetry storage failing
 
     def set_worker_health(self, text: str) -> None:
         """Called by background workers' owners to show their health in the status bar."""
