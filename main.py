@@ -115,7 +115,7 @@ def run_console(args: argparse.Namespace) -> int:
     try:
         crash_log = (paths.log_dir / "crash.log").open("a", encoding="utf-8")
     except OSError:  # setup_logging said so already; hard crashes then go to stderr
-        crash_log = sys.stderr
+        crash_log = os.fdopen(os.dup(sys.stderr.fileno()), "a", encoding="utf-8")
     faulthandler.enable(crash_log)
     try:
         settings = load_settings(paths.settings_file)
@@ -178,8 +178,7 @@ def run_console(args: argparse.Namespace) -> int:
         gui_gc.stop()
         context.close()
         faulthandler.disable()
-        if crash_log is not sys.stderr:
-            crash_log.close()
+        crash_log.close()
     if crash_handler.errors:
         logger.error("%d unhandled error(s) during this run", crash_handler.errors)
         return code or 1
