@@ -156,12 +156,12 @@ async def test_inbox_is_bounded_per_address_and_in_all(rig, monkeypatch, caplog)
 async def test_a_listed_device_keeps_being_counted_when_the_inbox_is_full(rig, monkeypatch):
     monkeypatch.setattr(iot_ingest, "INBOX_MAX", 1)
     first, second = random_imeis(2, 3)
-    for imei in (first, second, first):
+    for n, imei in enumerate((first, second, first), start=1):
         _reader, writer = await asyncio.open_connection("127.0.0.1", rig.port)
         writer.write(build_login(imei, 1))
-        await until(lambda: rig.gateway.batcher.waiting == 0 and rig.gateway.batcher.task is None)
+        await until(lambda n=n: rig.gateway.stats.unknown_frames == n, what=f"sighting {n}")
+        await until(lambda: rig.gateway.batcher.task is None, what="the sighting reported")
         writer.close()
-    await until(lambda: rig.gateway.stats.unknown_frames == 3)
     listed = await rig.ingest.unknown_devices()
     assert [(u.device_id, u.count) for u in listed] == [(first, 2)]
     assert rig.ingest.inbox_refused == 1
