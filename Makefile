@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench lint format clean package
+.PHONY: run test bench soak-kill lint format clean package
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fleet Console needs Python 3.11 or newer")'
@@ -30,6 +30,9 @@ test: $(STAMP)  ## every test, headless
 
 bench: $(STAMP)  ## benchmarks; BENCH="bench_fleet_list" runs only those named
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.harness $(BENCH)
+
+soak-kill: $(STAMP)  ## the SIGKILL test for longer: KILL_TEST_ROUNDS=200 by default
+	KILL_TEST_ROUNDS=$${KILL_TEST_ROUNDS:-200} QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests/integration/iot/test_kill.py $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

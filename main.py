@@ -104,11 +104,18 @@ def prepare_qt_environment(*, smoke_test: bool) -> str | None:
 def run_console(args: argparse.Namespace) -> int:
     from app.config import SettingsError, load_settings
     from app.logging_setup import setup_logging
-    from app.paths import resolve_paths
+    from app.paths import DataDirError, resolve_paths
 
-    paths = resolve_paths(args.data_dir).ensure()
+    try:  # review mode writes nothing to the data dir, so a read-only one is fine there
+        paths = resolve_paths(args.data_dir).ensure(writable=args.review is None)
+    except DataDirError as exc:
+        print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
+        return 2
     log_file = setup_logging(paths.log_dir)
-    crash_log = (paths.log_dir / "crash.log").open("a", encoding="utf-8")
+    try:
+        crash_log = (paths.log_dir / "crash.log").open("a", encoding="utf-8")
+    except OSError:  # setup_logging said so already; hard crashes then go to stderr
+        crash_log = os.fdopen(os.dup(sys.stderr.fileno()), "a", encoding="utf-8")
     faulthandler.enable(crash_log)
     try:
         settings = load_settings(paths.settings_file)
@@ -137,7 +144,7 @@ def run_console(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Fleet Console")
     app.setOrganizationName("Levy Fleets")
-    crash_handler = CrashHandler(log_file, interactive=not args.smoke_test)
+    crash_handler = CrashHandler(log_file or Path("stderr"), interactive=not args.smoke_test)
     crash_handler.install()
     qt_logging.install()
     from app.views.gc_policy import GuiGarbageCollection
@@ -158,6 +165,8 @@ def run_console(args: argparse.Namespace) -> int:
             QMessageBox.critical(None, "Fleet Console cannot open its database", str(exc))
         print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
         return 3
+    if review is not None:
+        _warn_if_damaged(context, review, interactive=not args.smoke_test)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -175,6 +184,25 @@ def run_console(args: argparse.Namespace) -> int:
         logger.error("%d unhandled error(s) during this run", crash_handler.errors)
         return code or 1
     return code
+
+
+def _warn_if_damaged(context: AppContext, review: Path, *, interactive: bool) -> None:
+    """Say which tables of a review file are damaged; what is sound still opens.
+
+    Before the loop runs, so a plain modal box is fine here (no coroutine is waiting).
+    """
+    damaged = context.database.damaged_tables()
+    if not damaged:
+        return
+    text = (
+        f"{review} is damaged: {', '.join(damaged)} failed the integrity check. What those "
+        "tables show may be incomplete or wrong; everything else opens normally."
+    )
+    logger.warning("%s", text)
+    if interactive:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.warning(None, "Fleet Console: damaged review file", text)
 
 
 async def _run_window(

@@ -15,7 +15,7 @@ from pathlib import Path
 from app.config import SettingsError, load_settings
 from app.logging_setup import setup_logging
 from app.models.database import DatabaseError
-from app.paths import resolve_paths
+from app.paths import DataDirError, resolve_paths
 from app.services.backends import start_backends
 from app.services.change_feed import is_postgres
 from app.services.collector import Collector
@@ -48,7 +48,11 @@ def _log_to_stdout() -> None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    paths = resolve_paths(args.data_dir).ensure()
+    try:
+        paths = resolve_paths(args.data_dir).ensure()
+    except DataDirError as exc:
+        print(f"collector cannot start: {exc}", file=sys.stderr)
+        return 2
     setup_logging(paths.log_dir, file_name="collector.log")
     _log_to_stdout()
     try:

@@ -15,7 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 
@@ -175,6 +177,23 @@ class Settings(_Section):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
 
+    @field_validator("database_url")
+    @classmethod
+    def _known_dialect(cls, value: str) -> str:
+        """Refuse a URL SQLAlchemy cannot use here, so it is named in the settings message
+        rather than failing later, deep inside engine creation, with a traceback."""
+        if value:
+            try:
+                make_url(value).get_dialect()
+            except NoSuchModuleError:  # an ArgumentError too, so it comes first
+                dialect = value.partition("://")[0]
+                raise ValueError(
+                    f"not a usable database URL: unknown dialect {dialect!r}"
+                ) from None
+            except (ArgumentError, ValueError):
+                raise ValueError("not a usable database URL (dialect://user@host/db)") from None
+        return value
+
     @property
     def live(self) -> bool:
         """True when Smartcar credentials are configured; otherwise the app runs in demo mode."""
@@ -191,6 +210,8 @@ def _describe(error: ValidationError, source: Path) -> str:
         key = ".".join(str(part) for part in item["loc"])
         if item["type"] == "extra_forbidden":
             lines.append(f"  - {key}: unknown setting (check the spelling; see README 'Settings')")
+        elif key == "database_url":  # the URL may carry a password: never echo it
+            lines.append(f"  - {key}: {item['msg']}")
         else:
             lines.append(f"  - {key}: {item['msg']} (got {item.get('input')!r})")
     return "\n".join(lines)
@@ -206,7 +227,11 @@ def load_settings(path: Path) -> Settings:
         raise SettingsError(f"{path}: cannot read the settings file: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise SettingsError(f"{path}: not valid TOML: nested too deeply") from None
     try:
         return Settings.model_validate(raw)
     except ValidationError as exc:
         raise SettingsError(_describe(exc, path)) from None
+    except RecursionError:
+        raise SettingsError(f"{path}: a value is nested too deeply to be a setting") from None

@@ -26,7 +26,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 logger = logging.getLogger(__name__)
@@ -79,12 +79,19 @@ class Database:
     """One database (SQLite file or PostgreSQL server) and the thread that talks to it."""
 
     def __init__(self, url: str, *, read_only: bool = False, echo: bool = False) -> None:
-        self.url = make_url(url)
+        try:  # a --db URL is operator input: a bad one is a message, not a traceback
+            self.url = make_url(url)
+            self.engine: Engine = create_engine(self.url, echo=echo)
+        except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+            scheme = url.partition("://")[0] if "://" in url else "(none)"
+            raise DatabaseError(  # not the URL itself: it may carry a password
+                f"cannot use the database URL (scheme {scheme!r}): {type(exc).__name__}; "
+                "expected e.g. postgresql+psycopg://user@host/db or sqlite:///path"
+            ) from None
         self.read_only = read_only
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(self.url, echo=echo)
         if self.is_sqlite:
             # Review mode must not even switch a copied file to WAL (that is a write).
             pragmas = _sqlite_read_only if read_only else _sqlite_pragmas
@@ -167,6 +174,41 @@ class Database:
             src.backup(dst)
         logger.info("database backed up to %s before migrating", target)
         return target
+
+    def damaged_tables(self) -> list[str]:
+        """Tables (with their indexes) that fail SQLite's integrity check; [] when sound.
+
+        For review mode: a copied file can carry torn or corrupted pages that only show
+        when a query reaches them. Checking table by table names what is damaged, so the
+        operator knows which history (telemetry, rentals...) not to trust. Not for server
+        databases (they check themselves), where it returns [].
+        """
+        if not self.is_sqlite:
+            return []
+        damaged = []
+        with self.engine.connect() as connection:
+            try:
+                tables = (
+                    connection.exec_driver_sql(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                    )
+                    .scalars()
+                    .all()
+                )
+            except SQLAlchemyError:
+                return ["sqlite_master (the schema itself)"]
+            for table in tables:
+                try:
+                    rows = (
+                        connection.exec_driver_sql(f'PRAGMA integrity_check("{table}")')
+                        .scalars()
+                        .all()
+                    )
+                except SQLAlchemyError:
+                    rows = ["error"]
+                if rows != ["ok"]:
+                    damaged.append(table)
+        return damaged
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

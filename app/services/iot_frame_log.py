@@ -69,6 +69,11 @@ class FrameLog:
             except Exception:
                 logger.exception("frame log listener failed")
 
+    @property
+    def device_count(self) -> int:
+        """Devices with a buffer: the memory of the logs is this times ``size`` entries."""
+        return len(self._buffers)
+
     def entries(self, device_id: str) -> list[FrameEntry]:
         """This device's entries, newest first."""
         return list(reversed(self._buffers.get(device_id, ())))

@@ -12,6 +12,11 @@ Edit Vehicle); device bookkeeping (last heard, address, firmware) and the unknow
 inbox are merged in memory and written in one transaction per ``flush_interval_s`` on the
 database thread, never once per frame.
 
+The inbox is bounded, because anyone who can reach the gateway can make up IMEIs: at most
+``INBOX_MAX`` devices in all and ``INBOX_PER_ADDRESS`` from one IP address; sightings of
+further new ids are refused (counted in ``inbox_refused``, logged once a minute at most)
+and get no frame log, so memory and the inbox table stay bounded whatever arrives.
+
 Re-sent records (stored, then the connection dropped before the ACK) are recognised by
 (device, fix time, kind) and skipped; the store additionally skips readings equal to the
 latest state, which also covers a re-send after a restart of the console.
@@ -21,12 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import time
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from app.integrations.iot.records import DeviceRecord, LockState
 from app.integrations.iot.sink import Received
+from app.logging_setup import RecurringProblem
 from app.models.database import Database
 from app.models.iot_devices import (
     DeviceEntry,
@@ -44,6 +51,11 @@ from app.services.vehicles import VehicleService
 logger = logging.getLogger(__name__)
 
 DEDUPE_WINDOW = 256  # (fix time, kind) keys remembered per device
+# A control room claims devices one by one: hundreds waiting is already a backlog, and
+# one address (a depot NAT, a test bench) rarely has more than a few dozen new devices.
+INBOX_MAX = 500
+INBOX_PER_ADDRESS = 50
+REFUSED_LOG_EVERY_S = 60.0
 _LOCKED = {LockState.LOCKED: True, LockState.UNLOCKED: False}
 
 
@@ -99,13 +111,31 @@ class IotIngest:
         self._unknown: dict[tuple[str, str], UnknownSighting] = {}
         self._unknown_listeners: list[Callable[[], None]] = []
         self._flush_lock = asyncio.Lock()
+        self._bookkeeping = RecurringProblem(logger, "storing IoT device bookkeeping")
         self.records_stored = self.duplicates = 0
+        self._inbox: dict[tuple[str, str], str] = {}  # (id, protocol) -> address host
+        self._inbox_hosts: Counter[str] = Counter()
+        self._inbox_ids: set[str] = set()
+        self.inbox_refused = 0  # sightings of new ids beyond the inbox limits
+        self._refused_logged = 0
+        self._refused_logged_at = 0.0
+        self._refused_from = ""
 
     # -- the index -----------------------------------------------------------------------
 
     async def refresh(self) -> None:
-        """Reload the registered devices (after Add/Edit Vehicle or a claim elsewhere)."""
+        """Reload the registered devices (after Add/Edit Vehicle or a claim elsewhere),
+        then the inbox (loading the index drops inbox rows of devices registered since)."""
         self._set_index(await self._db.run(self.repository.load_index))
+        listed = await self._db.run(self.repository.list_unknown)
+        inbox = {(u.device_id, u.protocol): _host(u.address) for u in listed}
+        inbox.update({key: _host(seen.address) for key, seen in self._unknown.items()})
+        self._set_inbox(inbox)
+
+    def _set_inbox(self, inbox: dict[tuple[str, str], str]) -> None:
+        self._inbox = inbox
+        self._inbox_hosts = Counter(inbox.values())
+        self._inbox_ids = {device_id for device_id, _ in inbox}
 
     def _set_index(self, index: dict[str, DeviceEntry]) -> None:
         self._index = index
@@ -117,6 +147,29 @@ class IotIngest:
 
     def device(self, device_id: str) -> DeviceEntry | None:
         return self._index.get(device_id)
+
+    def _has_log(self, device_id: str) -> bool:
+        """Frame logs exist for registered devices and those in the inbox, nobody else."""
+        return device_id in self._index or device_id in self._inbox_ids
+
+    def _admit(self, key: tuple[str, str], peer: str) -> bool:
+        """Whether a sighting of ``key`` may be in the inbox (already there, or room left)."""
+        if key in self._inbox:
+            return True
+        host = _host(peer)
+        if len(self._inbox) >= INBOX_MAX or self._inbox_hosts[host] >= INBOX_PER_ADDRESS:
+            self.inbox_refused += 1
+            self._refused_from = host
+            return False
+        self._inbox[key] = host
+        self._inbox_hosts[host] += 1
+        self._inbox_ids.add(key[0])
+        return True
+
+    def _forget_inbox(self, device_id: str) -> None:
+        for key in [k for k in self._inbox if k[0] == device_id]:
+            self._inbox_hosts[self._inbox.pop(key)] -= 1
+        self._inbox_ids.discard(device_id)
 
     def device_for_vehicle(self, vehicle_id: int) -> DeviceEntry | None:
         return self._by_vehicle.get(vehicle_id)
@@ -170,16 +223,20 @@ class IotIngest:
             self._remember(device_id, key)
         self.records_stored += len(readings)
         for text, device_id, parts in notes.values():
-            if device_id:
+            if device_id and self._has_log(device_id):
                 self.frames.add(device_id, FrameEntry(now, "in", text, ", ".join(parts)))
 
     def rejected(self, device_id: str, protocol: str, peer: str, data: bytes, reason: str) -> None:
+        if not self._has_log(device_id):
+            return  # bytes from a made-up id: the log file has the cut (see connection.py)
         self.frames.add(
             device_id,
             FrameEntry(datetime.now(UTC), "in", frame_text(data), f"rejected: {reason}"),
         )
 
     async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
+        if not self._admit((device_id, protocol), peer):
+            return
         now = datetime.now(UTC)
         seen = self._unknown.get((device_id, protocol))
         if seen is None:
@@ -220,6 +277,7 @@ class IotIngest:
 
     async def flush(self) -> None:
         """Write pending device bookkeeping and inbox sightings now (one transaction each)."""
+        self._log_refused()
         async with self._flush_lock:
             heard = {d: h for d, h in self._heard.items() if not h.flushed}
             unknown, self._unknown = self._unknown, {}
@@ -230,8 +288,8 @@ class IotIngest:
                         h.flushed = True
                 if unknown:
                     await self._db.run(self.repository.record_unknown, unknown)
-            except Exception:
-                logger.exception("IoT device bookkeeping not stored; retrying later")
+            except Exception as exc:
+                self._bookkeeping.failed(exc)
                 for key, seen in unknown.items():
                     newer = self._unknown.get(key)
                     if newer is not None:
@@ -239,12 +297,30 @@ class IotIngest:
                         seen.last_seen, seen.address = newer.last_seen, newer.address
                     self._unknown[key] = seen
                 return
+            self._bookkeeping.recovered()
         if unknown:
             for listener in list(self._unknown_listeners):
                 try:
                     listener()
                 except Exception:
                     logger.exception("unknown-devices listener failed")
+
+    def _log_refused(self) -> None:
+        """Say that sightings were refused: at once the first time, then once a minute."""
+        now = time.monotonic()
+        if self.inbox_refused == self._refused_logged or (
+            self._refused_logged and now - self._refused_logged_at < REFUSED_LOG_EVERY_S
+        ):
+            return
+        logger.warning(
+            "unknown devices inbox full (%d in all, at most %d per address): %d sighting(s) "
+            "of new device ids refused so far, the latest from %s",
+            len(self._inbox),
+            INBOX_PER_ADDRESS,
+            self.inbox_refused,
+            self._refused_from,
+        )
+        self._refused_logged, self._refused_logged_at = self.inbox_refused, now
 
     async def run(self) -> None:
         """Flush bookkeeping every ``flush_interval_s``, re-read the index now and then."""
@@ -285,4 +361,11 @@ class IotIngest:
         await self.flush()
         entry = await self._db.run(self.repository.claim, unknown_id, vehicle, vendor)
         self._index[entry.device_id] = self._by_vehicle[vehicle] = entry
+        self._forget_inbox(entry.device_id)
         return entry
+
+
+def _host(peer: str) -> str:
+    """The address part of ``host:port`` (IPv6 too); a serial port path as it is."""
+    host, colon, _port = peer.rpartition(":")
+    return host if colon else peer

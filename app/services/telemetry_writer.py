@@ -10,8 +10,10 @@ SQLite and the database never sees two writers.
 When the database refuses a batch (full disk, locked file, server gone) the batch is kept
 and retried with a growing delay; new readings keep queueing up to ``max_pending`` items,
 beyond which the oldest are dropped (counted, logged, and any ``store`` waiters failed
-with :class:`TelemetryBacklogError` so a device keeps its buffer). :meth:`status` exposes
-the error state for the status bar.
+with :class:`TelemetryBacklogError` so a device keeps its buffer). Nothing a producer was
+told is stored is ever lost: ``store`` returns only after the commit. The failure is
+logged when it starts, then once a minute, and :attr:`health` tells the status bar,
+Qt-free, what is wrong and how much is waiting.
 
 API used by other parts (names are stable):
 
@@ -21,11 +23,13 @@ API used by other parts (names are stable):
 * ``await flush()`` — everything submitted so far is written (or definitively dropped)
 * ``add_observer(callback)`` — ``callback(frozenset_of_vehicle_ids)`` after each commit
 * ``status()`` — a :class:`WriterStatus` snapshot
+* ``health`` — a :class:`StorageHealth` snapshot (problem, pending, retry, dropped)
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -34,6 +38,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.logging_setup import RecurringProblem
 from app.models.database import Database
 from app.models.telemetry_connections import ConnectionPollUpdate
 from app.models.telemetry_reading import TelemetryReading
@@ -41,7 +46,13 @@ from app.models.telemetry_store import BatchOutcome, TelemetryStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TelemetryBacklogError", "TelemetryReading", "TelemetryWriter", "WriterStatus"]
+__all__ = [
+    "StorageHealth",
+    "TelemetryBacklogError",
+    "TelemetryReading",
+    "TelemetryWriter",
+    "WriterStatus",
+]
 
 Observer = Callable[[frozenset[int]], None]
 _Item = TelemetryReading | ConnectionPollUpdate
@@ -66,6 +77,35 @@ class WriterStatus:
     last_batch_at: datetime | None
     error: str | None
     failing_since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StorageHealth:
+    """Whether telemetry reaches the database, for the operator (the status bar).
+
+    ``problem`` is None while writes succeed; otherwise "disk full" or the error in a few
+    words. ``pending`` readings wait in memory (kept, retried); ``dropped`` were given up
+    because the backlog reached its bound (their devices were not acknowledged).
+    """
+
+    problem: str | None
+    pending: int
+    failing_since: datetime | None
+    retry_in_s: float | None
+    dropped: int
+    attempts: int = 0  # failed writes since the problem began
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _problem_text(exc: BaseException) -> str:
+    text = str(exc)
+    full = isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+    if full or "database or disk is full" in text or "No space left" in text:
+        return "disk full"
+    return f"{type(exc).__name__}: {text.splitlines()[0][:120] if text else ''}"
 
 
 class TelemetryWriter:
@@ -99,6 +139,9 @@ class TelemetryWriter:
         self._last_batch_at: datetime | None = None
         self._error: str | None = None
         self._failing_since: datetime | None = None
+        self._problem = RecurringProblem(logger, "storing telemetry")
+        self._health: tuple[str | None, float | None] = (None, None)  # problem, retry in
+        self._backlog = RecurringProblem(logger, "keeping the telemetry backlog")
 
     # -- producers -------------------------------------------------------------------------
 
@@ -122,6 +165,20 @@ class TelemetryWriter:
 
     def add_observer(self, callback: Observer) -> None:
         self._observers.append(callback)
+
+    @property
+    def health(self) -> StorageHealth:
+        """Storage health now (the status bar reads it every second: the count moves)."""
+        problem, retry_in_s = self._health
+        pending = self._submitted - self._processed
+        return StorageHealth(
+            problem,
+            pending,
+            self._failing_since,
+            retry_in_s,
+            self._overflow,
+            self._problem.failures,
+        )
 
     def status(self) -> WriterStatus:
         return WriterStatus(
@@ -148,10 +205,11 @@ class TelemetryWriter:
                 self._pending.popleft()
             self._overflow += overflow
             self._processed += overflow
-            logger.error(
-                "telemetry backlog full (%d items, database unavailable): dropped %d oldest",
-                self._max_pending,
-                overflow,
+            self._backlog.failed(
+                TelemetryBacklogError(
+                    f"backlog full ({self._max_pending:,} items, database unavailable): "
+                    f"{self._overflow:,} oldest dropped so far, their devices not acknowledged"
+                )
             )
             self._fail_waiters()
         self._wake.set()
@@ -202,7 +260,7 @@ class TelemetryWriter:
                 outcome = await self._db.run(self._store.write_batch, readings, updates)
                 break
             except (SQLAlchemyError, OSError) as exc:
-                self._note_failure(exc, len(items))
+                self._note_failure(exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(self._retry_max_s, delay * 2)
             except Exception:
@@ -213,16 +271,17 @@ class TelemetryWriter:
                 break
         self._note_success(outcome, len(items))
 
-    def _note_failure(self, exc: BaseException, size: int) -> None:
-        first = self._error is None
-        self._error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-        if first:
+    def _note_failure(self, exc: BaseException, retry_in_s: float) -> None:
+        self._error = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:200]}"
+        if self._failing_since is None:
             self._failing_since = datetime.now(UTC)
-            logger.error("telemetry batch of %d items not stored, will retry: %s", size, exc)
+        self._problem.failed(exc)
+        self._health = (_problem_text(exc), retry_in_s)
 
     def _note_success(self, outcome: BatchOutcome, size: int) -> None:
-        if self._error is not None:
-            logger.info("telemetry writes recovered (last error: %s)", self._error)
+        self._problem.recovered()
+        if len(self._pending) < self._max_pending:
+            self._backlog.recovered()
         self._error = self._failing_since = None
         self._processed += size
         self._batches += 1
@@ -232,6 +291,7 @@ class TelemetryWriter:
         self._dropped += outcome.dropped_readings
         self._fields += outcome.dropped_fields
         self._release_waiters()
+        self._health = (None, None)
         if outcome.vehicles:
             for callback in list(self._observers):
                 try:

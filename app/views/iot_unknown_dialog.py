@@ -36,6 +36,7 @@ from app.models.iot_devices import (
     vendor_for_protocol,
 )
 from app.models.vehicles import VehicleFields
+from app.services.iot_ingest import INBOX_MAX, INBOX_PER_ADDRESS
 from app.services.iot_runtime import IotRuntime
 from app.services.runtime import AppContext
 from app.views.fit_content import widen_to_table
@@ -88,6 +89,10 @@ class UnknownDevicesDialog(QDialog):
         refresh.clicked.connect(lambda _c=False: self.reload())
         self.empty = QLabel("No unknown devices have reported.")
         self.empty.setVisible(False)
+        self.refused = QLabel()  # the inbox is bounded (app/services/iot_ingest.py)
+        self.refused.setObjectName("unknownRefused")
+        self.refused.setWordWrap(True)
+        self.refused.setVisible(False)
         self.status = QLabel()
         self.status.setObjectName("unknownStatus")
         self.status.setWordWrap(True)
@@ -102,6 +107,7 @@ class UnknownDevicesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
         layout.addWidget(self.empty)
+        layout.addWidget(self.refused)
         layout.addLayout(claim_bar)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
@@ -157,6 +163,14 @@ class UnknownDevicesDialog(QDialog):
         if current is not None and self.target.findData(current) >= 0:
             self.target.setCurrentIndex(self.target.findData(current))
         self.empty.setVisible(not entries)
+        runtime = self._runtime()
+        refused = runtime.ingest.inbox_refused if runtime is not None else 0
+        self.refused.setText(
+            f"The list is full: {refused:,} report(s) from further new device ids were "
+            f"refused (at most {INBOX_MAX:,} devices, {INBOX_PER_ADDRESS:,} per address). "
+            "Claim or register the ones you know to make room."
+        )
+        self.refused.setVisible(refused > 0)
         self._update_buttons()
 
     def selected(self) -> UnknownEntry | None:

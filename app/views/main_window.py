@@ -41,6 +41,7 @@ from app.views.list_layout import HEADER_STATE_KEY, initial_size, lay_out_column
 from app.views.operations_actions import OperationsActions
 from app.views.review_export_dialog import ReviewExport
 from app.views.route_replay import RouteReplayActions
+from app.views.storage_status import StorageStatusLabel
 from app.views.telemetry_views import TelemetryViews
 from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
@@ -225,6 +226,7 @@ class MainWindow(QMainWindow):
         for widget in (self.mode_label, self.database_label, self.workers_label):
             bar.addPermanentWidget(widget)
         bar.addPermanentWidget(self.worker_status)
+        bar.addPermanentWidget(StorageStatusLabel(self.context))  # telemetry storage failing
 
     def set_worker_health(self, text: str) -> None:
         """Called by background workers' owners to show their health in the status bar."""

@@ -2,6 +2,7 @@
 
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from contextlib import closing
@@ -33,6 +34,11 @@ def test_smoke_test_starts_seeds_and_exits_zero(tmp_path):
     assert (tmp_path / "logs" / "fleet-console.log").read_text().count("smoke test:") == 3
     with closing(sqlite3.connect(tmp_path / "fleet.sqlite")) as db:
         assert db.execute("SELECT count(*) FROM vehicle").fetchone() == (100,)
+    # Location history and logs are private to the user (0600 files, 0700 directories).
+    for path in [tmp_path, *tmp_path.rglob("*")]:
+        if "cache" not in path.relative_to(tmp_path).parts:  # map tiles: nothing private
+            expected = 0o700 if path.is_dir() else 0o600
+            assert stat.S_IMODE(path.stat().st_mode) == expected, path
     again = run_main("--data-dir", str(tmp_path), "--smoke-test")
     assert again.returncode == 0 and "main window shown with 100 vehicles" in again.stderr
 
@@ -70,3 +76,42 @@ def test_review_mode_opens_read_only(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "mode review" in result.stderr
     assert copy.read_bytes() == before
+
+
+def _settings(data_dir: Path, text: str) -> None:
+    (data_dir / "config").mkdir(parents=True, exist_ok=True)
+    (data_dir / "config" / "settings.toml").write_text(text)
+
+
+DEEP_TOML = "x = " + "[" * 50_000 + "]" * 50_000 + "\n"
+
+
+def test_unknown_database_dialect_is_exit_2_in_console_and_collector(tmp_path):
+    _settings(tmp_path, 'database_url = "nosuchdialect://x"\n')
+    for args in (("--smoke-test",), ("collect",)):
+        command = (
+            (args[0], "--data-dir", str(tmp_path))
+            if args[0] == "collect"
+            else ("--data-dir", str(tmp_path), *args)
+        )
+        result = run_main(*command)
+        assert result.returncode == 2, result.stderr
+        assert "database_url: " in result.stderr and "unknown dialect" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_deeply_nested_settings_are_exit_2_in_console_and_collector(tmp_path):
+    _settings(tmp_path, DEEP_TOML)
+    for command in (
+        ("--data-dir", str(tmp_path), "--smoke-test"),
+        ("collect", "--data-dir", str(tmp_path)),
+    ):
+        result = run_main(*command)
+        assert result.returncode == 2, result.stderr
+        assert "nested too deeply" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unusable_db_option_is_a_message(tmp_path):
+    result = run_main("--data-dir", str(tmp_path), "--db", "nosuchdialect://x", "--smoke-test")
+    assert result.returncode == 3
+    assert "cannot use the database URL" in result.stderr and "Traceback" not in result.stderr

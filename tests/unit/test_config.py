@@ -65,3 +65,28 @@ def test_data_dir_relocates_everything(tmp_path):
     ):
         assert (tmp_path / "data") in path.parents
     assert paths.log_dir.is_dir() and paths.backup_dir.is_dir()
+
+
+def test_deeply_nested_toml_is_a_settings_error(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("x = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    with pytest.raises(SettingsError, match="nested too deeply"):
+        load_settings(path)
+
+
+@pytest.mark.parametrize("url", ["nosuchdialect://x", "not a url", "postgresql+nodriver://h/db"])
+def test_unusable_database_url_is_named(tmp_path, url):
+    path = tmp_path / "settings.toml"
+    path.write_text(f'database_url = "{url}"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert "database_url: " in str(info.value) and "not a usable database URL" in str(info.value)
+
+
+def test_a_bad_database_url_is_not_echoed(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text('database_url = "nosuchdialect://fleet:hunter2@db/fleet"\n')
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert "unknown dialect 'nosuchdialect'" in str(info.value)
+    assert "hunter2" not in str(info.value)

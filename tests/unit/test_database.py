@@ -91,3 +91,13 @@ def test_unusable_file_gives_a_clear_error(tmp_path):
     (tmp_path / "fleet.sqlite").write_bytes(b"this is not a database" * 100)
     with make_db(tmp_path) as db, pytest.raises(DatabaseError, match="cannot open or migrate"):
         db.migrate()
+
+
+@pytest.mark.parametrize(
+    "url", ["nosuchdialect://u:hunter2@x/db", "garbage", "postgresql+nodriver://x"]
+)
+def test_an_unusable_url_is_a_database_error_without_the_password(url):
+    with pytest.raises(DatabaseError) as info:
+        Database(url)
+    assert "cannot use the database URL" in str(info.value)
+    assert "hunter2" not in str(info.value)

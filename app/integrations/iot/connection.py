@@ -31,6 +31,7 @@ class DeviceConnection(asyncio.Protocol):
     __slots__ = (
         "_framer",
         "_known_id",
+        "_other_ids",
         "closed",
         "codec",
         "connected_at",
@@ -55,6 +56,7 @@ class DeviceConnection(asyncio.Protocol):
         self.peer = "?"
         self.device_id: str | None = None
         self._known_id: str | None = None  # device_id once the sink said it is known
+        self._other_ids: set[str] | None = None  # ids sent besides device_id (rare)
         self.queued = 0  # reads handed to the batcher, not yet stored and ACKed
         self.closed = False
         self.paused = False
@@ -88,7 +90,9 @@ class DeviceConnection(asyncio.Protocol):
         if not frames:
             self.rx_since_frame = True
             return
-        self.rx_since_frame = False
+        # A complete frame and the start of the next one can share a read: the timer must
+        # run for that start too, or a slow sender is only cut by the idle timeout.
+        self.rx_since_frame = self._framer.buffered > 0
         self.last_frame = self.last_rx
         stats.frames_in += len(frames)
         work = Pending([], b"", None, ())
@@ -144,6 +148,8 @@ class DeviceConnection(asyncio.Protocol):
                 if rid is None:
                     record = dataclasses.replace(record, device_id=device_id)
                 accepted.append(record)
+        if to_check and self._changes_identity(to_check - {device_id}):
+            return False
         if to_check:
             sink, protocol = gateway.sink, self.protocol_name
             unknown = tuple(i for i in to_check if not sink.is_known(i, protocol))
@@ -155,6 +161,22 @@ class DeviceConnection(asyncio.Protocol):
                 self._known_id = work.online_id = device_id
         work.records += accepted
         work.ack += result.ack
+        return True
+
+    def _changes_identity(self, others: set[str]) -> bool:
+        """Cut a connection that speaks for too many device ids (True if it was cut).
+
+        A tracker logs in as itself; one connection sending login after login with new
+        ids is someone filling the unknown-devices inbox, so it is stopped at the source.
+        """
+        if not others:
+            return False
+        seen = self._other_ids = (self._other_ids or set()) | others
+        limit = self.gateway.config.max_ids_per_connection
+        if 1 + len(seen) <= limit:
+            return False
+        self.gateway.stats.identity_cuts += 1
+        self.cut(f"changes identity repeatedly ({len(seen) + 1} device ids on one connection)")
         return True
 
     def _reject(self, data: bytes, reason: str) -> None:

@@ -51,6 +51,9 @@ class GatewayConfig:
     max_write_buffer: int = 64 * 1024
     max_pending_reads: int = 32  # reads decoded but not yet stored before reading pauses
     strict: bool = True
+    # Device ids one connection may speak for (its own plus a few, e.g. a relogin under a
+    # corrected IMEI); a connection naming more is cut as an inbox flood.
+    max_ids_per_connection: int = 4
     # asyncio accepts up to ``backlog`` connections in one callback: 4096 let a burst of
     # 2,000 reconnecting devices hold the console's loop for 200 ms. Devices beyond the
     # queue retry their SYN a second later, which spreads such a burst out.
@@ -75,6 +78,7 @@ class GatewayStats:
     unidentified_frames: int = 0
     write_overflows: int = 0
     cuts: int = 0
+    identity_cuts: int = 0  # connections cut for naming too many device ids
     _last: tuple[float, int, int] = (0.0, 0, 0)
 
     def snapshot(self) -> dict[str, float]:
@@ -91,6 +95,7 @@ class GatewayStats:
             "errors": self.frame_errors + self.store_errors + self.write_overflows,
             "unknown_frames": self.unknown_frames,
             "cuts": self.cuts,
+            "identity_cuts": self.identity_cuts,
             "frames_per_s": (self.frames_in - frames) / span if span > 0 else 0.0,
             "records_per_s": (self.records_stored - records) / span if span > 0 else 0.0,
         }

@@ -87,10 +87,16 @@ class Framer(Protocol):
 
     ``feed`` returns the complete frames found so far and keeps the remainder. Garbage
     between frames is skipped (resynchronisation); a frame longer than ``max_frame`` raises
-    FrameError so the connection can be cut.
+    FrameError so the connection can be cut. ``buffered`` lets the gateway time a frame
+    left unfinished, also when it arrived in the same read as a complete one.
     """
 
     def feed(self, data: bytes) -> list[bytes]: ...
+
+    @property
+    def buffered(self) -> int:
+        """Bytes kept back as the start of a frame not complete yet (0 between frames)."""
+        ...
 
 
 class Codec(Protocol):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from app.integrations.iot.records import DeviceRecord
 from app.integrations.iot.sink import Received, RecordSink
+from app.logging_setup import RecurringProblem
 
 if TYPE_CHECKING:
     from app.integrations.iot.commands import CommandTracker
@@ -59,6 +60,7 @@ class StoreBatcher:
         self._on_online = on_online
         self._max_pending = max_pending_reads
         self._queue: list[tuple[DeviceConnection, Pending]] = []
+        self._problem = RecurringProblem(logger, "storing device records")
         self._task: asyncio.Task[None] | None = None
 
     def submit(self, conn: DeviceConnection, work: Pending) -> None:
@@ -97,15 +99,19 @@ class StoreBatcher:
         if stored:
             try:
                 await self._sink.store([Received(c.peer, w.records) for c, w in stored])
-            except Exception:
+            except Exception as exc:
                 if len(stored) == 1:
                     failed.add(id(stored[0][0]))
-                    self._failed(stored[0][0])
+                    self._failed(stored[0][0], exc)
                 else:
-                    logger.warning(
-                        "storing a batch of %d reads failed; retrying one by one", len(stored)
-                    )
+                    if not self._problem.active:
+                        logger.warning(
+                            "storing a batch of %d reads failed; retrying one by one",
+                            len(stored),
+                        )
                     failed = await self._store_one_by_one(stored)
+        if stored and not failed:
+            self._problem.recovered()
         stats = self._stats
         for conn, work in batch:
             conn.queued -= 1
@@ -133,9 +139,9 @@ class StoreBatcher:
             conn = items[0][0]
             try:
                 await self._sink.store([Received(conn.peer, w.records) for _c, w in items])
-            except Exception:
+            except Exception as exc:
                 failed.add(id(conn))
-                self._failed(conn)
+                self._failed(conn, exc)
         return failed
 
     async def _report_unknown(self, conn: DeviceConnection, device_id: str) -> None:
@@ -144,7 +150,7 @@ class StoreBatcher:
         except Exception:
             logger.exception("recording unknown device %s failed", device_id)
 
-    def _failed(self, conn: DeviceConnection) -> None:
+    def _failed(self, conn: DeviceConnection, exc: Exception) -> None:
         self._stats.store_errors += 1
-        logger.exception("storing records from %s (%s) failed", conn.peer, conn.device_id)
+        self._problem.failed(exc)  # a full disk fails every connection: say it sparingly
         conn.cut("store failed", abort=True)  # no ACK: the device keeps its data

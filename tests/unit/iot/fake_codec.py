@@ -30,6 +30,11 @@ class LineFramer:
         self._buf = b""
         self._max = max_frame
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished frame held back (the gateway's slow-sender timer)."""
+        return len(self._buf)
+
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
         *frames, self._buf = self._buf.split(b"\n")

@@ -134,6 +134,10 @@ async def test_records_of_unregistered_devices_are_never_stored(rig):
     stray = position(NEW_IMEI)
     await rig.ingest.store([Received("p", [stray])])
     assert samples(rig.db) == []
+    assert rig.ingest.frames.entries(NEW_IMEI) == []  # no frame log for a made-up id
+    await rig.ingest.unknown_device(NEW_IMEI, "omni", "10.0.0.1:4000")  # now in the inbox
+    await rig.ingest.store([Received("p", [stray])])
+    assert samples(rig.db) == []
     assert "not registered" in rig.ingest.frames.entries(NEW_IMEI)[0].status
 
 

@@ -46,6 +46,11 @@ class NmeaFramer:
         self._max = max_frame
         self._buf = bytearray()
 
+    @property
+    def buffered(self) -> int:
+        """Bytes of an unfinished frame held back (the gateway's slow-sender timer)."""
+        return len(self._buf)
+
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
         frames: list[bytes] = []

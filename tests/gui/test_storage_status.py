@@ -1,0 +1,50 @@
+"""The status bar says when telemetry cannot be stored, and hides that when all is well."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from app.models.database import Database, sqlite_url
+from app.models.telemetry_reading import TelemetryReading
+from app.models.vehicles import VehicleFields, VehicleRepository
+from app.services.telemetry_writer import TelemetryWriter
+from app.views.storage_status import StorageStatusLabel
+from tests.helpers.waiting import until
+
+pytestmark = pytest.mark.gui
+
+
+async def test_a_refusing_database_shows_in_the_status_bar(window, tmp_path):
+    label = window.statusBar().findChild(StorageStatusLabel)
+    assert label is not None
+    label.refresh()
+    assert not label.isVisible()
+    # A database that refuses every write (query_only), for real: the writer keeps retrying.
+    refusing = Database(sqlite_url(tmp_path / "refusing.sqlite"))
+    refusing.migrate()
+    (vehicle_id,) = VehicleRepository(refusing).add_many(
+        [VehicleFields(name="Car 1", fleet_number="C-001", kind="car")]
+    )
+    refusing.close()
+    refusing = Database(sqlite_url(tmp_path / "refusing.sqlite"), read_only=True)
+    writer = TelemetryWriter(refusing, retry_initial_s=0.01, retry_max_s=0.02)
+    task = asyncio.get_running_loop().create_task(writer.run())
+    previous, window.context.telemetry_writer = window.context.telemetry_writer, writer
+    try:
+        now = datetime.now(UTC)
+        writer.submit(TelemetryReading(vehicle_id, "iot", now, now, battery=50.0))
+        await until(lambda: writer.health.attempts >= 2, what="failed writes")
+        label.refresh()
+        assert label.isVisible()
+        assert label.text().startswith("Storage: OperationalError")
+        assert "1 waiting, retrying every" in label.text()
+    finally:
+        window.context.telemetry_writer = previous
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        refusing.close()
+    label.refresh()
+    assert not label.isVisible()
