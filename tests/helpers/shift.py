@@ -147,8 +147,12 @@ async def rental_round_trip(window: MainWindow, vehicle_id: int) -> None:
     assert start.start_button.isEnabled(), start.status.text()
     start.customer.setText("shift test")
     start.start_button.click()
-    await until(lambda: start.rental is not None or "active" not in start.status.text(), WAIT_S)
-    await until(lambda: start.rental is not None, WAIT_S, f"the rental: {start.status.text()}")
+    await until(
+        lambda: start.rental is not None or not start.status.text().startswith("Starting"),
+        WAIT_S,
+        "the rental to start",
+    )
+    assert start.rental is not None, start.status.text()
     rental_id = start.rental.id
     start.close()
 
