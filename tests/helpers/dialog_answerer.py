@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QMessageBox, QWidget
 
 POLL_MS = 20
@@ -39,8 +39,9 @@ class Answered:
 class DialogAnswerer:
     """Says Yes to confirmations, types :data:`REASON` into prompts, dismisses messages.
 
-    Other dialogs are left to the shift's steps, except one shown from a nested event
-    loop: that one is rejected (and recorded) so the console can go on.
+    Other dialogs are left to the shift's steps, except a modal one shown from a nested
+    event loop (``exec()``): that one is rejected (and recorded) so the console can go on.
+    Tool windows (non-modal) stay open whatever the loop is doing.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -82,7 +83,7 @@ class DialogAnswerer:
             self._record("prompt", dialog, dialog.labelText(), False, nested)
             dialog.setTextValue(REASON)
             dialog.accept()
-        elif nested:
+        elif nested and dialog.windowModality() != Qt.WindowModality.NonModal:
             self._record("dialog", dialog, "", False, nested)
             dialog.reject()
 
