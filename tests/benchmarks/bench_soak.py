@@ -181,16 +181,23 @@ async def _sent_and_stored(window: Any, context: Any) -> tuple[int, int]:
 
 
 def _children_rss() -> int:
-    """RSS of this process's children (QtWebEngine's renderer and GPU processes), bytes."""
-    me, total = str(os.getpid()), 0
+    """RSS of every descendant process (QtWebEngine's zygote, renderers, GPU), bytes."""
+    parents: dict[str, str] = {}
+    pages: dict[str, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if fields[1] == me:  # field 4 of stat, the parent pid
-                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24, rss pages
-        except (OSError, IndexError, ValueError):
+        except (OSError, IndexError):
             continue  # the process ended meanwhile
-    return total
+        pid = stat.parent.name
+        parents[pid], pages[pid] = fields[1], int(fields[21])  # stat fields 4 and 24
+    family, grew = {str(os.getpid())}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in family} - family
+        family |= more
+        grew = bool(more)
+    family.discard(str(os.getpid()))
+    return sum(pages.get(pid, 0) for pid in family) * os.sysconf("SC_PAGE_SIZE")
 
 
 def _slope_mb_per_h(points: list[tuple[float, int]]) -> float:
