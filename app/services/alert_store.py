@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 
 from app.config import TelemetrySettings
+from app.integrations.smartcar.client import snapshot_kinds
 from app.models.database import Database
 from app.models.orm import (
     Alert,
@@ -199,6 +200,7 @@ class AlertRepository:
                         conn.requests_this_month,
                         conn.budget_month,
                         max(heard) if heard else None,
+                        len(snapshot_kinds(v.powertrain, conn.granted_scopes or ())),
                     )
                 out[v.id] = VehicleFacts(
                     vehicle_id=v.id,

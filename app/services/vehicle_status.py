@@ -86,8 +86,10 @@ def smartcar_interval_s(
     requests_this_month: int,
     budget_month: str,
     last_heard_at: datetime | None,
+    paths: int = len(SNAPSHOT_KINDS),
 ) -> float:
-    """How long after its last report a Smartcar car is next polled.
+    """How long after its last report a Smartcar car is next polled (``paths``: what one
+    poll of the car asks for, :func:`~app.integrations.smartcar.client.snapshot_kinds`).
 
     The cron waits the poll interval, or longer when the monthly budget would not last
     (telemetry_policy.paced_interval_s). The pace is taken as of the last report, when the
@@ -100,7 +102,7 @@ def smartcar_interval_s(
         return interval
     at = last_heard_at.timestamp()
     used = requests_this_month if budget_month == policy.month_key(at) else 0
-    paced = policy.paced_interval_s(settings.monthly_request_budget, used, len(SNAPSHOT_KINDS), at)
+    paced = policy.paced_interval_s(settings.monthly_request_budget, used, paths, at)
     if paced is None:
         return policy.next_month_start(at) - at + interval
     return max(interval, paced)
