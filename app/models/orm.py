@@ -155,6 +155,8 @@ class VehicleState(Base):
     # ({column: epoch seconds}), because one poll may refresh some values and not others.
     course_deg: Mapped[float | None] = mapped_column(Float)
     field_times: Mapped[dict | None] = mapped_column(JSON)
+    # Revision 0005: whether the vehicle is charging (the Charging status follows it).
+    charging: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class SmartcarConnection(Base):
@@ -236,6 +238,7 @@ class TelemetrySample(Base):
     tires_kpa: Mapped[dict | None] = mapped_column(JSON)
     oil_life_pct: Mapped[float | None] = mapped_column(Float)
     raw: Mapped[str | None] = mapped_column(Text)
+    charging: Mapped[bool | None] = mapped_column(Boolean)  # revision 0005
 
 
 class Command(Base):

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from app.models.database import Database
 from app.models.enums import ConnectionStatus
-from app.models.orm import SmartcarConnection
+from app.models.orm import SmartcarConnection, Vehicle
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,8 @@ class PollTarget:
     budget_month: str
     requests_this_month: int
     last_sync_at: datetime | None
+    powertrain: str | None = None  # the vehicle's: a plug-in car's poll also reads /charge
+    granted_scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +59,19 @@ def load_poll_targets(database: Database) -> list[PollTarget]:
             c.budget_month,
             c.requests_this_month,
             c.last_sync_at,
+            Vehicle.powertrain,
+            c.granted_scopes,
         )
+        .join(Vehicle, Vehicle.id == c.vehicle_id)
         # "error" = Smartcar or the manufacturer had an outage: keep polling, it recovers.
         .where(c.status.in_((ConnectionStatus.ACTIVE.value, ConnectionStatus.ERROR.value)))
         .order_by(c.id)
     )
     with database.session() as session:
-        return [PollTarget(*row) for row in session.execute(query)]
+        return [
+            PollTarget(*row[:-1], granted_scopes=tuple(row[-1] or ()))
+            for row in session.execute(query)
+        ]
 
 
 def apply_updates(connection: Connection, updates: Sequence[ConnectionPollUpdate]) -> None:

@@ -48,6 +48,7 @@ SERIES_FIELDS = (
     "odometer_km",
     "oil_life_pct",
     "locked",
+    "charging",
 )
 
 FloatArray = npt.NDArray[np.float64]

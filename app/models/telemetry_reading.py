@@ -55,7 +55,9 @@ class TelemetryReading:
     IoT: the fix time), ``received_at`` when we got it; both UTC-aware. ``doors`` maps a
     door/lid name to ``OPEN``/``CLOSED``/``UNKNOWN``; ``tires_kpa`` a wheel name
     (``frontLeft`` ...) to kPa. ``raw`` is kept verbatim for troubleshooting, except that
-    a NUL is stored as ``\\x00`` (:func:`app.models.orm.escape_nul`).
+    a NUL is stored as ``\\x00`` (:func:`app.models.orm.escape_nul`). ``charging`` is True
+    only when the source says energy is flowing in; a plug or external power alone is not
+    charging (a full car on its cable, a tracker wired to the car's battery).
     """
 
     vehicle_id: int
@@ -74,6 +76,7 @@ class TelemetryReading:
     doors: Mapping[str, str] | None = None
     tires_kpa: Mapping[str, float] | None = None
     oil_life: float | None = None  # %
+    charging: bool | None = None  # energy flowing in now (not merely plugged in)
     raw: str | None = None
 
 
@@ -157,10 +160,11 @@ def sanitize(reading: Any) -> tuple[TelemetryReading, int]:
             _drop(reading, name, value, f"not a number in {low:g}..{high:g}")
             changes[name] = None
             dropped += 1
-    if reading.locked is not None and not isinstance(reading.locked, bool):
-        _drop(reading, "locked", reading.locked, "not true/false")
-        changes["locked"] = None
-        dropped += 1
+    for name, flag in (("locked", reading.locked), ("charging", reading.charging)):
+        if flag is not None and flag.__class__ is not bool:
+            _drop(reading, name, flag, "not true/false")
+            changes[name] = None
+            dropped += 1
     for name, numeric, value in (
         ("doors", False, reading.doors),
         ("tires_kpa", True, reading.tires_kpa),

@@ -56,6 +56,7 @@ FIELD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("doors", "doors"),
     ("tires_kpa", "tires_kpa"),
     ("oil_life", "oil_life_pct"),
+    ("charging", "charging"),
 )
 STATE_COLUMNS = tuple(column for _, column in FIELD_COLUMNS)
 _field_values = operator.attrgetter(*(attr for attr, _ in FIELD_COLUMNS))
@@ -323,6 +324,7 @@ def _row(r: TelemetryReading, time: Any, as_json: Any) -> tuple[Any, ...]:
         None if r.doors is None else as_json(r.doors),
         None if r.tires_kpa is None else as_json(r.tires_kpa),
         r.oil_life,
+        r.charging,
         r.raw,
     )
 

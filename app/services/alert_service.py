@@ -166,5 +166,7 @@ def _status_facts(f: VehicleFacts) -> vehicle_status.StatusFacts:
         last_heard_at=f.last_heard_at,
         expected_interval_s=f.expected_interval_s,
         watched_since=f.watched_since,
+        charging=f.charging,
+        charging_at=f.charging_at,
         level_pct=level,
     )

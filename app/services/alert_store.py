@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 
 from app.config import TelemetrySettings
+from app.integrations.smartcar.client import snapshot_kinds
 from app.models.database import Database
 from app.models.orm import (
     Alert,
@@ -199,6 +200,7 @@ class AlertRepository:
                         conn.requests_this_month,
                         conn.budget_month,
                         max(heard) if heard else None,
+                        len(snapshot_kinds(v.powertrain, conn.granted_scopes or ())),
                     )
                 out[v.id] = VehicleFacts(
                     vehicle_id=v.id,
@@ -211,6 +213,8 @@ class AlertRepository:
                     doors=st.doors if st else None,
                     tires_kpa=st.tires_kpa if st else None,
                     oil_life_pct=st.oil_life_pct if st else None,
+                    charging=st.charging if st else None,
+                    charging_at=_field_time(st, "charging"),
                     last_heard_at=max(heard) if heard else None,
                     expected_interval_s=interval,
                     in_rental=v.id in rented,
@@ -236,3 +240,9 @@ class AlertRepository:
                     )
                 )
         return found
+
+
+def _field_time(state: VehicleState | None, column: str) -> datetime | None:
+    """When the vehicle recorded ``column`` of its latest state (the store's field_times)."""
+    stamp = (state.field_times or {}).get(column) if state is not None else None
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)

@@ -71,6 +71,8 @@ class VehicleFacts:
     doors: Mapping[str, str] | None = None
     tires_kpa: Mapping[str, float] | None = None
     oil_life_pct: float | None = None
+    charging: bool | None = None  # the latest reported charging flag ...
+    charging_at: datetime | None = None  # ... and when the vehicle recorded it
     last_heard_at: datetime | None = None
     expected_interval_s: float | None = None  # IoT device interval, or the paced poll interval
     in_rental: bool = False

@@ -179,6 +179,7 @@ TELEMETRY_COLUMNS = [
     "doors",
     "tires_kpa",
     "oil_life_pct",
+    "charging",
 ]
 
 

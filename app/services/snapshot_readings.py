@@ -62,6 +62,8 @@ def _values(snapshot: VehicleSnapshot) -> dict[DataKind, dict[str, Any]]:
             out[DataKind.TIRE_PRESSURE] = {"tires_kpa": tires}
     if snapshot.engine_oil is not None:
         out[DataKind.ENGINE_OIL] = {"oil_life": _pct(snapshot.engine_oil.life_remaining)}
+    if snapshot.charge is not None and snapshot.charge.charging is not None:
+        out[DataKind.CHARGE] = {"charging": snapshot.charge.charging}
     return out
 
 

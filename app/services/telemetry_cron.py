@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable
 
 from app.config import TelemetrySettings
-from app.integrations.smartcar.client import SmartcarClient
+from app.integrations.smartcar.client import SmartcarClient, snapshot_kinds
 from app.models.database import Database
 from app.models.telemetry_connections import PollTarget, load_poll_targets
 from app.services import telemetry_policy as policy
@@ -280,7 +280,13 @@ class TelemetryCron:
         never_polled = not row.budget_month
         due = now if last is None or never_polled else min(now + interval, last + interval)
         target = VehicleTarget(
-            row.connection_id, row.vehicle_id, row.smartcar_vehicle_id, month, used, due
+            row.connection_id,
+            row.vehicle_id,
+            row.smartcar_vehicle_id,
+            month,
+            used,
+            due,
+            kinds=list(snapshot_kinds(row.powertrain, row.granted_scopes)),
         )
         self._targets[row.connection_id] = target
         previous = self._by_vehicle.get(row.vehicle_id)

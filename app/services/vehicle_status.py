@@ -10,8 +10,11 @@ Precedence, first match wins:
 3. **Offline**: no report for longer than :func:`overdue_after_s` of the vehicle's expected
    interval (IoT: the device's interval; Smartcar: its poll interval, stretched by budget
    pacing). A vehicle never heard from is Offline too, once it has an interval at all.
-4. **Charging**: the latest reading says so (none of today's sources reports a charging
-   state; the input is there for the ones that will).
+4. **Charging**: the latest charging flag says so and is fresh: recorded no longer ago than
+   the Offline limit. A flag from long ago (a car whose later polls no longer read the
+   charge, a device that stopped sending status packets) says nothing about now. Who sets
+   the flag: a Smartcar EV's ``/charge`` state CHARGING, a GT06 terminal-info charge bit,
+   a Teltonika "charger connected" I/O (see the codecs for what each protocol means).
 5. **Discharged**: fuel or charge below ``[status] discharged_below_pct`` (15 %).
 6. **Available** otherwise.
 
@@ -44,6 +47,7 @@ class StatusFacts:
     expected_interval_s: float | None = None
     watched_since: datetime | None = None  # when this process started listening
     charging: bool | None = None
+    charging_at: datetime | None = None  # when the vehicle recorded ``charging``
     level_pct: float | None = None  # fuel for combustion cars, charge otherwise
 
 
@@ -70,13 +74,22 @@ def is_overdue(
     return (now - max(stamps)).total_seconds() > overdue_after_s(expected_s)
 
 
+def _fresh(recorded_at: datetime | None, expected_s: float | None, now: datetime) -> bool:
+    """A value recorded within the Offline limit (any age when no interval is known)."""
+    if recorded_at is None:
+        return False
+    return not expected_s or (now - recorded_at).total_seconds() <= overdue_after_s(expected_s)
+
+
 def smartcar_interval_s(
     settings: TelemetrySettings,
     requests_this_month: int,
     budget_month: str,
     last_heard_at: datetime | None,
+    paths: int = len(SNAPSHOT_KINDS),
 ) -> float:
-    """How long after its last report a Smartcar car is next polled.
+    """How long after its last report a Smartcar car is next polled (``paths``: what one
+    poll of the car asks for, :func:`~app.integrations.smartcar.client.snapshot_kinds`).
 
     The cron waits the poll interval, or longer when the monthly budget would not last
     (telemetry_policy.paced_interval_s). The pace is taken as of the last report, when the
@@ -89,7 +102,7 @@ def smartcar_interval_s(
         return interval
     at = last_heard_at.timestamp()
     used = requests_this_month if budget_month == policy.month_key(at) else 0
-    paced = policy.paced_interval_s(settings.monthly_request_budget, used, len(SNAPSHOT_KINDS), at)
+    paced = policy.paced_interval_s(settings.monthly_request_budget, used, paths, at)
     if paced is None:
         return policy.next_month_start(at) - at + interval
     return max(interval, paced)
@@ -103,7 +116,7 @@ def derive(f: StatusFacts, now: datetime, discharged_below_pct: float) -> str:
         return VehicleStatus.IN_USE.value
     if is_overdue(f.last_heard_at, f.expected_interval_s, now, f.watched_since):
         return VehicleStatus.OFFLINE.value
-    if f.charging:
+    if f.charging and _fresh(f.charging_at, f.expected_interval_s, now):
         return VehicleStatus.CHARGING.value
     if f.level_pct is not None and f.level_pct < discharged_below_pct:
         return VehicleStatus.DISCHARGED.value

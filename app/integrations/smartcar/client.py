@@ -56,6 +56,8 @@ SNAPSHOT_KINDS = (
     DataKind.TIRE_PRESSURE,
     DataKind.ENGINE_OIL,
 )
+#: Powertrains that charge from a plug (``app.models.enums.Powertrain`` values).
+PLUG_IN_POWERTRAINS = frozenset({"bev", "phev"})
 _SNAPSHOT_FIELDS = {
     DataKind.LOCATION: "location",
     DataKind.FUEL: "fuel",
@@ -64,7 +66,17 @@ _SNAPSHOT_FIELDS = {
     DataKind.LOCK_STATUS: "lock_status",
     DataKind.TIRE_PRESSURE: "tire_pressure",
     DataKind.ENGINE_OIL: "engine_oil",
+    DataKind.CHARGE: "charge",
 }
+
+
+def snapshot_kinds(powertrain: str | None, granted_scopes: Iterable[str]) -> tuple[DataKind, ...]:
+    """What one poll of this car asks for: the snapshot, plus ``/charge`` for a plug-in car
+    whose connection granted ``read_charge``. Still one batch request; a combustion car or
+    a refused permission would only earn a per-item error on every poll."""
+    if powertrain in PLUG_IN_POWERTRAINS and "read_charge" in granted_scopes:
+        return (*SNAPSHOT_KINDS, DataKind.CHARGE)
+    return SNAPSHOT_KINDS
 
 
 class SmartcarClient:

@@ -100,7 +100,15 @@ class Battery:
 @dataclass(frozen=True)
 class Charge:
     is_plugged_in: bool
-    state: str
+    state: str  # CHARGING, FULLY_CHARGED or NOT_CHARGING
+
+    @property
+    def charging(self) -> bool | None:
+        """Energy flowing in now; None for a state Smartcar may add later (not guessed).
+        Plugged in and FULLY_CHARGED is not charging: the car is ready to go."""
+        if self.state == "CHARGING":
+            return True
+        return False if self.state in ("FULLY_CHARGED", "NOT_CHARGING") else None
 
 
 @dataclass(frozen=True)
@@ -199,5 +207,6 @@ class VehicleSnapshot:
     lock_status: LockStatus | None = None
     tire_pressure: TirePressure | None = None
     engine_oil: EngineOil | None = None
+    charge: Charge | None = None
     errors: dict[DataKind, SmartcarError] = field(default_factory=dict)
     data_ages: dict[DataKind, datetime | None] = field(default_factory=dict)

@@ -4,8 +4,11 @@ The product text lists eight permissions and says all must be granted for car sh
 are sent as ``required:`` (Connect will not let the owner untick them). It also says tire
 pressure and oil life are collected "when available": those need ``read_tires`` and
 ``read_engine_oil``, which we request as *optional* so an owner (or a car) that cannot give them
-does not block the connection. ``read_charge`` is not requested: the product shows the charge
-level, which ``read_battery`` already covers, and asking for less is kinder to owners.
+does not block the connection. ``read_charge`` is optional too: the charge *level* comes with
+``read_battery``, but whether an EV is charging right now is what a car-sharing dispatcher
+needs to see (a car on the charger is not one to hand out, and its level is about to change),
+so the poll reads ``/charge`` for electric and plug-in cars whose owner granted it. Without it
+the car simply never shows Charging; it stays rentable.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ REQUIRED_SCOPES: tuple[str, ...] = (
     "control_security",
 )
 
-OPTIONAL_SCOPES: tuple[str, ...] = ("read_tires", "read_engine_oil")
+OPTIONAL_SCOPES: tuple[str, ...] = ("read_tires", "read_engine_oil", "read_charge")
 
 
 def connect_scope_param(

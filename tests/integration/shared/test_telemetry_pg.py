@@ -42,6 +42,7 @@ def _readings(car: int, scooter: int) -> list[TelemetryReading]:
             doors={"frontLeft": "OPEN", 'rear "trunk"': "CLOSED"},
             tires_kpa={"frontLeft": 230.5, "backRight": 229.0},
             oil_life=77.0,
+            charging=True,
             raw=AWKWARD_RAW,
         ),
         TelemetryReading(
@@ -86,6 +87,7 @@ def _stored(db: Database) -> list[tuple[object, ...]]:
                 s.doors,
                 s.tires_kpa,
                 s.oil_life_pct,
+                s.charging,
                 s.raw,
             )
             for s in samples
@@ -110,6 +112,7 @@ def _expected(r: TelemetryReading) -> tuple[object, ...]:
         r.doors,
         r.tires_kpa,
         r.oil_life,
+        r.charging,
         r.raw,
     )
 

@@ -135,7 +135,12 @@ def test_derive_precedence():
     assert (
         derive(
             facts(
-                "available", last_heard_at=now, expected_interval_s=60, charging=True, level_pct=5
+                "available",
+                last_heard_at=now,
+                expected_interval_s=60,
+                charging=True,
+                charging_at=now,
+                level_pct=5,
             ),
             now,
             15,
@@ -158,3 +163,28 @@ async def test_a_restarted_console_waits_one_limit_before_calling_anyone_offline
     clock.now = T0 + timedelta(seconds=121)  # 60 s device interval, one of grace
     changes = await service.evaluate(None)
     assert status_of(db, old) == "offline" and {a.kind for a in changes.new} == {"silent"}
+
+
+@pytest.mark.asyncio
+async def test_a_fresh_charging_flag_makes_the_vehicle_charging_and_a_stale_one_does_not(db):
+    [docked] = VehicleRepository(db).add_many([scooter(0)])
+    clock = Clock()
+    service = AlertService(db, Settings(), clock=clock)
+    store(db, docked, T0, battery=10.0, charging=True)  # low, but charging wins
+    await service.evaluate(None)
+    assert status_of(db, docked) == "charging"
+    clock.now = T0 + timedelta(seconds=100)
+    store(db, docked, clock.now, battery=11.0)  # a report without the flag: flag still fresh
+    await service.evaluate(None)
+    assert status_of(db, docked) == "charging"
+    clock.now = T0 + timedelta(seconds=200)  # the flag is now older than the Offline limit
+    store(db, docked, clock.now, battery=12.0)
+    await service.evaluate(None)
+    assert status_of(db, docked) == "discharged"
+    store(db, docked, clock.now, battery=30.0, charging=True)
+    await service.evaluate(None)
+    assert status_of(db, docked) == "charging"
+    clock.now = T0 + timedelta(seconds=210)
+    store(db, docked, clock.now, battery=30.0, charging=False)  # unplugged
+    await service.evaluate(None)
+    assert status_of(db, docked) == "available"

@@ -67,7 +67,7 @@ def test_connect_url_carries_scopes_state_mode_and_vin(client: SmartcarClient) -
             "control_security",
         )
     ]
-    assert scopes[8:] == ["read_tires", "read_engine_oil"]
+    assert scopes[8:] == ["read_tires", "read_engine_oil", "read_charge"]
     assert (q["state"], q["mode"], q["single_select"], q["single_select_vin"]) == (
         "st",
         "simulated",

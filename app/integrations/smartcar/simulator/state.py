@@ -69,6 +69,10 @@ class SimVehicle:
             for i, side in enumerate(("frontLeft", "frontRight", "backLeft", "backRight"))
         }
         vehicle.activity = "driving" if h % 10 < 3 else "parked"
+        if vehicle.activity == "parked" and vehicle.has_battery and (h >> 45) % 4 == 0:
+            # About a quarter of the parked plug-in cars stand on a charger, filling up to the
+            # charge limit, so the console's Charging status shows up in a demo fleet.
+            vehicle.activity, vehicle.plugged_in = "charging", True
         return vehicle
 
     @cached_property
