@@ -88,6 +88,17 @@ def door_label(name: str) -> str:
     return f"{words} door" if words.split()[0] in ("front", "back", "rear") else words
 
 
+#: Openings that may stay open at check-out: an EV is returned plugged in, its charging
+#: port open around the cable (that is how a car-sharing operator wants it back), and
+#: the port is no way into the car, so it must not block the return.
+OPEN_AT_RETURN = frozenset({"chargingPort"})
+
+
+def returned_open(open_doors: tuple[str, ...]) -> tuple[str, ...]:
+    """The openings that block a check-out: every open one but ``OPEN_AT_RETURN``."""
+    return tuple(d for d in open_doors if d not in OPEN_AT_RETURN)
+
+
 def _stamp(now: datetime, text: str) -> str:
     return f"{now:%Y-%m-%d %H:%M:%S}Z {text}"
 
@@ -308,16 +319,16 @@ class RentalService:
             status = await self.commands.read_lock_status(vehicle_id)
         except CommandUnavailable as exc:
             await self._back_to_active(rental, f"the lock status could not be read: {exc}")
-        if status.open_doors:
-            doors = ", ".join(door_label(d) for d in status.open_doors)
+        if blocking := returned_open(status.open_doors):
+            doors = ", ".join(door_label(d) for d in blocking)
             await self._back_to_active(rental, f"the {doors} is open; close it and try again")
         outcome: CommandOutcome = await self.commands.lock(
             vehicle_id, reason=f"rental #{rental.id} check-out"
         )
         if not outcome.ok:
             await self._back_to_active(rental, f"locking failed: {outcome.error}")
-        if outcome.lock is not None and outcome.lock.open_doors:
-            doors = ", ".join(door_label(d) for d in outcome.lock.open_doors)
+        if outcome.lock is not None and (blocking := returned_open(outcome.lock.open_doors)):
+            doors = ", ".join(door_label(d) for d in blocking)
             await self._back_to_active(rental, f"the {doors} is open; close it and try again")
         rental = await self._move(rental, S.VEHICLE_LOCKED, "vehicle locked")
         return await self._bill(rental)

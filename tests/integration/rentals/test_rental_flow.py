@@ -170,3 +170,15 @@ async def test_motion_unknown_blocks_until_the_operator_gives_a_reason(rig: Rig)
     assert await rig.rentals.open_rentals() == []
     rental = await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
     assert rental.state == RentalState.RENTAL_ACTIVE and PARKED in rental.note
+
+
+async def test_an_ev_returned_on_the_charger_checks_out_with_its_charging_port_open(rig: Rig):
+    await rig.connect(TESLA)
+    await rig.sim_state(TESLA, activity="parked", open_doors=[])
+    rental = await rig.rentals.start(rig.vehicles[TESLA], override_reason=PARKED)
+    await rig.sim_state(TESLA, activity="charging")  # plugged in: the port is open
+    status = await rig.rentals.commands.read_lock_status(rig.vehicles[TESLA])
+    assert status.open_doors == ("chargingPort",)
+    done = await rig.rentals.check_out(rental.id)
+    assert done.state == RentalState.COMPLETED
+    assert (await rig.sim_state(TESLA))["locked"] is True
