@@ -62,12 +62,6 @@ def problems_of(report: dict, stderr: str) -> list[str]:
 
 
 @pytest.mark.timeout(SHIFT_TIMEOUT_S + 60)
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue #13: needs the loop, ui, status and smartcar helpers' fixes (awaited "
-    "confirmations and File → Quit, one map focus, one-sample charts, rental dialogs, the "
-    "first read after Connect); strict, so it fails once they land: then drop this mark",
-)
 def test_a_dispatchers_shift_in_the_demo_console(tmp_path):
     report_file = tmp_path / "shift.json"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
