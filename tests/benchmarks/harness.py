@@ -75,6 +75,9 @@ def main(argv: list[str]) -> int:
             text=True,
         )
         lines = [line for line in child.stdout.splitlines() if line.startswith(RESULT_MARK)]
+        for note in child.stdout.splitlines():  # what a benchmark says besides its numbers
+            if note.strip() and not note.startswith(RESULT_MARK):
+                print(f"  {note}")
         if not lines:
             print(child.stdout[-3000:], child.stderr[-3000:], sep="\n")
             failed.append(name)

@@ -63,6 +63,14 @@ async def select_vehicle(window: MainWindow, vehicle_id: int) -> None:
     await until(lambda: window.current_vehicle_id() == vehicle_id, WAIT_S, "the selection")
 
 
+async def _until_saying(predicate: Any, what: str, seen: Any) -> None:
+    """``until``, failing with what was on screen at the deadline (``seen()``)."""
+    try:
+        await until(predicate, WAIT_S, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {seen()}") from None
+
+
 def _confirmed(answers: list[Answered], what: str) -> None:
     """Exactly one awaited Yes/Cancel box (house rule 6), Cancel the default."""
     assert answers, f"{what}: no confirmation was asked"
@@ -99,7 +107,14 @@ async def lock_unlock_car(window: MainWindow, answerer: DialogAnswerer, vehicle_
     await select_vehicle(window, vehicle_id)
     status = window.findChild(QWidget, "remoteCommandStatus")
     buttons = {a: window.findChild(QPushButton, n) for a, n in _CAR_BUTTONS.items()}
-    await until(lambda: buttons["lock"].isVisible(), WAIT_S, "the Remote commands panel")
+    await _until_saying(
+        lambda: buttons["lock"].isVisible(),
+        "the Remote commands panel",
+        lambda: (
+            f"the list says connection {window.current_row().connection_status!r},"
+            f" the panel {window.connections.panel.status.text()!r}"
+        ),
+    )
     await until(
         lambda: buttons["lock"].isEnabled() or buttons["unlock"].isEnabled(),
         WAIT_S,
@@ -198,7 +213,11 @@ async def lock_scooter(window: MainWindow, answerer: DialogAnswerer, vehicle_id:
     """Lock a scooter through its IoT device (unlocking it first if it is locked)."""
     await select_vehicle(window, vehicle_id)
     panel = window.iot.panel
-    await until(lambda: panel.isVisible() and panel.device is not None, WAIT_S, "IoT panel")
+    await _until_saying(
+        lambda: panel.isVisible() and panel.device is not None,
+        "the IoT panel",
+        lambda: f"panel visible {panel.isVisible()}, device {panel.device!r}",
+    )
     buttons = {a: window.findChild(QPushButton, f"iot_{a}") for a in ("lock", "unlock")}
     await until(
         lambda: (

@@ -12,7 +12,9 @@ import contextlib
 import logging
 import random
 from dataclasses import dataclass
+from typing import ClassVar
 
+from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.simulator.protocols import make_speaker
 from app.integrations.iot.simulator.speakers import Speaker
 from app.integrations.iot.simulator.vehicle import CITY_CENTRE, SimVehicle
@@ -35,6 +37,12 @@ class SimDeviceSpec:
 class SimDevice:
     """Runs one spec against the gateway port of its protocol until cancelled."""
 
+    #: Decode every frame written with the console's own codec and count its records in
+    #: ``records_sent``: the soak benchmark compares that with what the console stored
+    #: (a report may carry two records, a command answer one more). Off by default, as
+    #: it doubles the simulator's work.
+    count_records: ClassVar[bool] = False
+
     def __init__(
         self,
         spec: SimDeviceSpec,
@@ -53,7 +61,7 @@ class SimDevice:
         if spec.locked is not None:
             self.vehicle.locked = spec.locked
         self.connected = asyncio.Event()
-        self.connections = self.reports_sent = self.acks_received = 0
+        self.connections = self.reports_sent = self.acks_received = self.records_sent = 0
         self.commands_obeyed: list[str] = []
 
     async def run(self) -> None:
@@ -82,7 +90,7 @@ class SimDevice:
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         speaker = make_speaker(self.spec.protocol, self.spec.device_id)
         framer = speaker.framer()
-        writer.write(speaker.hello(self.vehicle))
+        self._write(writer, speaker.hello(self.vehicle))
         self.connected.set()
         reporter = asyncio.create_task(self._report_loop(speaker, writer))
         try:
@@ -93,7 +101,7 @@ class SimDevice:
                     if reaction.action:
                         self.commands_obeyed.append(reaction.action)
                     if reaction.reply:
-                        writer.write(reaction.reply)
+                        self._write(writer, reaction.reply)
                 await writer.drain()
         finally:
             reporter.cancel()
@@ -106,6 +114,16 @@ class SimDevice:
             await asyncio.sleep(interval * self.rng.uniform(0.9, 1.1))
             self.vehicle.step(interval)
             if speaker.ready:
-                writer.write(speaker.report(self.vehicle))
+                self._write(writer, speaker.report(self.vehicle))
                 self.reports_sent += 1
                 await writer.drain()
+
+    def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        if self.count_records:
+            codec = get_codec(self.spec.protocol)
+            device_id = self.spec.device_id
+            self.records_sent += sum(
+                len(codec.decode(frame, device_id=device_id).records)
+                for frame in codec.framer().feed(data)
+            )
