@@ -170,6 +170,26 @@ class TrackQueries:
         logger.debug("track of vehicle %d: %d fixes, %d gaps", vehicle_id, len(fixes), len(gaps))
         return Track(vehicle_id, since, until, tuple(fixes), tuple(segments), gaps, tuple(readings))
 
+    def recent_fixes(self, vehicle_id: int, since: datetime, limit: int) -> list[Fix]:
+        """The newest ``limit`` stored fixes at or after ``since``, newest first (the
+        rental gate judges motion from them, :mod:`app.services.motion`)."""
+        if since.tzinfo is None:
+            raise ValueError("naive datetime given; use UTC-aware values")
+        t = TelemetrySample.__table__.c
+        with self._db.engine.connect() as connection:
+            rows = connection.execute(
+                select(t.recorded_at, t.latitude, t.longitude)
+                .where(
+                    t.vehicle_id == vehicle_id,
+                    t.recorded_at >= since,
+                    t.latitude.is_not(None),
+                    t.longitude.is_not(None),
+                )
+                .order_by(t.recorded_at.desc(), t.id.desc())
+                .limit(limit)
+            ).all()
+        return [Fix(_aware(r.recorded_at), r.latitude, r.longitude) for r in rows]
+
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

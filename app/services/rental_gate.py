@@ -9,9 +9,11 @@ because an old fuel level would be a guess and surcharges are never guessed.
 
 Motion: a vehicle is unlocked remotely only when it is known to stand still. No fresh
 speed reading is *not* "not moving" (issue #13 item 8: the gate said Ready for a car that
-was driving, and the unlock failed). It is an overridable problem: the operator who has
-checked that the vehicle is parked (a call, a camera) starts anyway with a reason, which
-the rental's log records. Smartcar reports no speed, so every Smartcar start asks for it.
+was driving, and the unlock failed). Without speed (every Smartcar car) motion is judged
+from the positions (:mod:`app.services.motion`): the same position for a while passes and
+the gate says how it knows; a recent move is refused like a speed above zero; otherwise
+motion is unknown, an overridable problem: the operator who has checked that the vehicle
+is parked (a call, a camera) starts anyway with a reason, which the rental's log records.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from typing import Any
 from app.models.connections import ConnectionRecord
 from app.models.enums import ConnectionStatus, ConnectionType
 from app.models.telemetry_queries import LatestState
+from app.models.track_queries import Fix
 from app.services.connection_health import PERMISSIONS, missing_permissions
+from app.services.motion import Motion, MotionVerdict, judge_motion
 from app.services.surcharges import Readings
 
 
@@ -36,15 +40,19 @@ class GateFacts:
     has_iot_device: bool
     latest: LatestState | None
     open_rental_id: int | None
+    #: Stored fixes before the latest state's position, any order (recent_fixes).
+    fixes: tuple[Fix, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class GateResult:
     """``problems`` block the start; ``overridable`` (also listed in ``problems``) block it
-    unless the operator gives a reason."""
+    unless the operator gives a reason; ``motion`` says how motion was judged (shown even
+    when it passes, so the operator sees why "parked" is believed)."""
 
     problems: tuple[str, ...]
     overridable: tuple[str, ...] = ()
+    motion: str = ""
 
     @property
     def ok(self) -> bool:
@@ -92,17 +100,15 @@ def check_gate(facts: GateFacts, now: datetime, stale_after: timedelta) -> GateR
             problems.append("The vehicle has no registered IoT device.")
     else:
         problems.append("The vehicle has no connection, so the console cannot unlock it.")
-    speed = fresh_value(facts.latest, "speed_kmh", now, stale_after)
+    verdict = motion_of(facts.latest, facts.fixes, now, stale_after)
     overridable: list[str] = []
-    if speed is None:
-        minutes = int(stale_after.total_seconds() // 60)
+    if verdict.motion is Motion.UNKNOWN:
         overridable.append(
-            f"Motion unknown: no speed reading in the last {minutes} min. "
-            "Make sure the vehicle is parked, then give a reason to start anyway."
+            f"{verdict.text} Make sure the vehicle is parked, then give a reason to start anyway."
         )
         problems.append(overridable[-1])
-    elif speed > 0:
-        problems.append(f"The vehicle is moving ({speed:g} km/h); it is not unlocked remotely.")
+    elif verdict.motion is Motion.MOVING:
+        problems.append(f"{verdict.text} It is not unlocked remotely.")
     if not is_fresh(facts.latest, now, stale_after):
         when = heard_at(facts.latest)
         if when is None:
@@ -111,7 +117,26 @@ def check_gate(facts: GateFacts, now: datetime, stale_after: timedelta) -> GateR
             minutes = int((now - when).total_seconds() // 60)
             limit = int(stale_after.total_seconds() // 60)
             problems.append(f"Telemetry is {minutes} min old (limit {limit} min).")
-    return GateResult(tuple(problems), tuple(overridable))
+    return GateResult(tuple(problems), tuple(overridable), verdict.text)
+
+
+def motion_of(
+    latest: LatestState | None, fixes: tuple[Fix, ...], now: datetime, stale_after: timedelta
+) -> MotionVerdict:
+    """Judge motion from a fresh speed, else the latest position plus the stored fixes."""
+    speed = fresh_value(latest, "speed_kmh", now, stale_after)
+    return judge_motion(speed, position_fixes(latest, fixes), now, stale_after)
+
+
+def position_fixes(latest: LatestState | None, stored: tuple[Fix, ...]) -> list[Fix]:
+    """The latest state's position (the fresh read, stored as a sample only when it
+    changed) joined to the stored fixes, newest first, one fix per time."""
+    fixes = {f.at: f for f in stored}
+    lat = None if latest is None else latest.values.get("latitude")
+    lon = None if latest is None else latest.values.get("longitude")
+    if lat is not None and lon is not None and lat.recorded_at is not None:
+        fixes[lat.recorded_at] = Fix(lat.recorded_at, lat.value, lon.value)
+    return sorted(fixes.values(), key=lambda f: f.at, reverse=True)
 
 
 def fresh_value(latest: LatestState | None, column: str, now: datetime, limit: timedelta) -> Any:

@@ -31,11 +31,13 @@ from app.models.rentals import (
     vehicle_basics,
 )
 from app.models.telemetry_queries import LatestState, TelemetryQueries
+from app.models.track_queries import Fix, TrackQueries
+from app.services.motion import LOOKBACK, LOOKBACK_FIXES, Motion, MotionVerdict
 from app.services.rental_gate import (
     GateFacts,
     GateResult,
     check_gate,
-    fresh_value,
+    motion_of,
     readings_from,
 )
 from app.services.rental_states import OPEN, PRE_ACTIVE, check_transition, is_expired
@@ -124,6 +126,7 @@ class RentalService:
         self.repository = RentalRepository(database)
         self._connections = ConnectionRepository(database)
         self._queries = TelemetryQueries(database)
+        self._tracks = TrackQueries(database)
         user, host = actor_identity()
         self.operator = operator or f"{user}@{host}"
         self.listeners: list[Callable[[int], None]] = []
@@ -191,6 +194,11 @@ class RentalService:
                 logger.info("fresh read of vehicle %d failed: %s", vehicle_id, problem)
         return await self._db.run(self._queries.latest, vehicle_id), problem
 
+    async def _recent_fixes(self, vehicle_id: int) -> tuple[Fix, ...]:
+        since = self._clock() - LOOKBACK
+        fixes = await self._db.run(self._tracks.recent_fixes, vehicle_id, since, LOOKBACK_FIXES)
+        return tuple(fixes)
+
     # -- check-in --------------------------------------------------------------------------
 
     async def check_gate(self, vehicle_id: int) -> tuple[GateFacts, GateResult]:
@@ -211,12 +219,13 @@ class RentalService:
             basics.has_iot_device,
             latest,
             other.id if other else None,
+            await self._recent_fixes(vehicle_id),
         )
         gate = check_gate(facts, self._clock(), self.stale_after)
         if read_problem and set(gate.problems) - set(gate.overridable):
             # Explains the hard problems (stale data); never blocks a start on its own.
             problem = f"Reading the vehicle failed: {read_problem}"
-            gate = GateResult((*gate.problems, problem), gate.overridable)
+            gate = GateResult((*gate.problems, problem), gate.overridable, gate.motion)
         return facts, gate
 
     async def start(
@@ -255,7 +264,7 @@ class RentalService:
         rental = await self._move(
             rental,
             S.PRE_CONDITION_DOCUMENTED,
-            f"check-in by {self.operator}; start readings {_describe(readings)}",
+            f"check-in by {self.operator}; {gate.motion} Start readings {_describe(readings)}",
             start_fuel_pct=readings.fuel_pct,
             start_charge_pct=readings.charge_pct,
             start_odometer_km=readings.odometer_km,
@@ -385,6 +394,14 @@ class RentalService:
         send = self.commands.unlock if action == "unlock" else self.commands.lock
         return await send(vehicle_id, reason=reason.strip())
 
+    async def motion(self, vehicle_id: int) -> MotionVerdict:
+        """How the vehicle's motion is judged now, from stored data (no fresh read): the
+        manual unlock refuses a moving vehicle and names "motion unknown" in its question,
+        but allows it, because the operator sending it by hand is the one who decides."""
+        latest = await self._db.run(self._queries.latest, vehicle_id)
+        fixes = await self._recent_fixes(vehicle_id)
+        return motion_of(latest, fixes, self._clock(), self.stale_after)
+
     async def command_refusal(self, vehicle_id: int, action: str, reason: str = "") -> str | None:
         """Why an operator's ``action`` must not be sent now (None: go ahead).
 
@@ -392,10 +409,9 @@ class RentalService:
         every place that sends a remote command by hand (car panel, IoT device panel).
         """
         if action == "unlock":
-            latest = await self._db.run(self._queries.latest, vehicle_id)
-            speed = fresh_value(latest, "speed_kmh", self._clock(), self.stale_after)
-            if speed is not None and speed > 0:
-                return f"the vehicle is moving ({speed:g} km/h); not unlocked"
+            verdict = await self.motion(vehicle_id)
+            if verdict.motion is Motion.MOVING:
+                return f"the vehicle is moving ({verdict.detail}); not unlocked"
         rental = await self._db.run(self.repository.open_for_vehicle, vehicle_id, OPEN_STATES)
         if rental is not None and not reason.strip():
             raise ReasonRequired(

@@ -2,7 +2,9 @@
 
 All work goes through RentalService on the loop; the views only show its answers. A
 blocked start lists every gate problem; one only an operator can judge ("motion unknown")
-asks for a reason instead. A blocked check-out names the open door. Cancel in the start
+asks for a reason instead. A gate that passes says how it judged motion ("Parked: same
+position since 09:42 UTC"), so the operator sees why the vehicle is believed parked. A
+blocked check-out names the open door. Cancel in the start
 dialog cancels a check-in it left open (a failed unlock), so no check-in is left behind,
 and the board's "Cancel check-in" asks first.
 
@@ -153,7 +155,10 @@ class RentalStartDialog(QDialog):
                 + "\nEverything else (connection, permissions, telemetry) is fine."
             )
         else:
-            self._say("Ready: connection, permissions, telemetry and motion are fine.")
+            self._say(
+                "Ready: connection, permissions, telemetry and motion are fine."
+                + (f"\n{gate.motion}" if gate.motion else "")
+            )
         self._show_override(bool(gate.problems) and not hard)
         self.adjustSize()
         self._update_start()

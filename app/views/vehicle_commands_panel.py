@@ -2,8 +2,10 @@
 
 Every press goes through the one command service (``RentalService.guarded_command``), so
 the console's preconditions apply as in the rental flow: a moving car is not unlocked, a
-car in a rental needs a reason for the audit trail. The outcome shown is the one the
-service read back from the car, not the one the operator asked for.
+car in a rental needs a reason for the audit trail. A car whose motion is unknown (no
+speed, too few positions) may be unlocked by hand, but the question says "Motion
+unknown". The outcome shown is the one the service read back from the car, not the one
+the operator asked for.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton
 from qasync import asyncSlot
 
 from app.models.vehicles import VehicleRow
+from app.services.motion import Motion
 from app.services.rentals import ReasonRequired, RentalService
 from app.services.vehicle_commands import CommandOutcome
 from app.views.dialogs import Confirm, Prompt, ask_text
@@ -101,6 +104,8 @@ class VehicleCommandsPanel(QGroupBox):
             return
         verb = action.capitalize()
         question = f"{verb} {row.name} [{row.fleet_number}]?"
+        if action == "unlock":
+            question += await self._motion_warning(row)
         if not await self._confirm(self, f"{verb} vehicle", question):
             return
         self.in_flight = action
@@ -121,6 +126,18 @@ class VehicleCommandsPanel(QGroupBox):
             self.status.setText(text)
         if outcome is not None and self._finished is not None:
             self._finished(row.id, outcome)
+
+    async def _motion_warning(self, row: VehicleRow) -> str:
+        """A manual unlock of a car whose motion is unknown is the operator's call (a
+        moving one is refused by the service); the question says so, not silently."""
+        try:
+            verdict = await self._rentals().motion(row.id)
+        except Exception:  # the question still goes out; the service checks again
+            logger.exception("judging the motion of vehicle %d failed", row.id)
+            return "\n\nMotion unknown: it could not be judged. Make sure it is parked."
+        if verdict.motion is Motion.UNKNOWN:
+            return f"\n\n{verdict.text} Make sure it is parked."
+        return ""
 
     async def _send(self, row: VehicleRow, action: str) -> CommandOutcome | None:
         rentals = self._rentals()

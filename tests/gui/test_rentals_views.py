@@ -7,7 +7,7 @@ Vehicle commands are a small in-test implementation of the VehicleCommands proto
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtWidgets import QDialog, QLabel, QMessageBox
@@ -53,8 +53,8 @@ def scooter(context):
     return next(r for r in rows if r.kind == "scooter" and r.connection_type == "iot")
 
 
-def report(context, vehicle_id: int, **values) -> None:
-    now = datetime.now(UTC)
+def report(context, vehicle_id: int, ago_s: float = 0.0, **values) -> None:
+    now = datetime.now(UTC) - timedelta(seconds=ago_s)
     TelemetryStore(context.database).write_batch(
         [
             TelemetryReading(
@@ -235,6 +235,23 @@ async def test_motion_unknown_asks_for_an_override_reason(window, context):
     dialog.start_button.click()
     await until(lambda: dialog.rental is not None, what="rental started")
     assert "scooter is in the depot rack" in dialog.rental.note
+    dialog.close()
+
+
+async def test_a_vehicle_without_speed_parked_for_a_while_is_ready(window, context):
+    """No speed reading, but the same position 12 min apart: no reason asked, and the
+    dialog says how motion was judged."""
+    install(context)
+    row = scooter(context)
+    report(context, row.id, ago_s=720, lat=52.5, lon=13.4, battery=80.0, locked=True)
+    report(context, row.id, lat=52.5, lon=13.4, battery=80.0, locked=True)
+    assert window.select_vehicle(row.id)
+    dialog = window.operations.start_rental()
+    await until(lambda: dialog.start_button.isEnabled(), what="gate passes")
+    assert dialog.status.text().startswith("Ready:")
+    assert "Parked: same position since" in dialog.status.text()
+    assert not dialog.override.isVisible()
+    assert_fits(dialog)
     dialog.close()
 
 

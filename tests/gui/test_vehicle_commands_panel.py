@@ -104,6 +104,20 @@ async def test_unlock_is_refused_while_the_car_moves(backends, sim, window, cont
     assert (await sim.post(f"/_sim/vehicles/{row.vin}/state", json={})).json()["locked"] is True
 
 
+async def test_unlock_of_a_car_with_unknown_motion_says_so_in_the_question(
+    backends, sim, window, context, confirmations
+):
+    """Smartcar reports no speed and the car has not stood long enough to be judged: the
+    manual unlock is allowed (the operator decides), but the question says so."""
+    _, panel = await connected_car(window, sim, activity="parked", locked=True, open_doors=[])
+    confirmations.answer = False
+    panel.unlock_button.click()
+    await until(lambda: confirmations.asked, what="the confirmation")
+    assert "Motion unknown: " in confirmations.asked[-1]
+    assert confirmations.asked[-1].endswith("Make sure it is parked.")
+    assert audit(context) == []  # cancelled: nothing sent
+
+
 async def test_a_car_in_a_rental_asks_for_a_reason(backends, sim, window, context):
     row, panel = await connected_car(window, sim, activity="parked", locked=False, open_doors=[])
     now = datetime.now(UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -22,7 +23,8 @@ def audit(rig: Rig) -> list[tuple[str, str, str]]:
         ]
 
 
-#: Smartcar reports no speed: every start overrides "motion unknown" (rental_gate).
+#: Smartcar reports no speed; a car read once has one position, so its motion is unknown
+#: (app.services.motion) and these starts give a reason.
 PARKED = "parked in bay 4, seen on the depot camera"
 
 
@@ -34,8 +36,8 @@ async def test_full_rental_drive_and_checkout_with_surcharges(rig: Rig):
     assert rental.start["fuel_pct"] is not None and rental.start["odometer_km"] is not None
     assert rental.start["latitude"] is not None
     assert (await rig.sim_state(FORD))["locked"] is False  # really unlocked in the "car"
-    assert "start readings fuel" in rental.note and rental.customer_ref == "booking 42"
-    assert "Motion unknown: no speed reading in the last 30 min. Make sure" in rental.note
+    assert "Start readings fuel" in rental.note and rental.customer_ref == "booking 42"
+    assert "Motion unknown: this vehicle reports no speed and has one position." in rental.note
     assert f"Reason: {PARKED}" in rental.note
 
     await rig.sim_state(FORD, activity="driving")
@@ -158,12 +160,13 @@ async def test_command_on_a_rented_car_needs_a_reason(rig: Rig):
 
 async def test_motion_unknown_blocks_until_the_operator_gives_a_reason(rig: Rig):
     """Issue #13 item 8: no speed reading used to count as "not moving" (Ready, then the
-    unlock failed on a driving car). Now it blocks, and a reason lets it through."""
+    unlock failed on a driving car). A car read only once (one position) still blocks,
+    and a reason lets it through."""
     await rig.connect(FORD)
     await rig.sim_state(FORD, activity="parked")
     _, gate = await rig.rentals.check_gate(rig.vehicles[FORD])
     assert gate.problems == gate.overridable and "Motion unknown" in gate.problems[0]
-    with pytest.raises(RentalBlocked, match="Motion unknown: no speed reading"):
+    with pytest.raises(RentalBlocked, match="Motion unknown: this vehicle reports no speed"):
         await rig.rentals.start(rig.vehicles[FORD])
     with pytest.raises(RentalBlocked, match="Motion unknown"):
         await rig.rentals.start(rig.vehicles[FORD], override_reason="   ")
@@ -182,3 +185,37 @@ async def test_an_ev_returned_on_the_charger_checks_out_with_its_charging_port_o
     done = await rig.rentals.check_out(rental.id)
     assert done.state == RentalState.COMPLETED
     assert (await rig.sim_state(TESLA))["locked"] is True
+
+
+async def test_a_parked_smartcar_car_starts_without_a_reason(rig: Rig):
+    """Smartcar reports no speed; the same position over ten minutes (a poll, then the
+    gate's fresh read) says the car is parked, and the log says how that was judged."""
+    await rig.connect(FORD)
+    await rig.sim_state(FORD, activity="parked", locked=True, open_doors=[])
+    await rig.reader.refresh(rig.vehicles[FORD])  # the regular poll
+    rig.clock.advance(600)
+    _, gate = await rig.rentals.check_gate(rig.vehicles[FORD])
+    assert gate.ok, gate.problems
+    assert re.fullmatch(r"Parked: same position since \d\d:\d\d UTC \(2 reads\)\.", gate.motion)
+    rental = await rig.rentals.start(rig.vehicles[FORD])
+    assert rental.state == RentalState.RENTAL_ACTIVE
+    assert "Parked: same position since" in rental.note and "overrode" not in rental.note
+    assert (await rig.sim_state(FORD))["locked"] is False
+
+
+async def test_a_driving_smartcar_car_is_refused_even_with_a_reason(rig: Rig):
+    await rig.connect(FORD)
+    await rig.sim_state(FORD, activity="parked", locked=True)
+    await rig.reader.refresh(rig.vehicles[FORD])
+    await rig.sim_state(FORD, activity="driving")
+    rig.clock.advance(180)  # three minutes at the simulator's 36 km/h: about 1.8 km
+    with pytest.raises(RentalBlocked, match=r"Moving: [\d,]+ m in \d+ min") as blocked:
+        await rig.rentals.start(rig.vehicles[FORD], override_reason=PARKED)
+    assert "It is not unlocked remotely." in str(blocked.value)
+    assert await rig.rentals.open_rentals() == []
+    assert (await rig.sim_state(FORD))["locked"] is True
+    assert audit(rig) == []
+    refusal = await rig.rentals.command_refusal(rig.vehicles[FORD], "unlock")
+    assert refusal is not None and re.fullmatch(
+        r"the vehicle is moving \([\d,]+ m in \d+ min\); not unlocked", refusal
+    )

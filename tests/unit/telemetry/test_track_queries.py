@@ -62,3 +62,22 @@ def test_an_empty_range_and_bad_bounds(db, vehicle_ids):
         TrackQueries(db).track(vehicle_ids[2], T0, T0)
     with pytest.raises(ValueError, match="naive"):
         TrackQueries(db).track(vehicle_ids[2], T0.replace(tzinfo=None), T0)
+
+
+def test_recent_fixes_are_the_newest_positions_since_a_time_newest_first(db, vehicle_ids):
+    """The rental gate's motion judgement reads these (app.services.motion)."""
+    vid, other = vehicle_ids[0], vehicle_ids[1]
+    TelemetryStore(db, heartbeat_s=None).write_batch(
+        [
+            reading(vid, -7200, lat=50.0, lon=10.0),  # before ``since``
+            *(reading(vid, 60 * i, lat=52.5 + i / 1000, lon=13.4) for i in range(4)),
+            reading(vid, 300, fuel=40.0),  # no position: not a fix
+            reading(other, 120, lat=1.0, lon=1.0),
+        ]
+    )
+    fixes = TrackQueries(db).recent_fixes(vid, T0 - timedelta(hours=1), 3)
+    assert [(f.at - T0).total_seconds() for f in fixes] == [180, 120, 60]
+    assert (fixes[0].lat, fixes[0].lon) == (52.503, 13.4)
+    assert TrackQueries(db).recent_fixes(vid, T0 + timedelta(hours=1), 10) == []
+    with pytest.raises(ValueError, match="naive"):
+        TrackQueries(db).recent_fixes(vid, T0.replace(tzinfo=None), 3)
