@@ -20,11 +20,11 @@ from sqlalchemy.exc import OperationalError
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.models.database import Database, sqlite_url
 from app.models.orm import TelemetrySample
-from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.iot_ingest import IotIngest
 from app.services.telemetry_writer import TelemetryWriter
 from app.views.storage_status import describe
 from tests.helpers.gt06_device import Gt06Device, fix_time
+from tests.helpers.iot_fleet import register_gt06
 from tests.helpers.waiting import until
 
 IMEI = "358000000000016"
@@ -72,19 +72,7 @@ class Rig:
 async def rig(tmp_path) -> AsyncIterator[Rig]:
     db = Database(sqlite_url(tmp_path / "fleet.sqlite"))
     db.migrate()
-    VehicleRepository(db).add_many(
-        [
-            VehicleFields(
-                name="Scooter 1",
-                fleet_number="S-001",
-                kind="scooter",
-                imei=IMEI,
-                connection_type="iot",
-                iot_vendor="Concox",
-                iot_protocol="gt06",
-            )
-        ]
-    )
+    register_gt06(db, [IMEI], kind="scooter")
     cap = {"pages": 1_000_000}
     event.listen(
         db.engine,

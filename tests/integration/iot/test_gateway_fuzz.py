@@ -31,11 +31,11 @@ from app.integrations.iot.device_ids import is_plausible_device_id
 from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
 from app.models.database import Database, sqlite_url
 from app.models.orm import TelemetrySample, UnknownDevice
-from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.iot_ingest import IotIngest
 from app.services.telemetry_writer import TelemetryWriter
 from tests.helpers.gt06_device import fix_time
 from tests.helpers.iot_corpus import device_frames
+from tests.helpers.iot_fleet import register_gt06
 
 # pytest's norecursedirs (pyproject) replaces the defaults, so a .hypothesis directory in
 # the work tree breaks collection; keep hypothesis' cache out of the tree.
@@ -52,19 +52,7 @@ class LiveGateway:
     def __init__(self, directory: Path) -> None:
         self.db = Database(sqlite_url(directory / "fleet.sqlite"))
         self.db.migrate()
-        VehicleRepository(self.db).add_many(
-            [
-                VehicleFields(
-                    name="Tracker",
-                    fleet_number="T-001",
-                    kind="car",
-                    imei=GOOD_IMEI,
-                    connection_type="iot",
-                    iot_vendor="Concox",
-                    iot_protocol="gt06",
-                )
-            ]
-        )
+        register_gt06(self.db, [GOOD_IMEI])
         self.loop = asyncio.new_event_loop()
         self.loop_errors: list[dict] = []
         self.loop.set_exception_handler(lambda _loop, ctx: self.loop_errors.append(ctx))

@@ -21,11 +21,11 @@ import pytest_asyncio
 from app.integrations.iot.codecs.gt06_build import build_location, build_login
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.models.database import Database, sqlite_url
-from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services import iot_ingest
 from app.services.iot_ingest import IotIngest
 from app.services.telemetry_writer import TelemetryWriter
 from app.services.validation import luhn_complete
+from tests.helpers.iot_fleet import register_gt06
 from tests.helpers.waiting import until
 
 GOOD_IMEI = luhn_complete("35800000000001")
@@ -46,19 +46,7 @@ class Rig:
 async def rig(tmp_path) -> AsyncIterator[Rig]:
     db = Database(sqlite_url(tmp_path / "fleet.sqlite"))
     db.migrate()
-    VehicleRepository(db).add_many(
-        [
-            VehicleFields(
-                name="Scooter 1",
-                fleet_number="S-001",
-                kind="scooter",
-                imei=GOOD_IMEI,
-                connection_type="iot",
-                iot_vendor="Concox",
-                iot_protocol="gt06",
-            )
-        ]
-    )
+    register_gt06(db, [GOOD_IMEI], kind="scooter")
     writer = TelemetryWriter(db, retry_initial_s=0.01)
     ingest = IotIngest(db, writer, flush_interval_s=0.05)
     await ingest.refresh()

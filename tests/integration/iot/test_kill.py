@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 
 from app.models.database import Database, sqlite_url
-from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.validation import luhn_complete
 from tests.helpers.gt06_device import Gt06Device, fix_time
+from tests.helpers.iot_fleet import register_gt06
 from tests.helpers.waiting import until
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -46,21 +46,7 @@ def registered_fleet(path: Path) -> dict[str, int]:
     imeis = [luhn_complete(f"35700000000{n:03d}") for n in range(TRACKERS)]
     with Database(sqlite_url(path)) as database:
         database.migrate()
-        ids = VehicleRepository(database).add_many(
-            [
-                VehicleFields(
-                    name=f"Tracker {n}",
-                    fleet_number=f"T-{n:03d}",
-                    kind="car",
-                    imei=imei,
-                    connection_type="iot",
-                    iot_vendor="Concox",
-                    iot_protocol="gt06",
-                )
-                for n, imei in enumerate(imeis)
-            ]
-        )
-    return dict(zip(imeis, ids, strict=True))
+        return register_gt06(database, imeis)
 
 
 def stored(path: Path) -> tuple[str, set[tuple[int, datetime]]]:
