@@ -12,6 +12,7 @@ import asyncio
 import gc
 import inspect
 
+import httpx
 import pytest
 import qasync
 from PySide6.QtCore import QEvent, QEventLoop
@@ -129,6 +130,14 @@ def backends(qloop, context):
     context.backends = started
     yield started
     qloop.run_until_complete(started.aclose())
+
+
+@pytest.fixture
+def sim(qloop, backends):
+    """An HTTP client on the demo Smartcar simulator (its /_sim control endpoints)."""
+    client = httpx.AsyncClient(base_url=backends.simulator.base_url, timeout=10.0)
+    yield client
+    qloop.run_until_complete(client.aclose())
 
 
 class Confirmations:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 import pytest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -28,13 +27,6 @@ def settings():
         demo=DemoSettings(cars=3, micromobility=2),
         smartcar=SmartcarSettings(redirect_uri=redirect),
     )
-
-
-@pytest.fixture
-def sim(qloop, backends):
-    client = httpx.AsyncClient(base_url=backends.simulator.base_url, timeout=10.0)
-    yield client
-    qloop.run_until_complete(client.aclose())
 
 
 async def test_the_guard_refuses_exec_and_static_boxes_inside_a_coroutine(nested_loop_guard):

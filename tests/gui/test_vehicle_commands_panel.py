@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 
 from app.config import DemoSettings, Settings, SmartcarSettings
@@ -29,13 +28,6 @@ def settings():
         demo=DemoSettings(cars=3, micromobility=1),
         smartcar=SmartcarSettings(redirect_uri=redirect),
     )
-
-
-@pytest.fixture
-def sim(qloop, backends):
-    client = httpx.AsyncClient(base_url=backends.simulator.base_url, timeout=10.0)
-    yield client
-    qloop.run_until_complete(client.aclose())
 
 
 async def connected_car(window, sim, email: str = "o@x.test", **state):
