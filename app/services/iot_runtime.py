@@ -8,9 +8,11 @@ reads; the GPS belongs to no vehicle, so it waits in the unknown-devices inbox. 
 mode listens on ``iot.ports`` of ``iot.gateway_host`` and reads the ``[[iot.serial]]``
 devices of the settings file.
 
-The runtime's helper tasks (ingest flushes, audit writes) run under a child of the
-console's TaskOwner: supervised and reported like every worker, but stopped by the
-runtime itself, after devices and gateway, because in-flight stores depend on them.
+The runtime's helper tasks (ingest flushes, audit writes, one per serial port) run under
+a child of the console's TaskOwner: supervised and reported like every worker (an
+unplugged serial adapter shows as "serial <port> stopped: …, restarting in N s" and is
+opened again with the supervisor's backoff), but stopped by the runtime itself, after
+devices and gateway, because in-flight stores depend on them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING
 from app.config import Settings
 from app.integrations.iot.codecs import PROTOCOLS
 from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
-from app.integrations.iot.serial_reader import SerialConfig, SerialReader
+from app.integrations.iot.serial_reader import PortUnavailable, SerialConfig, SerialReader
 from app.integrations.iot.simulator import SimDeviceSpec
 from app.models.database import Database
 from app.models.enums import VehicleKind
@@ -73,11 +75,10 @@ class IotRuntime:
         return next((r for r in self.serial_readers if r.config.device_id == device_id), None)
 
     async def aclose(self) -> None:
-        """Devices first, then the gateway (in-flight stores finish), then the helpers."""
+        """Devices first, then the gateway (in-flight stores finish), then the helpers
+        (serial readers first: they were spawned last)."""
         if self.simulator is not None:
             await self.simulator.stop()
-        for reader in self.serial_readers:
-            await reader.stop()
         await self.gateway.close()
         self.commands.close()
         await self.tasks.shutdown()
@@ -141,7 +142,9 @@ async def start_iot(
                 ingest.repository.record_serial, config.device_id, config.port, config.baudrate
             )
             reader = SerialReader(config, ingest)
-            await reader.start()
+            runtime.tasks.spawn(
+                reader.run, f"serial {config.port}", restart=True, outages=(PortUnavailable,)
+            )
             runtime.serial_readers.append(reader)
     except BaseException:
         await runtime.aclose()

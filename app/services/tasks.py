@@ -90,20 +90,24 @@ class TaskOwner:
         *,
         restart: bool = False,
         drain: Callable[[], Awaitable[Any]] | None = None,
+        outages: tuple[type[Exception], ...] = (),
     ) -> asyncio.Task[Any]:
         """Run ``work`` (a coroutine, or a factory of them) as task ``name``.
 
         With ``restart`` (factories only) a crash or an early return starts a fresh
         coroutine after the policy's backoff; otherwise the task is reported down.
         ``drain`` is awaited at shutdown before the task is cancelled (a writer's flush),
-        once everything spawned after it has stopped feeding it.
+        once everything spawned after it has stopped feeding it. ``outages`` are the
+        exceptions that mean "what I work on is gone for now" (an unplugged serial
+        adapter): down and retried like any failure, but logged as a warning without a
+        traceback, because there is no bug to read and it may last for hours.
         """
         if restart and asyncio.iscoroutine(work):
             work.close()
             raise TypeError(f"{name}: restart=True needs a coroutine factory, not a coroutine")
         factory = work if callable(work) else None
         first = work() if factory is not None else work
-        coro = self._supervise(name, first, factory if restart else None)
+        coro = self._supervise(name, first, factory if restart else None, outages)
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks[task] = first
         if drain is not None:
@@ -118,7 +122,13 @@ class TaskOwner:
         self._children.append(owner)
         return owner
 
-    async def _supervise(self, name: str, first: Work, factory: Factory | None) -> None:
+    async def _supervise(
+        self,
+        name: str,
+        first: Work,
+        factory: Factory | None,
+        outages: tuple[type[Exception], ...],
+    ) -> None:
         delay: float | None
         coro, delay = first, None
         while True:
@@ -132,9 +142,12 @@ class TaskOwner:
                 reason, error = f"{type(exc).__name__}: {exc}".removesuffix(": "), exc
             if self._stopping:
                 return  # ended while the console quits: nothing to report
-            logger.error(
-                "background task %s %s", name, "crashed" if error else reason, exc_info=error
-            )
+            if isinstance(error, outages):
+                logger.warning("background task %s stopped: %s", name, reason)
+            else:
+                logger.error(
+                    "background task %s %s", name, "crashed" if error else reason, exc_info=error
+                )
             if factory is None:
                 self._set_failure(name, Failure(reason, None))
                 return

@@ -3,15 +3,20 @@
 Reads are blocking pyserial calls on a dedicated executor thread, because that is what
 works on Windows too (no selectable serial handles there). Decoded records are handed to
 the event loop with ``run_coroutine_threadsafe`` and the thread waits for the sink, so a
-slow database slows the reads instead of growing a queue. USB adapters get unplugged:
-a dead or missing port is retried with exponential backoff and the reader recovers by
-itself when the port reappears; ``status``/``status_text`` always say which state it is in.
+slow database slows the reads instead of growing a queue.
+
+USB adapters get unplugged. A reader is one supervised unit (``run``, spawned with
+restart by the IoT runtime): a missing or lost port ends it with :class:`PortUnavailable`,
+the console's TaskOwner shows "serial <port> stopped: <reason>, restarting in N s" and
+opens it again with its backoff, so there is one retry policy and one place that says a
+worker is down. ``status``/``status_text`` say the same for the device panel.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -49,8 +54,6 @@ class SerialConfig:
     protocol: str = "nmea"
     baudrate: int = 9600
     read_timeout: float = 0.2
-    retry_initial: float = 0.5
-    retry_max: float = 30.0
     max_frame: int = 4096
     strict: bool = True
 
@@ -58,8 +61,12 @@ class SerialConfig:
 StatusListener = Callable[["SerialStatus", str], None]
 
 
+class PortUnavailable(OSError):
+    """The port is missing or was lost: an outage (unplugged), not a bug; retried later."""
+
+
 class SerialReader:
-    """Reads one serial device until stopped, surviving unplug/replug."""
+    """Reads one serial device; ``run`` until the port goes away or it is cancelled."""
 
     def __init__(
         self,
@@ -87,8 +94,21 @@ class SerialReader:
     def peer(self) -> str:
         return f"serial:{self.config.port}"
 
+    async def run(self) -> None:
+        """Read until cancelled; PortUnavailable when the port is missing or lost.
+
+        The supervisor runs it again after its backoff, which is how an unplugged
+        adapter is found again when it comes back.
+        """
+        await self.start()
+        assert self._future is not None
+        try:
+            await asyncio.shield(self._future)
+        finally:
+            await self.stop()
+
     async def start(self) -> None:
-        """Start reading in the background; returns at once (watch ``status``)."""
+        """Start the reader thread; returns at once (watch ``status``, or await ``run``)."""
         if self._future is not None:
             return
         self._loop = asyncio.get_running_loop()
@@ -106,12 +126,14 @@ class SerialReader:
         self._stop.set()
         port = self._serial
         if port is not None:
-            port.cancel_read()
-        await self._future
+            with contextlib.suppress(Exception):  # the port may be half gone already
+                port.cancel_read()
+        await asyncio.wait({self._future})  # its outcome belongs to run(), not to stop()
         assert self._executor is not None
         self._executor.shutdown(wait=True)
         self._future = self._executor = None
-        self._set_status(SerialStatus.STOPPED, "stopped")
+        if self.status is not SerialStatus.WAITING:  # keep saying why it is down
+            self._set_status(SerialStatus.STOPPED, "stopped")
 
     async def wait_status(self, *states: SerialStatus, timeout: float = 10.0) -> SerialStatus:
         """Wait until the reader is in one of ``states`` (tests, UI start-up)."""
@@ -143,29 +165,26 @@ class SerialReader:
     # -- the reader thread -------------------------------------------------------------
 
     def _run(self) -> None:
+        """Open the port and read it until stopped; PortUnavailable when it is not there."""
         cfg = self.config
-        delay = cfg.retry_initial
-        while not self._stop.is_set():
-            try:
-                port = serial.Serial(cfg.port, cfg.baudrate, timeout=cfg.read_timeout)
-            except (serial.SerialException, OSError, ValueError) as exc:
-                self._report(
-                    SerialStatus.WAITING, f"{cfg.port} unavailable: {exc}; retry in {delay:.1f} s"
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, cfg.retry_max)
-                continue
-            delay = cfg.retry_initial
-            self._serial = port
-            self._report(SerialStatus.CONNECTED, f"reading {cfg.port} at {cfg.baudrate} baud")
-            try:
-                self._read_until_lost(port)
-            except (serial.SerialException, OSError) as exc:
-                if not self._stop.is_set():
-                    self._report(SerialStatus.WAITING, f"{cfg.port} lost: {exc}")
-            finally:
-                self._serial = None
-                port.close()
+        try:
+            port = serial.Serial(cfg.port, cfg.baudrate, timeout=cfg.read_timeout)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise self._unavailable(f"{cfg.port} unavailable: {exc}") from exc
+        self._serial = port
+        self._report(SerialStatus.CONNECTED, f"reading {cfg.port} at {cfg.baudrate} baud")
+        try:
+            self._read_until_lost(port)
+        except (serial.SerialException, OSError) as exc:
+            if not self._stop.is_set():
+                raise self._unavailable(f"{cfg.port} lost: {exc}") from exc
+        finally:
+            self._serial = None
+            port.close()
+
+    def _unavailable(self, text: str) -> PortUnavailable:
+        self._report(SerialStatus.WAITING, text)
+        return PortUnavailable(text)
 
     def _read_until_lost(self, port: serial.Serial) -> None:
         framer = self.codec.framer(self.config.max_frame)

@@ -11,6 +11,14 @@ A failed batch is retried connection by connection, so one device whose records 
 refuses is cut (without ACK, it keeps its data and re-sends) while the others in the same
 batch are stored and acknowledged. Re-storing what the failed attempt may already have
 kept is safe: the sink dedupes re-sent readings.
+
+The flush task is a guarded per-burst task, not a supervised long-lived one: it exists
+only while reads wait, and a restart policy would have nothing to restart (the next
+``submit`` starts a fresh one). What supervision is for, it does itself: a flush that
+crashes outside the sink (a bug after the store) is logged with its traceback, the
+connections of that batch are cut without their ACKs still owed (the devices keep their
+data and re-send; the sink dedupes what was kept), and the reads queued behind it are
+flushed as usual.
 """
 
 from __future__ import annotations
@@ -86,9 +94,19 @@ class StoreBatcher:
         try:
             while self._queue:
                 batch, self._queue = self._queue, []
-                await self._flush(batch)
+                try:
+                    await self._flush(batch)
+                except Exception:
+                    self._crashed(batch)
         finally:
             self._task = None
+
+    def _crashed(self, batch: list[tuple[DeviceConnection, Pending]]) -> None:
+        logger.exception("a store batch of %d reads crashed; its connections are cut", len(batch))
+        for conn, _work in batch:
+            conn.queued = 0
+            if not conn.closed:
+                conn.cut("store batch crashed", abort=True)
 
     async def _flush(self, batch: list[tuple[DeviceConnection, Pending]]) -> None:
         for conn, work in batch:

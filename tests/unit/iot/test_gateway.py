@@ -299,3 +299,35 @@ async def test_a_batch_failing_on_one_device_still_stores_and_acks_the_others() 
         assert gateway.stats.store_errors == 1
         await good.close()
         await bad.close()
+
+
+@pytest.mark.asyncio
+async def test_a_store_batch_crashing_after_the_store_cuts_and_the_next_read_is_stored(
+    caplog,
+) -> None:
+    """A bug after the store (here the command tracker) must not leave the batch task
+    dead with its connections paused or waiting for an ACK forever."""
+    sink = InMemorySink({(KNOWN, "line")})
+    async with running_gateway(sink) as gateway:
+        client = await LineClient.connect(gateway)
+        await client.login()
+        real_observe = gateway.commands.observe
+        calls = []
+
+        def observe_crashing_once(record):
+            calls.append(record)
+            if len(calls) == 1:
+                raise RuntimeError("a bug after the store")
+            real_observe(record)
+
+        gateway.commands.observe = observe_crashing_once
+        await client.send("POS,1.0,1.0,L")
+        assert await client.closed_by_server()  # cut: the device logs in again
+        assert "a store batch of 1 reads crashed" in caplog.text
+        await client.close()
+        again = await LineClient.connect(gateway)
+        await again.login()
+        await again.send("POS,2.0,2.0,U")
+        assert await again.line() == "ACK,POS"
+        assert [r.latitude for r in sink.records if r.kind is RecordKind.POSITION] == [1.0, 2.0]
+        await again.close()

@@ -1,4 +1,8 @@
-"""Serial reader on real pseudo-terminals: data flow, ACKs, unplug/replug recovery."""
+"""Serial reader on real pseudo-terminals: data flow, ACKs, unplug/replug recovery.
+
+Recovery is the supervisor's: the reader runs as a restartable TaskOwner task, as the
+IoT runtime spawns it, with a fast restart policy.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,15 @@ from pathlib import Path
 import pytest
 
 from app.integrations.iot.records import LockState
-from app.integrations.iot.serial_reader import SerialConfig, SerialReader, SerialStatus
+from app.integrations.iot.serial_reader import (
+    PortUnavailable,
+    SerialConfig,
+    SerialReader,
+    SerialStatus,
+)
 from app.integrations.iot.sink import InMemorySink
+from app.services.tasks import RestartPolicy, TaskOwner
+from tests.helpers.waiting import until
 from tests.unit.iot.fake_codec import CODEC
 
 DEVICE = "gps-puck-1"
@@ -68,8 +79,6 @@ def make_reader(port: PlugPort, sink: InMemorySink, statuses: list | None = None
         protocol="line",
         baudrate=115200,
         read_timeout=0.05,
-        retry_initial=0.02,
-        retry_max=0.1,
     )
     return SerialReader(
         cfg,
@@ -98,21 +107,33 @@ async def test_frames_are_stored_under_the_configured_id_and_acked_on_the_port(p
     assert reader.status is SerialStatus.STOPPED
 
 
+def supervised(reader: SerialReader) -> TaskOwner:
+    """The reader as the IoT runtime runs it: restartable, outages not tracebacks."""
+    owner = TaskOwner(policy=RestartPolicy(first_s=0.02, max_s=0.1))
+    name = f"serial {reader.config.port}"
+    owner.spawn(reader.run, name, restart=True, outages=(PortUnavailable,))
+    return owner
+
+
 @pytest.mark.asyncio
-async def test_unplug_and_replug_recovers_by_itself(port) -> None:
+async def test_unplug_shows_the_reader_down_and_replug_brings_it_back(port, caplog) -> None:
     port.plug()
     sink = InMemorySink({(DEVICE, "line")})
     statuses: list[SerialStatus] = []
     reader = make_reader(port, sink, statuses)
-    await reader.start()
+    owner = supervised(reader)
+    name = f"serial {port.link}"
     try:
         await reader.wait_status(SerialStatus.CONNECTED)
+        assert owner.running == [name] and owner.failures() == {}
         port.write(b"POS,1.0,1.0,L\n")
         await sink.wait_for(lambda s: len(s.records) == 1)
         port.unplug()
-        await reader.wait_status(SerialStatus.WAITING)
+        await until(lambda: name in owner.failures(), 5, "the reader reported down")
+        assert f"{port.link} lost" in owner.failures()[name]
         assert str(port.link) in reader.status_text
         port.plug()
+        await until(lambda: owner.failures() == {}, 5, "the reader back up")
         await reader.wait_status(SerialStatus.CONNECTED)
         port.write(b"POS,2.0,2.0,U\n")
         await sink.wait_for(lambda s: len(s.records) == 2)
@@ -123,24 +144,28 @@ async def test_unplug_and_replug_recovers_by_itself(port) -> None:
             SerialStatus.WAITING,
         ]
         assert statuses[-1] is SerialStatus.CONNECTED
+        assert owner.restarts >= 1
+        assert not [r for r in caplog.records if r.levelname == "ERROR"]  # an outage, no bug
     finally:
-        await reader.stop()
+        await owner.shutdown()
+    assert reader.status is SerialStatus.STOPPED
 
 
 @pytest.mark.asyncio
-async def test_missing_port_waits_then_connects_when_it_appears(port) -> None:
+async def test_missing_port_is_down_then_connects_when_it_appears(port) -> None:
     sink = InMemorySink({(DEVICE, "line")})
     reader = make_reader(port, sink)
-    await reader.start()
+    owner = supervised(reader)
     try:
-        await reader.wait_status(SerialStatus.WAITING)
+        await until(lambda: owner.failures(), 5, "the reader reported down")
+        assert "unavailable" in next(iter(owner.failures().values()))
         assert "unavailable" in reader.status_text
         port.plug()
         await reader.wait_status(SerialStatus.CONNECTED)
         port.write(b"ST,L\n")
         await sink.wait_for(lambda s: len(s.records) == 1)
     finally:
-        await reader.stop()
+        await owner.shutdown()
 
 
 @pytest.mark.asyncio
