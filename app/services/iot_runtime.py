@@ -82,6 +82,8 @@ class IotRuntime:
         await self.gateway.close()
         self.commands.close()
         await self.tasks.shutdown()
+        if self.simulator is not None:
+            self.simulator.close()
         with contextlib.suppress(Exception):  # best effort: the database may be gone
             await self.ingest.flush()
 
@@ -129,6 +131,7 @@ async def start_iot(
             runtime.simulator = await _start_demo_devices(
                 runtime, settings, report_interval_s, gps_interval_s if demo_gps else None
             )
+            runtime.tasks.spawn(runtime.simulator.run, "iot-demo-devices", restart=True)
             configs = []
             if runtime.simulator.gps_path:
                 configs.append(SerialConfig(runtime.simulator.gps_path, DEMO_GPS_IMEI))

@@ -7,8 +7,16 @@ import asyncio
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from app.services.tasks import TaskOwner
+from app.integrations.iot.serial_reader import (
+    PortUnavailable,
+    SerialConfig,
+    SerialReader,
+    SerialStatus,
+)
+from app.integrations.iot.sink import InMemorySink
+from app.services.tasks import RestartPolicy, TaskOwner
 from app.views.worker_status import ERROR_STYLE
+from tests.helpers.plug_port import PlugPort
 from tests.helpers.waiting import until
 
 
@@ -50,3 +58,31 @@ async def test_ctrl_q_and_file_quit_request_the_quit(window):
     QTest.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
     await until(lambda: requested, what="Ctrl+Q")
     assert not window.isVisible()
+
+
+async def test_an_unplugged_serial_reader_is_named_in_the_status_bar_until_it_is_back(
+    window, tmp_path
+):
+    port = PlugPort(tmp_path / "ttyUSB0")
+    port.plug()
+    reader = SerialReader(
+        SerialConfig(str(port.link), "gps-1", read_timeout=0.05), InMemorySink({("gps-1", "nmea")})
+    )
+    tasks = TaskOwner(policy=RestartPolicy(first_s=0.05, max_s=0.2))
+    label = window.worker_status
+    label.watch(tasks)
+    tasks.spawn(reader.run, f"serial {port.link}", restart=True, outages=(PortUnavailable,))
+    try:
+        await reader.wait_status(SerialStatus.CONNECTED)
+        assert label.text() == "Workers: 1 running"
+        port.unplug()
+        await until(lambda: "stopped" in label.text(), what="the reader shown down")
+        assert label.text().startswith(f"serial {port.link} stopped: PortUnavailable: ")
+        assert f"{port.link} lost" in label.text() and label.styleSheet() == ERROR_STYLE
+        port.plug()
+        await until(lambda: label.text() == "Workers: 1 running", what="the reader back")
+        await reader.wait_status(SerialStatus.CONNECTED)
+    finally:
+        await tasks.shutdown()
+        if port.master is not None:
+            port.unplug()

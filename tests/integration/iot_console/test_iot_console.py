@@ -197,3 +197,30 @@ async def test_an_unknown_device_waits_in_the_inbox_until_claimed_then_reports(d
         assert await inbox() == []
     finally:
         await sim.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_device_simulation_that_ends_by_itself_is_shown_down_and_restarted(demo):
+    """The demo's simulator thread is supervised: down in the supervisor's state (the
+    status bar's source), then a fresh simulation whose devices and GPS report again."""
+    runtime = demo.runtime
+    simulator, owner = runtime.simulator, runtime.tasks
+    assert simulator is not None and "iot-demo-devices" in owner.running
+    first = simulator.sim
+    reader = runtime.serial_reader(DEMO_GPS_IMEI)
+    assert reader is not None and reader.config.port == simulator.gps_path
+    simulator._loop.call_soon_threadsafe(simulator._stop.set)  # its loop ends on its own
+    await until(lambda: "iot-demo-devices" in owner.failures(), 10, "the simulation shown down")
+    assert "the simulated devices stopped" in owner.failures()["iot-demo-devices"]
+    await until(
+        lambda: "iot-demo-devices" in owner.running and simulator.sim is not first,
+        10,
+        "a fresh simulation",
+    )
+    stored, frames = runtime.ingest.records_stored, reader.frames
+    await until(
+        lambda: runtime.ingest.records_stored > stored and reader.frames > frames,
+        20,
+        "device reports and GPS sentences from the restarted simulation",
+    )
+    assert owner.restarts >= 1

@@ -7,8 +7,6 @@ IoT runtime spawns it, with a fast restart policy.
 from __future__ import annotations
 
 import asyncio
-import os
-import select
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,45 +21,11 @@ from app.integrations.iot.serial_reader import (
 )
 from app.integrations.iot.sink import InMemorySink
 from app.services.tasks import RestartPolicy, TaskOwner
+from tests.helpers.plug_port import PlugPort
 from tests.helpers.waiting import until
 from tests.unit.iot.fake_codec import CODEC
 
 DEVICE = "gps-puck-1"
-
-
-class PlugPort:
-    """A pty behind a stable symlink: ``unplug`` closes the master, ``plug`` makes a new one."""
-
-    def __init__(self, link: Path):
-        self.link = link
-        self.master: int | None = None
-
-    def plug(self) -> None:
-        master, slave = os.openpty()
-        target = os.ttyname(slave)
-        os.close(slave)  # the reader opens the slave by path, like a real device node
-        tmp = self.link.with_suffix(".new")
-        os.symlink(target, tmp)
-        os.replace(tmp, self.link)
-        self.master = master
-
-    def unplug(self) -> None:
-        assert self.master is not None
-        os.close(self.master)
-        self.master = None
-
-    def write(self, data: bytes) -> None:
-        assert self.master is not None
-        os.write(self.master, data)
-
-    def read_lines(self, count: int, timeout: float = 5.0) -> bytes:
-        assert self.master is not None
-        data = b""
-        while data.count(b"\n") < count:
-            ready, _, _ = select.select([self.master], [], [], timeout)
-            assert ready, f"nothing written to the port; got {data!r}"
-            data += os.read(self.master, 256)
-        return data
 
 
 @pytest.fixture
