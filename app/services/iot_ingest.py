@@ -82,6 +82,7 @@ def to_reading(
         battery=record.battery_pct,
         odometer=record.odometer_km,
         locked=_LOCKED.get(record.lock_state),
+        charging=record.charging,
         raw=(raw_text if raw_text is not None else frame_text(record.raw)) if record.raw else None,
     )
 

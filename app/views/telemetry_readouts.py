@@ -30,6 +30,7 @@ STALE_STYLE = "color: #b45309"
 FIELDS = (
     ("location", "Location"),
     ("energy", "Fuel / charge"),
+    ("charging", "Charging"),
     ("range", "Range"),
     ("odometer", "Odometer"),
     ("locked", "Lock"),
@@ -81,6 +82,8 @@ def describe(key: str, value: Any) -> str:
         return fmt.kilometres(value)
     if key == "locked":
         return fmt.locked(value)
+    if key == "charging":
+        return "Charging" if value else "Not charging"
     if key == "doors":
         return "\n".join(f"{_name(k)}: {str(v).lower()}" for k, v in sorted(value.items()))
     if key == "tires":

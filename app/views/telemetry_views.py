@@ -55,6 +55,7 @@ def readouts_of(state: LatestState | None) -> Latest | None:
     energy = values.get("fuel_pct") or values.get("battery_pct")
     for key, item in (
         ("energy", energy),
+        ("charging", values.get("charging")),
         ("range", values.get("range_km")),
         ("odometer", values.get("odometer_km")),
         ("locked", values.get("locked")),

@@ -44,6 +44,7 @@ def test_values_ages_stale_marks_and_waiting(qtbot):
     assert "Rear right: 250 kPa (36.3 psi)" in readouts.text("tires")
     assert readouts.text("range") == fmt.WAITING
     assert readouts.text("oil_life") == fmt.WAITING
+    assert readouts.text("charging") == fmt.WAITING  # not reported: no guess
     assert readouts.mini_map.position == (52.52, 13.405)
     readouts.show_latest(None)
     assert all(readouts.text(k) == fmt.WAITING for k, _ in (("energy", 0), ("doors", 0)))
@@ -68,6 +69,7 @@ async def test_detail_panel_loads_the_stored_latest_state(window):
                 doors={"frontLeft": "CLOSED"},
                 tires_kpa={"frontLeft": 240.0},
                 oil_life=70.0,
+                charging=True,
             ),
         ],
     )
@@ -80,6 +82,7 @@ async def test_detail_panel_loads_the_stored_latest_state(window):
     assert readouts.text("locked") == "Locked\n5 min ago"
     assert readouts.text("tires").startswith("Front left: 240 kPa (34.8 psi)")
     assert readouts.text("oil_life") == "70 %\n5 min ago"
+    assert readouts.text("charging") == "Charging\n5 min ago"
     other = next(r for r in window.model.rows if r.id != car.id)
     window.select_vehicle(other.id)
     assert readouts.text("energy") == fmt.WAITING  # cleared at once, not the old car's

@@ -55,6 +55,7 @@ class DeviceRecord:
     satellites: int | None = None
     battery_pct: float | None = None
     lock_state: LockState = LockState.UNKNOWN
+    charging: bool | None = None  # energy flowing into the vehicle's battery; None: not said
     odometer_km: float | None = None
     alarms: tuple[str, ...] = ()
     firmware: str | None = None

@@ -210,3 +210,16 @@ def test_builders_refuse_bad_input() -> None:
         build_login("1234", 1)
     with pytest.raises(ValueError, match=r"0\.\.6"):
         build_heartbeat(1, voltage_level=9)
+
+
+def test_terminal_info_charge_bit_is_the_readings_charging() -> None:
+    """Traccar's corpus status frame 78780a1306…: terminal info 0x06 (ACC on, charge on)."""
+    frame = bytes.fromhex("78780a130604ea04000006bc8a0d0a")
+    (record,) = CODEC.decode(frame, device_id=IMEI).records
+    assert record.charging is True and record.attributes["charge"] is True
+    for charging in (True, False):
+        built = build_heartbeat(9, voltage_level=4, blocked=True, charging=charging)
+        (status,) = CODEC.decode(built, device_id=IMEI).records
+        assert status.charging is charging
+    (login,) = CODEC.decode(build_login(IMEI, 1)).records
+    assert login.charging is None  # a frame that says nothing about it

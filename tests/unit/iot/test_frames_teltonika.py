@@ -206,3 +206,14 @@ def test_builders_refuse_what_the_wire_cannot_carry() -> None:
         build_imei_handshake("12ab")
     with pytest.raises(ValueError, match=r"1\.\.255 records"):
         build_avl_packet([])
+
+
+def test_scooter_charging_io_347_is_the_readings_charging() -> None:
+    samples = [
+        AvlSample(WHEN, 54.7, 25.3, 0, 0, 40, True, None, True),
+        AvlSample(WHEN.replace(second=45), 54.7, 25.3, 0, 0, 41, True, None, False),
+        AvlSample(WHEN.replace(second=50), 54.7, 25.3, 0, 0, 41, True, None, None),
+    ]
+    charging, idle, unsaid = CODEC.decode(build_avl_packet(samples), device_id=IMEI).records
+    assert (charging.charging, idle.charging, unsaid.charging) == (True, False, None)
+    assert charging.attributes["charge"] is True

@@ -48,3 +48,18 @@ def test_cli_runs_for_a_while_against_an_absent_gateway_and_exits_cleanly(capsys
 def test_cli_rejects_nonsense_arguments(capsys) -> None:
     assert main(["--devices", "-1"]) == 2
     assert "--devices" in capsys.readouterr().out
+
+
+def test_a_locked_vehicle_running_low_charges_until_nearly_full_or_unlocked() -> None:
+    bike = SimVehicle("x", "ebike", *CITY_CENTRE, battery_pct=19.0, locked=True)
+    bike.step(10)
+    assert bike.charging and bike.battery_pct > 19.0 and bike.speed_kmh == 0.0
+    bike.step(2_000)  # long enough to be full
+    assert not bike.charging and bike.battery_pct >= 95.0
+    scooter = SimVehicle("y", "scooter", *CITY_CENTRE, battery_pct=30.0, charging=True)
+    scooter.locked = False  # a rider takes it off the charger
+    scooter.step(10)
+    assert not scooter.charging and scooter.battery_pct < 30.0
+    fleet = [SimVehicle.spawn(str(n), "scooter", random.Random(n)) for n in range(200)]
+    assert 5 < sum(v.charging for v in fleet) < 60  # some start the day on the charger
+    assert all(v.locked for v in fleet if v.charging)

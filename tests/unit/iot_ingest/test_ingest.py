@@ -218,3 +218,11 @@ async def test_a_rejected_frame_shows_in_the_devices_frame_log_as_received(rig):
     assert entry.status == "rejected: undecodable frame: CRC"
     assert seen == [(IMEI_A, entry)]  # the open detail panel hears it live
     assert samples(rig.db) == []
+
+
+def test_a_devices_charging_state_reaches_the_reading_and_silence_stays_unknown():
+    from app.services.iot_ingest import to_reading
+
+    assert to_reading(position(charging=True), 1, T0).charging is True
+    assert to_reading(position(charging=False), 1, T0).charging is False
+    assert to_reading(position(), 1, T0).charging is None

@@ -224,11 +224,17 @@ def _read_heartbeat(content: bytes, parsed: Parsed) -> None:
 
 
 def _terminal_info(info: int, parsed: Parsed) -> None:
-    """Terminal info bits; bit 7 is the oil/electricity cut our ``lock`` command switches."""
+    """Terminal info bits; bit 7 is the oil/electricity cut our ``lock`` command switches.
+
+    Bit 2 is "charge on" in the GT06 protocol (Traccar's ``charge``): on the e-bike
+    trackers we fleet it is set while the bike stands on its charger, so it is the
+    reading's ``charging``. (A tracker wired to a car's battery would report it always;
+    such a vehicle is a car with Smartcar telemetry in this fleet, not a GT06 e-bike.)
+    """
     blocked = bool(info & 0x80)
-    parsed.attributes.update(
-        armed=bool(info & 0x01), ignition=bool(info & 0x02), charge=bool(info & 0x04)
-    )
+    charge = bool(info & 0x04)
+    parsed.attributes.update(armed=bool(info & 0x01), ignition=bool(info & 0x02), charge=charge)
+    parsed.fields["charging"] = charge
     parsed.attributes["blocked"] = blocked
     parsed.fields["lock_state"] = LockState.LOCKED if blocked else LockState.UNLOCKED
     alarm = _STATUS_ALARMS.get((info >> 3) & 0x07)

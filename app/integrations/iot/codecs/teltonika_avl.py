@@ -24,6 +24,7 @@ AVL_CODECS = frozenset({CODEC_8, CODEC_8E, CODEC_16})
 IO_BATTERY_PCT = 113
 IO_ODOMETER_M = 16
 IO_LOCK = 344  # TST100 scooter lock: 0 unlocked, 1 locked
+IO_CHARGING = 347  # TST100 scooter: charging (0/1)
 IO_SCOOTER_ALARM = 342  # TST100 alarm code, 9 = pushed while locked
 
 # IO ids with an agreed attribute name (the rest stay ``io<ID>``), and a scale to SI units.
@@ -169,6 +170,9 @@ def io_fields(io: dict[int, int | bytes], attributes: dict[str, object]) -> dict
     odometer = io.get(IO_ODOMETER_M)
     if isinstance(odometer, int):
         fields["odometer_km"] = odometer / 1000
+    charging = io.get(IO_CHARGING)  # TST100 scooter IO: 1 while the scooter charges
+    if charging in (0, 1):
+        fields["charging"] = charging == 1
     lock = io.get(IO_LOCK)
     if lock == 1:
         fields["lock_state"] = LockState.LOCKED

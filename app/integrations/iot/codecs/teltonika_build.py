@@ -15,6 +15,7 @@ from app.integrations.iot.codecs.teltonika_avl import (
     CODEC_8,
     CODEC_8E,
     IO_BATTERY_PCT,
+    IO_CHARGING,
     IO_LOCK,
     IO_ODOMETER_M,
 )
@@ -31,6 +32,7 @@ class AvlSample(NamedTuple):
     battery_pct: float | None = None
     locked: bool | None = None
     odometer_km: float | None = None
+    charging: bool | None = None
 
 
 def build_imei_handshake(imei: str) -> bytes:
@@ -82,6 +84,10 @@ def _record(sample: AvlSample, codec_id: int, satellites: int) -> bytes:
         if codec_id == CODEC_8:
             raise ValueError("lock state is IO 344, which needs Codec 8E")
         one_byte.append((IO_LOCK, int(sample.locked)))
+    if sample.charging is not None:
+        if codec_id == CODEC_8:
+            raise ValueError("charging is IO 347, which needs Codec 8E")
+        one_byte.append((IO_CHARGING, int(sample.charging)))
     four_byte: list[tuple[int, int]] = []
     if sample.odometer_km is not None:
         four_byte.append((IO_ODOMETER_M, round(sample.odometer_km * 1000)))

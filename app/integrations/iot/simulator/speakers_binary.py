@@ -66,6 +66,7 @@ class TeltonikaSpeaker:
             vehicle.battery_pct,
             vehicle.locked,
             vehicle.odometer_km,
+            vehicle.charging,
         )
         return teltonika_build.build_avl_packet([sample])
 
@@ -116,7 +117,10 @@ class Gt06Speaker:
             odometer_km=vehicle.odometer_km,
         )
         status = gt06_build.build_heartbeat(
-            self._next(), voltage_level=round(vehicle.battery_pct * 6 / 100), blocked=vehicle.locked
+            self._next(),
+            voltage_level=round(vehicle.battery_pct * 6 / 100),
+            blocked=vehicle.locked,
+            charging=vehicle.charging,
         )
         return location + status
 

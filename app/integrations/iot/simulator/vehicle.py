@@ -14,11 +14,19 @@ from datetime import UTC, datetime
 # Berlin Mitte: the default city centre the fleet roams around.
 CITY_CENTRE = (52.5200, 13.4050)
 _KM_PER_DEG_LAT = 111.32
+CHARGE_FROM_PCT = 20.0  # a locked vehicle below this goes on the charger
+CHARGED_PCT = 95.0  # and comes off at this
+CHARGE_PCT_PER_S = 0.05  # 3 % a minute: a scooter charger, quick enough to watch in a demo
 
 
 @dataclass(slots=True)
 class SimVehicle:
-    """A scooter or e-bike: unlocked vehicles ride around, locked ones stand still."""
+    """A scooter or e-bike: unlocked vehicles ride around, locked ones stand still.
+
+    A locked vehicle whose battery runs low is put on a charger (the field team docks
+    it) and charges until nearly full or until it is unlocked, so the demo shows
+    Charging scooters and e-bikes; some start the day on the charger.
+    """
 
     device_id: str
     kind: str  # "scooter" | "ebike"
@@ -29,6 +37,7 @@ class SimVehicle:
     speed_kmh: float = 0.0
     course_deg: float = 0.0
     odometer_km: float = 0.0
+    charging: bool = False
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     @classmethod
@@ -47,7 +56,7 @@ class SimVehicle:
         lon = centre[1] + distance * math.sin(bearing) / (
             _KM_PER_DEG_LAT * math.cos(math.radians(centre[0]))
         )
-        return cls(
+        vehicle = cls(
             device_id,
             kind,
             lat,
@@ -56,6 +65,10 @@ class SimVehicle:
             locked=rng.random() < 0.7,
             rng=rng,
         )
+        if vehicle.locked and rng.random() < 0.15:  # on the charger since the night
+            vehicle.battery_pct = rng.uniform(CHARGE_FROM_PCT, 80)
+            vehicle.charging = True
+        return vehicle
 
     def step(self, seconds: float) -> None:
         """Advance the vehicle by ``seconds``: ride if unlocked, and drain the battery.
@@ -63,6 +76,15 @@ class SimVehicle:
         Simulated time runs faster than wall time in tests; movement is computed from
         ``seconds`` so positions stay plausible whatever the report interval.
         """
+        if not self.locked:
+            self.charging = False  # unplugged to ride
+        elif self.battery_pct < CHARGE_FROM_PCT:
+            self.charging = True  # docked by the field team
+        if self.charging:
+            self.speed_kmh = 0.0
+            self.battery_pct = min(100.0, self.battery_pct + CHARGE_PCT_PER_S * seconds)
+            self.charging = self.battery_pct < CHARGED_PCT
+            return
         if self.locked or self.battery_pct <= 0:
             self.speed_kmh = 0.0
             self.battery_pct = max(0.0, self.battery_pct - 0.0005 * seconds)  # IoT standby
