@@ -29,9 +29,9 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from app.integrations.iot.records import DeviceRecord, LockState
+from app.integrations.iot.records import DeviceRecord, LockState, RecordKind
 from app.integrations.iot.sink import Received
 from app.logging_setup import RecurringProblem
 from app.models.database import Database
@@ -50,7 +50,23 @@ from app.services.vehicles import VehicleService
 
 logger = logging.getLogger(__name__)
 
-DEDUPE_WINDOW = 256  # (fix time, kind) keys remembered per device
+DEDUPE_WINDOW = 256  # (fix time, kind) keys remembered per device: a whole Teltonika packet
+_KINDS = {kind: n for n, kind in enumerate(RecordKind)}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def dedupe_key(record: DeviceRecord) -> int | None:
+    """(fix time, kind) as one exact int: what identifies a re-sent record.
+
+    An int, not the tuple, because every registered device keeps DEDUPE_WINDOW of them:
+    about 20 KiB a device instead of 52 (2,000 scooters: 40 MB instead of 100).
+    """
+    if record.fix_time is None:
+        return None
+    return ((record.fix_time - _EPOCH) // _MICROSECOND) * len(_KINDS) + _KINDS[record.kind]
+
+
 # A control room claims devices one by one: hundreds waiting is already a backlog, and
 # one address (a depot NAT, a test bench) rarely has more than a few dozen new devices.
 INBOX_MAX = 500
@@ -107,7 +123,7 @@ class IotIngest:
         self.refresh_interval_s = refresh_interval_s
         self._index: dict[str, DeviceEntry] = {}
         self._by_vehicle: dict[int, DeviceEntry] = {}
-        self._recent: dict[str, tuple[deque[tuple[datetime, str]], set[tuple[datetime, str]]]] = {}
+        self._recent: dict[str, tuple[deque[int], set[int]]] = {}
         self._heard: dict[str, Heard] = {}
         self._unknown: dict[tuple[str, str], UnknownSighting] = {}
         self._unknown_listeners: list[Callable[[], None]] = []
@@ -183,8 +199,8 @@ class IotIngest:
     async def store(self, received: Sequence[Received]) -> None:
         now = datetime.now(UTC)
         readings: list[TelemetryReading] = []
-        keys: list[tuple[str, tuple[datetime, str]]] = []
-        batch_keys: set[tuple[str, datetime, str]] = set()
+        keys: list[tuple[str, int]] = []
+        batch_keys: set[tuple[str, int]] = set()
         # Per frame (the records of one frame share its bytes): its text, whose it is, and
         # what became of each record.
         notes: dict[int, tuple[str, str, list[str]]] = {}
@@ -199,16 +215,16 @@ class IotIngest:
                 if entry is None:
                     note.append(f"{record.kind}: device not registered, skipped")
                     continue
-                key = (record.fix_time, str(record.kind)) if record.fix_time else None
+                key = dedupe_key(record)
                 recent = self._recent.get(device_id)
                 if key is not None and (
-                    (recent is not None and key in recent[1]) or (device_id, *key) in batch_keys
+                    (recent is not None and key in recent[1]) or (device_id, key) in batch_keys
                 ):
                     self.duplicates += 1
                     note.append(f"{record.kind}: re-sent, already stored")
                     continue
                 if key is not None:
-                    batch_keys.add((device_id, *key))
+                    batch_keys.add((device_id, key))
                     keys.append((device_id, key))
                 readings.append(to_reading(record, entry.vehicle_id, now, text))
                 checksum = "" if record.checksum_ok else " (bad checksum, lenient)"
@@ -253,7 +269,7 @@ class IotIngest:
         learnt = DeviceEntry(entry.vehicle_id, entry.device_id, protocol, entry.vendor)
         self._index[entry.device_id] = self._by_vehicle[entry.vehicle_id] = learnt
 
-    def _remember(self, device_id: str, key: tuple[datetime, str]) -> None:
+    def _remember(self, device_id: str, key: int) -> None:
         recent = self._recent.get(device_id)
         if recent is None:
             recent = self._recent[device_id] = (deque(), set())

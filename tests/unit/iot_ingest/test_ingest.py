@@ -226,3 +226,18 @@ def test_a_devices_charging_state_reaches_the_reading_and_silence_stays_unknown(
     assert to_reading(position(charging=True), 1, T0).charging is True
     assert to_reading(position(charging=False), 1, T0).charging is False
     assert to_reading(position(), 1, T0).charging is None
+
+
+def test_the_dedupe_key_is_exact_to_the_microsecond_and_the_kind():
+    from dataclasses import replace
+    from datetime import timedelta
+
+    from app.integrations.iot.records import RecordKind
+    from app.services.iot_ingest import dedupe_key
+
+    base = position()
+    assert dedupe_key(base) == dedupe_key(position())  # a re-sent record
+    later = replace(base, fix_time=base.fix_time + timedelta(microseconds=1))
+    status = replace(base, kind=RecordKind.STATUS)
+    assert len({dedupe_key(base), dedupe_key(later), dedupe_key(status)}) == 3
+    assert dedupe_key(replace(base, fix_time=None)) is None
