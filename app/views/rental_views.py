@@ -196,6 +196,8 @@ class RentalStartDialog(QDialog):
             self._say(str(exc))
             return
         self.check_in = None
+        # Nothing is cancelled any more: "Cancel" would read as cancelling the rental.
+        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Close")
         self._say(f"Rental #{self.rental.id} is active; the vehicle is unlocked.")
         self.started.emit(self.rental.id)
 

@@ -90,6 +90,8 @@ async def test_start_dialog_blocks_then_starts_and_board_checks_out(window, cont
     dialog.start_button.click()
     await until(lambda: dialog.rental is not None, what="rental started")
     assert commands.locked[row.id] is False and "is active" in dialog.status.text()
+    closing = dialog.buttons.button(dialog.buttons.StandardButton.Cancel)
+    assert closing.text() == "Close"  # nothing left to cancel: the rental runs
 
     board = window.operations.show_board()
     await until(lambda: board.active.rowCount() == 1, what="active rental on the board")
