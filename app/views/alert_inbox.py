@@ -21,7 +21,7 @@ from qasync import asyncSlot
 from app.services.alert_service import AlertService
 from app.services.alerts import LABELS
 from app.views.fit_content import widen_to_table
-from app.views.ops_tables import fill, make_table, selected_ids
+from app.views.ops_tables import fill, gone, make_table, selected_ids
 from app.views.rental_views import _when
 
 HEADERS = ["Severity", "Vehicle", "Alert", "Details", "First seen", "Last seen", "Count", "Ack"]
@@ -66,6 +66,8 @@ class AlertInbox(QWidget):
             include_acknowledged=not self.unacknowledged.isChecked(),
             kind=self.kind.currentData(),
         )
+        if gone(self):
+            return
         rows = []
         acknowledged: list[tuple[int, str]] = []
         for r in records:

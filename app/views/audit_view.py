@@ -11,7 +11,7 @@ from qasync import asyncSlot
 from app.models.audit_queries import audit_rows
 from app.models.database import Database
 from app.services.exports import export_audit
-from app.views.ops_tables import ask_csv_path, fill, make_table
+from app.views.ops_tables import ask_csv_path, fill, gone, make_table
 from app.views.rental_views import _when
 
 HEADERS = ["When", "Vehicle", "Action", "Channel", "Who", "Reason", "Result", "Error"]
@@ -40,6 +40,8 @@ class AuditView(QWidget):
     @asyncSlot()
     async def reload(self) -> None:
         rows = await self._db.run(lambda: audit_rows(self._db, search=self.search.text()))
+        if gone(self):
+            return
         fill(
             self.table,
             [

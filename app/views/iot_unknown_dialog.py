@@ -40,6 +40,7 @@ from app.services.iot_ingest import INBOX_MAX, INBOX_PER_ADDRESS
 from app.services.iot_runtime import IotRuntime
 from app.services.runtime import AppContext
 from app.views.fit_content import widen_to_table
+from app.views.ops_tables import gone
 from app.views.vehicle_dialog import VehicleDialog
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,8 @@ class UnknownDevicesDialog(QDialog):
             logger.exception("loading the unknown devices failed")
             self.status.setText(f"Could not load the unknown devices: {exc}")
             return
-        self._show(entries, candidates)
+        if not gone(self):
+            self._show(entries, candidates)
 
     def _show(self, entries: list[UnknownEntry], candidates: list[ClaimCandidate]) -> None:
         selected = self.selected()

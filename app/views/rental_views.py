@@ -46,7 +46,7 @@ from app.services.rental_states import LABELS, PRE_ACTIVE, parse_state
 from app.services.rentals import RentalError, RentalService, RentalStepFailed
 from app.services.surcharges import Receipt, SurchargeLine
 from app.views.dialogs import Confirm, ask
-from app.views.ops_tables import ask_csv_path, fill, make_table, selected_ids
+from app.views.ops_tables import ask_csv_path, fill, gone, make_table, selected_ids
 
 logger = logging.getLogger(__name__)
 
@@ -333,6 +333,8 @@ class RentalsBoard(QWidget):
         open_ = await self._rentals.open_rentals()
         since = datetime.now(UTC) - timedelta(days=30)
         done = await self._rentals.history(since=since)
+        if gone(self):
+            return
         self._records = {r.id: r for r in (*open_, *done)}
         fill(self.active, [self._cells(r) for r in open_])
         fill(self.history, [self._cells(r) for r in done])
