@@ -39,7 +39,8 @@ class AuditView(QWidget):
 
     @asyncSlot()
     async def reload(self) -> None:
-        rows = await self._db.run(lambda: audit_rows(self._db, search=self.search.text()))
+        search = self.search.text()  # here on the GUI thread, not in the database thread
+        rows = await self._db.run(lambda: audit_rows(self._db, search=search))
         if gone(self):
             return
         fill(
