@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
-    from app.services.runtime import AppContext
+    from app.services.wiring.context import AppContext
     from app.views.gc_policy import GuiGarbageCollection
     from app.views.main_window import MainWindow
 
@@ -137,7 +137,7 @@ def run_console(args: argparse.Namespace) -> int:
     register_schemes()  # the map's app:// and tiles:// schemes, also before QApplication
 
     from app.models.database import DatabaseError
-    from app.services.runtime import open_context
+    from app.services.wiring.context import open_context
     from app.views import qt_logging
     from app.views.crash_handler import CrashHandler
 
@@ -208,11 +208,11 @@ def _warn_if_damaged(context: AppContext, review: Path, *, interactive: bool) ->
 async def _run_window(
     app: QApplication, context: AppContext, gui_gc: GuiGarbageCollection, *, smoke_test: bool
 ) -> int:
-    from app.services.backends import start_backends
-    from app.services.quitting import on_quit_signals, stop_background_work
-    from app.services.runtime import Mode
     from app.services.tasks import TaskOwner
-    from app.services.workers import Role, start_workers
+    from app.services.wiring.backends import start_backends
+    from app.services.wiring.context import Mode
+    from app.services.wiring.quitting import on_quit_signals, stop_background_work
+    from app.services.wiring.workers import Role, start_workers
     from app.views.main_window import MainWindow
 
     tasks = TaskOwner()
@@ -239,7 +239,7 @@ async def _run_window(
     for problem in context.backends.problems:
         window.statusBar().showMessage(problem)
     window.reload()
-    # Token refresher, telemetry writer + cron, IoT gateway: app/services/workers.py decides
+    # Token refresher, telemetry writer + cron, IoT gateway: app/services/wiring/workers.py decides
     # per mode (none in review mode; on a shared database the collector runs them).
     start_workers(context, tasks, role=Role.CONSOLE)
     if not context.read_only:
@@ -273,7 +273,7 @@ async def _run_window(
 
 async def _smoke_checks(window: MainWindow, context: AppContext, loaded: asyncio.Event) -> None:
     """What the smoke test proves: fleet list, map page, and (demo) both simulators running."""
-    from app.services.runtime import Mode
+    from app.services.wiring.context import Mode
 
     await loaded.wait()
     logger.info("smoke test: main window shown with %d vehicles", window.model.rowCount())

@@ -16,11 +16,11 @@ from app.config import SettingsError, load_settings
 from app.logging_setup import setup_logging
 from app.models.database import DatabaseError
 from app.paths import DataDirError, resolve_paths
-from app.services.backends import start_backends
-from app.services.change_feed import is_postgres
-from app.services.collector import Collector
-from app.services.quitting import CLOSE_BACKENDS_S, close_within, on_quit_signals
-from app.services.runtime import AppContext, Mode, database_url, open_context
+from app.services.wiring.backends import start_backends
+from app.services.wiring.change_feed import is_postgres
+from app.services.wiring.collector import Collector
+from app.services.wiring.context import AppContext, Mode, database_url, open_context
+from app.services.wiring.quitting import CLOSE_BACKENDS_S, close_within, on_quit_signals
 
 logger = logging.getLogger(__name__)
 

@@ -158,7 +158,7 @@ class AlertSettings(_Section):
 
 
 class StatusSettings(_Section):
-    """How the derived vehicle status is decided (app.services.vehicle_status)."""
+    """How the derived vehicle status is decided (app.services.vehicles.status)."""
 
     discharged_below_pct: float = Field(default=15.0, ge=0, le=100)
 

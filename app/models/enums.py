@@ -69,7 +69,7 @@ class RentalState(enum.StrEnum):
 
 #: Rental states that end a rental for good. Defined beside the states because the
 #: database's one-open-rental-per-vehicle index (orm.Rental) is built from it, and the
-#: state machine (app.services.rental_states) must agree with that index.
+#: state machine (app.services.rentals.states) must agree with that index.
 TERMINAL_RENTAL_STATES = frozenset(
     {RentalState.COMPLETED, RentalState.CHECK_IN_EXPIRED, RentalState.CANCELLED}
 )

@@ -1,6 +1,6 @@
 """Writes telemetry batches: history rows, the latest state, poll bookkeeping, one transaction.
 
-Called on the database thread by :class:`app.services.telemetry_writer.TelemetryWriter`
+Called on the database thread by :class:`app.services.telemetry.writer.TelemetryWriter`
 (never from the UI loop). One ``write_batch`` call is one transaction, so a crash leaves
 either the whole batch or none of it.
 

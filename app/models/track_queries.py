@@ -172,7 +172,7 @@ class TrackQueries:
 
     def recent_fixes(self, vehicle_id: int, since: datetime, limit: int) -> list[Fix]:
         """The newest ``limit`` stored fixes at or after ``since``, newest first (the
-        rental gate judges motion from them, :mod:`app.services.motion`)."""
+        rental gate judges motion from them, :mod:`app.services.rentals.motion`)."""
         if since.tzinfo is None:
             raise ValueError("naive datetime given; use UTC-aware values")
         t = TelemetrySample.__table__.c

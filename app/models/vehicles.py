@@ -19,7 +19,7 @@ from app.models.enums import ConnectionType, VehicleStatus
 from app.models.orm import IotDevice, SmartcarConnection, Vehicle, VehicleState
 
 #: Statuses only an operator sets (and clears) in Edit Vehicle; every other status is
-#: derived from the vehicle's rental and telemetry (app.services.vehicle_status).
+#: derived from the vehicle's rental and telemetry (app.services.vehicles.status).
 OPERATOR_HOLDS = frozenset({VehicleStatus.MAINTENANCE.value, VehicleStatus.NOT_READY.value})
 
 

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from app.services.alert_service import AlertService
-from app.services.alerts import LABELS
+from app.services.alerts.rules import LABELS
+from app.services.alerts.service import AlertService
 from app.views.fit_content import widen_to_table
 from app.views.ops_tables import fill, gone, make_table, selected_ids
 from app.views.rental_views import _when

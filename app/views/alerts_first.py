@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer
 from qasync import asyncSlot
 
-from app.services.alert_service import AlertService
+from app.services.alerts.service import AlertService
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow

@@ -10,7 +10,7 @@ from qasync import asyncSlot
 
 from app.models.audit_queries import audit_rows
 from app.models.database import Database
-from app.services.exports import export_audit
+from app.services.telemetry.exports import export_audit
 from app.views.ops_tables import ask_csv_path, fill, gone, make_table
 from app.views.rental_views import _when
 

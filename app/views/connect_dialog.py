@@ -31,16 +31,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.models.vehicles import VehicleRow
-from app.services.connect_results import (
+from app.services.connections.connect_results import (
     Authorization,
     ConnectFailed,
     SmartcarCar,
     VinInUse,
     VinMismatch,
 )
-from app.services.connection_health import PERMISSIONS
-from app.services.connections import ConnectionService
-from app.services.loopback import LoopbackError, LoopbackListener
+from app.services.connections.health import PERMISSIONS
+from app.services.connections.loopback import LoopbackError, LoopbackListener
+from app.services.connections.service import ConnectionService
 
 logger = logging.getLogger(__name__)
 

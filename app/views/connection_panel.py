@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
 from app.integrations.smartcar.errors import SmartcarError
 from app.models.connections import ConnectionRecord
 from app.models.vehicles import VehicleRow
-from app.services.connection_health import PERMISSIONS, missing_permissions, rentable
-from app.services.connection_tokens import ConnectionProblem
-from app.services.connections import ConnectionService
+from app.services.connections.health import PERMISSIONS, missing_permissions, rentable
+from app.services.connections.service import ConnectionService
+from app.services.connections.tokens import ConnectionProblem
 from app.views import formatting as fmt
 from app.views.connect_dialog import ConnectDialog
 from app.views.dialogs import Confirm

@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from app.models.connections import ConnectionRecord
-from app.services.connection_health import missing_permissions, rentable, sort_for_attention
-from app.services.connections import ConnectionService
+from app.services.connections.health import missing_permissions, rentable, sort_for_attention
+from app.services.connections.service import ConnectionService
 from app.views import formatting as fmt
 
 logger = logging.getLogger(__name__)

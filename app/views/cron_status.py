@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.services.telemetry_status import CronStatus, PollState, VehiclePollStatus
+from app.services.telemetry.status import CronStatus, PollState, VehiclePollStatus
 from app.views import formatting as fmt
 
 logger = logging.getLogger(__name__)

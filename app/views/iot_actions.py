@@ -15,8 +15,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QToolBar
 from qasync import asyncSlot
 
-from app.services.iot_runtime import IotRuntime
-from app.services.operations import operations
+from app.services.iot.runtime import IotRuntime
+from app.services.wiring.operations import operations
 from app.views.iot_device_panel import IotDevicePanel
 from app.views.iot_unknown_dialog import UnknownDevicesDialog
 

@@ -29,10 +29,10 @@ from app.integrations.iot.commands import CommandState
 from app.models.database import Database
 from app.models.iot_devices import DeviceInfo, IotDeviceRepository
 from app.models.vehicles import VehicleRow
-from app.services.iot_commands import IotCommandEvent, IotCommandRefused
-from app.services.iot_frame_log import FrameEntry
-from app.services.iot_runtime import IotRuntime
-from app.services.rentals import ReasonRequired
+from app.services.iot.commands import IotCommandEvent, IotCommandRefused
+from app.services.iot.frame_log import FrameEntry
+from app.services.iot.runtime import IotRuntime
+from app.services.rentals.service import ReasonRequired
 from app.views import formatting as fmt
 from app.views.dialogs import Confirm, Prompt, ask_text
 

@@ -36,9 +36,9 @@ from app.models.iot_devices import (
     vendor_for_protocol,
 )
 from app.models.vehicles import VehicleFields
-from app.services.iot_ingest import INBOX_MAX, INBOX_PER_ADDRESS
-from app.services.iot_runtime import IotRuntime
-from app.services.runtime import AppContext
+from app.services.iot.ingest import INBOX_MAX, INBOX_PER_ADDRESS
+from app.services.iot.runtime import IotRuntime
+from app.services.wiring.context import AppContext
 from app.views.fit_content import widen_to_table
 from app.views.ops_tables import gone
 from app.views.vehicle_dialog import VehicleDialog
@@ -90,7 +90,7 @@ class UnknownDevicesDialog(QDialog):
         refresh.clicked.connect(lambda _c=False: self.reload())
         self.empty = QLabel("No unknown devices have reported.")
         self.empty.setVisible(False)
-        self.refused = QLabel()  # the inbox is bounded (app/services/iot_ingest.py)
+        self.refused = QLabel()  # the inbox is bounded (app/services/iot/ingest.py)
         self.refused.setObjectName("unknownRefused")
         self.refused.setWordWrap(True)
         self.refused.setVisible(False)

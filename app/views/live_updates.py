@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.services.runtime import AppContext
+from app.services.wiring.context import AppContext
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from app.models.vehicles import VehicleRow
-from app.services.runtime import AppContext
+from app.services.wiring.context import AppContext
 from app.views import formatting as fmt
 from app.views.connection_actions import ConnectionActions
 from app.views.dialogs import Confirm, ask

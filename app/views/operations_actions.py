@@ -17,8 +17,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 from qasync import asyncSlot
 
-from app.services.operations import operations
-from app.services.vehicle_commands import CommandOutcome
+from app.services.commands.senders import CommandOutcome
+from app.services.wiring.operations import operations
 from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
 from app.views.audit_view import AuditView

@@ -40,11 +40,11 @@ from qasync import asyncSlot
 
 from app.models.database import Database
 from app.models.rentals import RentalRecord
-from app.services.exports import export_rentals
-from app.services.rental_gate import GateResult
-from app.services.rental_states import LABELS, PRE_ACTIVE, parse_state
-from app.services.rentals import RentalError, RentalService, RentalStepFailed
-from app.services.surcharges import Receipt, SurchargeLine
+from app.services.rentals.gate import GateResult
+from app.services.rentals.service import RentalError, RentalService, RentalStepFailed
+from app.services.rentals.states import LABELS, PRE_ACTIVE, parse_state
+from app.services.rentals.surcharges import Receipt, SurchargeLine
+from app.services.telemetry.exports import export_rentals
 from app.views.dialogs import Confirm, ask
 from app.views.ops_tables import ask_csv_path, fill, gone, make_table, selected_ids
 

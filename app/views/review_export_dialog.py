@@ -1,6 +1,6 @@
 """File → "Export for Offline Review…": choose vehicles, time range and file; export off the UI.
 
-The export itself (:mod:`app.services.review_export`) is blocking, so it runs on a worker
+The export itself (:mod:`app.services.telemetry.review_export`) is blocking, so it runs on a worker
 thread; its progress comes back to the loop thread and drives a progress dialog.
 """
 
@@ -24,7 +24,12 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from app.services.review_export import ExportError, ExportRequest, ExportSummary, export_for_review
+from app.services.telemetry.review_export import (
+    ExportError,
+    ExportRequest,
+    ExportSummary,
+    export_for_review,
+)
 from app.views.dialogs import ask_save_path, run_dialog
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from app.services.change_feed import Change, ChangeListener
-from app.services.runtime import AppContext
 from app.services.tasks import TaskOwner
+from app.services.wiring.change_feed import Change, ChangeListener
+from app.services.wiring.context import AppContext
 
 if TYPE_CHECKING:
     from app.views.main_window import MainWindow

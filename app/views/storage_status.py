@@ -12,8 +12,8 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.services.runtime import AppContext
-from app.services.telemetry_writer import StorageHealth
+from app.services.telemetry.writer import StorageHealth
+from app.services.wiring.context import AppContext
 
 REFRESH_MS = 1_000
 ERROR_STYLE = "color: #c62828; font-weight: bold"

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from app.models.database import Database
-from app.services.exports import export_telemetry
+from app.services.telemetry.exports import export_telemetry
 from app.views.ops_tables import ask_csv_path
 
 logger = logging.getLogger(__name__)

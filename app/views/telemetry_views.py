@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QLabel, QTabWidget
 from app.models.chart_series import ChartData, load_chart
 from app.models.database import Database
 from app.models.telemetry_queries import LatestState, TelemetryQueries
-from app.services.telemetry_status import CronStatus, VehiclePollStatus
+from app.services.telemetry.status import CronStatus, VehiclePollStatus
 from app.views.cron_status import CronStatusLabel
 from app.views.fleet_map import FleetMapView
 from app.views.map_tiles import TileCache, TileFetcher

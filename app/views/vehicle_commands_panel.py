@@ -18,9 +18,9 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton
 from qasync import asyncSlot
 
 from app.models.vehicles import VehicleRow
-from app.services.motion import Motion
-from app.services.rentals import ReasonRequired, RentalService
-from app.services.vehicle_commands import CommandOutcome
+from app.services.commands.senders import CommandOutcome
+from app.services.rentals.motion import Motion
+from app.services.rentals.service import ReasonRequired, RentalService
 from app.views.dialogs import Confirm, Prompt, ask_text
 
 logger = logging.getLogger(__name__)

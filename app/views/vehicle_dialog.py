@@ -6,7 +6,7 @@ duplicates, and on any problem the dialog stays open with the reason under the f
 
 The *Hold* field is the operator's part of the vehicle status: Maintenance or Not ready
 keep the vehicle out of service whatever its telemetry says, until set back to "None";
-every other status is derived (app.services.vehicle_status). The dialog grows to fit the
+every other status is derived (app.services.vehicles.status). The dialog grows to fit the
 reasons it shows (issue #13 item 9: VIN errors were cut off).
 """
 
@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from app.models.vehicles import VehicleFields
-from app.services.vehicles import VehicleInvalid, VehicleService, check, normalise
+from app.services.vehicles.service import VehicleInvalid, VehicleService, check, normalise
 from app.views.formatting import KIND_LABELS
 
 logger = logging.getLogger(__name__)

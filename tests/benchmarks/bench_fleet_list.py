@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def populate(data_dir: Path) -> None:
     from app.models.database import Database, sqlite_url
     from app.models.orm import Vehicle, VehicleState
-    from app.services.demo_fleet import BRANDS, make_imei, make_vin
+    from app.services.vehicles.demo_fleet import BRANDS, make_imei, make_vin
 
     rng = random.Random(1)
     now = datetime.now(UTC)
@@ -84,7 +84,7 @@ def measure_in_process(data_dir: Path) -> tuple[float, list[float]]:
 
     from app.config import Settings
     from app.paths import resolve_paths
-    from app.services.runtime import open_context
+    from app.services.wiring.context import open_context
     from app.views.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])

@@ -52,8 +52,8 @@ from app.integrations.iot.sink import Received, RecordSink
 from app.models.database import Database, sqlite_url
 from app.models.iot_devices import vendor_for_protocol
 from app.models.orm import IotDevice, TelemetrySample, Vehicle
-from app.services.iot_ingest import IotIngest
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.ingest import IotIngest
+from app.services.telemetry.writer import TelemetryWriter
 from tests.benchmarks.harness import Result
 
 NAMES = {"count": "iot_gateway", "sqlite": "iot_gateway (SQLite ingest)"}

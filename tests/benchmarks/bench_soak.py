@@ -157,7 +157,7 @@ class Soak:
 
 async def _connect_programmatically(context: Any, cars: list[Any]) -> None:
     """Connect each car through the connection service, walking Connect over plain HTTP."""
-    from app.services.backends import DEMO_OWNER_EMAIL
+    from app.services.wiring.backends import DEMO_OWNER_EMAIL
     from tests.integration.smartcar.connect_walk import walk_connect
 
     service = context.connections

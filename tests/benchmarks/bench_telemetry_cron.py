@@ -34,8 +34,8 @@ from app.models.database import Database, sqlite_url
 from app.models.orm import SmartcarConnection, TelemetrySample, Vehicle
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import _SAMPLE_COLUMNS, _sqlite_row
-from app.services.telemetry_cron import TelemetryCron
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.telemetry.cron import TelemetryCron
+from app.services.telemetry.writer import TelemetryWriter
 from tests.benchmarks.bench_smartcar_poll import CLIENT_ID, FLEET, OWNER, REDIRECT, SECRET
 from tests.benchmarks.bench_smartcar_poll import _start_simulator as start_simulator
 from tests.benchmarks.harness import Result

@@ -95,9 +95,9 @@ async def _measure(base_url: str, data_dir: Path) -> list[Result]:
     from app.config import DemoSettings, Settings, TelemetrySettings
     from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
     from app.paths import resolve_paths
-    from app.services.runtime import open_context
-    from app.services.telemetry_cron import TelemetryCron
-    from app.services.telemetry_writer import TelemetryWriter
+    from app.services.telemetry.cron import TelemetryCron
+    from app.services.telemetry.writer import TelemetryWriter
+    from app.services.wiring.context import open_context
     from app.views.live_updates import LiveUpdates
     from tests.benchmarks.bench_smartcar_poll import CLIENT_ID, FLEET, OWNER, REDIRECT, SECRET
     from tests.integration.telemetry.conftest import DbRefresher

@@ -11,7 +11,7 @@ N GT06 scooters (vehicles + iot_device rows, bulk-inserted by bench_iot_gateway'
 ``register_devices``); the real MainWindow (fleet list, detail, map tab open, as in
 bench_ui_stall); TelemetryWriter, ``start_iot`` (gateway + ingest + command audit),
 ``start_operations`` (alert rules fed by the writer) and LiveUpdates wired as main.py
-and app/services/workers.py wire them, on SQLite in a temp dir. The load generator is
+and app/services/wiring/workers.py wire them, on SQLite in a temp dir. The load generator is
 bench_iot_gateway's, in a child process so it does not take the console's core: N
 devices log in, then send R frames/s (each a new fix) for S seconds and time the ACKs.
 
@@ -88,11 +88,11 @@ def _percentile(values: list[float], q: float) -> float:
 async def _measure_rate(n: int, rate: float, seconds: float, data_dir: Path) -> list[Result]:
     from app.config import DemoSettings, IotSettings, Settings
     from app.paths import resolve_paths
-    from app.services.iot_runtime import start_iot
-    from app.services.operations import start_operations
-    from app.services.runtime import open_context
+    from app.services.iot.runtime import start_iot
     from app.services.tasks import TaskOwner
-    from app.services.telemetry_writer import TelemetryWriter
+    from app.services.telemetry.writer import TelemetryWriter
+    from app.services.wiring.context import open_context
+    from app.services.wiring.operations import start_operations
     from app.views.gc_policy import GuiGarbageCollection
     from main import _wire_live_updates
 

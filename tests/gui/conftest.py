@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.config import DemoSettings, Settings
 from app.paths import resolve_paths
-from app.services.backends import start_backends
-from app.services.runtime import open_context
+from app.services.wiring.backends import start_backends
+from app.services.wiring.context import open_context
 from app.views.main_window import MainWindow
 from tests.helpers.nested_loops import NestedLoopGuard
 from tests.helpers.waiting import until

@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from app.services.iot_runtime import IotRuntime, start_iot
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.runtime import IotRuntime, start_iot
+from app.services.telemetry.writer import TelemetryWriter
 from app.views.live_updates import LiveUpdates
 from app.views.main_window import MainWindow
 

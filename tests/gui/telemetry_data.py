@@ -6,7 +6,7 @@ from datetime import datetime
 
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
-from app.services.runtime import AppContext
+from app.services.wiring.context import AppContext
 
 
 def reading(vehicle_id: int, at: datetime, **values: object) -> TelemetryReading:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
-from app.services.operations import operations
+from app.services.wiring.operations import operations
 from app.views.item_models.vehicle_table_model import Column
 from tests.gui.test_rentals_views import report
 from tests.helpers.dialog_fakes import answering

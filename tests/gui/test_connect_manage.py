@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QToolBar
 
 from app.config import DemoSettings, Settings, SmartcarSettings
-from app.services.connection_health import RECONNECT_NEEDED
-from app.services.token_refresher import TokenRefresher
+from app.services.connections.health import RECONNECT_NEEDED
+from app.services.connections.token_refresher import TokenRefresher
 from app.views.connection_actions import CONNECTIONS_SHORTCUT
 from app.views.item_models.vehicle_table_model import Column
 from tests.gui.connect_helpers import allow, badge, cars, free_port, open_connect

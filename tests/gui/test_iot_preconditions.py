@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from app.services.rentals import ReasonRequired, RentalService
+from app.services.rentals.service import ReasonRequired, RentalService
 from tests.gui.test_rentals_views import report
 from tests.helpers.dialog_fakes import answering
 from tests.helpers.waiting import until

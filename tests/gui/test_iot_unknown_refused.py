@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.integrations.iot.simulator import SimDeviceSpec, start_device_simulator
-from app.services import iot_ingest
+from app.services.iot import ingest as iot_ingest
 from tests.gui.iot_helpers import running_iot
 from tests.helpers.waiting import until
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.models.telemetry_reading import TelemetryReading
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.telemetry.writer import TelemetryWriter
 from app.views.item_models.vehicle_table_model import Column
 from app.views.live_updates import LiveUpdates
 from tests.helpers.waiting import until

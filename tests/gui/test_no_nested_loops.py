@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.services.tasks import TaskOwner
-from app.services.workers import Role, start_workers
+from app.services.wiring.workers import Role, start_workers
 from app.views.main_window import MainWindow
 from tests.gui.connect_helpers import free_port
 from tests.gui.test_vehicle_commands_panel import connected_car

@@ -16,10 +16,10 @@ from app.config import AlertSettings
 from app.models.command_audit import CommandAudit
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
-from app.services.alert_service import AlertService
-from app.services.operations import Operations
-from app.services.rentals import RentalService, RentalStepFailed
-from app.services.vehicle_commands import CommandOutcome, LockReading
+from app.services.alerts.service import AlertService
+from app.services.commands.senders import CommandOutcome, LockReading
+from app.services.rentals.service import RentalService, RentalStepFailed
+from app.services.wiring.operations import Operations
 from tests.helpers.waiting import until
 
 

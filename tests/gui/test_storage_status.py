@@ -10,7 +10,7 @@ import pytest
 from app.models.database import Database, sqlite_url
 from app.models.telemetry_reading import TelemetryReading
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.telemetry.writer import TelemetryWriter
 from app.views.storage_status import StorageStatusLabel
 from tests.helpers.waiting import until
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.services.telemetry_status import CronStatus, PollState, VehiclePollStatus
+from app.services.telemetry.status import CronStatus, PollState, VehiclePollStatus
 from app.views.cron_status import CronStatusLabel, describe, next_read
 from tests.helpers.waiting import until
 

@@ -11,7 +11,7 @@ import pytest
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.models.audit_queries import audit_rows
 from app.models.rentals import RentalRepository
-from app.services.rentals import OPEN_STATES
+from app.services.rentals.service import OPEN_STATES
 from tests.gui.connect_helpers import free_port
 from tests.gui.test_rentals_views import report
 from tests.helpers.dialog_fakes import answering

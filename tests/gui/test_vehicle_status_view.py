@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from app.models.enums import VehicleStatus
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
-from app.services.alert_service import AlertService
+from app.services.alerts.service import AlertService
 from app.views import fleet_map
 from app.views import formatting as fmt
 from app.views.item_models.vehicle_table_model import Column

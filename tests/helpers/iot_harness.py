@@ -13,8 +13,8 @@ from pathlib import Path
 
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.models.database import Database, sqlite_url
-from app.services.iot_ingest import IotIngest
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.ingest import IotIngest
+from app.services.telemetry.writer import TelemetryWriter
 
 
 async def serve(database_file: Path, port: int) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from app.models.database import Database
 from app.models.enums import RentalState
 from app.models.rentals import RentalRepository
-from app.services.rental_states import OPEN
+from app.services.rentals.states import OPEN
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 OPEN_STATES = tuple(s.value for s in OPEN)

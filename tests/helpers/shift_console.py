@@ -175,7 +175,7 @@ async def _drive(session: ShiftSession, driver: Driver) -> None:
 
 def run_console_with(driver: Driver, data_dir: Path, settings_toml: str = "") -> Report:
     """Run the console on ``data_dir`` until the driver is done and Quit has finished."""
-    import app.services.workers as workers
+    import app.services.wiring.workers as workers
     import main
 
     report = Report()

@@ -3,9 +3,9 @@ import math
 from app.config import DemoSettings
 from app.models.database import Database, sqlite_url
 from app.models.vehicles import VehicleRepository
-from app.services.demo_fleet import BRANDS, demo_fleet, seed_if_empty
-from app.services.validation import imei_problem, smartcar_year_problem, vin_problem
-from app.services.vehicles import check
+from app.services.vehicles.demo_fleet import BRANDS, demo_fleet, seed_if_empty
+from app.services.vehicles.service import check
+from app.services.vehicles.validation import imei_problem, smartcar_year_problem, vin_problem
 
 
 def test_demo_fleet_is_mixed_plausible_and_valid():

@@ -1,6 +1,6 @@
 import pytest
 
-from app.services import validation as v
+from app.services.vehicles import validation as v
 
 
 @pytest.mark.parametrize(

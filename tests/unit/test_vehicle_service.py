@@ -4,7 +4,7 @@ import pytest
 
 from app.models.database import Database, sqlite_url
 from app.models.vehicles import VehicleFields
-from app.services.vehicles import VehicleInvalid, VehicleService
+from app.services.vehicles.service import VehicleInvalid, VehicleService
 
 CAR = VehicleFields(
     name="Tesla Model 3",

@@ -10,11 +10,11 @@ from app.config import Settings
 from app.models.database import Database
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
-from app.services.change_feed import ChangePublisher
-from app.services.runtime import Mode, open_context
 from app.services.tasks import TaskOwner
-from app.services.telemetry_writer import TelemetryReading, TelemetryWriter
-from app.services.workers import Role, start_workers
+from app.services.telemetry.writer import TelemetryReading, TelemetryWriter
+from app.services.wiring.change_feed import ChangePublisher
+from app.services.wiring.context import Mode, open_context
+from app.services.wiring.workers import Role, start_workers
 from app.views.live_updates import LiveUpdates
 from app.views.main_window import MainWindow
 from app.views.shared_feed import start_change_feed
@@ -70,7 +70,7 @@ async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot
 
 
 async def test_export_action_writes_a_review_file_from_the_shared_database(qtbot, tmp_path, pg_url):
-    from app.services.review_export import ExportRequest
+    from app.services.telemetry.review_export import ExportRequest
 
     context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
     window = MainWindow(context)
@@ -91,8 +91,8 @@ async def test_export_action_writes_a_review_file_from_the_shared_database(qtbot
 async def test_a_status_the_collector_derives_reaches_the_console_list(qtbot, tmp_path, pg_url):
     """Statuses are written by whoever runs the alert evaluation (the collector in shared
     mode); its publisher must tell the consoles, or their list keeps the old status."""
-    from app.services.operations import operations
-    from app.services.workers import start_change_publisher
+    from app.services.wiring.operations import operations
+    from app.services.wiring.workers import start_change_publisher
     from tests.helpers.rentals import open_rental
 
     context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)

@@ -20,8 +20,8 @@ from sqlalchemy.exc import OperationalError
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.models.database import Database, sqlite_url
 from app.models.orm import TelemetrySample
-from app.services.iot_ingest import IotIngest
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.ingest import IotIngest
+from app.services.telemetry.writer import TelemetryWriter
 from app.views.storage_status import describe
 from tests.helpers.gt06_device import Gt06Device, fix_time
 from tests.helpers.iot_fleet import register_gt06

@@ -31,8 +31,8 @@ from app.integrations.iot.device_ids import is_plausible_device_id
 from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
 from app.models.database import Database, sqlite_url
 from app.models.orm import TelemetrySample, UnknownDevice
-from app.services.iot_ingest import IotIngest
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.ingest import IotIngest
+from app.services.telemetry.writer import TelemetryWriter
 from tests.helpers.gt06_device import fix_time
 from tests.helpers.iot_corpus import device_frames
 from tests.helpers.iot_fleet import register_gt06

@@ -21,10 +21,10 @@ import pytest_asyncio
 from app.integrations.iot.codecs.gt06_build import build_location, build_login
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.models.database import Database, sqlite_url
-from app.services import iot_ingest
-from app.services.iot_ingest import IotIngest
-from app.services.telemetry_writer import TelemetryWriter
-from app.services.validation import luhn_complete
+from app.services.iot import ingest as iot_ingest
+from app.services.iot.ingest import IotIngest
+from app.services.telemetry.writer import TelemetryWriter
+from app.services.vehicles.validation import luhn_complete
 from tests.helpers.iot_fleet import register_gt06
 from tests.helpers.waiting import until
 

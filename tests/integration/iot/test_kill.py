@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from app.models.database import Database, sqlite_url
-from app.services.validation import luhn_complete
+from app.services.vehicles.validation import luhn_complete
 from tests.helpers.gt06_device import Gt06Device, fix_time
 from tests.helpers.iot_fleet import register_gt06
 from tests.helpers.waiting import until

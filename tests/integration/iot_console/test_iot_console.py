@@ -21,10 +21,10 @@ from app.models.command_audit import CommandAudit
 from app.models.database import Database, sqlite_url
 from app.models.orm import IotDevice, TelemetrySample, VehicleState
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.demo_fleet import demo_fleet, seed_if_empty
-from app.services.iot_commands import IotCommandRefused
-from app.services.iot_runtime import DEMO_GPS_IMEI, IotRuntime, start_iot
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.commands import IotCommandRefused
+from app.services.iot.runtime import DEMO_GPS_IMEI, IotRuntime, start_iot
+from app.services.telemetry.writer import TelemetryWriter
+from app.services.vehicles.demo_fleet import demo_fleet, seed_if_empty
 from tests.helpers.waiting import until
 
 SETTINGS = Settings(demo=DemoSettings(cars=2, micromobility=8))

@@ -17,8 +17,8 @@ from app.integrations.iot.codecs.nmea import build_rmc
 from app.models.database import Database, sqlite_url
 from app.models.orm import IotDevice, VehicleState
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.iot_runtime import start_iot
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.runtime import start_iot
+from app.services.telemetry.writer import TelemetryWriter
 from tests.helpers.waiting import until
 
 TRACKER = "356938035643809"

@@ -19,14 +19,14 @@ from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, Smart
 from app.models.database import Database, sqlite_url
 from app.models.rentals import vehicle_basics
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.backends import Backends
-from app.services.connections import ConnectionService
-from app.services.rentals import RentalService
-from app.services.telemetry_writer import TelemetryWriter
-from app.services.token_store import TokenCipher
-from app.services.vehicle_commands import IotCommands, RoutedCommands, SmartcarCommands
-from app.services.vehicle_reads import SmartcarReader
-from app.services.vehicles import VehicleService
+from app.services.commands.senders import IotCommands, RoutedCommands, SmartcarCommands
+from app.services.connections.service import ConnectionService
+from app.services.connections.token_cipher import TokenCipher
+from app.services.rentals.service import RentalService
+from app.services.telemetry.vehicle_reads import SmartcarReader
+from app.services.telemetry.writer import TelemetryWriter
+from app.services.vehicles.service import VehicleService
+from app.services.wiring.backends import Backends
 from tests.integration.smartcar.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.models.enums import RentalState
 from app.models.orm import Command
-from app.services.rentals import CheckoutBlocked, RentalBlocked, RentalStepFailed
+from app.services.rentals.service import CheckoutBlocked, RentalBlocked, RentalStepFailed
 from tests.integration.rentals.conftest import FORD, TESLA, Rig
 
 pytestmark = pytest.mark.asyncio
@@ -24,7 +24,7 @@ def audit(rig: Rig) -> list[tuple[str, str, str]]:
 
 
 #: Smartcar reports no speed; a car read once has one position, so its motion is unknown
-#: (app.services.motion) and these starts give a reason.
+#: (app.services.rentals.motion) and these starts give a reason.
 PARKED = "parked in bay 4, seen on the depot camera"
 
 
@@ -142,7 +142,7 @@ async def test_check_in_expires_and_relocks(rig: Rig):
 
 
 async def test_command_on_a_rented_car_needs_a_reason(rig: Rig):
-    from app.services.rentals import ReasonRequired
+    from app.services.rentals.service import ReasonRequired
 
     await rig.connect(FORD)
     await rig.sim_state(FORD, activity="parked")

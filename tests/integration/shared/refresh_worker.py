@@ -20,8 +20,8 @@ import keyring.backends.fail
 from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
 from app.models.connections import ConnectionRepository
 from app.models.database import Database
-from app.services.connection_tokens import ConnectionProblem, TokenKeeper
-from app.services.token_store import TokenCipher
+from app.services.connections.token_cipher import TokenCipher
+from app.services.connections.tokens import ConnectionProblem, TokenKeeper
 
 
 async def run(argv: list[str]) -> dict[str, object]:

@@ -7,8 +7,14 @@ import asyncio
 import psycopg
 import pytest
 
-from app.services.change_feed import CHANNEL, Change, ChangeListener, ChangePublisher, libpq_dsn
 from app.services.tasks import TaskOwner
+from app.services.wiring.change_feed import (
+    CHANNEL,
+    Change,
+    ChangeListener,
+    ChangePublisher,
+    libpq_dsn,
+)
 from tests.helpers.waiting import until
 
 

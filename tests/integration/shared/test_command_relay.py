@@ -23,13 +23,13 @@ from app.models.database import Database
 from app.models.orm import Command
 from app.models.rentals import vehicle_basics
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.backends import Backends
-from app.services.change_feed import Change, ChangeListener
-from app.services.command_relay import CommandRelay, queue_command
-from app.services.connections import ConnectionService
-from app.services.token_store import TokenCipher
-from app.services.vehicle_commands import IotCommands, RoutedCommands, SmartcarCommands
-from app.services.vehicles import VehicleService
+from app.services.commands.relay import CommandRelay, queue_command
+from app.services.commands.senders import IotCommands, RoutedCommands, SmartcarCommands
+from app.services.connections.service import ConnectionService
+from app.services.connections.token_cipher import TokenCipher
+from app.services.vehicles.service import VehicleService
+from app.services.wiring.backends import Backends
+from app.services.wiring.change_feed import Change, ChangeListener
 from tests.helpers.waiting import until
 from tests.integration.shared.collectors import CollectorProcess, write_settings
 from tests.integration.smartcar.conftest import (

@@ -19,11 +19,11 @@ from app.models.command_audit import CommandAudit
 from app.models.database import Database
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
-from app.services.command_relay import CommandRelay, claim_next
-from app.services.operations import operations
-from app.services.relayed_commands import RelayedCommands
-from app.services.runtime import open_context
-from app.services.vehicle_commands import CommandOutcome, LockReading, RoutedCommands
+from app.services.commands.relay import CommandRelay, claim_next
+from app.services.commands.relayed import RelayedCommands
+from app.services.commands.senders import CommandOutcome, LockReading, RoutedCommands
+from app.services.wiring.context import open_context
+from app.services.wiring.operations import operations
 from tests.helpers.waiting import until
 
 

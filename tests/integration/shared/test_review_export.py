@@ -16,12 +16,12 @@ from app.models.orm import SmartcarConnection, TelemetrySample
 from app.models.telemetry_store import TelemetryStore
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
-from app.services.backends import start_backends
-from app.services.review_export import ExportRequest, export_for_review
-from app.services.runtime import Mode, open_context
 from app.services.tasks import TaskOwner
-from app.services.telemetry_writer import TelemetryReading
-from app.services.workers import Role, start_workers
+from app.services.telemetry.review_export import ExportRequest, export_for_review
+from app.services.telemetry.writer import TelemetryReading
+from app.services.wiring.backends import start_backends
+from app.services.wiring.context import Mode, open_context
+from app.services.wiring.workers import Role, start_workers
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from app.models.orm import TelemetrySample, Vehicle, VehicleState
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.telemetry.writer import TelemetryWriter
 
 T0 = datetime(2026, 3, 1, 8, 30, 15, 123456, tzinfo=UTC)
 # Text COPY escapes these; each must come back byte for byte.

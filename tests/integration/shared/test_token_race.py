@@ -16,8 +16,8 @@ from app.models.connections import ConnectionRepository
 from app.models.database import Database
 from app.models.enums import ConnectionStatus
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.connection_tokens import TokenKeeper, encrypt_pair
-from app.services.token_store import TokenCipher
+from app.services.connections.token_cipher import TokenCipher
+from app.services.connections.tokens import TokenKeeper, encrypt_pair
 from tests.integration.shared.collectors import ROOT
 from tests.integration.smartcar.conftest import (
     CLIENT_ID,

@@ -24,9 +24,9 @@ from app.integrations.smartcar.simulator import RunningSimulator
 from app.models.database import Database, sqlite_url
 from app.models.orm import SmartcarConnection
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.telemetry_cron import TelemetryCron
-from app.services.telemetry_poll import ReportHealth
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.telemetry.cron import TelemetryCron
+from app.services.telemetry.poll import ReportHealth
+from app.services.telemetry.writer import TelemetryWriter
 from tests.integration.smartcar.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -29,14 +29,14 @@ from app.integrations.smartcar.simulator import (
 )
 from app.models.database import Database, sqlite_url
 from app.models.vehicles import VehicleFields
-from app.services.backends import Backends
-from app.services.connections import ConnectionService
-from app.services.telemetry_cron import TelemetryCron
-from app.services.telemetry_runtime import KeeperTokens, PollHealthStore
-from app.services.telemetry_writer import TelemetryWriter
-from app.services.token_store import TokenCipher
-from app.services.validation import vin_check_digit
-from app.services.vehicles import VehicleService
+from app.services.connections.service import ConnectionService
+from app.services.connections.token_cipher import TokenCipher
+from app.services.telemetry.cron import TelemetryCron
+from app.services.telemetry.runtime import KeeperTokens, PollHealthStore
+from app.services.telemetry.writer import TelemetryWriter
+from app.services.vehicles.service import VehicleService
+from app.services.vehicles.validation import vin_check_digit
+from app.services.wiring.backends import Backends
 from tests.integration.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT, FakeClock
 from tests.integration.smartcar.connect_walk import walk_connect
 from tests.integration.telemetry.fault_proxy import FaultProxy

@@ -12,7 +12,7 @@ from app.integrations.smartcar.scopes import OPTIONAL_SCOPES, REQUIRED_SCOPES
 from app.models.orm import SmartcarConnection, Vehicle
 from app.models.telemetry_queries import TelemetryQueries
 from app.models.vehicles import VehicleRepository
-from app.services.alert_service import AlertService
+from app.services.alerts.service import AlertService
 from tests.integration.telemetry.test_cron import BMW, FORD, TESLA, first_cycle
 
 GRANTED = [*REQUIRED_SCOPES, *OPTIONAL_SCOPES]  # what Connect grants when the owner keeps all

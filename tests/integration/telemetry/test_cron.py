@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.models.orm import SmartcarConnection, TelemetrySample
 from app.models.telemetry_queries import TelemetryQueries
-from app.services.telemetry_status import PollState
+from app.services.telemetry.status import PollState
 from tests.helpers.waiting import until
 
 TESLA, BMW, FORD = "5YJ3E1EA7KF000001", "WBA5R1C50KA000002", "1FADP3F20JL000003"

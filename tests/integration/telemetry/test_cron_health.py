@@ -10,9 +10,9 @@ import pytest
 
 from app.models.connections import ConnectionRepository
 from app.models.orm import SmartcarConnection
-from app.services.connection_health import active_reason
-from app.services.telemetry_runtime import PollHealthStore
-from app.services.telemetry_status import PollState
+from app.services.connections.health import active_reason
+from app.services.telemetry.runtime import PollHealthStore
+from app.services.telemetry.status import PollState
 from tests.helpers.waiting import until
 
 FORD, BMW = "1FADP3F20JL000003", "WBA5R1C50KA000002"

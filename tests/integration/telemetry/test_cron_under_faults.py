@@ -14,9 +14,9 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from app.models.orm import SmartcarConnection, TelemetrySample
-from app.services import telemetry_policy as policy
-from app.services.telemetry_cron import TelemetryCron
-from app.services.telemetry_status import PollState
+from app.services.telemetry import policy
+from app.services.telemetry.cron import TelemetryCron
+from app.services.telemetry.status import PollState
 from tests.helpers.waiting import until
 from tests.integration.telemetry.fault_proxy import FAULT_KINDS, seeded_schedule
 from tests.integration.telemetry.keeper_rig import KeeperRig, fleet, keeper_rig

@@ -8,7 +8,7 @@ from app.models.database import Database, sqlite_url
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.alert_service import AlertService
+from app.services.alerts.service import AlertService
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

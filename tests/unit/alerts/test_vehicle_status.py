@@ -13,9 +13,9 @@ from app.config import Settings, TelemetrySettings
 from app.models.database import Database, sqlite_url
 from app.models.orm import SmartcarConnection
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services import vehicle_status
-from app.services.alert_service import AlertService
-from app.services.validation import luhn_complete
+from app.services.alerts.service import AlertService
+from app.services.vehicles import status as vehicle_status
+from app.services.vehicles.validation import luhn_complete
 from tests.helpers.rentals import open_rental
 from tests.unit.alerts.test_alert_service import Clock, store
 

@@ -17,11 +17,11 @@ import pytest_asyncio
 
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.paths import resolve_paths
-from app.services.backends import Backends, start_backends
-from app.services.connect_results import Authorization
-from app.services.connections import ConnectionService
-from app.services.runtime import AppContext, open_context
-from app.services.token_store import TokenCipher
+from app.services.connections.connect_results import Authorization
+from app.services.connections.service import ConnectionService
+from app.services.connections.token_cipher import TokenCipher
+from app.services.wiring.backends import Backends, start_backends
+from app.services.wiring.context import AppContext, open_context
 from tests.integration.smartcar.connect_walk import walk_connect
 
 

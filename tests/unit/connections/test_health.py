@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES
 from app.models.connections import ConnectionRecord
-from app.services.connection_health import (
+from app.services.connections.health import (
     active_reason,
     missing_permissions,
     missing_text,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.services.loopback import LoopbackError, LoopbackListener
+from app.services.connections.loopback import LoopbackError, LoopbackListener
 from tests.unit.connections.conftest import free_port
 
 

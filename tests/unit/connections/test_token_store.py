@@ -9,7 +9,7 @@ import keyring.errors
 import pytest
 from keyring.backend import KeyringBackend
 
-from app.services.token_store import (
+from app.services.connections.token_cipher import (
     KEY_FILE_NAME,
     TokenCipher,
     TokenDecryptError,

@@ -13,8 +13,8 @@ import pytest_asyncio
 from app.integrations.iot.records import DeviceRecord, LockState, RecordKind
 from app.models.database import Database, sqlite_url
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.iot_ingest import IotIngest
-from app.services.telemetry_writer import TelemetryWriter
+from app.services.iot.ingest import IotIngest
+from app.services.telemetry.writer import TelemetryWriter
 
 IMEI_A = "860000000000018"
 IMEI_B = "860000000000026"

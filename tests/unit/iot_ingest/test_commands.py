@@ -12,7 +12,7 @@ from app.integrations.iot.commands import CommandState, CommandTimeouts
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.models.command_audit import CommandAudit
 from app.models.orm import IotDevice
-from app.services.iot_commands import IotCommandRefused, IotCommandService, codec_actions
+from app.services.iot.commands import IotCommandRefused, IotCommandService, codec_actions
 from tests.unit.iot_ingest.conftest import IMEI_A, IMEI_B
 
 

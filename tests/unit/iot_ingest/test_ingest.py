@@ -13,8 +13,8 @@ from app.integrations.iot.sink import Received
 from app.models.iot_devices import ClaimError
 from app.models.orm import IotDevice, TelemetrySample, UnknownDevice, Vehicle, VehicleState
 from app.models.vehicles import VehicleRepository
-from app.services.iot_frame_log import FrameEntry, FrameLog
-from app.services.vehicles import VehicleInvalid
+from app.services.iot.frame_log import FrameEntry, FrameLog
+from app.services.vehicles.service import VehicleInvalid
 from tests.unit.iot_ingest.conftest import IMEI_A, IMEI_B, T0, position, scooter
 
 NEW_IMEI = "861234567890123"
@@ -184,7 +184,7 @@ def test_the_frame_log_is_a_bounded_ring_newest_first():
 
 
 def test_lock_state_unknown_is_not_stored_as_unlocked():
-    from app.services.iot_ingest import to_reading
+    from app.services.iot.ingest import to_reading
 
     reading = to_reading(position(lock_state=LockState.UNKNOWN), 1, T0)
     assert reading.locked is None and reading.source == "iot"
@@ -221,7 +221,7 @@ async def test_a_rejected_frame_shows_in_the_devices_frame_log_as_received(rig):
 
 
 def test_a_devices_charging_state_reaches_the_reading_and_silence_stays_unknown():
-    from app.services.iot_ingest import to_reading
+    from app.services.iot.ingest import to_reading
 
     assert to_reading(position(charging=True), 1, T0).charging is True
     assert to_reading(position(charging=False), 1, T0).charging is False
@@ -233,7 +233,7 @@ def test_the_dedupe_key_is_exact_to_the_microsecond_and_the_kind():
     from datetime import timedelta
 
     from app.integrations.iot.records import RecordKind
-    from app.services.iot_ingest import dedupe_key
+    from app.services.iot.ingest import dedupe_key
 
     base = position()
     assert dedupe_key(base) == dedupe_key(position())  # a re-sent record

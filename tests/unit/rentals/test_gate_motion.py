@@ -1,11 +1,11 @@
 """The rental gate and motion (issue #13 item 8): unknown motion is not "not moving", and
-a car without speed (Smartcar) is judged from its positions (app.services.motion)."""
+a car without speed (Smartcar) is judged from its positions (app.services.rentals.motion)."""
 
 from datetime import UTC, datetime, timedelta
 
 from app.models.telemetry_queries import LatestState, LatestValue
 from app.models.track_queries import Fix
-from app.services.rental_gate import GateFacts, check_gate
+from app.services.rentals.gate import GateFacts, check_gate
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 LIMIT = timedelta(minutes=30)

@@ -1,11 +1,11 @@
-"""The motion judgement (app.services.motion): speed first, else the positions."""
+"""The motion judgement (app.services.rentals.motion): speed first, else the positions."""
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.models.track_queries import Fix
-from app.services.motion import TOLERANCE_M, Motion, distance_m, judge_motion
+from app.services.rentals.motion import TOLERANCE_M, Motion, distance_m, judge_motion
 
 NOW = datetime(2026, 3, 1, 9, 42, tzinfo=UTC)
 FRESH = timedelta(minutes=30)

@@ -15,7 +15,7 @@ from app.models.enums import RentalState as S
 from app.models.orm import Rental
 from app.models.rentals import RentalRepository, VehicleAlreadyRented
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.rental_states import TERMINAL
+from app.services.rentals.states import TERMINAL
 from tests.helpers.rentals import NOW, OPEN_STATES, open_rental
 
 

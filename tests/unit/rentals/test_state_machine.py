@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.models.enums import RentalState as S
-from app.services.rental_states import (
+from app.services.rentals.states import (
     OPEN,
     PRE_ACTIVE,
     TERMINAL,

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from app.config import KindSurcharges, LevelSurcharge, MileageSurcharge, Settings
-from app.services.surcharges import (
+from app.services.rentals.surcharges import (
     Readings,
     SurchargeLine,
     compute_receipt,

@@ -9,7 +9,7 @@ import pytest
 from app.integrations.smartcar.client import SNAPSHOT_KINDS, snapshot_kinds
 from app.integrations.smartcar.models import DataKind, ResponseMeta, VehicleSnapshot
 from app.integrations.smartcar.v2_reader import parse
-from app.services.snapshot_readings import snapshot_readings
+from app.services.telemetry.snapshot_readings import snapshot_readings
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 

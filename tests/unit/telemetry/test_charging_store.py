@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.models.orm import TelemetrySample, VehicleState
 from app.models.telemetry_queries import TelemetryQueries
 from app.models.telemetry_store import TelemetryStore
-from app.services.exports import export_telemetry
+from app.services.telemetry.exports import export_telemetry
 from tests.unit.telemetry.conftest import T0, reading
 
 

@@ -65,7 +65,7 @@ def test_an_empty_range_and_bad_bounds(db, vehicle_ids):
 
 
 def test_recent_fixes_are_the_newest_positions_since_a_time_newest_first(db, vehicle_ids):
-    """The rental gate's motion judgement reads these (app.services.motion)."""
+    """The rental gate's motion judgement reads these (app.services.rentals.motion)."""
     vid, other = vehicle_ids[0], vehicle_ids[1]
     TelemetryStore(db, heartbeat_s=None).write_batch(
         [

@@ -10,7 +10,7 @@ import pytest_asyncio
 from sqlalchemy import event, func, select, text
 
 from app.models.orm import TelemetrySample
-from app.services.telemetry_writer import TelemetryBacklogError, TelemetryWriter
+from app.services.telemetry.writer import TelemetryBacklogError, TelemetryWriter
 from tests.helpers.waiting import until
 from tests.unit.telemetry.conftest import reading
 

@@ -1,0 +1,362 @@
+"""Connecting cars through Smartcar Connect and managing those connections (Qt-free).
+
+The views drive it: :meth:`ConnectionService.begin` gives the Connect URL (its ``state`` binds
+the attempt to the console vehicle), :meth:`complete` takes the redirect URL the web view or
+the loopback listener caught, checks the state, exchanges the code and reads the cars the
+grant covers; :meth:`link` stores the connection on the vehicle. Nothing here ever sees the
+manufacturer login: that happens between the owner and Smartcar's pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from app.integrations.smartcar.auth import parse_connect_redirect
+from app.integrations.smartcar.client import SmartcarClient
+from app.integrations.smartcar.errors import (
+    ConnectRedirectError,
+    OAuthStateError,
+    OAuthTokenError,
+    SmartcarApiError,
+    SmartcarError,
+    SmartcarTransportError,
+)
+from app.integrations.smartcar.oauth_state import OAuthStateManager
+from app.integrations.smartcar.scopes import REQUIRED_SCOPES, connect_scope_param
+from app.models.connections import ConnectionRecord, ConnectionRepository
+from app.models.database import Database
+from app.models.enums import ConnectionStatus, ConnectionType
+from app.models.vehicles import VehicleFields
+from app.services.connections.connect_results import (
+    INCOMPATIBLE_REASONS,
+    Authorization,
+    CompatibilityReport,
+    ConnectFailed,
+    LinkPlan,
+    SmartcarCar,
+    VinInUse,
+    VinMismatch,
+    plan_link,
+    redirect_message,
+    short_error,
+)
+from app.services.connections.health import active_reason
+from app.services.connections.token_cipher import TokenCipher
+from app.services.connections.tokens import (
+    ConnectionProblem,
+    ReconnectNeeded,
+    SmartcarUnavailable,
+    TokenKeeper,
+    encrypt_pair,
+)
+from app.services.vehicles.service import VehicleInvalid, VehicleService
+from app.services.wiring.backends import Backends
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectionService:
+    """Connect, link, refresh, disconnect; ``listeners`` hear the vehicle id of any change,
+    ``connect_listeners`` only that of a vehicle Connect just linked."""
+
+    def __init__(
+        self,
+        database: Database,
+        vehicles: VehicleService,
+        cipher: TokenCipher,
+        backends: Callable[[], Backends],
+        *,
+        connect_mode: Literal["live", "simulated"] = "live",
+        demo: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.repository = ConnectionRepository(database)
+        self.cipher = cipher
+        self.scopes: list[str] = connect_scope_param()
+        self.listeners: list[Callable[[int], None]] = []
+        #: Hear the vehicle id once Connect linked it (the cron reads it at once).
+        self.connect_listeners: list[Callable[[int], None]] = []
+        self._db = database
+        self._vehicles = vehicles
+        self._backends = backends
+        self._mode = connect_mode
+        self._demo = demo
+        self._clock = clock
+        self._states = OAuthStateManager()
+        self.tokens = TokenKeeper(
+            database, self.repository, cipher, self._client, self._notify, clock=clock
+        )
+
+    def _client(self) -> SmartcarClient | None:
+        return self._backends().smartcar
+
+    def _notify(self, vehicle_id: int) -> None:
+        for listener in list(self.listeners):
+            listener(vehicle_id)
+
+    @property
+    def available(self) -> bool:
+        return self._client() is not None
+
+    @property
+    def redirect_uri(self) -> str | None:
+        credentials = self._backends().credentials
+        return credentials.redirect_uri if credentials else None
+
+    # -- Connect ---------------------------------------------------------------------------
+
+    async def check_compatibility(self, vin: str) -> CompatibilityReport:
+        try:
+            reading = await self.tokens.client().compatibility(vin, list(REQUIRED_SCOPES))
+        except SmartcarError as exc:
+            raise ConnectFailed(f"Could not check compatibility: {short_error(exc)}") from exc
+        c = reading.value
+        supported = {
+            scope: all(cap.capable for cap in c.capabilities if cap.permission == scope)
+            and any(cap.permission == scope for cap in c.capabilities)
+            for scope in REQUIRED_SCOPES
+        }
+        reason = (
+            INCOMPATIBLE_REASONS.get(c.reason or "", c.reason or "") if not c.compatible else ""
+        )
+        return CompatibilityReport(c.compatible, reason, supported)
+
+    def begin(self, vehicle_id: int, vin: str | None) -> str:
+        """The Connect URL for this vehicle; in demo mode it offers exactly the record's car."""
+        client = self.tokens.client()
+        state = self._states.issue(vehicle_id)
+        return client.auth.connect_url(
+            self.scopes,
+            state,
+            mode=self._mode,
+            single_select_vin=vin if self._demo and vin else None,
+        )
+
+    def is_redirect(self, url: str) -> bool:
+        """True for a navigation to the registered redirect URI (query ignored)."""
+        target = self.redirect_uri
+        if not target:
+            return False
+        a, b = urlsplit(url), urlsplit(target)
+        return (a.scheme, a.hostname, a.port, a.path.rstrip("/")) == (
+            b.scheme,
+            b.hostname,
+            b.port,
+            b.path.rstrip("/"),
+        )
+
+    async def complete(self, redirect_url: str) -> Authorization:
+        """State check, code exchange and the grant's cars; raises ConnectFailed."""
+        try:
+            code, context = parse_connect_redirect(redirect_url, self._states)
+        except OAuthStateError as exc:
+            logger.warning("Connect redirect refused: bad state")
+            raise ConnectFailed(
+                "The answer from Connect was not for this session (state mismatch); it was "
+                "refused. Start Connect Car again."
+            ) from exc
+        except ConnectRedirectError as exc:
+            logger.info("Connect ended with %s", exc.error)
+            raise ConnectFailed(redirect_message(exc)) from exc
+        assert isinstance(context, int)
+        client = self.tokens.client()
+        try:
+            tokens = await client.auth.exchange_code(code)
+            user = (await client.get_user(tokens.access_token)).value.id
+            ids = await client.all_vehicle_ids(tokens.access_token)
+            cars = tuple([await self._describe(client, i, tokens.access_token) for i in ids])
+        except OAuthTokenError as exc:
+            raise ConnectFailed(f"Smartcar refused the authorization ({exc.error}).") from exc
+        except SmartcarTransportError as exc:
+            raise ConnectFailed("Smartcar could not be reached (network problem).") from exc
+        except SmartcarError as exc:
+            raise ConnectFailed(f"Reading the connected cars failed: {short_error(exc)}") from exc
+        if not cars:
+            raise ConnectFailed("The authorization covers no cars.")
+        return Authorization(context, tokens, user, cars)
+
+    async def _describe(self, client: SmartcarClient, car_id: str, token: str) -> SmartcarCar:
+        scopes = (await client.permissions(car_id, token, limit=100)).value.permissions
+        make, model, year, vin = "", "", None, None
+        if "read_vehicle_info" in scopes:
+            a = (await client.attributes(car_id, token)).value
+            make, model, year = a.make, a.model, a.year
+        if "read_vin" in scopes:
+            vin = (await client.vin(car_id, token)).value.vin.upper()
+        return SmartcarCar(car_id, make, model, year, vin, tuple(scopes))
+
+    async def plan(self, auth: Authorization) -> LinkPlan:
+        vehicle = await self._db.run(self.repository.vehicle, auth.vehicle_id)
+        return plan_link(vehicle.vin if vehicle else None, auth.cars)
+
+    async def link(
+        self,
+        auth: Authorization,
+        car: SmartcarCar,
+        vehicle_id: int | None = None,
+        *,
+        accept_vin: bool = False,
+    ) -> ConnectionRecord:
+        """Store the connection on the vehicle; VIN conflicts raise unless ``accept_vin``."""
+        vehicle_id = auth.vehicle_id if vehicle_id is None else vehicle_id
+        vehicle = await self._db.run(self.repository.vehicle, vehicle_id)
+        if vehicle is None:
+            raise ConnectFailed("The vehicle no longer exists.")
+        if vehicle.vin and car.vin and vehicle.vin != car.vin and not accept_vin:
+            raise VinMismatch(vehicle.vin, car.vin)
+        if car.vin:
+            owner = await self._db.run(self.repository.vehicle_by_vin, car.vin)
+            if owner is not None and owner.id != vehicle_id:
+                raise VinInUse(
+                    f"VIN {car.vin} already belongs to {owner.name} [{owner.fleet_number}]."
+                )
+        make = vehicle.make if vehicle.make.lower() == car.make.lower() else car.make
+        identity = (
+            make or vehicle.make,
+            car.model or vehicle.model,
+            car.year or vehicle.year,
+            car.vin or vehicle.vin,
+        )
+        connection_id = await self._db.run(
+            lambda: self.repository.save_link(
+                vehicle_id,
+                smartcar_vehicle_id=car.smartcar_id,
+                smartcar_user_id=auth.user_id,
+                scopes=list(car.scopes),
+                tokens=encrypt_pair(self.cipher, auth.tokens),
+                status=ConnectionStatus.ACTIVE.value,
+                reason=active_reason(car.scopes),
+                now=self._clock(),
+                identity=identity,
+            )
+        )
+        logger.info("vehicle %d linked to Smartcar (connection %d)", vehicle_id, connection_id)
+        self._notify(vehicle_id)
+        for listener in list(self.connect_listeners):
+            listener(vehicle_id)
+        record = await self._db.run(self.repository.get, connection_id)
+        assert record is not None
+        return record
+
+    async def add_as_new_vehicles(self, auth: Authorization, cars: list[SmartcarCar]) -> list[int]:
+        """Link the grant's other cars too: to the vehicle with their VIN, else a new one."""
+        linked: list[int] = []
+        for car in cars:
+            existing = car.vin and await self._db.run(self.repository.vehicle_by_vin, car.vin)
+            if existing:
+                vehicle_id = existing.id
+            else:
+                suffix = (car.vin or car.smartcar_id)[-6:].upper()
+                fields = VehicleFields(
+                    name=f"{car.make} {car.model}".strip() or "Smartcar car",
+                    fleet_number=f"SC-{suffix}",
+                    kind="car",
+                    make=car.make,
+                    model=car.model,
+                    year=car.year,
+                    vin=car.vin,
+                    connection_type=ConnectionType.SMARTCAR.value,
+                )
+                try:
+                    vehicle_id = await self._vehicles.add(fields)
+                except VehicleInvalid as exc:
+                    raise ConnectFailed(f"Could not add {car.label}: {exc}") from exc
+            await self.link(auth, car, vehicle_id)
+            linked.append(vehicle_id)
+        return linked
+
+    # -- managing --------------------------------------------------------------------------
+
+    async def connection_for(self, vehicle_id: int) -> ConnectionRecord | None:
+        return await self._db.run(self.repository.latest_for_vehicle, vehicle_id)
+
+    async def all_connections(self) -> list[ConnectionRecord]:
+        return await self._db.run(self.repository.latest_per_vehicle)
+
+    async def connections_with_tokens(self, statuses: tuple[str, ...]) -> list[ConnectionRecord]:
+        return await self._db.run(self.repository.with_tokens, statuses)
+
+    async def refresh_now(self, connection_id: int) -> ConnectionRecord:
+        """Re-read attributes and permissions; updates last sync and the permission list.
+
+        Raises ConnectionProblem (plain-language) or SmartcarError when the read fails; the
+        connection's status has been updated either way.
+        """
+
+        async def read(car_id: str, token: str) -> tuple[str, ...]:
+            client = self.tokens.client()
+            scopes = (await client.permissions(car_id, token, limit=100)).value.permissions
+            if "read_vehicle_info" in scopes:
+                await client.attributes(car_id, token)
+            return scopes
+
+        scopes = await self.tokens.call(connection_id, read)
+        record = await self._db.run(self.repository.get, connection_id)
+        assert record is not None
+        await self._db.run(
+            self.repository.mark_synced,
+            connection_id,
+            self._clock(),
+            list(scopes),
+            ConnectionStatus.ACTIVE.value,
+            active_reason(scopes),
+        )
+        self._notify(record.vehicle_id)
+        updated = await self._db.run(self.repository.get, connection_id)
+        assert updated is not None
+        return updated
+
+    async def refresh_many(
+        self, connection_ids: list[int], concurrency: int = 8
+    ) -> dict[int, str | None]:
+        """Bulk Refresh: connection id → None (ok) or the operator-facing failure."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(connection_id: int) -> str | None:
+            async with gate:
+                try:
+                    await self.refresh_now(connection_id)
+                except (ConnectionProblem, SmartcarError) as exc:
+                    return short_error(exc)
+                return None
+
+        results = await asyncio.gather(*(one(i) for i in connection_ids))
+        return dict(zip(connection_ids, results, strict=True))
+
+    async def disconnect(self, connection_id: int) -> None:
+        """Revoke at Smartcar, wipe the tokens, keep the row and all vehicle history.
+
+        If the grant is already dead (expired, revoked) there is nothing to revoke and the
+        local wipe goes ahead; an unreachable Smartcar leaves everything as it was.
+        """
+        record = await self._db.run(self.repository.get, connection_id)
+        if record is None:
+            return
+        if record.has_tokens:
+            try:
+                await self.tokens.call(
+                    connection_id, lambda car, token: self.tokens.client().disconnect(car, token)
+                )
+            except (ReconnectNeeded, ConnectionProblem) as exc:
+                if isinstance(exc, SmartcarUnavailable):
+                    raise
+                logger.info("disconnect: grant already unusable (%s)", type(exc).__name__)
+            except SmartcarApiError as exc:
+                if exc.status >= 500:
+                    raise ConnectionProblem(
+                        f"Smartcar did not disconnect: {short_error(exc)}"
+                    ) from exc
+            except SmartcarError as exc:
+                raise SmartcarUnavailable(
+                    "Smartcar could not be reached; nothing was changed. Try again."
+                ) from exc
+        await self._db.run(
+            self.repository.disconnect, connection_id, "Disconnected by an operator."
+        )
+        logger.info("connection %d disconnected", connection_id)
+        self._notify(record.vehicle_id)

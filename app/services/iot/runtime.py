@@ -1,0 +1,211 @@
+"""Starts the IoT side of one console: gateway, ingest, command audit, serial readers, simulator.
+
+Demo mode listens on free ports of 127.0.0.1 (the configured ports are for real devices
+and may be taken by another console or a Traccar on the same machine) and starts the
+device simulator with the demo fleet's scooters and e-bikes (same IMEIs, protocols and
+start positions), plus a simulated NMEA GPS on a pseudo-terminal that a SerialReader
+reads; the GPS belongs to no vehicle, so it waits in the unknown-devices inbox. Live
+mode listens on ``iot.ports`` of ``iot.gateway_host`` and reads the ``[[iot.serial]]``
+devices of the settings file.
+
+The runtime's helper tasks (ingest flushes, audit writes, one per serial port) run under
+a child of the console's TaskOwner: supervised and reported like every worker (an
+unplugged serial adapter shows as "serial <port> stopped: …, restarting in N s" and is
+opened again with the supervisor's backoff), but stopped by the runtime itself, after
+devices and gateway, because in-flight stores depend on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from app.config import Settings
+from app.integrations.iot.codecs import PROTOCOLS
+from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
+from app.integrations.iot.serial_reader import PortUnavailable, SerialConfig, SerialReader
+from app.integrations.iot.simulator import SimDeviceSpec
+from app.models.database import Database
+from app.models.enums import VehicleKind
+from app.models.iot_devices import DeviceEntry
+from app.models.vehicles import VehicleFields
+from app.services.iot.commands import IotCommandService
+from app.services.iot.demo_devices import ThreadedDeviceSim
+from app.services.iot.ingest import IotIngest
+from app.services.tasks import TaskOwner
+from app.services.telemetry.writer import TelemetryWriter
+from app.services.vehicles.demo_fleet import demo_fleet
+from app.services.vehicles.validation import luhn_complete
+
+if TYPE_CHECKING:
+    from app.services.wiring.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+SIMULATED_PROTOCOLS = ("omni", "gl200", "teltonika", "gt06")  # what the simulator speaks
+# The simulated GPS's id: registered on no vehicle, so demo mode has an unknown device
+# waiting in the inbox to be claimed (into a car, say, as a tracker for it).
+DEMO_GPS_IMEI = luhn_complete("35999900000001")
+
+
+@dataclass
+class IotRuntime:
+    """The running IoT parts; views reach them through ``AppContext.iot``."""
+
+    gateway: IotGateway
+    ingest: IotIngest
+    commands: IotCommandService
+    serial_readers: list[SerialReader] = field(default_factory=list)
+    simulator: ThreadedDeviceSim | None = None
+    tasks: TaskOwner = field(default_factory=TaskOwner)
+
+    async def claim(
+        self, unknown_id: int, vehicle: int | VehicleFields, *, vendor: str | None = None
+    ) -> DeviceEntry:
+        """Claim an inbox device (see ``IotIngest.claim``) and let it log in again now."""
+        entry = await self.ingest.claim(unknown_id, vehicle, vendor=vendor)
+        if not self.gateway.is_online(entry.device_id):
+            self.gateway.disconnect(entry.device_id, "claimed into a vehicle: log in again")
+        return entry
+
+    def serial_reader(self, device_id: str) -> SerialReader | None:
+        return next((r for r in self.serial_readers if r.config.device_id == device_id), None)
+
+    async def aclose(self) -> None:
+        """Devices first, then the gateway (in-flight stores finish), then the helpers
+        (serial readers first: they were spawned last)."""
+        if self.simulator is not None:
+            await self.simulator.stop()
+        await self.gateway.close()
+        self.commands.close()
+        await self.tasks.shutdown()
+        if self.simulator is not None:
+            self.simulator.close()
+        with contextlib.suppress(Exception):  # best effort: the database may be gone
+            await self.ingest.flush()
+
+
+async def start_iot(
+    database: Database,
+    settings: Settings,
+    writer: TelemetryWriter,
+    *,
+    demo: bool,
+    report_interval_s: float = 10.0,
+    gps_interval_s: float = 5.0,
+    demo_gps: bool = True,
+    tasks: TaskOwner | None = None,
+) -> IotRuntime:
+    """Start everything; OSError when a gateway port cannot be bound (nothing left running).
+
+    ``demo_gps`` False leaves the simulated GPS pty and its serial reader out (GUI tests).
+    The helper tasks run under a child of ``tasks`` (an owner of their own without it).
+    """
+    ingest = IotIngest(database, writer)
+    await ingest.refresh()
+    if demo:
+        ports = dict.fromkeys(DEFAULT_PORTS, 0)
+        host = "127.0.0.1"
+    else:
+        ports = {p: port for p, port in settings.iot.ports.items() if p in PROTOCOLS}
+        ignored = sorted(set(settings.iot.ports) - set(ports))
+        if ignored:
+            logger.error("iot.ports: unknown protocols ignored: %s", ", ".join(ignored))
+        host = settings.iot.gateway_host
+    helpers = tasks.child() if tasks else TaskOwner()
+    gateway = IotGateway(GatewayConfig(ports=ports, host=host), ingest, spawn=helpers.spawn)
+    try:
+        await gateway.start()
+    except BaseException:
+        await helpers.shutdown()  # a port taken: no empty child left with the parent
+        raise
+    commands = IotCommandService(database, gateway, ingest)
+    runtime = IotRuntime(gateway, ingest, commands, tasks=helpers)
+    runtime.tasks.spawn(ingest.run, "iot-ingest", restart=True)
+    runtime.tasks.spawn(commands.run, "iot-command-audit", restart=True)
+    try:
+        if demo:
+            runtime.simulator = await _start_demo_devices(
+                runtime, settings, report_interval_s, gps_interval_s if demo_gps else None
+            )
+            runtime.tasks.spawn(runtime.simulator.run, "iot-demo-devices", restart=True)
+            configs = []
+            if runtime.simulator.gps_path:
+                configs.append(SerialConfig(runtime.simulator.gps_path, DEMO_GPS_IMEI))
+        else:
+            configs = [
+                SerialConfig(s.port, s.device_id, protocol=s.protocol, baudrate=s.baud)
+                for s in settings.iot.serial
+            ]
+        for config in configs:
+            await database.run(
+                ingest.repository.record_serial, config.device_id, config.port, config.baudrate
+            )
+            reader = SerialReader(config, ingest)
+            runtime.tasks.spawn(
+                reader.run, f"serial {config.port}", restart=True, outages=(PortUnavailable,)
+            )
+            runtime.serial_readers.append(reader)
+    except BaseException:
+        await runtime.aclose()
+        raise
+    logger.info(
+        "IoT gateway on %s (%s), %d serial device(s)%s",
+        host,
+        ", ".join(f"{p} {n}" for p, n in gateway.ports.items()),
+        len(runtime.serial_readers),
+        f", {len(runtime.simulator.devices)} simulated devices" if runtime.simulator else "",
+    )
+    return runtime
+
+
+async def serve_iot(context: AppContext, tasks: TaskOwner | None = None) -> None:
+    """Run the IoT side for the console's lifetime (spawn it with restart; cancel to stop).
+
+    ``context.iot`` is set while it runs. A port that cannot be bound raises, so the
+    supervisor shows why and tries again with backoff while the console runs on without
+    IoT rather than not at all.
+    """
+    writer = context.telemetry_writer
+    if writer is None:
+        raise RuntimeError("IoT gateway not started: the telemetry writer is not running")
+    runtime = await start_iot(
+        context.database, context.settings, writer, demo=context.mode == "demo", tasks=tasks
+    )
+    context.iot = runtime
+    try:
+        await asyncio.Event().wait()
+    finally:
+        context.iot = None
+        await runtime.aclose()
+
+
+async def _start_demo_devices(
+    runtime: IotRuntime, settings: Settings, report_interval_s: float, gps_interval_s: float | None
+) -> ThreadedDeviceSim:
+    """Simulate every demo scooter/e-bike registered in the database, where the demo put it."""
+    specs = []
+    starts: dict[str, tuple[float, float]] = {}
+    for vehicle in demo_fleet(settings.demo):
+        imei = vehicle.fields.imei
+        entry = runtime.ingest.device(imei) if imei else None
+        if entry is None or entry.protocol not in SIMULATED_PROTOCOLS:
+            continue
+        kind = "scooter" if vehicle.fields.kind == VehicleKind.SCOOTER.value else "ebike"
+        start = (vehicle.latitude, vehicle.longitude)
+        specs.append(
+            SimDeviceSpec(entry.device_id, entry.protocol, kind, report_interval_s, None, start)
+        )
+        starts[entry.device_id] = start
+    simulator = ThreadedDeviceSim(
+        runtime.gateway.ports,
+        specs,
+        starts=starts,
+        seed=settings.demo.seed,
+        gps_interval=gps_interval_s,
+    )
+    await simulator.start()
+    return simulator

@@ -1,0 +1,121 @@
+"""Starts the telemetry writer and cron for one console, on the connection service's tokens.
+
+The cron only ever sees tokens through ``ensure_fresh_token``; here that is the
+connection service's ``TokenKeeper`` (encrypted tokens, single-flight refresh), whose
+"reconnect needed" answers become None so the cron stops polling the connection. What the
+polls say about a connection's health is stored by :class:`PollHealthStore`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from app.models.connections import ConnectionRepository
+from app.models.database import Database
+from app.models.enums import ConnectionStatus
+from app.services.connections.health import RECONNECT_NEEDED, PollHealth, active_reason
+from app.services.connections.service import ConnectionService
+from app.services.connections.tokens import NotConnected, ReconnectNeeded, TokenKeeper
+from app.services.tasks import TaskOwner
+from app.services.telemetry.cron import TelemetryCron
+from app.services.telemetry.writer import TelemetryWriter
+from app.services.wiring.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+POLLED_STATUSES = (ConnectionStatus.ACTIVE.value, ConnectionStatus.ERROR.value)
+
+
+class KeeperTokens:
+    """``ensure_fresh_token`` / ``mark_expired`` as the cron wants them."""
+
+    def __init__(
+        self, database: Database, connections: ConnectionService, keeper: TokenKeeper
+    ) -> None:
+        self._db = database
+        self._connections = connections
+        self._keeper = keeper
+
+    async def ensure_fresh_token(
+        self, connection_id: int, *, rejected: str | None = None
+    ) -> str | None:
+        try:
+            return await self._keeper.access_token(connection_id, stale=rejected)
+        except (ReconnectNeeded, NotConnected):
+            return None  # the keeper has already recorded why
+
+    async def mark_expired(self, connection_id: int, reason: str) -> None:
+        repo = self._connections.repository
+        record = await self._db.run(repo.get, connection_id)
+        if record is None or record.status == ConnectionStatus.EXPIRED.value:
+            return
+        await self._db.run(
+            repo.set_status,
+            connection_id,
+            ConnectionStatus.EXPIRED.value,
+            RECONNECT_NEEDED,
+            error=reason,
+        )
+        for listener in list(self._connections.listeners):
+            listener(record.vehicle_id)
+
+
+class PollHealthStore:
+    """``report_health`` for the cron: what the polls say (Active, or Error with why) onto
+    the connection's status, written only when it differs from what is stored.
+
+    Only Active and Error are the polls' to set: an Expired or Disconnected connection
+    changed under a running poll and stays as it is.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        repository: ConnectionRepository,
+        listeners: list[Callable[[int], None]],
+    ) -> None:
+        self._db = database
+        self._repo = repository
+        self._listeners = listeners
+
+    async def __call__(self, connection_id: int, health: PollHealth) -> None:
+        record = await self._db.run(self._repo.get, connection_id)
+        if record is None or record.status not in POLLED_STATUSES:
+            return
+        reason = health.reason or active_reason(record.granted_scopes)
+        if (record.status, record.status_reason) == (health.status.value, reason):
+            return
+        await self._db.run(self._repo.set_status, connection_id, health.status.value, reason)
+        for listener in list(self._listeners):
+            listener(record.vehicle_id)
+
+
+def start_telemetry(context: AppContext, tasks: TaskOwner) -> None:
+    """Writer always (the IoT gateway feeds it too); cron when Smartcar is available."""
+    writer = TelemetryWriter(context.database)
+    tasks.spawn(writer.run, "telemetry-writer", restart=True, drain=writer.flush)
+    context.telemetry_writer = writer
+    client = context.backends.smartcar
+    if client is None:
+        logger.info("telemetry cron not started: Smartcar is not available")
+        return
+    connections = context.connections
+    tokens = KeeperTokens(context.database, connections, connections.tokens)
+    cron = TelemetryCron(
+        client,
+        writer,
+        context.database,
+        ensure_fresh_token=tokens.ensure_fresh_token,
+        mark_expired=tokens.mark_expired,
+        settings=context.settings.telemetry,
+        report_health=PollHealthStore(
+            context.database, connections.repository, connections.listeners
+        ),
+    )
+    # A car connected, reconnected or disconnected: the cron re-reads the connections and
+    # syncs a new one at once.
+    connections.listeners.append(cron.vehicle_connection_changed)
+    connections.connect_listeners.append(cron.connected)
+    tasks.spawn(cron.run, "telemetry-cron", restart=True)
+    context.telemetry_cron = cron

@@ -1,0 +1,119 @@
+"""The outside services one console talks to, started for its mode.
+
+Demo mode runs the Smartcar simulator in-process on a free localhost port, loaded with the
+demo fleet's cars, and points the one SmartcarClient at it; live mode points the same
+client at the real Smartcar cloud. Everything above (Connect, the telemetry cron) uses
+``Backends.smartcar`` and never knows which of the two it talks to.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import zlib
+from dataclasses import dataclass, field
+
+from app.config import SECRET_ENV, Settings
+from app.integrations.smartcar.client import SmartcarClient
+from app.integrations.smartcar.config import SmartcarCredentials, SmartcarOrigins
+from app.integrations.smartcar.simulator import (
+    RunningSimulator,
+    SimulatorConfig,
+    VehicleSpec,
+    start_simulator,
+)
+from app.services.vehicles.demo_fleet import DemoVehicle, demo_fleet
+
+logger = logging.getLogger(__name__)
+
+DEMO_CLIENT_ID = "fleet-console-demo"
+DEMO_OWNER_EMAIL = "fleet@demo.levyfleets.test"
+
+
+def simulator_specs(fleet: list[DemoVehicle]) -> list[VehicleSpec]:
+    """The demo fleet's cars as the Smartcar simulator's vehicles (same VINs)."""
+    return [
+        VehicleSpec(
+            vin=v.fields.vin,
+            make=v.fields.make,
+            model=v.fields.model,
+            year=v.fields.year,
+            powertrain=v.fields.powertrain or "ice",
+            lat=v.latitude,
+            lon=v.longitude,
+            odometer_km=float(5_000 + zlib.crc32(v.fields.vin.encode()) % 80_000),
+            owner_email=DEMO_OWNER_EMAIL,
+        )
+        for v in fleet
+        if v.fields.kind == "car" and v.fields.vin
+    ]
+
+
+@dataclass
+class Backends:
+    """The Smartcar endpoint in use, and the simulator behind it in demo mode."""
+
+    credentials: SmartcarCredentials | None = None
+    origins: SmartcarOrigins | None = None
+    smartcar: SmartcarClient | None = None
+    simulator: RunningSimulator | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def smartcar_available(self) -> bool:
+        return self.smartcar is not None
+
+    async def aclose(self) -> None:
+        if self.smartcar is not None:
+            await self.smartcar.aclose()
+        if self.simulator is not None:
+            await self.simulator.stop()
+
+
+async def start_backends(settings: Settings, *, demo: bool, offline: bool) -> Backends:
+    """Start what the mode needs; a failure is recorded in ``problems``, never raised.
+
+    The console must open even when Smartcar cannot be reached; the status bar then
+    tells the operator why connecting cars is unavailable.
+    """
+    backends = Backends()
+    if offline:
+        return backends
+    redirect_uri = settings.smartcar.redirect_uri
+    try:
+        if demo:
+            # A fresh secret per run: the demo simulator's client secret is never stored.
+            secret = secrets.token_urlsafe(24)
+            cars = simulator_specs(demo_fleet(settings.demo))
+            backends.simulator = await start_simulator(
+                SimulatorConfig(
+                    client_id=DEMO_CLIENT_ID,
+                    client_secret=secret,
+                    redirect_uris=(redirect_uri,),
+                    vehicles=cars,
+                    seed=settings.demo.seed,
+                )
+            )
+            backends.origins = SmartcarOrigins.for_simulator(backends.simulator.base_url)
+            backends.credentials = SmartcarCredentials(DEMO_CLIENT_ID, secret, redirect_uri)
+            logger.info(
+                "demo: Smartcar simulator with %d cars on %s", len(cars), backends.origins.api
+            )
+        elif settings.live:
+            backends.origins = SmartcarOrigins(
+                connect=settings.smartcar.connect_origin,
+                token_url=f"{settings.smartcar.auth_origin.rstrip('/')}/oauth/token",
+                api=settings.smartcar.api_origin,
+            )
+            backends.credentials = SmartcarCredentials(
+                settings.smartcar.client_id, os.environ[SECRET_ENV], redirect_uri
+            )
+        else:
+            backends.problems.append("Smartcar is not configured (see README, 'Live mode')")
+            return backends
+        backends.smartcar = SmartcarClient(backends.origins, backends.credentials)
+    except OSError as exc:
+        logger.exception("could not start the Smartcar backend")
+        backends.problems.append(f"Smartcar unavailable: {exc}")
+    return backends
