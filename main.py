@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
+    from app.services.wiring.bootstrap import OpenedDatabase
     from app.services.wiring.context import AppContext
     from app.views.gc_policy import GuiGarbageCollection
     from app.views.main_window import MainWindow
@@ -137,7 +138,7 @@ def run_console(args: argparse.Namespace) -> int:
     register_schemes()  # the map's app:// and tiles:// schemes, also before QApplication
 
     from app.models.database import DatabaseError
-    from app.services.wiring.context import open_context
+    from app.services.wiring.bootstrap import open_database
     from app.views import qt_logging
     from app.views.crash_handler import CrashHandler
 
@@ -157,7 +158,7 @@ def run_console(args: argparse.Namespace) -> int:
         return 2
     db_url = f"sqlite:///{review.resolve()}" if review else args.db
     try:
-        context = open_context(settings, paths, db_url=db_url, review=review is not None)
+        opened = open_database(settings, paths, db_url=db_url, review=review is not None)
     except DatabaseError as exc:
         logger.error("%s", exc)
         if not args.smoke_test:
@@ -166,18 +167,18 @@ def run_console(args: argparse.Namespace) -> int:
         print(f"Fleet Console cannot start: {exc}", file=sys.stderr)
         return 3
     if review is not None:
-        _warn_if_damaged(context, review, interactive=not args.smoke_test)
+        _warn_if_damaged(opened, review, interactive=not args.smoke_test)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
         with loop:
             code = loop.run_until_complete(
-                _run_window(app, context, gui_gc, smoke_test=args.smoke_test)
+                _run_window(app, opened, gui_gc, smoke_test=args.smoke_test)
             )
     finally:
         gui_gc.stop()
-        context.close()
+        opened.database.close()
         faulthandler.disable()
         crash_log.close()
     if crash_handler.errors:
@@ -186,12 +187,12 @@ def run_console(args: argparse.Namespace) -> int:
     return code
 
 
-def _warn_if_damaged(context: AppContext, review: Path, *, interactive: bool) -> None:
+def _warn_if_damaged(opened: OpenedDatabase, review: Path, *, interactive: bool) -> None:
     """Say which tables of a review file are damaged; what is sound still opens.
 
     Before the loop runs, so a plain modal box is fine here (no coroutine is waiting).
     """
-    damaged = context.database.damaged_tables()
+    damaged = opened.database.damaged_tables()
     if not damaged:
         return
     text = (
@@ -206,21 +207,23 @@ def _warn_if_damaged(context: AppContext, review: Path, *, interactive: bool) ->
 
 
 async def _run_window(
-    app: QApplication, context: AppContext, gui_gc: GuiGarbageCollection, *, smoke_test: bool
+    app: QApplication, opened: OpenedDatabase, gui_gc: GuiGarbageCollection, *, smoke_test: bool
 ) -> int:
+    from app.services.connections.backends import start_backends
     from app.services.tasks import TaskOwner
-    from app.services.wiring.backends import start_backends
-    from app.services.wiring.context import Mode
+    from app.services.wiring.bootstrap import assemble
+    from app.services.wiring.context import Mode, Role
     from app.services.wiring.quitting import on_quit_signals, stop_background_work
-    from app.services.wiring.workers import Role, start_workers
+    from app.services.wiring.workers import start_workers
     from app.views.main_window import MainWindow
 
     tasks = TaskOwner()
-    context.backends = await start_backends(
-        context.settings,
-        demo=context.mode is Mode.DEMO,
-        offline=context.mode is Mode.REVIEW,
+    backends = await start_backends(
+        opened.settings,
+        demo=opened.mode is Mode.DEMO,
+        offline=opened.mode is Mode.REVIEW,
     )
+    context = assemble(opened, backends, role=Role.CONSOLE)
     quit_requested = asyncio.Event()
     app.aboutToQuit.connect(quit_requested.set)
     # Closing the window must not stop the loop before background tasks are cancelled
@@ -241,7 +244,7 @@ async def _run_window(
     window.reload()
     # Token refresher, telemetry writer + cron, IoT gateway: app/services/wiring/workers.py decides
     # per mode (none in review mode; on a shared database the collector runs them).
-    start_workers(context, tasks, role=Role.CONSOLE)
+    start_workers(context, tasks)
     if not context.read_only:
         if context.telemetry_cron is not None:
             cron = context.telemetry_cron
@@ -284,16 +287,16 @@ async def _smoke_checks(window: MainWindow, context: AppContext, loaded: asyncio
         await map_ready.wait()
     logger.info("smoke test: map page loaded")
     if context.mode is Mode.DEMO:
-        while context.iot is None:
+        while (iot := context.iot.current) is None:
             await asyncio.sleep(0.1)  # waiting for the IoT gateway to start
-        simulator_devices = context.iot.simulator.device_count if context.iot.simulator else 0
-        while simulator_devices and not context.iot.gateway.sessions:
+        simulator_devices = iot.simulator.device_count if iot.simulator else 0
+        while simulator_devices and not iot.gateway.sessions:
             await asyncio.sleep(0.1)  # waiting for the first simulated device to log in
         simulator = context.backends.simulator
         logger.info(
             "smoke test: Smartcar simulator on %s, IoT gateway with %d device(s) online",
             simulator.base_url if simulator else "(none)",
-            len(context.iot.gateway.sessions),
+            len(iot.gateway.sessions),
         )
 
 
@@ -303,12 +306,12 @@ def _wire_live_updates(window: MainWindow, context: AppContext) -> None:
 
     window.live_updates = LiveUpdates(window, context)
     if context.telemetry_writer is not None:
-        context.telemetry_writer.add_observer(window.live_updates.vehicles_changed)
-    if context.operations is not None:  # derived vehicle statuses (In use, Offline, ...)
-        context.operations.alerts.status_listeners.append(window.live_updates.vehicles_changed)
+        context.telemetry_writer.commits.subscribe(window.live_updates.vehicles_changed)
+    # Derived vehicle statuses (In use, Offline, ...).
+    context.alerts.status_changes.subscribe(window.live_updates.vehicles_changed)
     cron = context.telemetry_cron
     if cron is not None:
-        cron.add_observer(window.live_updates.vehicle_changed)
+        cron.changes.subscribe(window.live_updates.vehicle_changed)
         window.connections.panel.refresh_requested.connect(cron.poll_now)
 
 

@@ -16,10 +16,11 @@ from app.config import SettingsError, load_settings
 from app.logging_setup import setup_logging
 from app.models.database import DatabaseError
 from app.paths import DataDirError, resolve_paths
-from app.services.wiring.backends import start_backends
-from app.services.wiring.change_feed import is_postgres
+from app.services.change_feed import is_postgres
+from app.services.connections.backends import start_backends
+from app.services.wiring.bootstrap import OpenedDatabase, assemble, open_database
 from app.services.wiring.collector import Collector
-from app.services.wiring.context import AppContext, Mode, database_url, open_context
+from app.services.wiring.context import Mode, Role, database_url
 from app.services.wiring.quitting import CLOSE_BACKENDS_S, close_within, on_quit_signals
 
 logger = logging.getLogger(__name__)
@@ -70,28 +71,27 @@ def main(argv: list[str]) -> int:
         )
         return 2
     try:
-        context = open_context(settings, paths, db_url=url)
+        opened = open_database(settings, paths, db_url=url)
     except DatabaseError as exc:
         print(f"collector cannot start: {exc}", file=sys.stderr)
         return 3
     try:
-        asyncio.run(_serve(context, args.poll))
+        asyncio.run(_serve(opened, args.poll))
     finally:
-        context.close()
+        opened.database.close()
     return 0
 
 
-async def _serve(context: AppContext, poll_s: float) -> None:
+async def _serve(opened: OpenedDatabase, poll_s: float) -> None:
     stop = asyncio.Event()
     # SIGTERM (the service manager) and SIGINT: the console's bounded, flushing stop.
     undo_signals = on_quit_signals(asyncio.get_running_loop(), stop.set)
-    context.backends = await start_backends(
-        context.settings, demo=context.mode is Mode.DEMO, offline=False
-    )
-    for problem in context.backends.problems:
+    backends = await start_backends(opened.settings, demo=opened.mode is Mode.DEMO, offline=False)
+    for problem in backends.problems:
         logger.warning("collector: %s", problem)
     try:
+        context = assemble(opened, backends, role=Role.COLLECTOR)
         await Collector(context, poll_s=poll_s).run(stop)
     finally:
         undo_signals()
-        await close_within(context.backends.aclose, CLOSE_BACKENDS_S)
+        await close_within(backends.aclose, CLOSE_BACKENDS_S)

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select
 
-from app.integrations.iot.profiles import PROFILES
 from app.models.database import Database
 from app.models.enums import ConnectionType
 from app.models.orm import IotDevice, UnknownDevice, Vehicle
@@ -98,19 +97,6 @@ class ClaimCandidate:
     name: str
     fleet_number: str
     kind: str
-
-
-def vendor_for_protocol(protocol: str) -> str:
-    """The vendor a device speaking ``protocol`` most likely comes from ("" if none).
-
-    A profile that ships only this protocol wins (Teltonika for teltonika, Concox for
-    gt06); otherwise the first vendor defaulting to it (OKAI for gl200).
-    """
-    only = [p.vendor for p in PROFILES.values() if p.allowed_protocols == (protocol,)]
-    if only:
-        return only[-1]
-    default = [p.vendor for p in PROFILES.values() if p.default_protocol == protocol]
-    return default[0] if default else ""
 
 
 class IotDeviceRepository:
@@ -250,12 +236,21 @@ class IotDeviceRepository:
             ).all()
             return [ClaimCandidate(*r) for r in rows]
 
-    def claim(self, unknown_id: int, vehicle_id: int, vendor: str | None = None) -> DeviceEntry:
+    def claim(
+        self,
+        unknown_id: int,
+        vehicle_id: int,
+        vendor: str | None = None,
+        *,
+        guess_vendor: Callable[[str], str] = lambda _protocol: "",
+    ) -> DeviceEntry:
         """Register the inbox device ``unknown_id`` as ``vehicle_id``'s device.
 
         The vehicle may already carry a device row for the same id without a protocol
         (created by Add Vehicle with the IMEI typed in): that row is completed. A vehicle
         with a different device, or a device that belongs to another vehicle, is refused.
+        Without a ``vendor`` the vehicle's device keeps its own, else ``guess_vendor``
+        names one from the protocol (the vendor profiles live with the IoT integration).
         """
         with self._db.session() as session:
             unknown = session.get(UnknownDevice, unknown_id)
@@ -278,9 +273,7 @@ class IotDeviceRepository:
                     f"{vehicle.name} [{vehicle.fleet_number}] already has device "
                     f"{current.device_id}; remove it first"
                 )
-            chosen_vendor = (
-                vendor or (current.vendor if current else "") or vendor_for_protocol(protocol)
-            )
+            chosen_vendor = vendor or (current.vendor if current else "") or guess_vendor(protocol)
             if current is None:
                 current = IotDevice(
                     vehicle_id=vehicle_id, device_id=device_id, vendor=chosen_vendor

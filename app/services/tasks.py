@@ -26,11 +26,12 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from app.listeners import Listeners
+
 logger = logging.getLogger(__name__)
 
 Work = Coroutine[Any, Any, Any]
 Factory = Callable[[], Work]
-Listener = Callable[[], None]
 
 SHUTDOWN_S = 5.0
 """Quit completes within this, however many tasks there are (issue #13 item 9)."""
@@ -77,7 +78,7 @@ class TaskOwner:
         self._children: list[TaskOwner] = []
         self._failures: dict[str, Failure] = {}
         self._drains: dict[asyncio.Task[Any], Callable[[], Awaitable[Any]]] = {}
-        self._listeners: list[Listener] = []
+        self._changes: Listeners[[]] = Listeners("task states")
         self._restarts = 0
         self._stopping = False
 
@@ -202,16 +203,9 @@ class TaskOwner:
             return None
         return max(0.0, failure.retry_at - self._clock())
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` on every state change; returns the unsubscribe function."""
-        root = self._root()
-        root._listeners.append(listener)
-
-        def unsubscribe() -> None:
-            if listener in root._listeners:
-                root._listeners.remove(listener)
-
-        return unsubscribe
+        return self._root()._changes.subscribe(listener)
 
     def _root(self) -> TaskOwner:
         return self if self._parent is None else self._parent._root()
@@ -230,11 +224,7 @@ class TaskOwner:
         self._changed()
 
     def _changed(self) -> None:
-        for listener in list(self._root()._listeners):
-            try:
-                listener()
-            except Exception:  # a broken indicator must not break supervision
-                logger.exception("task state listener failed")
+        self._root()._changes.notify()  # a broken indicator never breaks supervision
 
     # -- stopping ---------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ class AlertInbox(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.table)
-        alerts.listeners.append(self.reload)
+        alerts.changes.subscribe(self.reload)
 
     @asyncSlot()
     async def reload(self) -> None:

@@ -33,7 +33,7 @@ class AlertsFirst(QObject):
         super().__init__(window)
         self.window = window
         self._alerts = alerts
-        self._listening: AlertService | None = None
+        self._unsubscribe: Callable[[], None] | None = None
         self.refreshed = 0
         self._soon = QTimer(self)
         self._soon.setSingleShot(True)
@@ -49,19 +49,17 @@ class AlertsFirst(QObject):
         return self.window.alerts_first.isChecked()
 
     def _toggled(self, on: bool) -> None:
-        service = self._alerts()
         if on:
-            if self._listening is not service:
-                service.listeners.append(self._alerts_changed)
-                self._listening = service
+            if self._unsubscribe is None:
+                self._unsubscribe = self._alerts().changes.subscribe(self._alerts_changed)
             self._safety.start()
             self.refresh()
             return
         self._safety.stop()
         self._soon.stop()
-        if self._listening is not None:
-            self._listening.listeners.remove(self._alerts_changed)
-            self._listening = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self._show({})
 
     def _alerts_changed(self) -> None:

@@ -50,15 +50,14 @@ class ConnectionActions(QObject):
             toolbar.addAction(self.action)
         else:
             window.addAction(self.action)
-        self.service.listeners.append(self._changed)
+        self._unsubscribe = self.service.changes.subscribe(self._changed)
         window.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """On the window's close: stop the panel's work and stop following the service."""
         if watched is self.window and event.type() == QEvent.Type.Close:
             self.panel.shutdown()
-            if self._changed in self.service.listeners:
-                self.service.listeners.remove(self._changed)
+            self._unsubscribe()
             for task in list(self._tasks):
                 task.cancel()
         return False

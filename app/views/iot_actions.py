@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QToolBar
 from qasync import asyncSlot
 
 from app.services.iot.runtime import IotRuntime
-from app.services.wiring.operations import operations
 from app.views.iot_device_panel import IotDevicePanel
 from app.views.iot_unknown_dialog import UnknownDevicesDialog
 
@@ -53,10 +52,10 @@ class IotActions(QObject):
         window.addAction(self.unknown_action)
 
     async def _command_refusal(self, vehicle_id: int, action: str, reason: str) -> str | None:
-        return await operations(self.context).rentals.command_refusal(vehicle_id, action, reason)
+        return await self.context.rentals.command_refusal(vehicle_id, action, reason)
 
     def runtime(self) -> IotRuntime | None:
-        return self.context.iot
+        return self.context.iot.current
 
     def show_unknown_devices(self) -> UnknownDevicesDialog:
         if self.dialog is None:

@@ -171,8 +171,8 @@ class IotDevicePanel(QWidget):
         self._attached = runtime
         if runtime is not None:
             self._detach = [
-                runtime.ingest.frames.add_listener(self._on_frame),
-                runtime.commands.add_listener(self._on_command),
+                runtime.ingest.frames.added.subscribe(self._on_frame),
+                runtime.commands.events.subscribe(self._on_command),
             ]
 
     def _tick(self) -> None:

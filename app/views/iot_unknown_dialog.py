@@ -27,13 +27,13 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from app.integrations.iot.profiles import vendor_for_protocol
 from app.models.enums import ConnectionType, VehicleKind
 from app.models.iot_devices import (
     ClaimCandidate,
     ClaimError,
     IotDeviceRepository,
     UnknownEntry,
-    vendor_for_protocol,
 )
 from app.models.vehicles import VehicleFields
 from app.services.iot.ingest import INBOX_MAX, INBOX_PER_ADDRESS
@@ -119,7 +119,7 @@ class UnknownDevicesDialog(QDialog):
         if live is not None:  # new sightings refresh the list, at most twice a second
             self._coalesce = QTimer(self, singleShot=True, interval=500)
             self._coalesce.timeout.connect(lambda: self.reload())
-            self._remove_listener = live.ingest.add_unknown_listener(self._coalesce.start)
+            self._remove_listener = live.ingest.unknown_changes.subscribe(self._coalesce.start)
         self.finished.connect(self._stop_listening)
         self._update_buttons()
 

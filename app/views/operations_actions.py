@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QWidget
 from qasync import asyncSlot
 
 from app.services.commands.senders import CommandOutcome
-from app.services.wiring.operations import operations
 from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
 from app.views.audit_view import AuditView
@@ -59,13 +58,13 @@ class OperationsActions:
         self.actions["start_rental"].setEnabled(not window.context.read_only)
         ctx = window.context
         self.commands_panel = VehicleCommandsPanel(
-            lambda: operations(ctx).rentals,
+            lambda: ctx.rentals,
             window.confirm,
             finished=self.refresh_row,
             read_only=ctx.read_only,
         )
         window.detail.set_commands_panel(self.commands_panel)
-        self.alerts_first = AlertsFirst(window, lambda: operations(ctx).alerts)
+        self.alerts_first = AlertsFirst(window, lambda: ctx.alerts)
 
     def _show(self, key: str, build: Callable[[], QWidget]) -> QWidget:
         view = self._views.get(key)
@@ -84,9 +83,7 @@ class OperationsActions:
         if row is None:
             self._window.statusBar().showMessage("Select a vehicle to rent first.")
             return None
-        dialog = RentalStartDialog(
-            operations(self._window.context).rentals, row.id, row.name, self._window
-        )
+        dialog = RentalStartDialog(self._window.context.rentals, row.id, row.name, self._window)
         self._views["start_rental"] = dialog
         dialog.show()
         dialog.check()
@@ -94,12 +91,12 @@ class OperationsActions:
 
     def show_board(self) -> RentalsBoard:
         ctx = self._window.context
-        return self._show("board", lambda: RentalsBoard(operations(ctx).rentals, ctx.database))
+        return self._show("board", lambda: RentalsBoard(ctx.rentals, ctx.database))
 
     def show_alerts(self) -> AlertInbox:
         ctx = self._window.context
-        who = operations(ctx).rentals.operator
-        return self._show("alerts", lambda: AlertInbox(operations(ctx).alerts, who))
+        who = ctx.rentals.operator
+        return self._show("alerts", lambda: AlertInbox(ctx.alerts, who))
 
     def show_audit(self) -> AuditView:
         return self._show("audit", lambda: AuditView(self._window.context.database))

@@ -307,7 +307,7 @@ class RentalsBoard(QWidget):
         self._records: dict[int, RentalRecord] = {}
         self.dialogs: list[QDialog] = []
         self.confirm: Confirm = ask
-        rentals.listeners.append(self._changed)
+        rentals.changes.subscribe(self._changed)
 
     def _changed(self, _rental_id: int) -> None:
         self.reload()

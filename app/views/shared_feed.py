@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from app.services.change_feed import Change, ChangeListener
 from app.services.tasks import TaskOwner
-from app.services.wiring.change_feed import Change, ChangeListener
 from app.services.wiring.context import AppContext
 
 if TYPE_CHECKING:

@@ -3,8 +3,7 @@
 Hidden while writes succeed. When they fail, the operator sees what is wrong and that
 nothing is lost yet: how many readings wait in memory and how often the writer retries
 (devices are not acknowledged meanwhile, so they keep theirs too). It reads the writer's
-Qt-free ``health`` every second, because the waiting count moves all the time, and
-because the writer starts after the window (``context.telemetry_writer`` appears later).
+Qt-free ``health`` every second, because the waiting count moves all the time.
 """
 
 from __future__ import annotations
@@ -12,8 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.services.telemetry.writer import StorageHealth
-from app.services.wiring.context import AppContext
+from app.services.telemetry.writer import StorageHealth, TelemetryWriter
 
 REFRESH_MS = 1_000
 ERROR_STYLE = "color: #c62828; font-weight: bold"
@@ -34,11 +32,12 @@ def describe(health: StorageHealth | None) -> str:
 class StorageStatusLabel(QLabel):
     """A permanent status-bar label, visible only while telemetry cannot be stored."""
 
-    def __init__(self, context: AppContext, parent: QWidget | None = None) -> None:
+    def __init__(self, writer: TelemetryWriter | None, parent: QWidget | None = None) -> None:
+        """``writer`` None: this console stores no telemetry (shared database, review)."""
         super().__init__(parent)
         self.setObjectName("storageStatusLabel")
         self.setStyleSheet(ERROR_STYLE)
-        self._context = context
+        self._writer = writer
         self.hide()
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
@@ -46,7 +45,7 @@ class StorageStatusLabel(QLabel):
         self._timer.start()
 
     def refresh(self) -> None:
-        writer = self._context.telemetry_writer
+        writer = self._writer
         text = describe(writer.health if writer is not None else None)
         self.setToolTip(
             "Telemetry is kept in memory and written as soon as the database takes it again; "

@@ -84,7 +84,7 @@ def measure_in_process(data_dir: Path) -> tuple[float, list[float]]:
 
     from app.config import Settings
     from app.paths import resolve_paths
-    from app.services.wiring.context import open_context
+    from app.services.wiring.bootstrap import open_context
     from app.views.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([])

@@ -48,9 +48,9 @@ from app.integrations.iot.codecs.teltonika_build import (
     build_imei_handshake,
 )
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
+from app.integrations.iot.profiles import vendor_for_protocol
 from app.integrations.iot.sink import Received, RecordSink
 from app.models.database import Database, sqlite_url
-from app.models.iot_devices import vendor_for_protocol
 from app.models.orm import IotDevice, TelemetrySample, Vehicle
 from app.services.iot.ingest import IotIngest
 from app.services.telemetry.writer import TelemetryWriter
@@ -321,7 +321,7 @@ async def sqlite_rig(protocol: str, n: int) -> AsyncIterator[Rig]:
         ingest = IotIngest(db, writer)
         await ingest.refresh()
         committed = [0.0]
-        writer.add_observer(lambda _vehicles: committed.__setitem__(0, time.perf_counter()))
+        writer.commits.subscribe(lambda _vehicles: committed.__setitem__(0, time.perf_counter()))
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(writer.run()), loop.create_task(ingest.run())]
 

@@ -76,7 +76,7 @@ class Soak:
         charted = {one_sample.id, long_history.id}  # their charts must show only the seed
         others = [c for c in shift.cars(window) if c is not car and c.id not in charted]
         await _connect_programmatically(context, others)
-        self.devices = context.iot.simulator.device_count
+        self.devices = context.iot.current.simulator.device_count
         await context.database.run(shift.seed_history, window, one_sample.id, long_history.id)
         heartbeat = Heartbeat()
         heartbeat.start()
@@ -157,7 +157,7 @@ class Soak:
 
 async def _connect_programmatically(context: Any, cars: list[Any]) -> None:
     """Connect each car through the connection service, walking Connect over plain HTTP."""
-    from app.services.wiring.backends import DEMO_OWNER_EMAIL
+    from app.services.connections.backends import DEMO_OWNER_EMAIL
     from tests.integration.smartcar.connect_walk import walk_connect
 
     service = context.connections
@@ -182,7 +182,7 @@ async def _sent_and_stored(window: Any, context: Any) -> tuple[int, int, int]:
     from app.models.orm import TelemetrySample
     from tests.helpers.waiting import until
 
-    iot = context.iot
+    iot = context.iot.current
     simulator, ingest = iot.simulator, iot.ingest
     await simulator.stop()
     registered = [dev for d, dev in simulator.devices.items() if ingest.device(d)]

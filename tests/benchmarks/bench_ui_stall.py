@@ -97,7 +97,7 @@ async def _measure(base_url: str, data_dir: Path) -> list[Result]:
     from app.paths import resolve_paths
     from app.services.telemetry.cron import TelemetryCron
     from app.services.telemetry.writer import TelemetryWriter
-    from app.services.wiring.context import open_context
+    from app.services.wiring.bootstrap import open_context
     from app.views.live_updates import LiveUpdates
     from tests.benchmarks.bench_smartcar_poll import CLIENT_ID, FLEET, OWNER, REDIRECT, SECRET
     from tests.integration.telemetry.conftest import DbRefresher
@@ -130,8 +130,8 @@ async def _measure(base_url: str, data_dir: Path) -> list[Result]:
         )  # fmt: skip
         live = LiveUpdates(window, context)  # as main.py's _wire_live_updates
         window.live_updates = live
-        writer.add_observer(live.vehicles_changed)
-        cron.add_observer(live.vehicle_changed)
+        writer.commits.subscribe(live.vehicles_changed)
+        cron.changes.subscribe(live.vehicle_changed)
 
         gaps: list[float] = []
         last = time.perf_counter()

@@ -10,7 +10,7 @@ Set-up per rate (a fresh console each, because the generator's fix times restart
 N GT06 scooters (vehicles + iot_device rows, bulk-inserted by bench_iot_gateway's
 ``register_devices``); the real MainWindow (fleet list, detail, map tab open, as in
 bench_ui_stall); TelemetryWriter, ``start_iot`` (gateway + ingest + command audit),
-``start_operations`` (alert rules fed by the writer) and LiveUpdates wired as main.py
+the alert rules fed by the writer (the bootstrap wires them) and LiveUpdates wired as main.py
 and app/services/wiring/workers.py wire them, on SQLite in a temp dir. The load generator is
 bench_iot_gateway's, in a child process so it does not take the console's core: N
 devices log in, then send R frames/s (each a new fix) for S seconds and time the ACKs.
@@ -90,9 +90,7 @@ async def _measure_rate(n: int, rate: float, seconds: float, data_dir: Path) -> 
     from app.paths import resolve_paths
     from app.services.iot.runtime import start_iot
     from app.services.tasks import TaskOwner
-    from app.services.telemetry.writer import TelemetryWriter
-    from app.services.wiring.context import open_context
-    from app.services.wiring.operations import start_operations
+    from app.services.wiring.bootstrap import open_context
     from app.views.gc_policy import GuiGarbageCollection
     from main import _wire_live_updates
 
@@ -112,14 +110,14 @@ async def _measure_rate(n: int, rate: float, seconds: float, data_dir: Path) -> 
         window = await open_window(context)
         gui_gc.freeze_startup_heap()  # as main.py does once the fleet is loaded
         # As start_workers does for a standalone console (minus Smartcar: no cars here).
-        writer = TelemetryWriter(db)
+        writer = context.telemetry_writer
+        assert writer is not None
         tasks.spawn(writer.run(), "telemetry-writer")
-        context.telemetry_writer = writer
         committed = [0.0]
-        writer.add_observer(lambda _ids: committed.__setitem__(0, time.perf_counter()))
+        writer.commits.subscribe(lambda _ids: committed.__setitem__(0, time.perf_counter()))
         runtime = await start_iot(db, settings, writer, demo=False)
-        context.iot = runtime
-        start_operations(context, tasks)
+        context.iot.current = runtime
+        tasks.spawn(context.alerts.run, "alerts")
         _wire_live_updates(window, context)
         live = window.live_updates
         await asyncio.sleep(0.5)  # start-up work (map page, first pushes) settles
@@ -157,7 +155,7 @@ async def _measure_rate(n: int, rate: float, seconds: float, data_dir: Path) -> 
         if proc is not None and proc.is_alive():
             proc.terminate()
         if runtime is not None:
-            context.iot = None
+            context.iot.current = None
             await runtime.aclose()
         await tasks.shutdown()
         context.close()

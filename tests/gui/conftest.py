@@ -20,8 +20,8 @@ from PySide6.QtWidgets import QApplication
 
 from app.config import DemoSettings, Settings
 from app.paths import resolve_paths
-from app.services.wiring.backends import start_backends
-from app.services.wiring.context import open_context
+from app.services.connections.backends import start_backends
+from app.services.wiring.bootstrap import open_context
 from app.views.main_window import MainWindow
 from tests.helpers.nested_loops import NestedLoopGuard
 from tests.helpers.waiting import until
@@ -117,19 +117,21 @@ def settings():
 
 
 @pytest.fixture
-def context(tmp_path, settings):
-    ctx = open_context(settings, resolve_paths(tmp_path / "data").ensure())
-    yield ctx
-    ctx.close()
+def backends(qloop, settings):
+    """The demo Smartcar backend (simulator + client) the test's context is built with."""
+    started = qloop.run_until_complete(start_backends(settings, demo=True, offline=False))
+    yield started
+    qloop.run_until_complete(started.aclose())
 
 
 @pytest.fixture
-def backends(qloop, context):
-    """The demo Smartcar backend (simulator + client) on the test's context."""
-    started = qloop.run_until_complete(start_backends(context.settings, demo=True, offline=False))
-    context.backends = started
-    yield started
-    qloop.run_until_complete(started.aclose())
+def context(request, tmp_path, settings):
+    """The console's services on a temporary demo database, as the bootstrap builds them;
+    with the demo Smartcar backend when the test also asks for ``backends`` (or ``sim``)."""
+    backends = request.getfixturevalue("backends") if "backends" in request.fixturenames else None
+    ctx = open_context(settings, resolve_paths(tmp_path / "data").ensure(), backends=backends)
+    yield ctx
+    ctx.close()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from app.services.iot.runtime import IotRuntime, start_iot
-from app.services.telemetry.writer import TelemetryWriter
 from app.views.live_updates import LiveUpdates
 from app.views.main_window import MainWindow
 
@@ -22,9 +21,10 @@ from app.views.main_window import MainWindow
 async def running_iot(window: MainWindow) -> AsyncIterator[IotRuntime]:
     """Demo IoT runtime reporting fast, wired to the window as main.py wires it."""
     context = window.context
-    writer = TelemetryWriter(context.database, retry_initial_s=0.01)
+    writer = context.telemetry_writer
+    assert writer is not None, "a demo console stores its own telemetry"
     window.live_updates = LiveUpdates(window, context)
-    writer.add_observer(window.live_updates.vehicles_changed)
+    writer.commits.subscribe(window.live_updates.vehicles_changed)
     writer_task = asyncio.get_running_loop().create_task(writer.run())
     runtime = await start_iot(
         context.database,
@@ -34,11 +34,11 @@ async def running_iot(window: MainWindow) -> AsyncIterator[IotRuntime]:
         report_interval_s=0.2,
         demo_gps=False,  # serial is covered in tests/integration/iot_console
     )
-    context.telemetry_writer, context.iot = writer, runtime
+    context.iot.current = runtime
     try:
         yield runtime
     finally:
-        context.iot = None
+        context.iot.current = None
         await runtime.aclose()
         writer_task.cancel()
         await asyncio.gather(writer_task, return_exceptions=True)

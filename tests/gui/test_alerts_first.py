@@ -11,7 +11,6 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
-from app.services.wiring.operations import operations
 from app.views.item_models.vehicle_table_model import Column
 from tests.gui.test_rentals_views import report
 from tests.helpers.dialog_fakes import answering
@@ -44,7 +43,7 @@ async def test_alerts_first_lists_alerting_vehicles_on_top_in_column_order(windo
     await until(lambda: first.refreshed >= 1, what="the first read")
     assert visible(window) == plain and status_cell(window, alerting[0]) == "Available"
 
-    await operations(context).alerts.evaluate(alerting)  # the service tells the toggle
+    await context.alerts.evaluate(alerting)  # the service tells the toggle
     await until(lambda: set(visible(window)[:2]) == set(alerting), what="alerts on top")
     assert visible(window)[:2] == alerting  # the column sort holds within the group
     assert visible(window)[2:] == [i for i in plain if i not in alerting]

@@ -14,7 +14,7 @@ from PySide6.QtCore import QUrl
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES, connect_scope_param
 from app.integrations.smartcar.simulator.specs import make_vin
-from app.services.wiring.backends import DEMO_OWNER_EMAIL
+from app.services.connections.backends import DEMO_OWNER_EMAIL
 from tests.gui.connect_helpers import allow, badge, cars, click, free_port, open_connect
 from tests.helpers.waiting import until
 from tests.integration.smartcar.connect_walk import walk_connect

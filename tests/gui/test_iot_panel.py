@@ -72,7 +72,7 @@ async def lock_is_confirmed(window, iot, confirmations) -> None:
             button = panel.buttons[action]
             seen_in_flight.append((button.text(), button.isEnabled()))
 
-    iot.commands.add_listener(watch)
+    iot.commands.events.subscribe(watch)
     confirmations.answer = False
     panel.buttons[action].click()
     await until(lambda: confirmations.asked, what="the confirmation")

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from app.listeners import Listeners
 from app.services.rentals.service import ReasonRequired, RentalService
 from tests.gui.test_rentals_views import report
 from tests.helpers.dialog_fakes import answering
@@ -18,9 +19,7 @@ class FakeIotCommands:
 
     sent: list[tuple[int, str, str]] = field(default_factory=list)
     latest: dict = field(default_factory=dict)
-
-    def add_listener(self, _callback) -> object:
-        return lambda: None
+    events: Listeners = field(default_factory=lambda: Listeners("fake IoT commands"))
 
     def allowed_actions(self, _vehicle_id: int) -> tuple[str, ...]:
         return ("lock", "unlock", "locate")
@@ -33,8 +32,7 @@ class FakeFrames:
     def entries(self, _device_id: str) -> list:
         return []
 
-    def add_listener(self, _callback) -> object:
-        return lambda: None
+    added = Listeners("fake frame log")
 
 
 class FakeIngest:

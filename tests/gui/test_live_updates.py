@@ -24,7 +24,7 @@ def cell(window, vehicle_id, column):
 async def test_written_telemetry_refreshes_list_and_detail(window, context):
     writer = TelemetryWriter(context.database)
     live = LiveUpdates(window, context)
-    writer.add_observer(live.vehicles_changed)
+    writer.commits.subscribe(live.vehicles_changed)
     scooter = next(r for r in window.model.rows if r.connection_type == "iot")
     window.select_vehicle(scooter.id)
     assert cell(window, scooter.id, Column.ENERGY) == ""

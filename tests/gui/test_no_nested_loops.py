@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.services.tasks import TaskOwner
-from app.services.wiring.workers import Role, start_workers
+from app.services.wiring.workers import start_workers
 from app.views.main_window import MainWindow
 from tests.gui.connect_helpers import free_port
 from tests.gui.test_vehicle_commands_panel import connected_car
@@ -79,9 +79,9 @@ async def test_answering_the_real_unlock_box_keeps_background_tasks_running(
             await asyncio.sleep(0.01)
 
     try:
-        start_workers(context, tasks, role=Role.CONSOLE)
+        start_workers(context, tasks)
         tasks.spawn(heartbeat(), "heartbeat")
-        await until(lambda: context.iot is not None, what="the IoT gateway")
+        await until(lambda: context.iot.current is not None, what="the IoT gateway")
         row, panel = await connected_car(window, sim, activity="parked", locked=True)
         before = set(tasks.running)
         assert {"iot-gateway", "telemetry-writer", "rental-expiry", "heartbeat"} <= before

@@ -18,8 +18,8 @@ from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
 from app.services.alerts.service import AlertService
 from app.services.commands.senders import CommandOutcome, LockReading
-from app.services.rentals.service import RentalService, RentalStepFailed
-from app.services.wiring.operations import Operations
+from app.services.rentals.service import RentalStepFailed
+from app.services.wiring.context import AppContext
 from tests.helpers.waiting import until
 
 
@@ -65,11 +65,13 @@ def report(context, vehicle_id: int, ago_s: float = 0.0, **values) -> None:
     )
 
 
-def install(context) -> tuple[FakeCommands, Operations]:
+def install(context) -> tuple[FakeCommands, AppContext]:
+    """Fake vehicle commands under the console's rental service (its one instance, which
+    the window's views hold too)."""
     commands = FakeCommands()
-    rentals = RentalService(context.database, context.settings, commands, operator="gui-test")
-    context.operations = Operations(rentals, AlertService(context.database, context.settings))
-    return commands, context.operations
+    context.rentals.commands = commands
+    context.rentals.operator = "gui-test"
+    return commands, context
 
 
 async def test_start_dialog_blocks_then_starts_and_board_checks_out(window, context):
@@ -121,13 +123,13 @@ async def test_start_dialog_blocks_then_starts_and_board_checks_out(window, cont
 
 
 async def test_alert_inbox_filters_and_acknowledges(window, context):
-    _, ops = install(context)
+    install(context)
     no_grace = context.settings.model_copy(update={"alerts": AlertSettings(unlocked_grace_s=0)})
-    ops.alerts = AlertService(context.database, no_grace)
+    alerts = AlertService(context.database, no_grace)  # writes what the inbox then reads
     row = scooter(context)
     report(context, row.id, locked=True, battery=50.0)  # seen locked once, then left open
     report(context, row.id, locked=False, battery=5.0)
-    await ops.alerts.evaluate([row.id])
+    await alerts.evaluate([row.id])
     inbox = window.operations.show_alerts()
     await until(lambda: inbox.table.rowCount() == 2, what="two alerts")
     assert inbox.table.item(0, 0).text() == "critical"  # unlocked outside a rental first

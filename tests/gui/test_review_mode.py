@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtWidgets import QPushButton
 
 from app.paths import resolve_paths
-from app.services.wiring.context import open_context
+from app.services.wiring.bootstrap import open_context
 from app.views.main_window import MainWindow
 from tests.helpers.waiting import until
 

@@ -11,7 +11,7 @@ import pytest
 from app.config import Settings
 from app.models.database import sqlite_url
 from app.paths import resolve_paths
-from app.services.wiring.context import open_context
+from app.services.wiring.bootstrap import open_context
 from app.views.main_window import MainWindow
 from app.views.map_scheme import register_schemes
 from app.views.route_replay import RouteReplayDialog

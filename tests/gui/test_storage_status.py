@@ -18,10 +18,10 @@ pytestmark = pytest.mark.gui
 
 
 async def test_a_refusing_database_shows_in_the_status_bar(window, tmp_path):
-    label = window.statusBar().findChild(StorageStatusLabel)
-    assert label is not None
-    label.refresh()
-    assert not label.isVisible()
+    shown = window.statusBar().findChild(StorageStatusLabel)
+    assert shown is not None
+    shown.refresh()
+    assert not shown.isVisible()  # the console's own writer stores fine
     # A database that refuses every write (query_only), for real: the writer keeps retrying.
     refusing = Database(sqlite_url(tmp_path / "refusing.sqlite"))
     refusing.migrate()
@@ -32,7 +32,8 @@ async def test_a_refusing_database_shows_in_the_status_bar(window, tmp_path):
     refusing = Database(sqlite_url(tmp_path / "refusing.sqlite"), read_only=True)
     writer = TelemetryWriter(refusing, retry_initial_s=0.01, retry_max_s=0.02)
     task = asyncio.get_running_loop().create_task(writer.run())
-    previous, window.context.telemetry_writer = window.context.telemetry_writer, writer
+    label = StorageStatusLabel(writer)
+    window.statusBar().addPermanentWidget(label)
     try:
         now = datetime.now(UTC)
         writer.submit(TelemetryReading(vehicle_id, "iot", now, now, battery=50.0))
@@ -42,9 +43,8 @@ async def test_a_refusing_database_shows_in_the_status_bar(window, tmp_path):
         assert label.text().startswith("Storage: OperationalError")
         assert "1 waiting, retrying every" in label.text()
     finally:
-        window.context.telemetry_writer = previous
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         refusing.close()
-    label.refresh()
-    assert not label.isVisible()
+    shown.refresh()
+    assert not shown.isVisible()

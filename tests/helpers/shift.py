@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from app.models.orm import TelemetrySample
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
-from app.services.wiring.backends import DEMO_OWNER_EMAIL
+from app.services.connections.backends import DEMO_OWNER_EMAIL
 from app.views import formatting as fmt
 from app.views.main_window import MainWindow
 from tests.gui.connect_helpers import allow, js, open_connect

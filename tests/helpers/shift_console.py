@@ -157,7 +157,7 @@ async def _drive(session: ShiftSession, driver: Driver) -> None:
     session.step_deadline = time.monotonic() + READY_TIMEOUT_S
 
     def ready() -> bool:
-        iot = context.iot
+        iot = context.iot.current
         if window.model.rowCount() == 0 or iot is None:
             return False
         wanted = iot.simulator.device_count if iot.simulator else 0
@@ -188,14 +188,14 @@ def run_console_with(driver: Driver, data_dir: Path, settings_toml: str = "") ->
     sessions: list[ShiftSession] = []
     keep: list[Any] = []
 
-    def start_workers_and_driver(context: Any, tasks: Any, *, role: Any) -> Any:
+    def start_workers_and_driver(context: Any, tasks: Any) -> Any:
         from PySide6.QtCore import QTimer
         from PySide6.QtWidgets import QApplication
 
         from app.views.main_window import MainWindow
         from tests.helpers.dialog_answerer import DialogAnswerer
 
-        started = real_start_workers(context, tasks, role=role)
+        started = real_start_workers(context, tasks)
         loop = asyncio.get_running_loop()
         window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow))
         answerer = DialogAnswerer(loop)

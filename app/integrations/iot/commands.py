@@ -17,11 +17,12 @@ import enum
 import itertools
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.integrations.iot.records import DeviceRecord, LockState, RecordKind
+from app.listeners import Listeners
 
 logger = logging.getLogger(__name__)
 
@@ -102,9 +103,6 @@ class CommandHandle:
         return await asyncio.wait_for(_wait(), timeout)
 
 
-Listener = Callable[[CommandUpdate], None]
-
-
 class CommandTracker:
     """Queues, state machine and timeouts of all commands of one gateway.
 
@@ -117,22 +115,8 @@ class CommandTracker:
         self._ids = itertools.count(1)
         self._queued: dict[str, deque[CommandHandle]] = {}
         self._inflight: dict[str, deque[CommandHandle]] = {}
-        self._listeners: list[Listener] = []
-
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` on every state change; returns the function that removes it."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
-
-    async def updates(self) -> AsyncIterator[CommandUpdate]:
-        """Async iterator over state changes, for consumers that prefer ``async for``."""
-        queue: asyncio.Queue[CommandUpdate] = asyncio.Queue()
-        remove = self.add_listener(queue.put_nowait)
-        try:
-            while True:
-                yield await queue.get()
-        finally:
-            remove()
+        #: Hear every state change of every command.
+        self.changes: Listeners[[CommandUpdate]] = Listeners("device commands")
 
     def create(self, device_id: str, protocol: str, action: str) -> CommandHandle:
         handle = CommandHandle(next(self._ids), device_id, protocol, action)
@@ -227,11 +211,7 @@ class CommandTracker:
         )
         handle.history.append(update)
         handle._changed.set()
-        for listener in list(self._listeners):
-            try:
-                listener(update)
-            except Exception:
-                logger.exception("command listener failed on %s", update)
+        self.changes.notify(update)
 
     def _expire(self, handle: CommandHandle, state: CommandState) -> None:
         if handle.state is not state:

@@ -12,15 +12,30 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from app.integrations.iot.gateway_state import GatewayConfig, GatewayStats
 from app.integrations.iot.records import Codec, FrameError, Framer, RecordKind
-from app.integrations.iot.sink import MAX_REJECTED
-from app.integrations.iot.store_batch import Pending
+from app.integrations.iot.sink import MAX_REJECTED, RecordSink
+from app.integrations.iot.store_batch import Pending, StoreBatcher
 
 if TYPE_CHECKING:
     from app.integrations.iot.commands import CommandHandle
-    from app.integrations.iot.gateway import IotGateway
+
+
+class ConnectionHost(Protocol):
+    """What a connection needs of its gateway (an ``IotGateway``)."""
+
+    config: GatewayConfig
+    stats: GatewayStats
+    loop: asyncio.AbstractEventLoop
+    sink: RecordSink
+    batcher: StoreBatcher[DeviceConnection]
+
+    def attach(self, conn: DeviceConnection) -> None: ...
+
+    def detach(self, conn: DeviceConnection) -> None: ...
+
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +62,7 @@ class DeviceConnection(asyncio.Protocol):
         "transport",
     )
 
-    def __init__(self, gateway: IotGateway, protocol_name: str, codec: Codec):
+    def __init__(self, gateway: ConnectionHost, protocol_name: str, codec: Codec):
         self.gateway = gateway
         self.protocol_name = protocol_name
         self.codec = codec
@@ -70,11 +85,11 @@ class DeviceConnection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.connected_at = self.last_rx = self.last_frame = self.gateway.loop.time()
-        self.gateway._attach(self)
+        self.gateway.attach(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.gateway._detach(self)
+        self.gateway.detach(self)
 
     def data_received(self, data: bytes) -> None:
         gateway = self.gateway

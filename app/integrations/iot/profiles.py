@@ -153,3 +153,16 @@ def port_for(protocol: str) -> int:
         raise ProfileError(
             f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}"
         ) from None
+
+
+def vendor_for_protocol(protocol: str) -> str:
+    """The vendor a device speaking ``protocol`` most likely comes from ("" if none).
+
+    A profile that ships only this protocol wins (Teltonika for teltonika, Concox for
+    gt06); otherwise the first vendor defaulting to it (OKAI for gl200).
+    """
+    only = [p.vendor for p in PROFILES.values() if p.allowed_protocols == (protocol,)]
+    if only:
+        return only[-1]
+    default = [p.vendor for p in PROFILES.values() if p.default_protocol == protocol]
+    return default[0] if default else ""

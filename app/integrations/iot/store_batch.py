@@ -27,7 +27,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from app.integrations.iot.records import DeviceRecord
 from app.integrations.iot.sink import Received, RecordSink
@@ -35,8 +35,28 @@ from app.logging_setup import RecurringProblem
 
 if TYPE_CHECKING:
     from app.integrations.iot.commands import CommandTracker
-    from app.integrations.iot.connection import DeviceConnection
-    from app.integrations.iot.gateway import GatewayStats
+    from app.integrations.iot.gateway_state import GatewayStats
+
+
+class BatchedConnection(Protocol):
+    """What the batcher needs of a device connection (a ``DeviceConnection``)."""
+
+    queued: int
+    paused: bool
+    closed: bool
+    peer: str
+    protocol_name: str
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+    def write(self, data: bytes) -> bool: ...
+
+    def cut(self, reason: str, *, abort: bool = False) -> None: ...
+
+
+C = TypeVar("C", bound=BatchedConnection)
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +71,7 @@ class Pending:
     unknown_ids: tuple[str, ...]
 
 
-class StoreBatcher:
+class StoreBatcher(Generic[C]):
     """The gateway's single queue from decoded reads to stored records and sent ACKs."""
 
     def __init__(
@@ -59,7 +79,7 @@ class StoreBatcher:
         sink: RecordSink,
         stats: GatewayStats,
         commands: CommandTracker,
-        on_online: Callable[[DeviceConnection], None],
+        on_online: Callable[[C], None],
         max_pending_reads: int,
     ) -> None:
         self._sink = sink
@@ -67,11 +87,11 @@ class StoreBatcher:
         self._commands = commands
         self._on_online = on_online
         self._max_pending = max_pending_reads
-        self._queue: list[tuple[DeviceConnection, Pending]] = []
+        self._queue: list[tuple[C, Pending]] = []
         self._problem = RecurringProblem(logger, "storing device records")
         self._task: asyncio.Task[None] | None = None
 
-    def submit(self, conn: DeviceConnection, work: Pending) -> None:
+    def submit(self, conn: C, work: Pending) -> None:
         """Queue one read; pauses the connection's reading when it has too much queued."""
         self._queue.append((conn, work))
         conn.queued += 1
@@ -101,14 +121,14 @@ class StoreBatcher:
         finally:
             self._task = None
 
-    def _crashed(self, batch: list[tuple[DeviceConnection, Pending]]) -> None:
+    def _crashed(self, batch: list[tuple[C, Pending]]) -> None:
         logger.exception("a store batch of %d reads crashed; its connections are cut", len(batch))
         for conn, _work in batch:
             conn.queued = 0
             if not conn.closed:
                 conn.cut("store batch crashed", abort=True)
 
-    async def _flush(self, batch: list[tuple[DeviceConnection, Pending]]) -> None:
+    async def _flush(self, batch: list[tuple[C, Pending]]) -> None:
         for conn, work in batch:
             for device_id in work.unknown_ids:
                 await self._report_unknown(conn, device_id)
@@ -147,10 +167,10 @@ class StoreBatcher:
             if conn.paused and conn.queued <= self._max_pending // 2:
                 conn.resume()
 
-    async def _store_one_by_one(self, stored: list[tuple[DeviceConnection, Pending]]) -> set[int]:
+    async def _store_one_by_one(self, stored: list[tuple[C, Pending]]) -> set[int]:
         """Store each connection's reads alone; the ids of connections that failed (cut)."""
         failed: set[int] = set()
-        by_conn: dict[int, list[tuple[DeviceConnection, Pending]]] = {}
+        by_conn: dict[int, list[tuple[C, Pending]]] = {}
         for conn, work in stored:
             by_conn.setdefault(id(conn), []).append((conn, work))
         for items in by_conn.values():
@@ -162,13 +182,13 @@ class StoreBatcher:
                 self._failed(conn, exc)
         return failed
 
-    async def _report_unknown(self, conn: DeviceConnection, device_id: str) -> None:
+    async def _report_unknown(self, conn: C, device_id: str) -> None:
         try:
             await self._sink.unknown_device(device_id, conn.protocol_name, conn.peer)
         except Exception:
             logger.exception("recording unknown device %s failed", device_id)
 
-    def _failed(self, conn: DeviceConnection, exc: Exception) -> None:
+    def _failed(self, conn: C, exc: Exception) -> None:
         self._stats.store_errors += 1
         self._problem.failed(exc)  # a full disk fails every connection: say it sparingly
         conn.cut("store failed", abort=True)  # no ACK: the device keeps its data

@@ -4,11 +4,11 @@ periodic sweep of the whole fleet (silence and expiry happen without any new dat
 ``vehicles_changed`` is the telemetry writer's observer (sync, cheap: it only queues ids);
 the rental service calls it too when a rental starts or ends. ``run`` (spawn once)
 evaluates queued vehicles as they come and sweeps every ``alerts.sweep_interval_s``.
-``listeners`` hear ``()`` after alerts changed (the inbox).
+``changes`` hear ``()`` after alerts changed (the inbox).
 
 Each evaluation first brings the vehicles' status up to date (app.services.vehicles.status,
 from the same facts, so alerts see the new status): only changed statuses are written,
-one UPDATE per change, and ``status_listeners`` hear their vehicle ids (the fleet list
+one UPDATE per change, and ``status_changes`` hear their vehicle ids (the fleet list
 and the map, through the window's live updates).
 """
 
@@ -21,6 +21,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.config import Settings
+from app.listeners import Listeners
 from app.models.database import Database
 from app.models.vehicles import VehicleRepository
 from app.services.alerts.repository import AlertRecord, AlertRepository
@@ -47,8 +48,8 @@ class AlertService:
         self._clock = clock
         self.repository = AlertRepository(database)
         self.tracker = AlertTracker(settings.alerts)
-        self.listeners: list[Callable[[], None]] = []
-        self.status_listeners: list[Callable[[Iterable[int]], None]] = []
+        self.changes: Listeners[[]] = Listeners("alert changes")
+        self.status_changes: Listeners[[Iterable[int]]] = Listeners("vehicle statuses")
         self._vehicles = VehicleRepository(database)
         self._watched_since = clock()  # silence is counted from here at the earliest
         self._seen_locked: set[int] = set()
@@ -80,11 +81,7 @@ class AlertService:
         if changes.new or changes.cleared:
             logger.info("alerts: %d new, %d cleared", len(changes.new), len(changes.cleared))
         if changes:
-            for listener in list(self.listeners):
-                try:
-                    listener()
-                except Exception:
-                    logger.exception("alert listener failed")
+            self.changes.notify()
         return changes
 
     async def _update_statuses(
@@ -101,11 +98,7 @@ class AlertService:
         written = await self._db.run(self._vehicles.set_statuses, wanted)
         if written:
             logger.info("vehicle status changed for %d vehicle(s)", len(written))
-            for listener in list(self.status_listeners):
-                try:
-                    listener(written)
-                except Exception:
-                    logger.exception("status listener failed")
+            self.status_changes.notify(written)
         return [
             replace(f, status=wanted[f.vehicle_id][1]) if f.vehicle_id in written else f
             for f in facts
@@ -130,8 +123,7 @@ class AlertService:
 
     async def acknowledge(self, alert_ids: Iterable[int], who: str) -> int:
         count = await self._db.run(self.repository.acknowledge, list(alert_ids), who, self._clock())
-        for listener in list(self.listeners):
-            listener()
+        self.changes.notify()
         return count
 
     async def inbox(self, **filters: object) -> list[AlertRecord]:

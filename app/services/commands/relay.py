@@ -34,11 +34,9 @@ from sqlalchemy.orm import Session
 from app.integrations.iot.commands import CommandState
 from app.models.database import Database
 from app.models.orm import Command
+from app.services.change_feed import CHANNEL, Change, ChangeListener
 from app.services.commands.senders import CommandOutcome, VehicleCommands
-from app.services.tasks import TaskOwner
 from app.services.waking import wait_woken
-from app.services.wiring.change_feed import CHANNEL, Change, ChangeListener
-from app.services.wiring.context import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -248,13 +246,3 @@ class CommandRelay:
             state,
             f" ({outcome.error})" if outcome.error else "",
         )
-
-
-def start_command_relay(context: AppContext, tasks: TaskOwner) -> CommandRelay:
-    """Spawn the relay on the leading collector, sending through the console's own path."""
-    from app.services.wiring.operations import operations
-
-    commands = operations(context, executes_commands=True).rentals.commands
-    relay = CommandRelay(context.database, commands)
-    tasks.spawn(relay.run, "command-relay", restart=True)
-    return relay

@@ -17,7 +17,7 @@ from app.integrations.smartcar.errors import (
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES
 from app.models.connections import ConnectionRecord
 from app.models.enums import ConnectionStatus
-from app.services.telemetry.policy import Outcome, Verdict, describe
+from app.services.poll_policy import Outcome, Verdict, describe
 
 
 @dataclass(frozen=True)

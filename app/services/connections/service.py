@@ -28,10 +28,12 @@ from app.integrations.smartcar.errors import (
 )
 from app.integrations.smartcar.oauth_state import OAuthStateManager
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES, connect_scope_param
+from app.listeners import Listeners
 from app.models.connections import ConnectionRecord, ConnectionRepository
 from app.models.database import Database
 from app.models.enums import ConnectionStatus, ConnectionType
 from app.models.vehicles import VehicleFields
+from app.services.connections.backends import Backends
 from app.services.connections.connect_results import (
     INCOMPATIBLE_REASONS,
     Authorization,
@@ -55,7 +57,6 @@ from app.services.connections.tokens import (
     encrypt_pair,
 )
 from app.services.vehicles.service import VehicleInvalid, VehicleService
-from app.services.wiring.backends import Backends
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class ConnectionService:
         database: Database,
         vehicles: VehicleService,
         cipher: TokenCipher,
-        backends: Callable[[], Backends],
+        backends: Backends,
         *,
         connect_mode: Literal["live", "simulated"] = "live",
         demo: bool = False,
@@ -78,9 +79,10 @@ class ConnectionService:
         self.repository = ConnectionRepository(database)
         self.cipher = cipher
         self.scopes: list[str] = connect_scope_param()
-        self.listeners: list[Callable[[int], None]] = []
+        #: Hear the vehicle id whenever one of its connections changed.
+        self.changes: Listeners[[int]] = Listeners("connection changes")
         #: Hear the vehicle id once Connect linked it (the cron reads it at once).
-        self.connect_listeners: list[Callable[[int], None]] = []
+        self.connects: Listeners[[int]] = Listeners("new connections")
         self._db = database
         self._vehicles = vehicles
         self._backends = backends
@@ -89,15 +91,11 @@ class ConnectionService:
         self._clock = clock
         self._states = OAuthStateManager()
         self.tokens = TokenKeeper(
-            database, self.repository, cipher, self._client, self._notify, clock=clock
+            database, self.repository, cipher, self._client, self.changes.notify, clock=clock
         )
 
     def _client(self) -> SmartcarClient | None:
-        return self._backends().smartcar
-
-    def _notify(self, vehicle_id: int) -> None:
-        for listener in list(self.listeners):
-            listener(vehicle_id)
+        return self._backends.smartcar
 
     @property
     def available(self) -> bool:
@@ -105,7 +103,7 @@ class ConnectionService:
 
     @property
     def redirect_uri(self) -> str | None:
-        credentials = self._backends().credentials
+        credentials = self._backends.credentials
         return credentials.redirect_uri if credentials else None
 
     # -- Connect ---------------------------------------------------------------------------
@@ -236,9 +234,8 @@ class ConnectionService:
             )
         )
         logger.info("vehicle %d linked to Smartcar (connection %d)", vehicle_id, connection_id)
-        self._notify(vehicle_id)
-        for listener in list(self.connect_listeners):
-            listener(vehicle_id)
+        self.changes.notify(vehicle_id)
+        self.connects.notify(vehicle_id)
         record = await self._db.run(self.repository.get, connection_id)
         assert record is not None
         return record
@@ -306,7 +303,7 @@ class ConnectionService:
             ConnectionStatus.ACTIVE.value,
             active_reason(scopes),
         )
-        self._notify(record.vehicle_id)
+        self.changes.notify(record.vehicle_id)
         updated = await self._db.run(self.repository.get, connection_id)
         assert updated is not None
         return updated
@@ -359,4 +356,4 @@ class ConnectionService:
             self.repository.disconnect, connection_id, "Disconnected by an operator."
         )
         logger.info("connection %d disconnected", connection_id)
-        self._notify(record.vehicle_id)
+        self.changes.notify(record.vehicle_id)

@@ -17,7 +17,6 @@ import asyncio
 import getpass
 import logging
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -26,6 +25,7 @@ from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.commands import CommandHandle, CommandState, CommandUpdate
 from app.integrations.iot.gateway import IotGateway
 from app.integrations.iot.profiles import ProfileError, get_profile
+from app.listeners import Listeners
 from app.models.command_audit import CommandAudit, StateChange
 from app.models.database import Database
 from app.services.iot.frame_log import FrameEntry
@@ -51,9 +51,6 @@ class IotCommandEvent:
     action: str
     state: CommandState
     detail: str
-
-
-Listener = Callable[[IotCommandEvent], None]
 
 
 @cache
@@ -95,9 +92,10 @@ class IotCommandService:
         self._changes: asyncio.Queue[StateChange] = asyncio.Queue()
         self._idle = asyncio.Event()
         self._idle.set()
-        self._listeners: list[Listener] = []
+        #: Hear every state change of an audited command.
+        self.events: Listeners[[IotCommandEvent]] = Listeners("IoT command events")
         self.latest: dict[int, CommandHandle] = {}  # vehicle id -> its latest command
-        self._remove = gateway.commands.add_listener(self._on_update)
+        self._remove = gateway.commands.changes.subscribe(self._on_update)
 
     def allowed_actions(self, vehicle_id: int) -> tuple[str, ...]:
         """What this vehicle's device can be told: its vendor's commands its codec encodes."""
@@ -110,11 +108,6 @@ class IotCommandService:
         except ProfileError:
             return actions
         return tuple(a for a in actions if a in offered)
-
-    def add_listener(self, listener: Listener) -> Callable[[], None]:
-        """``listener(event)`` on every state change of an audited command."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
 
     async def send(self, vehicle_id: int, action: str, *, reason: str = "") -> CommandHandle:
         """Audit and send ``action``; IotCommandRefused when this device cannot do it."""
@@ -161,11 +154,7 @@ class IotCommandService:
         self._idle.clear()
         self._ingest.frames.add(update.device_id, _command_note(update))
         event = IotCommandEvent(vehicle_id, audit_id, update.action, update.state, update.detail)
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("IoT command listener failed")
+        self.events.notify(event)
         if update.state in (CommandState.CONFIRMED, CommandState.FAILED, CommandState.TIMED_OUT):
             self._audit_ids.pop(update.command_id, None)
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from app.listeners import Listeners
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,6 @@ class FrameEntry:
     direction: str
     text: str
     status: str
-
-
-FrameListener = Callable[[str, FrameEntry], None]
 
 
 def frame_text(raw: bytes) -> str:
@@ -56,18 +54,15 @@ class FrameLog:
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self.size = size
         self._buffers: dict[str, deque[FrameEntry]] = {}
-        self._listeners: list[FrameListener] = []
+        #: Hear ``(device_id, entry)`` for every new entry (the live frame view).
+        self.added: Listeners[[str, FrameEntry]] = Listeners("the frame log")
 
     def add(self, device_id: str, entry: FrameEntry) -> None:
         buffer = self._buffers.get(device_id)
         if buffer is None:
             buffer = self._buffers[device_id] = deque(maxlen=self.size)
         buffer.append(entry)
-        for listener in list(self._listeners):
-            try:
-                listener(device_id, entry)
-            except Exception:
-                logger.exception("frame log listener failed")
+        self.added.notify(device_id, entry)
 
     @property
     def device_count(self) -> int:
@@ -77,8 +72,3 @@ class FrameLog:
     def entries(self, device_id: str) -> list[FrameEntry]:
         """This device's entries, newest first."""
         return list(reversed(self._buffers.get(device_id, ())))
-
-    def add_listener(self, listener: FrameListener) -> Callable[[], None]:
-        """Call ``listener(device_id, entry)`` for every new entry; returns the remover."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)

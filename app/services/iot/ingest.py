@@ -28,11 +28,14 @@ import asyncio
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
+from app.integrations.iot.profiles import vendor_for_protocol
 from app.integrations.iot.records import DeviceRecord, LockState, RecordKind
 from app.integrations.iot.sink import Received
+from app.listeners import Listeners
 from app.logging_setup import RecurringProblem
 from app.models.database import Database
 from app.models.iot_devices import (
@@ -126,7 +129,8 @@ class IotIngest:
         self._recent: dict[str, tuple[deque[int], set[int]]] = {}
         self._heard: dict[str, Heard] = {}
         self._unknown: dict[tuple[str, str], UnknownSighting] = {}
-        self._unknown_listeners: list[Callable[[], None]] = []
+        #: Hear ``()`` after new unknown-device sightings were written (the inbox).
+        self.unknown_changes: Listeners[[]] = Listeners("unknown devices")
         self._flush_lock = asyncio.Lock()
         self._bookkeeping = RecurringProblem(logger, "storing IoT device bookkeeping")
         self.records_stored = self.duplicates = 0
@@ -287,11 +291,6 @@ class IotIngest:
         """What the gateway last heard from the device (newer than the database's copy)."""
         return self._heard.get(device_id)
 
-    def add_unknown_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
-        """``listener()`` after new unknown-device sightings were written; returns remover."""
-        self._unknown_listeners.append(listener)
-        return lambda: self._unknown_listeners.remove(listener)
-
     async def flush(self) -> None:
         """Write pending device bookkeeping and inbox sightings now (one transaction each)."""
         self._log_refused()
@@ -316,11 +315,7 @@ class IotIngest:
                 return
             self._bookkeeping.recovered()
         if unknown:
-            for listener in list(self._unknown_listeners):
-                try:
-                    listener()
-                except Exception:
-                    logger.exception("unknown-devices listener failed")
+            self.unknown_changes.notify()
 
     def _log_refused(self) -> None:
         """Say that sightings were refused: at once the first time, then once a minute."""
@@ -376,7 +371,12 @@ class IotIngest:
         if isinstance(vehicle, VehicleFields):
             vehicle = await VehicleService(self._db).add(vehicle)
         await self.flush()
-        entry = await self._db.run(self.repository.claim, unknown_id, vehicle, vendor)
+        entry = await self._db.run(
+            partial(self.repository.claim, guess_vendor=vendor_for_protocol),
+            unknown_id,
+            vehicle,
+            vendor,
+        )
         self._index[entry.device_id] = self._by_vehicle[vehicle] = entry
         self._forget_inbox(entry.device_id)
         return entry

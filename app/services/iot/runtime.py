@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from app.config import Settings
 from app.integrations.iot.codecs import PROTOCOLS
@@ -40,9 +39,6 @@ from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.demo_fleet import demo_fleet
 from app.services.vehicles.validation import luhn_complete
 
-if TYPE_CHECKING:
-    from app.services.wiring.context import AppContext
-
 logger = logging.getLogger(__name__)
 
 SIMULATED_PROTOCOLS = ("omni", "gl200", "teltonika", "gt06")  # what the simulator speaks
@@ -53,7 +49,7 @@ DEMO_GPS_IMEI = luhn_complete("35999900000001")
 
 @dataclass
 class IotRuntime:
-    """The running IoT parts; views reach them through ``AppContext.iot``."""
+    """The running IoT parts; views reach them through ``AppContext.iot.current``."""
 
     gateway: IotGateway
     ingest: IotIngest
@@ -162,25 +158,43 @@ async def start_iot(
     return runtime
 
 
-async def serve_iot(context: AppContext, tasks: TaskOwner | None = None) -> None:
-    """Run the IoT side for the console's lifetime (spawn it with restart; cancel to stop).
+class IotHandle:
+    """The IoT side of one process, built once; :attr:`current` is the running runtime.
 
-    ``context.iot`` is set while it runs. A port that cannot be bound raises, so the
-    supervisor shows why and tries again with backoff while the console runs on without
-    IoT rather than not at all.
+    ``current`` is None before the gateway started, after it stopped, and while its
+    supervisor waits to try a port again that could not be bound: views ask it each time
+    instead of keeping the runtime.
     """
-    writer = context.telemetry_writer
-    if writer is None:
-        raise RuntimeError("IoT gateway not started: the telemetry writer is not running")
-    runtime = await start_iot(
-        context.database, context.settings, writer, demo=context.mode == "demo", tasks=tasks
-    )
-    context.iot = runtime
-    try:
-        await asyncio.Event().wait()
-    finally:
-        context.iot = None
-        await runtime.aclose()
+
+    def __init__(
+        self, database: Database, settings: Settings, writer: TelemetryWriter | None, *, demo: bool
+    ) -> None:
+        self._database = database
+        self._settings = settings
+        self._writer = writer
+        self._demo = demo
+        self.current: IotRuntime | None = None
+
+    @property
+    def commands(self) -> IotCommandService | None:
+        return self.current.commands if self.current is not None else None
+
+    async def serve(self, tasks: TaskOwner | None = None) -> None:
+        """Run the IoT side for the process's lifetime (spawn it with restart; cancel to
+        stop). A port that cannot be bound raises, so the supervisor shows why and tries
+        again with backoff while the console runs on without IoT rather than not at all.
+        """
+        if self._writer is None:
+            raise RuntimeError("IoT gateway not started: this process stores no telemetry")
+        runtime = await start_iot(
+            self._database, self._settings, self._writer, demo=self._demo, tasks=tasks
+        )
+        self.current = runtime
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.current = None
+            await runtime.aclose()
 
 
 async def _start_demo_devices(

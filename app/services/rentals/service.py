@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn, Protocol
 
 from app.config import Settings
+from app.listeners import Listeners
 from app.models.connections import ConnectionRepository
 from app.models.database import Database
 from app.models.enums import ConnectionType
@@ -129,9 +130,10 @@ class RentalService:
         self._tracks = TrackQueries(database)
         user, host = actor_identity()
         self.operator = operator or f"{user}@{host}"
-        self.listeners: list[Callable[[int], None]] = []
+        #: Hear the rental id whenever a rental moves.
+        self.changes: Listeners[[int]] = Listeners("rental changes")
         #: Hear the vehicle id whenever one of its rentals moves (its status follows).
-        self.vehicle_listeners: list[Callable[[list[int]], None]] = []
+        self.vehicle_changes: Listeners[[list[int]]] = Listeners("rented vehicles")
 
     @property
     def currency(self) -> str:
@@ -142,18 +144,9 @@ class RentalService:
         return timedelta(minutes=self._settings.telemetry.stale_after_min)
 
     def _notify(self, rental_id: int, vehicle_id: int | None = None) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(rental_id)
-            except Exception:
-                logger.exception("rental listener failed")
-        if vehicle_id is None:
-            return
-        for vehicle_listener in list(self.vehicle_listeners):
-            try:
-                vehicle_listener([vehicle_id])
-            except Exception:
-                logger.exception("rental vehicle listener failed")
+        self.changes.notify(rental_id)
+        if vehicle_id is not None:
+            self.vehicle_changes.notify([vehicle_id])
 
     async def _move(
         self, rental: RentalRecord, target: S, note: str = "", **fields: Any

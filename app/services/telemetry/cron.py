@@ -3,7 +3,7 @@
 One ``POST /batch`` per vehicle per poll (location, fuel, battery, odometer, lock and
 doors, tires, oil), at most ``telemetry.max_concurrent_requests`` in flight (that many
 worker tasks), results handed to the :class:`TelemetryWriter` without waiting. When to
-poll next is decided per vehicle by :mod:`app.services.telemetry.policy` (interval,
+poll next is decided per vehicle by :mod:`app.services.poll_policy` (interval,
 Retry-After, backoff with jitter, asleep cars left alone, monthly budget pacing). This
 module holds the scheduling, the queue and the workers; one vehicle's poll and the booking
 of its outcome are in :mod:`app.services.telemetry.poll`, the per-vehicle records and
@@ -29,7 +29,7 @@ API for the UI (names are stable):
 * ``connected(vehicle_id)`` — Connect just linked this vehicle: its first full read is
   sent right away (budget permitting), not one interval after the link.
 * ``status()`` -> :class:`CronStatus`; ``vehicle_status(vehicle_id)``.
-* ``add_observer(callback)`` — ``callback(vehicle_id)`` when the vehicle's stored state
+* ``changes.subscribe(callback)`` — ``callback(vehicle_id)`` when the vehicle's stored state
   (after the writer committed) or its polling state changed.
 * ``set_interval(vehicle_id, seconds)`` — per-vehicle schedule (None = the setting).
 """
@@ -45,9 +45,10 @@ from collections.abc import Callable
 
 from app.config import TelemetrySettings
 from app.integrations.smartcar.client import SmartcarClient, snapshot_kinds
+from app.listeners import Listeners
 from app.models.database import Database
 from app.models.telemetry_connections import PollTarget, load_poll_targets
-from app.services.telemetry import policy
+from app.services import poll_policy as policy
 from app.services.telemetry.poll import (
     EnsureFreshToken,
     MarkExpired,
@@ -116,11 +117,12 @@ class TelemetryCron:
         self._reload_due = True
         self._read_first: set[int] = set()  # vehicle ids just connected: read at once
         self._loaded_at = -float("inf")
-        self._observers: list[Callable[[int], None]] = []
+        #: Hear the vehicle id whenever its stored state or its poll status changed.
+        self.changes: Listeners[[int]] = Listeners("telemetry cron changes")
         self._running = False
         self._polls = self._errors = 0
         self._last_cycle: tuple[float, float, int, int] | None = None
-        writer.add_observer(self._committed)
+        writer.commits.subscribe(self._committed)
 
     # -- API -------------------------------------------------------------------------------
 
@@ -175,9 +177,6 @@ class TelemetryCron:
     def wake(self) -> None:
         """Re-check what is due now (after a settings change, or a test moving its clock)."""
         self._wake.set()
-
-    def add_observer(self, callback: Callable[[int], None]) -> None:
-        self._observers.append(callback)
 
     def vehicle_status(self, vehicle_id: int) -> VehiclePollStatus | None:
         target = self._by_vehicle.get(vehicle_id)
@@ -369,8 +368,4 @@ class TelemetryCron:
             self._notify(vehicle_id)
 
     def _notify(self, vehicle_id: int) -> None:
-        for callback in list(self._observers):
-            try:
-                callback(vehicle_id)
-            except Exception:
-                logger.exception("telemetry cron observer failed")
+        self.changes.notify(vehicle_id)

@@ -2,7 +2,7 @@
 
 Kept apart from the scheduler in :mod:`app.services.telemetry.cron` because this is where
 a Smartcar answer becomes the vehicle's next due time and state (through
-:mod:`app.services.telemetry.policy`); the cron only decides which vehicle goes next and
+:mod:`app.services.poll_policy`); the cron only decides which vehicle goes next and
 how many polls run at once. The token contract (``ensure_fresh_token`` and
 ``mark_expired``) is described in the cron's docstring.
 
@@ -26,9 +26,9 @@ from app.config import TelemetrySettings
 from app.integrations.smartcar.client import SmartcarClient
 from app.integrations.smartcar.errors import SmartcarError, SmartcarTimeoutError
 from app.models.telemetry_connections import ConnectionPollUpdate
+from app.services import poll_policy as policy
 from app.services.connections.health import PollHealth, poll_health
-from app.services.telemetry import policy
-from app.services.telemetry.policy import Outcome, Verdict
+from app.services.poll_policy import Outcome, Verdict
 from app.services.telemetry.snapshot_readings import snapshot_readings
 from app.services.telemetry.status import PollState
 from app.services.telemetry.targets import VehicleTarget, as_datetime, roll_month

@@ -1,4 +1,4 @@
-"""Starts the telemetry writer and cron for one console, on the connection service's tokens.
+"""The telemetry cron of one process, built on the connection service's tokens.
 
 The cron only ever sees tokens through ``ensure_fresh_token``; here that is the
 connection service's ``TokenKeeper`` (encrypted tokens, single-flight refresh), whose
@@ -9,18 +9,18 @@ polls say about a connection's health is stored by :class:`PollHealthStore`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
+from app.config import TelemetrySettings
+from app.integrations.smartcar.client import SmartcarClient
+from app.listeners import Listeners
 from app.models.connections import ConnectionRepository
 from app.models.database import Database
 from app.models.enums import ConnectionStatus
 from app.services.connections.health import RECONNECT_NEEDED, PollHealth, active_reason
 from app.services.connections.service import ConnectionService
 from app.services.connections.tokens import NotConnected, ReconnectNeeded, TokenKeeper
-from app.services.tasks import TaskOwner
 from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.writer import TelemetryWriter
-from app.services.wiring.context import AppContext
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ class KeeperTokens:
             RECONNECT_NEEDED,
             error=reason,
         )
-        for listener in list(self._connections.listeners):
-            listener(record.vehicle_id)
+        self._connections.changes.notify(record.vehicle_id)
 
 
 class PollHealthStore:
@@ -73,11 +72,11 @@ class PollHealthStore:
         self,
         database: Database,
         repository: ConnectionRepository,
-        listeners: list[Callable[[int], None]],
+        changes: Listeners[[int]],
     ) -> None:
         self._db = database
         self._repo = repository
-        self._listeners = listeners
+        self._changes = changes
 
     async def __call__(self, connection_id: int, health: PollHealth) -> None:
         record = await self._db.run(self._repo.get, connection_id)
@@ -87,35 +86,29 @@ class PollHealthStore:
         if (record.status, record.status_reason) == (health.status.value, reason):
             return
         await self._db.run(self._repo.set_status, connection_id, health.status.value, reason)
-        for listener in list(self._listeners):
-            listener(record.vehicle_id)
+        self._changes.notify(record.vehicle_id)
 
 
-def start_telemetry(context: AppContext, tasks: TaskOwner) -> None:
-    """Writer always (the IoT gateway feeds it too); cron when Smartcar is available."""
-    writer = TelemetryWriter(context.database)
-    tasks.spawn(writer.run, "telemetry-writer", restart=True, drain=writer.flush)
-    context.telemetry_writer = writer
-    client = context.backends.smartcar
-    if client is None:
-        logger.info("telemetry cron not started: Smartcar is not available")
-        return
-    connections = context.connections
-    tokens = KeeperTokens(context.database, connections, connections.tokens)
+def build_cron(
+    database: Database,
+    settings: TelemetrySettings,
+    client: SmartcarClient,
+    writer: TelemetryWriter,
+    connections: ConnectionService,
+) -> TelemetryCron:
+    """The poll cron on the connection service's tokens, told of every connection change
+    (a car connected, reconnected or disconnected: it re-reads the connections and reads
+    a new one at once). Built once; :mod:`app.services.wiring.workers` spawns its run."""
+    tokens = KeeperTokens(database, connections, connections.tokens)
     cron = TelemetryCron(
         client,
         writer,
-        context.database,
+        database,
         ensure_fresh_token=tokens.ensure_fresh_token,
         mark_expired=tokens.mark_expired,
-        settings=context.settings.telemetry,
-        report_health=PollHealthStore(
-            context.database, connections.repository, connections.listeners
-        ),
+        settings=settings,
+        report_health=PollHealthStore(database, connections.repository, connections.changes),
     )
-    # A car connected, reconnected or disconnected: the cron re-reads the connections and
-    # syncs a new one at once.
-    connections.listeners.append(cron.vehicle_connection_changed)
-    connections.connect_listeners.append(cron.connected)
-    tasks.spawn(cron.run, "telemetry-cron", restart=True)
-    context.telemetry_cron = cron
+    connections.changes.subscribe(cron.vehicle_connection_changed)
+    connections.connects.subscribe(cron.connected)
+    return cron

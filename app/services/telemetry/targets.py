@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from app.config import TelemetrySettings
 from app.integrations.smartcar.client import SNAPSHOT_KINDS
 from app.integrations.smartcar.models import DataKind
-from app.services.telemetry import policy
+from app.services import poll_policy as policy
 from app.services.telemetry.status import PollState, VehiclePollStatus
 
 

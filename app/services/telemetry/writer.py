@@ -21,7 +21,7 @@ API used by other parts (names are stable):
 * ``submit(reading)``, ``submit_many(readings)``, ``await store(readings)``
 * ``record_poll(update)`` — Smartcar poll bookkeeping, written in the same transaction
 * ``await flush()`` — everything submitted so far is written (or definitively dropped)
-* ``add_observer(callback)`` — ``callback(frozenset_of_vehicle_ids)`` after each commit
+* ``commits.subscribe(callback)`` — ``callback(frozenset_of_vehicle_ids)`` after each commit
 * ``status()`` — a :class:`WriterStatus` snapshot
 * ``health`` — a :class:`StorageHealth` snapshot (problem, pending, retry, dropped)
 """
@@ -32,12 +32,13 @@ import asyncio
 import errno
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.listeners import Listeners
 from app.logging_setup import RecurringProblem
 from app.models.database import Database
 from app.models.telemetry_connections import ConnectionPollUpdate
@@ -54,7 +55,6 @@ __all__ = [
     "WriterStatus",
 ]
 
-Observer = Callable[[frozenset[int]], None]
 _Item = TelemetryReading | ConnectionPollUpdate
 
 
@@ -132,7 +132,8 @@ class TelemetryWriter:
         self._submitted = 0
         self._processed = 0
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
-        self._observers: list[Observer] = []
+        #: Hear the ids of the vehicles whose data a commit stored.
+        self.commits: Listeners[[frozenset[int]]] = Listeners("telemetry commits")
         self._running = False
         self._samples = self._duplicates = self._dropped = self._fields = 0
         self._overflow = self._batches = 0
@@ -162,9 +163,6 @@ class TelemetryWriter:
     async def flush(self) -> None:
         """Wait until everything submitted before this call is processed."""
         await self._wait_for(self._submitted)
-
-    def add_observer(self, callback: Observer) -> None:
-        self._observers.append(callback)
 
     @property
     def health(self) -> StorageHealth:
@@ -293,8 +291,4 @@ class TelemetryWriter:
         self._release_waiters()
         self._health = (None, None)
         if outcome.vehicles:
-            for callback in list(self._observers):
-                try:
-                    callback(outcome.vehicles)
-                except Exception:
-                    logger.exception("telemetry observer failed")
+            self.commits.notify(outcome.vehicles)

@@ -8,9 +8,9 @@ including imports and the demo seeder.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import replace
 
+from app.listeners import Listeners
 from app.models.database import Database
 from app.models.enums import ConnectionType, VehicleKind
 from app.models.vehicles import VehicleFields, VehicleRepository
@@ -78,14 +78,7 @@ class VehicleService:
         self.repository = VehicleRepository(database)
         #: Hear the id of each vehicle added or edited (its status is re-derived: an
         #: operator hold set or cleared in Edit Vehicle shows at once).
-        self.listeners: list[Callable[[int], None]] = []
-
-    def _notify(self, vehicle_id: int) -> None:
-        for listener in list(self.listeners):
-            try:
-                listener(vehicle_id)
-            except Exception:
-                logger.exception("vehicle listener failed")
+        self.changes: Listeners[[int]] = Listeners("vehicle edits")
 
     def _validated(self, fields: VehicleFields, exclude_id: int | None) -> VehicleFields:
         fields = normalise(fields)
@@ -106,7 +99,7 @@ class VehicleService:
             return self.repository.add(self._validated(fields, None))
 
         vehicle_id = await self._db.run(work)
-        self._notify(vehicle_id)
+        self.changes.notify(vehicle_id)
         return vehicle_id
 
     async def update(self, vehicle_id: int, fields: VehicleFields) -> None:
@@ -114,7 +107,7 @@ class VehicleService:
             self.repository.update(vehicle_id, self._validated(fields, vehicle_id))
 
         await self._db.run(work)
-        self._notify(vehicle_id)
+        self.changes.notify(vehicle_id)
 
     async def set_archived(self, vehicle_id: int, archived: bool) -> None:
         await self._db.run(self.repository.set_archived, vehicle_id, archived)

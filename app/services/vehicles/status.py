@@ -30,7 +30,7 @@ from app.config import TelemetrySettings
 from app.integrations.smartcar.client import SNAPSHOT_KINDS
 from app.models.enums import VehicleStatus
 from app.models.vehicles import OPERATOR_HOLDS
-from app.services.telemetry import policy
+from app.services import poll_policy as policy
 
 #: One report may come a whole interval late (a queued poll, a device on a weak network)
 #: before the vehicle counts as overdue: twice the expected interval in all.

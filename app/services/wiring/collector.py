@@ -19,7 +19,7 @@ from app.services.waking import wait_woken
 from app.services.wiring.context import AppContext
 from app.services.wiring.leader import LeaderLock, LeaderLost
 from app.services.wiring.quitting import stop_background_work
-from app.services.wiring.workers import Role, start_workers
+from app.services.wiring.workers import start_workers
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Collector:
     async def _lead(self, stop: asyncio.Event) -> None:
         tasks = TaskOwner()
         try:
-            workers = start_workers(self._context, tasks, role=Role.COLLECTOR)
+            workers = start_workers(self._context, tasks)
             self.leading.set()
             logger.info(
                 "collector: LEADER, workers: %s; Qt modules loaded: %s",
@@ -85,5 +85,3 @@ class Collector:
     async def _stop_workers(self, tasks: TaskOwner) -> None:
         """The console's Quit path: producers stop, the writer drains, all within 5 s."""
         await stop_background_work(tasks)
-        self._context.telemetry_writer = None
-        self._context.telemetry_cron = None

@@ -1,33 +1,30 @@
-"""What one running console (or collector) is made of, built once at start-up.
+"""What one running console (or collector) is made of: every service, built once.
 
-Views receive an AppContext instead of reaching for globals, so a test builds one on a
-temporary database and drives the real window with it.
+:mod:`app.services.wiring.bootstrap` builds an :class:`AppContext` and nothing else does.
+It is frozen: no field is filled in later, so whoever holds it sees the same services
+from the first moment on. Parts that come and go while the process runs (the IoT gateway
+under its supervisor) sit behind a handle that says whether they run now.
 """
 
 from __future__ import annotations
 
 import enum
-import logging
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from app.config import Settings
 from app.models.database import Database, sqlite_url
 from app.paths import AppPaths
+from app.services.alerts.service import AlertService
+from app.services.change_feed import ChangePublisher
+from app.services.commands.relay import CommandRelay
+from app.services.commands.senders import VehicleCommands
+from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
-from app.services.connections.token_cipher import TokenCipher
-from app.services.vehicles.demo_fleet import seed_if_empty
+from app.services.iot.runtime import IotHandle
+from app.services.rentals.service import RentalService
+from app.services.telemetry.cron import TelemetryCron
+from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.service import VehicleService
-from app.services.wiring.backends import Backends
-
-if TYPE_CHECKING:
-    from app.services.iot.runtime import IotRuntime
-    from app.services.telemetry.cron import TelemetryCron
-    from app.services.telemetry.writer import TelemetryWriter
-    from app.services.wiring.operations import Operations
-
-logger = logging.getLogger(__name__)
 
 
 class Mode(enum.StrEnum):
@@ -37,42 +34,50 @@ class Mode(enum.StrEnum):
     REVIEW = "review"
 
 
-@dataclass
+class Role(enum.StrEnum):
+    """Which process this is: a console with a window, or the headless collector."""
+
+    CONSOLE = "console"
+    COLLECTOR = "collector"
+
+
+@dataclass(frozen=True)
 class AppContext:
+    """The services of one process; see :func:`app.services.wiring.bootstrap.assemble`.
+
+    ``telemetry_writer`` exists only where pollers run (demo and live consoles, the
+    collector); ``telemetry_cron`` only there and when Smartcar is available;
+    ``command_relay`` and ``publisher`` only on the collector of a shared database.
+    """
+
     settings: Settings
     paths: AppPaths
     database: Database
     mode: Mode
+    role: Role
+    backends: Backends
     vehicles: VehicleService
-    backends: Backends = field(default_factory=Backends)  # started on the loop, see main.py
-    # Telemetry (issue 5), started on the loop by telemetry_runtime.start_telemetry in demo
-    # and live mode; None in review mode or before start-up finished.
-    telemetry_writer: TelemetryWriter | None = None
-    telemetry_cron: TelemetryCron | None = None
-    # IoT gateway, ingest, commands and serial readers (issue 6), started by main.py with
-    # iot_runtime.start_iot in demo and live mode; None otherwise or if it could not start.
-    iot: IotRuntime | None = None
-    # Rentals, alerts and vehicle commands (issue 7): built on first use by
-    # operations.operations(context); start_operations also spawns their sweeps.
-    operations: Operations | None = None
+    connections: ConnectionService
+    commands: VehicleCommands
+    rentals: RentalService
+    alerts: AlertService
+    iot: IotHandle
+    telemetry_writer: TelemetryWriter | None
+    telemetry_cron: TelemetryCron | None
+    command_relay: CommandRelay | None
+    publisher: ChangePublisher | None
 
     @property
     def read_only(self) -> bool:
         return self.mode is Mode.REVIEW
 
-    @cached_property
-    def connections(self) -> ConnectionService:
-        """Smartcar connections; built on first use and reads ``backends`` late, because
-        main.py starts the backends after the context exists."""
-        demo = self.mode is Mode.DEMO
-        return ConnectionService(
-            self.database,
-            self.vehicles,
-            TokenCipher(self.paths.data_dir),
-            lambda: self.backends,
-            connect_mode="simulated" if demo else "live",
-            demo=demo,
-        )
+    @property
+    def runs_pollers(self) -> bool:
+        """False for review mode and for consoles on a shared database (the collector
+        polls for them)."""
+        if self.read_only:
+            return False
+        return self.role is Role.COLLECTOR or self.mode is not Mode.SHARED
 
     def close(self) -> None:
         self.database.close()
@@ -89,27 +94,3 @@ def choose_mode(settings: Settings, url: str, review: bool) -> Mode:
     if not url.startswith("sqlite"):
         return Mode.SHARED
     return Mode.LIVE if settings.live else Mode.DEMO
-
-
-def open_context(
-    settings: Settings, paths: AppPaths, *, db_url: str | None = None, review: bool = False
-) -> AppContext:
-    """Open and migrate the database, seed the demo fleet in demo mode.
-
-    Raises DatabaseError with an operator-readable message when the database is unusable.
-    """
-    url = database_url(settings, paths, db_url)
-    mode = choose_mode(settings, url, review)
-    database = Database(url, read_only=review)
-    try:
-        database.migrate(paths.backup_dir)
-        vehicles = VehicleService(database)
-        if mode is Mode.DEMO:
-            added = seed_if_empty(vehicles.repository, settings.demo)
-            if added:
-                logger.info("demo fleet of %d vehicles seeded", added)
-    except Exception:
-        database.close()
-        raise
-    logger.info("mode %s, database %s", mode.value, database.describe())
-    return AppContext(settings, paths, database, mode, vehicles)

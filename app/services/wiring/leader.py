@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import URL
 
-from app.services.wiring.change_feed import libpq_dsn
+from app.services.change_feed import libpq_dsn
 
 logger = logging.getLogger(__name__)
 

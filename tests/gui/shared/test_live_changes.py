@@ -10,11 +10,12 @@ from app.config import Settings
 from app.models.database import Database
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
+from app.services.change_feed import ChangePublisher
 from app.services.tasks import TaskOwner
 from app.services.telemetry.writer import TelemetryReading, TelemetryWriter
-from app.services.wiring.change_feed import ChangePublisher
-from app.services.wiring.context import Mode, open_context
-from app.services.wiring.workers import Role, start_workers
+from app.services.wiring.bootstrap import open_context
+from app.services.wiring.context import Mode, Role
+from app.services.wiring.workers import start_workers
 from app.views.live_updates import LiveUpdates
 from app.views.main_window import MainWindow
 from app.views.shared_feed import start_change_feed
@@ -29,7 +30,7 @@ async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot
     qtbot.addWidget(window)
     try:
         assert context.mode is Mode.SHARED
-        assert start_workers(context, console_tasks, role=Role.CONSOLE).names == []
+        assert start_workers(context, console_tasks).names == []
         vehicle_id = VehicleRepository(context.database).add(
             VehicleFields(name="Shared scooter", fleet_number="SH-1", kind="scooter")
         )
@@ -45,8 +46,8 @@ async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot
         writer = TelemetryWriter(collector_db)
         publisher = ChangePublisher(pg_url)
         committed: list[float] = []
-        writer.add_observer(lambda _ids: committed.append(time.monotonic()))
-        writer.add_observer(lambda ids: publisher.publish_vehicles("telemetry", ids))
+        writer.commits.subscribe(lambda _ids: committed.append(time.monotonic()))
+        writer.commits.subscribe(lambda ids: publisher.publish_vehicles("telemetry", ids))
         collector_tasks.spawn(writer.run(), "writer")
         collector_tasks.spawn(publisher.run(), "publisher")
         now = datetime.now(UTC)
@@ -91,13 +92,14 @@ async def test_export_action_writes_a_review_file_from_the_shared_database(qtbot
 async def test_a_status_the_collector_derives_reaches_the_console_list(qtbot, tmp_path, pg_url):
     """Statuses are written by whoever runs the alert evaluation (the collector in shared
     mode); its publisher must tell the consoles, or their list keeps the old status."""
-    from app.services.wiring.operations import operations
-    from app.services.wiring.workers import start_change_publisher
     from tests.helpers.rentals import open_rental
 
     context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
     collector = open_context(
-        Settings(), resolve_paths(tmp_path / "collector").ensure(), db_url=pg_url
+        Settings(),
+        resolve_paths(tmp_path / "collector").ensure(),
+        db_url=pg_url,
+        role=Role.COLLECTOR,
     )
     console_tasks, collector_tasks = TaskOwner(), TaskOwner()
     window = MainWindow(context)
@@ -112,8 +114,9 @@ async def test_a_status_the_collector_derives_reaches_the_console_list(qtbot, tm
         window.live_updates = LiveUpdates(window, context)
         listener = start_change_feed(window, context, console_tasks)
         await asyncio.wait_for(listener.listening.wait(), 10)
-        alerts = operations(collector).alerts
-        start_change_publisher(collector, collector_tasks)
+        alerts = collector.alerts
+        assert collector.publisher is not None
+        collector_tasks.spawn(collector.publisher.run, "change-publisher")
         open_rental(collector.database, vehicle_id)
         await alerts.evaluate([vehicle_id])
 

@@ -20,13 +20,13 @@ from app.models.database import Database, sqlite_url
 from app.models.rentals import vehicle_basics
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.commands.senders import IotCommands, RoutedCommands, SmartcarCommands
+from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.rentals.service import RentalService
 from app.services.telemetry.vehicle_reads import SmartcarReader
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.service import VehicleService
-from app.services.wiring.backends import Backends
 from tests.integration.smartcar.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -108,7 +108,7 @@ async def rig(tmp_path) -> AsyncIterator[Rig]:
         db,
         vehicle_service,
         TokenCipher(tmp_path, keyring.backends.fail.Keyring()),
-        lambda: backends,
+        backends,
         connect_mode="simulated",
         demo=True,
     )
@@ -124,7 +124,7 @@ async def rig(tmp_path) -> AsyncIterator[Rig]:
         SmartcarCommands(db, connections, on_reading=writer.submit, clock=now),
         IotCommands(db, lambda: None),
     )
-    reader = SmartcarReader(connections, lambda: writer, clock=now)
+    reader = SmartcarReader(connections, writer, clock=now)
     rentals = RentalService(db, SETTINGS, commands, reader=reader, clock=now, operator="tester")
     http = httpx.AsyncClient(base_url=sim.base_url, timeout=10.0)
     rig = Rig(

@@ -7,14 +7,14 @@ import asyncio
 import psycopg
 import pytest
 
-from app.services.tasks import TaskOwner
-from app.services.wiring.change_feed import (
+from app.services.change_feed import (
     CHANNEL,
     Change,
     ChangeListener,
     ChangePublisher,
     libpq_dsn,
 )
+from app.services.tasks import TaskOwner
 from tests.helpers.waiting import until
 
 

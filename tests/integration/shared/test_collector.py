@@ -7,7 +7,7 @@ import signal
 import psycopg
 import pytest
 
-from app.services.wiring.change_feed import libpq_dsn
+from app.services.change_feed import libpq_dsn
 from app.services.wiring.leader import COLLECTOR_LOCK_ID
 from tests.helpers.waiting import until
 from tests.integration.shared.collectors import CollectorProcess, write_settings

@@ -23,13 +23,13 @@ from app.models.database import Database
 from app.models.orm import Command
 from app.models.rentals import vehicle_basics
 from app.models.vehicles import VehicleFields, VehicleRepository
+from app.services.change_feed import Change, ChangeListener
 from app.services.commands.relay import CommandRelay, queue_command
 from app.services.commands.senders import IotCommands, RoutedCommands, SmartcarCommands
+from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.vehicles.service import VehicleService
-from app.services.wiring.backends import Backends
-from app.services.wiring.change_feed import Change, ChangeListener
 from tests.helpers.waiting import until
 from tests.integration.shared.collectors import CollectorProcess, write_settings
 from tests.integration.smartcar.conftest import (
@@ -86,7 +86,7 @@ async def rig(tmp_path, pg_url) -> AsyncIterator[Rig]:
         db,
         VehicleService(db),
         TokenCipher(tmp_path, keyring.backends.fail.Keyring()),
-        lambda: backends,
+        backends,
         connect_mode="simulated",
         demo=True,
     )

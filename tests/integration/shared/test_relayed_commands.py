@@ -22,8 +22,8 @@ from app.paths import resolve_paths
 from app.services.commands.relay import CommandRelay, claim_next
 from app.services.commands.relayed import RelayedCommands
 from app.services.commands.senders import CommandOutcome, LockReading, RoutedCommands
-from app.services.wiring.context import open_context
-from app.services.wiring.operations import operations
+from app.services.wiring.bootstrap import open_context
+from app.services.wiring.context import Role
 from tests.helpers.waiting import until
 
 
@@ -117,14 +117,15 @@ async def test_a_request_claimed_but_never_finished_times_out_as_outcome_unknown
 
 
 def test_only_a_shared_console_relays_its_commands(tmp_path, pg_url):
-    def build(name: str, url: str | None, *, executes: bool) -> object:
+    def build(name: str, url: str | None, role: Role) -> object:
         paths = resolve_paths(tmp_path / name).ensure()
-        context = open_context(Settings(), paths, db_url=url)
+        context = open_context(Settings(), paths, db_url=url, role=role)
         try:
-            return operations(context, executes_commands=executes).rentals.commands
+            assert context.rentals.commands is context.commands  # built once, shared
+            return context.commands
         finally:
             context.close()
 
-    assert isinstance(build("console", pg_url, executes=False), RelayedCommands)
-    assert isinstance(build("collector", pg_url, executes=True), RoutedCommands)
-    assert isinstance(build("demo", None, executes=False), RoutedCommands)
+    assert isinstance(build("console", pg_url, Role.CONSOLE), RelayedCommands)
+    assert isinstance(build("collector", pg_url, Role.COLLECTOR), RoutedCommands)
+    assert isinstance(build("demo", None, Role.CONSOLE), RoutedCommands)

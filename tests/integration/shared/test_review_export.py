@@ -16,12 +16,13 @@ from app.models.orm import SmartcarConnection, TelemetrySample
 from app.models.telemetry_store import TelemetryStore
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
+from app.services.connections.backends import start_backends
 from app.services.tasks import TaskOwner
 from app.services.telemetry.review_export import ExportRequest, export_for_review
 from app.services.telemetry.writer import TelemetryReading
-from app.services.wiring.backends import start_backends
-from app.services.wiring.context import Mode, open_context
-from app.services.wiring.workers import Role, start_workers
+from app.services.wiring.bootstrap import open_context
+from app.services.wiring.context import Mode
+from app.services.wiring.workers import start_workers
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -89,13 +90,16 @@ async def test_review_mode_opens_the_export_read_only_with_no_workers_or_network
         source.close()
     before = hashlib.sha256(file.read_bytes()).hexdigest()
     paths = resolve_paths(tmp_path / "data").ensure()
-    context = open_context(Settings(), paths, db_url=sqlite_url(file), review=True)
+    backends = await start_backends(Settings(), demo=False, offline=True)
+    context = open_context(
+        Settings(), paths, db_url=sqlite_url(file), review=True, backends=backends
+    )
     tasks = TaskOwner()
     try:
         assert context.mode is Mode.REVIEW and context.read_only
-        context.backends = await start_backends(context.settings, demo=False, offline=True)
         assert context.backends.smartcar is None and context.backends.simulator is None
-        assert start_workers(context, tasks, role=Role.CONSOLE).names == []
+        assert context.telemetry_writer is None and context.telemetry_cron is None
+        assert start_workers(context, tasks).names == []
         assert tasks.running == []
         assert len(context.vehicles.repository.list_rows()) == 2
         with pytest.raises(OperationalError, match=r"readonly|read-only|query_only"):

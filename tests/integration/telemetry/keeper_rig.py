@@ -29,6 +29,7 @@ from app.integrations.smartcar.simulator import (
 )
 from app.models.database import Database, sqlite_url
 from app.models.vehicles import VehicleFields
+from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.telemetry.cron import TelemetryCron
@@ -36,7 +37,6 @@ from app.services.telemetry.runtime import KeeperTokens, PollHealthStore
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.service import VehicleService
 from app.services.vehicles.validation import vin_check_digit
-from app.services.wiring.backends import Backends
 from tests.integration.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT, FakeClock
 from tests.integration.smartcar.connect_walk import walk_connect
 from tests.integration.telemetry.fault_proxy import FaultProxy
@@ -111,14 +111,14 @@ class KeeperRig:
             self.db,
             ensure_fresh_token=tokens.ensure_fresh_token,
             mark_expired=tokens.mark_expired,
-            report_health=PollHealthStore(self.db, self.service.repository, self.service.listeners),
+            report_health=PollHealthStore(self.db, self.service.repository, self.service.changes),
             settings=TelemetrySettings(**values),
             clock=self.clock,
             rng=random.Random(11),
             request_timeout_s=10.0,
         )
-        self.service.listeners.append(cron.vehicle_connection_changed)
-        self.service.connect_listeners.append(cron.connected)
+        self.service.changes.subscribe(cron.vehicle_connection_changed)
+        self.service.connects.subscribe(cron.connected)
         self.tasks.append(asyncio.get_running_loop().create_task(cron.run()))
         return cron
 
@@ -153,7 +153,7 @@ async def keeper_rig(
         db,
         vehicles,
         TokenCipher(tmp_path, keyring.backends.fail.Keyring()),
-        lambda: backends,
+        backends,
         connect_mode="simulated",
         clock=lambda: datetime.fromtimestamp(clock(), UTC),
     )

@@ -37,7 +37,7 @@ async def test_one_cycle_stores_every_connected_cars_readings(rig):
     await rig.sim_state(FORD, open_doors=["frontLeft", "rear"], locked=False)
     changed: list[int] = []
     cron = rig.cron()
-    cron.add_observer(changed.append)
+    cron.changes.subscribe(changed.append)
     await first_cycle(rig, cron)
     status = cron.status()
     assert (status.last_cycle_vehicles, status.last_cycle_errors) == (3, 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.listeners import Listeners
 from app.models.connections import ConnectionRepository
 from app.models.orm import SmartcarConnection
 from app.services.connections.health import active_reason
@@ -29,7 +30,9 @@ async def first_cycle(rig, cron) -> None:
 
 
 def health_store(rig, heard: list[int]) -> PollHealthStore:
-    return PollHealthStore(rig.db, ConnectionRepository(rig.db), [heard.append])
+    changes: Listeners[[int]] = Listeners("connection changes")
+    changes.subscribe(heard.append)
+    return PollHealthStore(rig.db, ConnectionRepository(rig.db), changes)
 
 
 @pytest.mark.asyncio

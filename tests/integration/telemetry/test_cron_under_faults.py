@@ -14,7 +14,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from app.models.orm import SmartcarConnection, TelemetrySample
-from app.services.telemetry import policy
+from app.services import poll_policy as policy
 from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.status import PollState
 from tests.helpers.waiting import until

@@ -45,7 +45,7 @@ async def test_alerts_persist_dedupe_acknowledge_and_clear(db):
     settings = Settings(alerts=AlertSettings(clear_after_s=60, unlocked_grace_s=0))
     service = AlertService(db, settings, clock=clock)
     heard = []
-    service.listeners.append(lambda: heard.append(1))
+    service.changes.subscribe(lambda: heard.append(1))
     store(db, car, T0 - timedelta(minutes=10), locked=True)  # seen locked once
     store(db, car, T0, fuel=8.0, locked=False)
     store(db, other, T0, fuel=80.0, locked=True)

@@ -55,7 +55,7 @@ async def test_status_follows_rental_telemetry_age_level_and_operator_hold(db):
     clock = Clock()
     service = AlertService(db, Settings(), clock=clock)
     changed: list[set[int]] = []
-    service.status_listeners.append(lambda ids: changed.append(set(ids)))
+    service.status_changes.subscribe(lambda ids: changed.append(set(ids)))
     for vehicle in (rented, silent, held):
         store(db, vehicle, T0, battery=80.0, locked=True)
     store(db, flat, T0, battery=12.0, locked=True)

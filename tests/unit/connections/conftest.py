@@ -17,11 +17,12 @@ import pytest_asyncio
 
 from app.config import DemoSettings, Settings, SmartcarSettings
 from app.paths import resolve_paths
+from app.services.connections.backends import Backends, start_backends
 from app.services.connections.connect_results import Authorization
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
-from app.services.wiring.backends import Backends, start_backends
-from app.services.wiring.context import AppContext, open_context
+from app.services.wiring.bootstrap import open_context
+from app.services.wiring.context import AppContext
 from tests.integration.smartcar.connect_walk import walk_connect
 
 
@@ -80,7 +81,7 @@ async def env(tmp_path) -> AsyncIterator[Env]:
         context.database,
         context.vehicles,
         TokenCipher(context.paths.data_dir, keyring.backends.fail.Keyring()),
-        lambda: backends,
+        backends,
         connect_mode="simulated",
         demo=True,
         clock=clock,

@@ -9,9 +9,9 @@ import pytest
 
 from app.integrations.smartcar.scopes import REQUIRED_SCOPES, connect_scope_param
 from app.integrations.smartcar.simulator.specs import make_vin
+from app.services.connections.backends import DEMO_OWNER_EMAIL
 from app.services.connections.connect_results import ConnectFailed, VinInUse, VinMismatch, plan_link
 from app.services.connections.health import missing_permissions, rentable
-from app.services.wiring.backends import DEMO_OWNER_EMAIL
 from tests.integration.smartcar.connect_walk import walk_connect
 from tests.unit.connections.conftest import Env
 

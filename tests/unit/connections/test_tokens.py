@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from app.integrations.smartcar.errors import OAuthTokenError, ServerError
+from app.services.connections.backends import DEMO_OWNER_EMAIL
 from app.services.connections.health import RECONNECT_NEEDED
 from app.services.connections.token_refresher import TokenRefresher
 from app.services.connections.tokens import ReconnectNeeded, SmartcarUnavailable, VehicleRevoked
-from app.services.wiring.backends import DEMO_OWNER_EMAIL
 from tests.unit.connections.conftest import Env
 
 

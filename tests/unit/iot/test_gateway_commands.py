@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from app.integrations.iot.commands import CommandState, CommandTimeouts, CommandUpdate
@@ -16,7 +14,7 @@ S = CommandState
 async def test_lock_goes_sent_acknowledged_confirmed_and_listeners_see_every_step() -> None:
     async with running_gateway() as gateway:
         seen: list[CommandUpdate] = []
-        gateway.commands.add_listener(seen.append)
+        gateway.commands.changes.subscribe(seen.append)
         client = await LineClient.connect(gateway)
         await client.login()
         handle = await gateway.send_command(KNOWN, "lock")
@@ -49,18 +47,6 @@ async def test_command_for_offline_device_is_queued_and_sent_after_login_ack() -
         await client.send("POS,1.0,2.0,U")  # a report showing the state confirms it
         assert await handle.wait(timeout=5) is S.CONFIRMED
         await client.close()
-
-
-@pytest.mark.asyncio
-async def test_updates_async_iterator_yields_state_changes() -> None:
-    async with running_gateway() as gateway:
-        updates = gateway.commands.updates()
-        first = asyncio.ensure_future(anext(updates))
-        await asyncio.sleep(0)  # let the iterator subscribe before the command exists
-        handle = await gateway.send_command(KNOWN, "locate")
-        update = await asyncio.wait_for(first, 5)
-        assert (update.command_id, update.state) == (handle.command_id, S.QUEUED)
-        await updates.aclose()
 
 
 @pytest.mark.asyncio

@@ -31,7 +31,7 @@ async def test_an_offline_devices_command_is_audited_until_it_times_out(rig):
         commands = IotCommandService(rig.db, gateway, rig.ingest)
         vehicle_id = rig.vehicles[IMEI_A]
         seen = []
-        commands.add_listener(seen.append)
+        commands.events.subscribe(seen.append)
         assert commands.allowed_actions(vehicle_id) == ("lock", "unlock", "locate", "alarm")
         with pytest.raises(IotCommandRefused, match="no registered IoT device"):
             await commands.send(rig.vehicles["spare"], "lock")

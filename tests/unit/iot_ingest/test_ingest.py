@@ -173,7 +173,7 @@ async def test_refresh_drops_inbox_entries_registered_through_edit_vehicle(rig):
 def test_the_frame_log_is_a_bounded_ring_newest_first():
     log = FrameLog(size=3)
     seen: list[str] = []
-    remove = log.add_listener(lambda device, entry: seen.append(f"{device}:{entry.text}"))
+    remove = log.added.subscribe(lambda device, entry: seen.append(f"{device}:{entry.text}"))
     for n in range(5):
         log.add("dev", FrameEntry(T0, "in", str(n), "ok"))
     remove()
@@ -209,7 +209,7 @@ async def test_claiming_into_a_new_vehicle_checks_the_vehicle_rules_first(rig):
 @pytest.mark.asyncio
 async def test_a_rejected_frame_shows_in_the_devices_frame_log_as_received(rig):
     seen: list[tuple[str, FrameEntry]] = []
-    rig.ingest.frames.add_listener(lambda device_id, entry: seen.append((device_id, entry)))
+    rig.ingest.frames.added.subscribe(lambda device_id, entry: seen.append((device_id, entry)))
     rig.ingest.rejected(
         IMEI_A, "gt06", "10.0.0.5:40000", b"\x78\x78\x05\x00", "undecodable frame: CRC"
     )

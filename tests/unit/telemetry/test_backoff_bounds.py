@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from app.services.telemetry import policy
-from app.services.telemetry.policy import Streaks, Verdict
+from app.services import poll_policy as policy
+from app.services.poll_policy import Streaks, Verdict
 
 
 def test_transient_back_off_doubles_from_30_s_to_at_most_15_min() -> None:

@@ -33,8 +33,8 @@ async def running(db) -> AsyncIterator[tuple[TelemetryWriter, asyncio.Task]]:
 async def test_submitted_readings_are_written_in_batches_and_observed(db, vehicle_ids, running):
     writer, _ = running
     seen: list[frozenset[int]] = []
-    writer.add_observer(seen.append)
-    writer.add_observer(lambda ids: 1 / 0)  # a broken observer must not stop the others
+    writer.commits.subscribe(seen.append)
+    writer.commits.subscribe(lambda ids: 1 / 0)  # a broken observer must not stop the others
     writer.submit_many(reading(vehicle_ids[i % 3], i, odometer=float(i)) for i in range(250))
     await writer.flush()
     status = writer.status()

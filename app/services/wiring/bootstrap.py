@@ -1,0 +1,205 @@
+"""The one way in: every service of a process built exactly once, for its role and mode.
+
+Four kinds of process are built here and nowhere else:
+
+* a standalone console (demo or live, SQLite): it polls, runs the gateway and executes
+  its own commands;
+* a console on a shared PostgreSQL database: it polls nothing and queues its commands for
+  the collector (``RelayedCommands``), learning the outcome from the change feed;
+* the collector of a shared database: it polls, runs the gateway, executes the consoles'
+  queued commands (``CommandRelay``) and publishes every change it commits;
+* offline review: read-only, nothing runs.
+
+Start-up is two steps because the database must be opened (and its errors shown) before
+the event loop runs, while the Smartcar backends start on the loop:
+:func:`open_database` first, then :func:`assemble` with the started backends. What each
+service is handed is decided here, explicitly; :mod:`app.services.wiring.workers` then
+spawns the background work of what was built. :func:`open_context` does both steps for
+tests and tools that need no live Smartcar backend.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from app.config import Settings
+from app.models.database import Database
+from app.models.rentals import vehicle_basics
+from app.paths import AppPaths
+from app.services.alerts.service import AlertService
+from app.services.change_feed import ChangePublisher, is_postgres
+from app.services.commands.relay import CommandRelay
+from app.services.commands.relayed import RelayedCommands
+from app.services.commands.senders import (
+    IotCommands,
+    RoutedCommands,
+    SmartcarCommands,
+    VehicleCommands,
+)
+from app.services.connections.backends import Backends
+from app.services.connections.service import ConnectionService
+from app.services.connections.token_cipher import TokenCipher
+from app.services.iot.runtime import IotHandle
+from app.services.rentals.service import RentalService
+from app.services.telemetry.runtime import build_cron
+from app.services.telemetry.vehicle_reads import SmartcarReader
+from app.services.telemetry.writer import TelemetryWriter
+from app.services.vehicles.demo_fleet import seed_if_empty
+from app.services.vehicles.service import VehicleService
+from app.services.wiring.context import AppContext, Mode, Role, choose_mode, database_url
+
+logger = logging.getLogger(__name__)
+
+#: Added to the command timeout for relayed commands: the collector's sweep and claim.
+RELAY_MARGIN_S = 15.0
+
+
+@dataclass(frozen=True)
+class OpenedDatabase:
+    """Step one: the migrated database and the mode its URL and the flags imply."""
+
+    settings: Settings
+    paths: AppPaths
+    database: Database
+    mode: Mode
+
+
+def open_database(
+    settings: Settings, paths: AppPaths, *, db_url: str | None = None, review: bool = False
+) -> OpenedDatabase:
+    """Open and migrate the database, seed the demo fleet in demo mode.
+
+    Raises DatabaseError with an operator-readable message when the database is unusable.
+    """
+    url = database_url(settings, paths, db_url)
+    mode = choose_mode(settings, url, review)
+    database = Database(url, read_only=review)
+    try:
+        database.migrate(paths.backup_dir)
+        if mode is Mode.DEMO:
+            added = seed_if_empty(VehicleService(database).repository, settings.demo)
+            if added:
+                logger.info("demo fleet of %d vehicles seeded", added)
+    except Exception:
+        database.close()
+        raise
+    logger.info("mode %s, database %s", mode.value, database.describe())
+    return OpenedDatabase(settings, paths, database, mode)
+
+
+def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppContext:
+    """Step two: build every service once and connect who hears whom; start nothing."""
+    settings, database, mode = opened.settings, opened.database, opened.mode
+    demo = mode is Mode.DEMO
+    vehicles = VehicleService(database)
+    connections = ConnectionService(
+        database,
+        vehicles,
+        TokenCipher(opened.paths.data_dir),
+        backends,
+        connect_mode="simulated" if demo else "live",
+        demo=demo,
+    )
+    polls = not (mode is Mode.REVIEW or (mode is Mode.SHARED and role is Role.CONSOLE))
+    writer = TelemetryWriter(database) if polls else None
+    cron = None
+    if writer is not None and backends.smartcar is not None:
+        cron = build_cron(database, settings.telemetry, backends.smartcar, writer, connections)
+    iot = IotHandle(database, settings, writer, demo=demo)
+    commands = _commands(opened, connections, writer, iot, role=role)
+    rentals = RentalService(
+        database, settings, commands, reader=SmartcarReader(connections, writer)
+    )
+    alerts = AlertService(database, settings)
+    relay = publisher = None
+    if role is Role.COLLECTOR and is_postgres(database.url):
+        relay = CommandRelay(database, commands)
+        publisher = ChangePublisher(database.url)
+        _publish_changes(publisher, writer, connections, alerts)
+    if writer is not None:  # where the alert rules run (see workers): not on a shared
+        # console, not in review. They hear about new telemetry, rentals that start or end
+        # and holds set in Edit Vehicle, so a vehicle's status follows at once.
+        writer.commits.subscribe(alerts.vehicles_changed)
+        rentals.vehicle_changes.subscribe(alerts.vehicles_changed)
+        vehicles.changes.subscribe(lambda vehicle_id: alerts.vehicles_changed((vehicle_id,)))
+    return AppContext(
+        settings=settings,
+        paths=opened.paths,
+        database=database,
+        mode=mode,
+        role=role,
+        backends=backends,
+        vehicles=vehicles,
+        connections=connections,
+        commands=commands,
+        rentals=rentals,
+        alerts=alerts,
+        iot=iot,
+        telemetry_writer=writer,
+        telemetry_cron=cron,
+        command_relay=relay,
+        publisher=publisher,
+    )
+
+
+def open_context(
+    settings: Settings,
+    paths: AppPaths,
+    *,
+    db_url: str | None = None,
+    review: bool = False,
+    role: Role = Role.CONSOLE,
+    backends: Backends | None = None,
+) -> AppContext:
+    """Both steps at once, with no Smartcar backend unless one is handed in."""
+    opened = open_database(settings, paths, db_url=db_url, review=review)
+    try:
+        return assemble(opened, backends or Backends(), role=role)
+    except Exception:
+        opened.database.close()
+        raise
+
+
+def _commands(
+    opened: OpenedDatabase,
+    connections: ConnectionService,
+    writer: TelemetryWriter | None,
+    iot: IotHandle,
+    *,
+    role: Role,
+) -> VehicleCommands:
+    """Who sends this process's lock and unlock: itself, or (a console on a shared
+    database) the collector, which alone talks to the cars and devices there."""
+    database = opened.database
+    timeout_s = opened.settings.rentals.command_timeout_s
+    iot_commands = IotCommands(database, lambda: iot.commands, timeout_s=timeout_s)
+    if opened.mode is Mode.SHARED and role is Role.CONSOLE:
+        # The latest stored report, which the collector keeps current, gives the lock state.
+        return RelayedCommands(
+            database, iot_commands.read_lock_status, timeout_s=timeout_s + RELAY_MARGIN_S
+        )
+
+    async def connection_type(vehicle_id: int) -> str | None:
+        basics = await database.run(vehicle_basics, database, vehicle_id)
+        return basics.connection_type if basics else None
+
+    on_reading = None if writer is None else writer.submit
+    smartcar = SmartcarCommands(database, connections, on_reading=on_reading)
+    return RoutedCommands(connection_type, smartcar, iot_commands)
+
+
+def _publish_changes(
+    publisher: ChangePublisher,
+    writer: TelemetryWriter | None,
+    connections: ConnectionService,
+    alerts: AlertService,
+) -> None:
+    """NOTIFY consoles after each commit of the telemetry writer, each connection change
+    and each derived status (In use, Offline, ...) the alert rules write."""
+    if writer is not None:
+        writer.commits.subscribe(lambda ids: publisher.publish_vehicles("telemetry", ids))
+    connections.changes.subscribe(
+        lambda vehicle_id: publisher.publish_vehicles("smartcar_connection", {vehicle_id})
+    )
+    alerts.status_changes.subscribe(lambda ids: publisher.publish_vehicles("vehicle", set(ids)))
