@@ -226,7 +226,9 @@ class MainWindow(QMainWindow):
         for widget in (self.mode_label, self.database_label, self.workers_label):
             bar.addPermanentWidget(widget)
         bar.addPermanentWidget(self.worker_status)
-        bar.addPermanentWidget(StorageStatusLabel(self.context.telemetry_writer))  # telemetry storage failing
+        bar.addPermanentWidget(
+            StorageStatusLabel(self.context.telemetry_writer)
+        )  # telemetry storage failing
 
     def set_worker_health(self, text: str) -> None:
         """Called by background workers' owners to show their health in the status bar."""
