@@ -304,7 +304,7 @@ def _wire_live_updates(window: MainWindow, context: AppContext) -> None:
     """New telemetry and polling changes refresh list, panel and map; Refresh now polls."""
     from app.views.live_updates import LiveUpdates
 
-    window.live_updates = LiveUpdates(window, context)
+    window.live_updates = LiveUpdates(window.fleet, context.vehicles)
     if context.telemetry_writer is not None:
         context.telemetry_writer.commits.subscribe(window.live_updates.vehicles_changed)
     # Derived vehicle statuses (In use, Offline, ...).

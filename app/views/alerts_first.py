@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtWidgets import QAbstractButton
 from qasync import asyncSlot
 
 from app.services.alerts.service import AlertService
-
-if TYPE_CHECKING:
-    from app.views.main_window import MainWindow
+from app.views.window_parts import FleetList
 
 logger = logging.getLogger(__name__)
 
@@ -29,10 +27,11 @@ COALESCE_MS = 200
 class AlertsFirst(QObject):
     """Owns the toggle's behaviour; ``refreshed`` counts completed reads (for tests)."""
 
-    def __init__(self, window: MainWindow, alerts: Callable[[], AlertService]) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, fleet: FleetList, alerts: AlertService, toggle: QAbstractButton) -> None:
+        super().__init__(toggle)
+        self._fleet = fleet
         self._alerts = alerts
+        self._toggle = toggle
         self._unsubscribe: Callable[[], None] | None = None
         self.refreshed = 0
         self._soon = QTimer(self)
@@ -42,16 +41,16 @@ class AlertsFirst(QObject):
         self._safety = QTimer(self)
         self._safety.setInterval(SAFETY_REFRESH_MS)
         self._safety.timeout.connect(self.refresh)
-        window.alerts_first.toggled.connect(self._toggled)
+        toggle.toggled.connect(self._toggled)
 
     @property
     def on(self) -> bool:
-        return self.window.alerts_first.isChecked()
+        return self._toggle.isChecked()
 
     def _toggled(self, on: bool) -> None:
         if on:
             if self._unsubscribe is None:
-                self._unsubscribe = self._alerts().changes.subscribe(self._alerts_changed)
+                self._unsubscribe = self._alerts.changes.subscribe(self._alerts_changed)
             self._safety.start()
             self.refresh()
             return
@@ -69,9 +68,8 @@ class AlertsFirst(QObject):
     @asyncSlot()
     async def refresh(self) -> None:
         """Re-read which vehicles have open alerts and re-partition the list."""
-        repository = self._alerts().repository
         try:
-            worst = await self.window.context.database.run(repository.vehicles_with_open_alerts)
+            worst = await self._alerts.worst_open()
         except Exception:
             logger.exception("reading the vehicles with open alerts failed")
             return
@@ -80,9 +78,9 @@ class AlertsFirst(QObject):
         self.refreshed += 1
 
     def _show(self, worst: dict[int, str]) -> None:
-        window = self.window
-        selected = window.current_vehicle_id()
-        window.model.set_alerts(worst)
-        window.proxy.set_priority_ids(set(worst))
+        fleet = self._fleet
+        selected = fleet.current_vehicle_id()
+        fleet.model.set_alerts(worst)
+        fleet.proxy.set_priority_ids(set(worst))
         if selected is not None:
-            window.select_vehicle(selected)
+            fleet.select_vehicle(selected)

@@ -8,9 +8,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
-from app.models.audit_queries import audit_rows
-from app.models.database import Database
-from app.services.telemetry.exports import export_audit
+from app.services.commands.audit import CommandAudit
+from app.services.telemetry.reads import Exports
 from app.views.ops_tables import ask_csv_path, fill, gone, make_table
 from app.views.rental_views import _when
 
@@ -18,11 +17,12 @@ HEADERS = ["When", "Vehicle", "Action", "Channel", "Who", "Reason", "Result", "E
 
 
 class AuditView(QWidget):
-    def __init__(self, database: Database, parent=None) -> None:
+    def __init__(self, audit: CommandAudit, exports: Exports, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("auditView")
         self.setWindowTitle("Audit trail")
-        self._db = database
+        self._audit = audit
+        self._exports = exports
         self.search = QLineEdit()
         self.search.setPlaceholderText("vehicle, action, user or result")
         self.search.textChanged.connect(lambda _t: self.reload())
@@ -40,7 +40,7 @@ class AuditView(QWidget):
     @asyncSlot()
     async def reload(self) -> None:
         search = self.search.text()  # here on the GUI thread, not in the database thread
-        rows = await self._db.run(lambda: audit_rows(self._db, search=search))
+        rows = await self._audit.rows(search=search)
         if gone(self):
             return
         fill(
@@ -68,5 +68,5 @@ class AuditView(QWidget):
         path = path or await ask_csv_path(self, "audit-trail.csv")
         if path is None:
             return
-        count = await self._db.run(export_audit, self._db, path)
+        count = await self._exports.audit(path)
         self.message.setText(f"{count} commands exported to {path}.")

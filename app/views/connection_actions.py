@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QToolBar
 
 from app.views.connection_panel import ConnectionPanel
 from app.views.connections_view import ConnectionsView
-
-if TYPE_CHECKING:
-    from app.views.main_window import MainWindow
+from app.views.window_parts import WindowParts
 
 logger = logging.getLogger(__name__)
 
@@ -29,33 +26,29 @@ CONNECTIONS_SHORTCUT = "Ctrl+Shift+C"
 class ConnectionActions(QObject):
     """Owns the panel and the view; ``panel.refresh_requested(int)`` is the poll hook."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.service = window.context.connections
-        read_only = window.context.read_only
-        self.panel = ConnectionPanel(self.service, window.confirm, read_only=read_only)
-        window.detail.set_connection_panel(self.panel)
+    def __init__(self, parts: WindowParts) -> None:
+        super().__init__(parts.owner)
+        self._parts = parts
+        self.service = parts.context.connections
+        read_only = parts.context.read_only
+        self.panel = ConnectionPanel(self.service, parts.confirm, read_only=read_only)
+        parts.detail.set_connection_panel(self.panel)
         self.view: ConnectionsView | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.action = QAction("Smartcar &Connections…", window)
+        self.action = QAction("Smartcar &Connections…", parts.owner)
         self.action.setObjectName("connectionsAction")
         self.action.setShortcut(QKeySequence(CONNECTIONS_SHORTCUT))
         self.action.setToolTip(
             f"Every Smartcar connection, problems first ({CONNECTIONS_SHORTCUT})"
         )
         self.action.triggered.connect(lambda _checked=False: self.open_view())
-        toolbar = window.findChild(QToolBar, "vehicleToolbar")
-        if toolbar is not None:
-            toolbar.addAction(self.action)
-        else:
-            window.addAction(self.action)
+        parts.toolbar.addAction(self.action)
         self._unsubscribe = self.service.changes.subscribe(self._changed)
-        window.installEventFilter(self)
+        parts.owner.installEventFilter(self)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """On the window's close: stop the panel's work and stop following the service."""
-        if watched is self.window and event.type() == QEvent.Type.Close:
+        if watched is self._parts.owner and event.type() == QEvent.Type.Close:
             self.panel.shutdown()
             self._unsubscribe()
             for task in list(self._tasks):
@@ -65,14 +58,14 @@ class ConnectionActions(QObject):
     def open_view(self) -> ConnectionsView:
         """Show (or raise) the Connections view and load it."""
         if self.view is None:
-            context = self.window.context
+            context = self._parts.context
             self.view = ConnectionsView(
                 self.service,
                 read_only=context.read_only,
                 monthly_budget=context.settings.telemetry.monthly_request_budget,
-                parent=self.window,
+                parent=self._parts.owner,
             )
-            self.view.vehicle_chosen.connect(self.window.select_vehicle)
+            self.view.vehicle_chosen.connect(self._parts.fleet.select_vehicle)
         self.view.show()
         self.view.raise_()
         self.view.reload()
@@ -85,7 +78,6 @@ class ConnectionActions(QObject):
         task.add_done_callback(self._tasks.discard)
 
     async def _refresh_row(self, vehicle_id: int) -> None:
-        context = self.window.context
-        row = await context.database.run(context.vehicles.repository.row, vehicle_id)
+        row = await self._parts.context.vehicles.row(vehicle_id)
         if row is not None:
-            self.window.refresh_vehicle(row)
+            self._parts.fleet.refresh_vehicle(row)

@@ -26,12 +26,11 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from app.integrations.iot.commands import CommandState
-from app.models.database import Database
-from app.models.iot_devices import DeviceInfo, IotDeviceRepository
+from app.models.iot_devices import DeviceInfo
 from app.models.vehicles import VehicleRow
 from app.services.iot.commands import IotCommandEvent, IotCommandRefused
 from app.services.iot.frame_log import FrameEntry
-from app.services.iot.runtime import IotRuntime
+from app.services.iot.runtime import IotHandle, IotRuntime
 from app.services.rentals.service import ReasonRequired
 from app.views import formatting as fmt
 from app.views.dialogs import Confirm, Prompt, ask_text
@@ -68,15 +67,17 @@ class IotDevicePanel(QWidget):
     def __init__(
         self,
         runtime: Callable[[], IotRuntime | None],
-        database: Database,
+        iot: IotHandle,
         confirm: Confirm,
+        *,
+        read_only: bool,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("iotDevicePanel")
         self._runtime = runtime
-        self._db = database
-        self._repository = IotDeviceRepository(database)
+        self._iot = iot
+        self._read_only = read_only
         self._confirm = confirm
         # The operator preconditions (not while moving; a reason during a rental), shared
         # with the car commands: RentalService.command_refusal. Set by the owner.
@@ -155,7 +156,7 @@ class IotDevicePanel(QWidget):
         row = self.row
         if row is None:
             return
-        device = await self._db.run(self._repository.device, row.id)
+        device = await self._iot.device(row.id)
         if self.row is not None and self.row.id == row.id:
             self.device = device
             self._fill_frames()
@@ -229,7 +230,7 @@ class IotDevicePanel(QWidget):
             text, busy = ACTIONS[action]
             button.setText(busy if in_flight and handle.action == action else text)
             reason = ""
-            if self._db.read_only:
+            if self._read_only:
                 reason = "Offline review: the database is read-only, nothing is sent"
             elif runtime is None:
                 reason = "The IoT gateway is not running in this console"

@@ -32,7 +32,6 @@ from app.models.enums import ConnectionType, VehicleKind
 from app.models.iot_devices import (
     ClaimCandidate,
     ClaimError,
-    IotDeviceRepository,
     UnknownEntry,
 )
 from app.models.vehicles import VehicleFields
@@ -70,7 +69,6 @@ class UnknownDevicesDialog(QDialog):
         self.resize(820, 420)
         self._context = context
         self._runtime = runtime
-        self._repository = IotDeviceRepository(context.database)
         self.entries: list[UnknownEntry] = []
         self.vehicle_dialog: VehicleDialog | None = None
 
@@ -131,14 +129,10 @@ class UnknownDevicesDialog(QDialog):
     @asyncSlot()
     async def reload(self) -> None:
         """Re-read the inbox and the vehicles a device can be claimed into."""
-        runtime = self._runtime()
-        db = self._context.database
+        iot = self._context.iot
         try:
-            if runtime is not None:
-                entries = await runtime.ingest.unknown_devices()
-            else:
-                entries = await db.run(self._repository.list_unknown)
-            candidates = await db.run(self._repository.claim_candidates)
+            entries = await iot.unknown_devices()
+            candidates = await iot.claim_candidates()
         except Exception as exc:
             logger.exception("loading the unknown devices failed")
             self.status.setText(f"Could not load the unknown devices: {exc}")

@@ -15,7 +15,8 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.services.wiring.context import AppContext
+from app.services.vehicles.service import VehicleService
+from app.views.window_parts import FleetList
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +26,10 @@ COALESCE_MS = 250
 class LiveUpdates(QObject):
     """Collects changed vehicle ids and refreshes their rows in the window, coalesced."""
 
-    def __init__(self, window: object, context: AppContext) -> None:
+    def __init__(self, fleet: FleetList, vehicles: VehicleService) -> None:
         super().__init__()
-        self._window = window
-        self._context = context
+        self._fleet = fleet
+        self._vehicles = vehicles
         self._pending: set[int] = set()
         self._task: asyncio.Task[None] | None = None
         self._timer = QTimer(self)
@@ -58,16 +59,15 @@ class LiveUpdates(QObject):
         self._task = loop.create_task(self._refresh(ids), name="live updates")
 
     async def _refresh(self, ids: set[int]) -> None:
-        repository = self._context.vehicles.repository
         try:
-            rows = await self._context.database.run(repository.rows, ids)
+            rows = await self._vehicles.rows_by_id(ids)
         except Exception:
             logger.exception(
                 "reading %d changed vehicles failed; they refresh on next change", len(ids)
             )
             return
         for row in rows:
-            if row.archived and not self._window.show_archived.isChecked():
+            if row.archived and not self._fleet.show_archived():
                 continue
-            self._window.refresh_vehicle(row)
+            self._fleet.refresh_vehicle(row)
         self.refreshed += len(rows)

@@ -45,6 +45,7 @@ from app.views.storage_status import StorageStatusLabel
 from app.views.telemetry_views import TelemetryViews
 from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
+from app.views.window_parts import FleetList, WindowParts
 from app.views.worker_status import WorkerStatusLabel
 
 logger = logging.getLogger(__name__)
@@ -93,24 +94,51 @@ class MainWindow(QMainWindow):
         self.table.doubleClicked.connect(lambda _index: self.edit_vehicle())
 
         self.detail = VehicleDetailPanel()
+        list_pane = self._build_list_pane()
+        # The window owns the menu bar; each helper gets the menu its entries go into.
+        self.file_menu = self.menuBar().addMenu("&File")
+        operations_menu = self.menuBar().addMenu("&Operations")
+        view_menu = self.menuBar().addMenu("&View")
+        toolbar = self._build_actions()
+        self._build_status_bar()
+        self.fleet = FleetList(
+            model=self.model,
+            proxy=self.proxy,
+            table=self.table,
+            current_row=self.current_row,
+            current_vehicle_id=self.current_vehicle_id,
+            select_vehicle=self.select_vehicle,
+            refresh_vehicle=self.refresh_vehicle,
+            show_archived=self.show_archived.isChecked,
+        )
+        parts = WindowParts(
+            owner=self,
+            context=context,
+            fleet=self.fleet,
+            detail=self.detail,
+            toolbar=toolbar,
+            confirm=confirm,
+            show_message=self.statusBar().showMessage,
+        )
+        # Map, charts, readouts and cron status, with the list and the details in tabs.
+        self.telemetry_views = TelemetryViews(parts, list_pane)
+        self.statusBar().addPermanentWidget(self.telemetry_views.cron_label)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("mainSplitter")
-        self.splitter.addWidget(self._build_list_pane())
-        self.splitter.addWidget(self.detail)
+        self.splitter.addWidget(self.telemetry_views.left_tabs)
+        self.splitter.addWidget(self.telemetry_views.right_tabs)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([self.width() * 2 // 3, self.width() // 3])
         self.setCentralWidget(self.splitter)
-        # File menu first, so every helper's File entries (Export…) go into this one.
-        self.file_menu = self.menuBar().addMenu("&File")
-        self._build_actions()
-        self._build_status_bar()
-        self.telemetry_views = TelemetryViews(self)  # map, charts, readouts, cron status
-        self.connections = ConnectionActions(self)  # Smartcar panel + Connections view
-        self.review_export = ReviewExport(self)  # File → Export for Offline Review (issue 8)
-        self.iot = IotActions(self)  # IoT device panel + Unknown devices (issue 6)
-        self.operations = OperationsActions(self)  # rentals, alerts, audit (issue 7)
-        self.route_replay = RouteReplayActions(self)  # Route Replay… Ctrl+Shift+P (issue 8)
+        self.connections = ConnectionActions(parts)  # Smartcar panel + Connections view
+        # File → Export for Offline Review (issue 8).
+        self.review_export = ReviewExport(parts, self.file_menu)
+        self.iot = IotActions(parts)  # IoT device panel + Unknown devices (issue 6)
+        # Rentals, alerts, audit (issue 7).
+        self.operations = OperationsActions(parts, operations_menu, self.alerts_first)
+        # Route Replay… Ctrl+Shift+P (issue 8).
+        self.route_replay = RouteReplayActions(parts, view_menu)
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)  # last in File, after the helpers' entries
 
@@ -172,7 +200,7 @@ class MainWindow(QMainWindow):
         combo.currentIndexChanged.connect(self._apply_filter)
         return combo
 
-    def _build_actions(self) -> None:
+    def _build_actions(self) -> QToolBar:
         toolbar = QToolBar("Vehicles")
         toolbar.setObjectName("vehicleToolbar")
         self.addToolBar(toolbar)
@@ -208,6 +236,7 @@ class MainWindow(QMainWindow):
             self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.addAction(self.quit_action)
+        return toolbar
 
     def _action(self, text: str, shortcut: object, slot: Callable[[], object]) -> QAction:
         action = QAction(text, self)
@@ -219,7 +248,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.mode_label = QLabel(f"{self.context.mode.value.capitalize()} mode")
         self.mode_label.setObjectName("modeLabel")
-        self.database_label = QLabel(self.context.database.describe())
+        self.database_label = QLabel(self.context.database_label)
         self.workers_label = QLabel("")  # live updates in shared mode (shared_feed.py)
         self.workers_label.setObjectName("workersLabel")
         self.worker_status = WorkerStatusLabel()  # the supervisor's truth (worker_status.py)
@@ -242,10 +271,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Loading fleet…")
         selected = self.current_vehicle_id()
         try:
-            rows = await self.context.database.run(
-                self.context.vehicles.repository.list_rows,
-                include_archived=self.show_archived.isChecked(),
-            )
+            rows = await self.context.vehicles.rows(include_archived=self.show_archived.isChecked())
         except Exception as exc:
             logger.exception("loading the fleet failed")
             self.statusBar().showMessage(f"Could not load the fleet: {exc}")
@@ -338,11 +364,15 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
-    def edit_vehicle(self) -> VehicleDialog | None:
+    @asyncSlot()
+    async def edit_vehicle(self) -> VehicleDialog | None:
+        """Edit Vehicle on the selected one (its fields read on the database thread)."""
         vehicle_id = self.current_vehicle_id()
         if vehicle_id is None or self.context.read_only:
             return None
-        fields = self.context.vehicles.repository.fields(vehicle_id)
+        fields = await self.context.vehicles.fields(vehicle_id)
+        if vehicle_id != self.current_vehicle_id():
+            return None  # the operator moved on meanwhile
         dialog = VehicleDialog(
             self.context.vehicles, vehicle_id=vehicle_id, initial=fields, parent=self
         )
@@ -352,7 +382,7 @@ class MainWindow(QMainWindow):
 
     @asyncSlot(int)
     async def _after_save(self, vehicle_id: int) -> None:
-        row = await self.context.database.run(self.context.vehicles.repository.row, vehicle_id)
+        row = await self.context.vehicles.row(vehicle_id)
         if row is not None:
             self.refresh_vehicle(row)
             self.select_vehicle(vehicle_id)

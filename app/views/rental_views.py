@@ -38,13 +38,12 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from app.models.database import Database
 from app.models.rentals import RentalRecord
 from app.services.rentals.gate import GateResult
 from app.services.rentals.service import RentalError, RentalService, RentalStepFailed
 from app.services.rentals.states import LABELS, PRE_ACTIVE, parse_state
 from app.services.rentals.surcharges import Receipt, SurchargeLine
-from app.services.telemetry.exports import export_rentals
+from app.services.telemetry.reads import Exports
 from app.views.dialogs import Confirm, ask
 from app.views.ops_tables import ask_csv_path, fill, gone, make_table, selected_ids
 
@@ -269,12 +268,12 @@ class CheckoutDialog(QDialog):
 class RentalsBoard(QWidget):
     """Active rentals (check out, cancel, retry unlock) and history with receipts."""
 
-    def __init__(self, rentals: RentalService, database: Database, parent=None) -> None:
+    def __init__(self, rentals: RentalService, exports: Exports, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("rentalsBoard")
         self.setWindowTitle("Rentals")
         self._rentals = rentals
-        self._db = database
+        self._exports = exports
         self.active = make_table(HEADERS, "activeRentals")
         self.history = make_table(HEADERS, "rentalHistory")
         self.receipt = QPlainTextEdit()
@@ -396,5 +395,5 @@ class RentalsBoard(QWidget):
         path = path or await ask_csv_path(self, "rentals.csv")
         if path is None:
             return
-        count = await self._db.run(export_rentals, self._db, path)
+        count = await self._exports.rentals(path)
         self.message.setText(f"{count} rentals exported to {path}.")

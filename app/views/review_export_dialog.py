@@ -10,7 +10,6 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDateTime
 from PySide6.QtGui import QAction
@@ -20,20 +19,15 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QMenu,
     QProgressDialog,
+    QWidget,
 )
 from qasync import asyncSlot
 
-from app.services.telemetry.review_export import (
-    ExportError,
-    ExportRequest,
-    ExportSummary,
-    export_for_review,
-)
+from app.services.telemetry.review_export import ExportError, ExportRequest, ExportSummary
 from app.views.dialogs import ask_save_path, run_dialog
-
-if TYPE_CHECKING:
-    from app.views.main_window import MainWindow
+from app.views.window_parts import WindowParts
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +35,12 @@ logger = logging.getLogger(__name__)
 class ExportDialog(QDialog):
     """Which vehicles and which time range; the file is asked for after OK."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, parent: QWidget, selected: int | None) -> None:
+        super().__init__(parent)
         self.setWindowTitle("Export for Offline Review")
         now = QDateTime.currentDateTimeUtc()
         self.selected_only = QCheckBox("Only the selected vehicle")
-        self.selected_only.setEnabled(window.current_vehicle_id() is not None)
+        self.selected_only.setEnabled(selected is not None)
         self.since = QDateTimeEdit(now.addDays(-7))
         self.until = QDateTimeEdit(now)
         for edit in (self.since, self.until):
@@ -74,30 +68,34 @@ class ExportDialog(QDialog):
 class ReviewExport:
     """Installs the action on the window and runs exports."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self._window = window
-        self.action = QAction("E&xport for Offline Review…", window)
+    def __init__(self, parts: WindowParts, menu: QMenu) -> None:
+        """``menu`` is the window's File menu."""
+        self._parts = parts
+        self.action = QAction("E&xport for Offline Review…", parts.owner)
         self.action.triggered.connect(lambda _checked=False: self.start())
-        window.addAction(self.action)
-        window.file_menu.addAction(self.action)
+        parts.owner.addAction(self.action)
+        menu.addAction(self.action)
 
     @asyncSlot()
     async def start(self) -> None:
-        window = self._window
-        dialog = ExportDialog(window)
+        parts = self._parts
+        dialog = ExportDialog(parts.owner, parts.fleet.current_vehicle_id())
         if await run_dialog(dialog) != QDialog.DialogCode.Accepted:
             return
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M")
         target = await ask_save_path(
-            window, "Export for Offline Review", f"fleet-review-{stamp}.sqlite", "SQLite (*.sqlite)"
+            parts.owner,
+            "Export for Offline Review",
+            f"fleet-review-{stamp}.sqlite",
+            "SQLite (*.sqlite)",
         )
         if target is not None:
-            await self.export(target, dialog.request(window.current_vehicle_id()))
+            await self.export(target, dialog.request(parts.fleet.current_vehicle_id()))
 
     async def export(self, target: Path, request: ExportRequest) -> ExportSummary | None:
         """Export with a progress dialog; the outcome goes to the status bar."""
-        window = self._window
-        progress = QProgressDialog("Exporting for offline review…", "", 0, 100, window)
+        parts = self._parts
+        progress = QProgressDialog("Exporting for offline review…", "", 0, 100, parts.owner)
         progress.setCancelButton(None)
         progress.setMinimumDuration(300)
         loop = asyncio.get_running_loop()
@@ -107,16 +105,14 @@ class ReviewExport:
             loop.call_soon_threadsafe(progress.setValue, percent)
 
         try:
-            summary = await asyncio.to_thread(
-                export_for_review, window.context.database, target, request, report
-            )
+            summary = await parts.context.exports.for_review(target, request, report)
         except ExportError as exc:
-            window.statusBar().showMessage(f"Export failed: {exc}")
+            parts.show_message(f"Export failed: {exc}")
             return None
         finally:
             progress.close()
         rows = summary.rows
-        window.statusBar().showMessage(
+        parts.show_message(
             f"Exported {rows.get('vehicle', 0)} vehicles and {rows.get('telemetry_sample', 0):,} "
             f"readings to {target} (open with --review)",
             15_000,

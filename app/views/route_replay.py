@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QDateTime, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QMenu,
     QPushButton,
     QSlider,
     QSplitter,
@@ -32,13 +32,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models.track_queries import Track, TrackQueries
+from app.models.track_queries import Track
 from app.views import formatting as fmt
 from app.views.map_tiles import TileCache, TileFetcher
 from app.views.replay_map import ReplayMap
-
-if TYPE_CHECKING:
-    from app.views.main_window import MainWindow
+from app.views.window_parts import WindowParts
 
 logger = logging.getLogger(__name__)
 
@@ -62,19 +60,20 @@ class RouteReplayDialog(QDialog):
     loaded = Signal(int)
     load_failed = Signal(str)
 
-    def __init__(self, window: MainWindow, vehicle_id: int, title: str) -> None:
-        super().__init__(window)
+    def __init__(self, parts: WindowParts, vehicle_id: int, title: str) -> None:
+        super().__init__(parts.owner)
         self.setWindowTitle(f"Route Replay — {title}")
         self.setObjectName("routeReplay")
         self.resize(1100, 700)
-        self.database = window.context.database
+        self._telemetry = parts.context.telemetry
         self.vehicle_id = vehicle_id
         self.track: Track | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
-        online = not window.context.read_only
-        tiles = TileCache(window.context.paths.tile_cache_dir, TileFetcher() if online else None)
-        demo = window.context.settings.demo
+        context = parts.context
+        online = not context.read_only
+        tiles = TileCache(context.paths.tile_cache_dir, TileFetcher() if online else None)
+        demo = context.settings.demo
         self.map = ReplayMap(tiles, (demo.center_lat, demo.center_lon))
 
         now = QDateTime.currentDateTimeUtc()
@@ -161,9 +160,8 @@ class RouteReplayDialog(QDialog):
     async def _load(self) -> None:
         since, until = self.range()
         self.status.setText("Loading…")
-        queries = TrackQueries(self.database)
         try:
-            track = await self.database.run(queries.track, self.vehicle_id, since, until)
+            track = await self._telemetry.track(self.vehicle_id, since, until)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bad range or an unreachable database: say so
@@ -270,22 +268,23 @@ class RouteReplayDialog(QDialog):
 class RouteReplayActions:
     """Installs "Route Replay…" on the main window and opens replays of the selection."""
 
-    def __init__(self, window: MainWindow) -> None:
-        self._window = window
+    def __init__(self, parts: WindowParts, menu: QMenu) -> None:
+        """``menu`` is the window's View menu."""
+        self._parts = parts
         self.dialogs: list[RouteReplayDialog] = []
-        self.action = QAction("Route &Replay…", window)
+        self.action = QAction("Route &Replay…", parts.owner)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+P"))
         self.action.setToolTip("Play back the selected vehicle's route")
         self.action.triggered.connect(lambda _checked=False: self.open())
-        window.addAction(self.action)
-        window.menuBar().addMenu("&View").addAction(self.action)
+        parts.owner.addAction(self.action)
+        menu.addAction(self.action)
 
     def open(self) -> RouteReplayDialog | None:
-        row = self._window.current_row()
+        row = self._parts.fleet.current_row()
         if row is None:
-            self._window.statusBar().showMessage("Select a vehicle to replay its route", 5000)
+            self._parts.show_message("Select a vehicle to replay its route", 5000)
             return None
-        dialog = RouteReplayDialog(self._window, row.id, f"{row.name} [{row.fleet_number}]")
+        dialog = RouteReplayDialog(self._parts, row.id, f"{row.name} [{row.fleet_number}]")
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.finished.connect(lambda _result, d=dialog: self._forget(d))
         self.dialogs.append(dialog)

@@ -49,8 +49,8 @@ class ChangeFeedView:
 def start_change_feed(window: MainWindow, context: AppContext, tasks: TaskOwner) -> ChangeListener:
     """Listen for the shared database's changes for as long as ``tasks`` runs."""
     view = ChangeFeedView(window)
-    listener = ChangeListener(
-        context.database.url, view.on_change, on_resync=view.on_resync, on_state=view.on_state
+    listener = context.change_listener(
+        view.on_change, on_resync=view.on_resync, on_state=view.on_state
     )
     window.change_feed = view
     tasks.spawn(listener.run, "change-feed-listener", restart=True)

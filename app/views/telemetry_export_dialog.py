@@ -21,8 +21,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from app.models.database import Database
-from app.services.telemetry.exports import export_telemetry
+from app.services.telemetry.reads import Exports
 from app.views.ops_tables import ask_csv_path
 
 logger = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class TelemetryExportDialog(QDialog):
 
     def __init__(
         self,
-        database: Database,
+        exports: Exports,
         vehicle_id: int,
         vehicle_label: str,
         parent: QWidget | None = None,
@@ -56,7 +55,7 @@ class TelemetryExportDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("telemetryExportDialog")
         self.setWindowTitle(f"Export telemetry — {vehicle_label}")
-        self._db = database
+        self._exports = exports
         self.vehicle_id = vehicle_id
         self._ask_path = ask_path
         self.exported: int | None = None
@@ -99,9 +98,7 @@ class TelemetryExportDialog(QDialog):
         save.setEnabled(False)
         self.message.setText("Exporting…")
         try:
-            count = await self._db.run(
-                export_telemetry, self._db, path, self.vehicle_id, since, until
-            )
+            count = await self._exports.telemetry(path, self.vehicle_id, since, until)
         except Exception as exc:
             logger.exception("telemetry export failed")
             self.message.setText(f"Export failed: {exc}")

@@ -1,9 +1,11 @@
 """Puts the telemetry views into the main window: map tab, charts tab, readouts, cron status.
 
 Kept out of main_window.py so the window's own code stays about the list; the window
-calls ``TelemetryViews(self)`` once. The map follows the fleet list's model (the same
-VehicleRow data the list shows): a reload replaces the map's vehicles, a refreshed row
-moves its marker, and the map coalesces those pushes. The map page is only built when
+builds one ``TelemetryViews`` with its parts and puts ``left_tabs`` (the list beside the
+map) and ``right_tabs`` (the details beside the charts) into its splitter. The map
+follows the fleet list's model (the same VehicleRow data the list shows): a reload
+replaces the map's vehicles, a refreshed row moves its marker, and the map coalesces
+those pushes. The map page is only built when
 its tab is first shown, so a console that never looks at the map never starts Chromium.
 """
 
@@ -12,34 +14,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import timedelta
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
-from PySide6.QtWidgets import QLabel, QTabWidget
+from PySide6.QtWidgets import QLabel, QTabWidget, QWidget
 
-from app.models.chart_series import ChartData, load_chart
-from app.models.database import Database
-from app.models.telemetry_queries import LatestState, TelemetryQueries
+from app.models.telemetry_queries import LatestState
+from app.services.telemetry.reads import TelemetryReads
 from app.services.telemetry.status import CronStatus, VehiclePollStatus
 from app.views.cron_status import CronStatusLabel
 from app.views.fleet_map import FleetMapView
 from app.views.map_tiles import TileCache, TileFetcher
 from app.views.telemetry_charts import SeriesLoader, TelemetryCharts
 from app.views.telemetry_readouts import Latest, LatestLoader, Stamped
-
-if TYPE_CHECKING:
-    from app.views.main_window import MainWindow
+from app.views.window_parts import WindowParts
 
 logger = logging.getLogger(__name__)
-
-
-def load_series(
-    database: Database, vehicle_id: int, since: datetime | None, until: datetime
-) -> ChartData:
-    """Every chart series of one vehicle (blocking: runs on the database thread): one
-    query for all columns, or a min/max overview when the range is too big to chart raw."""
-    return load_chart(database, vehicle_id, since, until)
 
 
 def readouts_of(state: LatestState | None) -> Latest | None:
@@ -73,23 +63,23 @@ class TelemetryViews(QObject):
 
     def __init__(
         self,
-        window: MainWindow,
+        parts: WindowParts,
+        list_pane: QWidget,
         *,
         series: SeriesLoader | None = None,
         latest: LatestLoader | None = None,
         cron_status: Callable[[], CronStatus | None] | None = None,
         fetch_tiles: bool | None = None,
     ) -> None:
-        super().__init__(window)
-        self.window = window
-        context = window.context
+        super().__init__(parts.owner)
+        self._parts = parts
+        self._fleet = fleet = parts.fleet
+        context = parts.context
         online = not context.read_only if fetch_tiles is None else fetch_tiles
         self.tiles = TileCache(context.paths.tile_cache_dir, TileFetcher() if online else None)
-        database = context.database
-        series = series or (
-            lambda vid, since, until: database.run(load_series, database, vid, since, until)
-        )
-        latest = latest or (lambda vid: _latest(database, vid))
+        reads = context.telemetry
+        series = series or reads.chart
+        latest = latest or (lambda vid: _latest(reads, vid))
         self.map: FleetMapView | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -97,8 +87,6 @@ class TelemetryViews(QObject):
         self.left_tabs = QTabWidget()
         self.left_tabs.setObjectName("fleetTabs")
         self.left_tabs.setDocumentMode(True)
-        list_pane = window.splitter.widget(0)
-        window.splitter.replaceWidget(0, self.left_tabs)
         self.left_tabs.addTab(list_pane, "Fleet list")
         self.left_tabs.addTab(self._map_placeholder(), "Map")
         self.left_tabs.currentChanged.connect(self._on_left_tab)
@@ -109,30 +97,29 @@ class TelemetryViews(QObject):
         self.right_tabs = QTabWidget()
         self.right_tabs.setObjectName("detailTabs")
         self.right_tabs.setDocumentMode(True)
-        window.splitter.replaceWidget(1, self.right_tabs)
-        self.right_tabs.addTab(window.detail, "Details")
+        self.right_tabs.addTab(parts.detail, "Details")
         self.right_tabs.addTab(self.charts, "Charts")
         self.right_tabs.currentChanged.connect(lambda _i: self._update_charts())
 
-        readouts = window.detail.readouts
+        readouts = parts.detail.readouts
         readouts.stale_after = timedelta(minutes=context.settings.telemetry.stale_after_min)
         readouts.set_loader(latest, self.tiles)
         readouts.reload()
 
+        # For the window's status bar.
         self.cron_label = CronStatusLabel(cron_status or (lambda: None))
-        window.statusBar().addPermanentWidget(self.cron_label)
 
-        window.table.selectionModel().currentRowChanged.connect(self._on_selection)
+        fleet.table.selectionModel().currentRowChanged.connect(self._on_selection)
         # A search or filter change resets the proxy, which drops the current index
         # without a signal; the window then re-selects the vehicle if it is still listed.
         # Queued, so this looks once that is done: a hidden selection releases the map
         # and the charts, a kept one changes nothing.
-        window.proxy.modelReset.connect(self._on_selection, Qt.ConnectionType.QueuedConnection)
-        model = window.model
+        fleet.proxy.modelReset.connect(self._on_selection, Qt.ConnectionType.QueuedConnection)
+        model = fleet.model
         model.modelReset.connect(self._push_all)
         model.rowsInserted.connect(self._push_inserted)
         model.dataChanged.connect(self._push_changed)
-        window.installEventFilter(self)
+        parts.owner.installEventFilter(self)
 
     def set_cron_status(
         self,
@@ -145,7 +132,7 @@ class TelemetryViews(QObject):
         self._follow_selected_car()
 
     def _follow_selected_car(self) -> None:
-        row = self.window.current_row()
+        row = self._fleet.current_row()
         if row is None or row.connection_type != "smartcar":
             self.cron_label.show_vehicle(None)
         else:
@@ -162,7 +149,7 @@ class TelemetryViews(QObject):
     def ensure_map(self) -> FleetMapView:
         """Build the map page (once) and give it the whole fleet."""
         if self.map is None:
-            demo = self.window.context.settings.demo
+            demo = self._parts.context.settings.demo
             self.map = FleetMapView(self.tiles, (demo.center_lat, demo.center_lon))
             self.map.vehicle_clicked.connect(self._on_marker_clicked)
             placeholder = self.left_tabs.widget(1)
@@ -171,33 +158,31 @@ class TelemetryViews(QObject):
             self.left_tabs.insertTab(1, self.map, "Map")
             self.left_tabs.setCurrentIndex(current)
             placeholder.deleteLater()
-            self.map.set_rows(self.window.model.rows)
-            self.map.focus(self.window.current_vehicle_id())
+            self.map.set_rows(self._fleet.model.rows)
+            self.map.focus(self._fleet.current_vehicle_id())
         return self.map
 
     def _push_all(self) -> None:
         if self.map is not None:
-            self.map.set_rows(self.window.model.rows)
+            self.map.set_rows(self._fleet.model.rows)
 
     def _push_inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
         if self.map is not None:
-            self.map.update_rows(self.window.model.rows[first : last + 1])
+            self.map.update_rows(self._fleet.model.rows[first : last + 1])
 
     def _push_changed(self, top: QModelIndex, bottom: QModelIndex, *_roles: object) -> None:
         # A whole-row change is a refreshed vehicle; a one-column change over every row is
         # the list's age tick, which moves no marker.
         if self.map is not None and top.column() == 0:
-            self.map.update_rows(self.window.model.rows[top.row() : bottom.row() + 1])
+            self.map.update_rows(self._fleet.model.rows[top.row() : bottom.row() + 1])
 
     def _on_marker_clicked(self, vehicle_id: int) -> None:
-        if not self.window.select_vehicle(vehicle_id):
-            self.window.statusBar().showMessage(
-                "That vehicle is hidden by the list's search or filters", 5000
-            )
+        if not self._fleet.select_vehicle(vehicle_id):
+            self._parts.show_message("That vehicle is hidden by the list's search or filters", 5000)
 
     # Selection ----------------------------------------------------------------------
     def _on_selection(self, *_: object) -> None:
-        vehicle_id = self.window.current_vehicle_id()
+        vehicle_id = self._fleet.current_vehicle_id()
         self._follow_selected_car()
         if self.map is not None:
             self.map.focus(vehicle_id)
@@ -205,12 +190,12 @@ class TelemetryViews(QObject):
 
     def _update_charts(self) -> None:
         if self.right_tabs.currentWidget() is self.charts:
-            row = self.window.current_row()
+            row = self._fleet.current_row()
             self.charts.show_vehicle(row.id if row else None, row.kind if row else None)
 
     # Shutdown -----------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.window and event.type() == QEvent.Type.Close:
+        if watched is self._parts.owner and event.type() == QEvent.Type.Close:
             self._close()
         return False
 
@@ -231,6 +216,5 @@ class TelemetryViews(QObject):
         task.add_done_callback(self._closing.discard)
 
 
-async def _latest(database: Database, vehicle_id: int) -> Latest | None:
-    state = await database.run(TelemetryQueries(database).latest, vehicle_id)
-    return readouts_of(state)
+async def _latest(reads: TelemetryReads, vehicle_id: int) -> Latest | None:
+    return readouts_of(await reads.latest(vehicle_id))

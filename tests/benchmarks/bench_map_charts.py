@@ -1,7 +1,7 @@
 """Map and charts: 1,000,000 samples charted, 10,000 markers moved (issue 5, c and d).
 
 (c) query plus first render of one vehicle's 1M samples (target < 300 ms): the real
-    loader (``telemetry_views.load_series``: app/models/chart_series.py, on a temp SQLite
+    loader (``TelemetryReads.chart``: app/models/chart_series.py, on a temp SQLite
     file) and the real chart widget, "rendered" = a forced full paint (``grab()``). The
     query (loader call until its result is back on the loop) and the render (from there
     to the painted widget) are also reported on their own.
@@ -74,14 +74,15 @@ def _populate(path: Path) -> int:
 
 async def bench_charts() -> list[Result]:
     from app.models.database import Database, sqlite_url
+    from app.services.telemetry.reads import TelemetryReads
     from app.views.telemetry_charts import TelemetryCharts
-    from app.views.telemetry_views import load_series
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.sqlite"
         _populate(path)
         times, queries, renders = [], [], []
         with Database(sqlite_url(path)) as db:
+            reads = TelemetryReads(db)
             charts = TelemetryCharts()
             charts.resize(1000, 800)
             charts.show()
@@ -89,7 +90,7 @@ async def bench_charts() -> list[Result]:
             answered: list[float] = []
 
             async def loader(vid, since, until):  # type: ignore[no-untyped-def]
-                result = await db.run(load_series, db, vid, since, until)
+                result = await reads.chart(vid, since, until)
                 answered.append(time.perf_counter())
                 return result
 

@@ -128,7 +128,7 @@ async def _measure(base_url: str, data_dir: Path) -> list[Result]:
             ),
             rng=random.Random(1), request_timeout_s=30.0,
         )  # fmt: skip
-        live = LiveUpdates(window, context)  # as main.py's _wire_live_updates
+        live = LiveUpdates(window.fleet, context.vehicles)  # as main.py's _wire_live_updates
         window.live_updates = live
         writer.commits.subscribe(live.vehicles_changed)
         cron.changes.subscribe(live.vehicle_changed)

@@ -23,7 +23,7 @@ async def running_iot(window: MainWindow) -> AsyncIterator[IotRuntime]:
     context = window.context
     writer = context.telemetry_writer
     assert writer is not None, "a demo console stores its own telemetry"
-    window.live_updates = LiveUpdates(window, context)
+    window.live_updates = LiveUpdates(window.fleet, context.vehicles)
     writer.commits.subscribe(window.live_updates.vehicles_changed)
     writer_task = asyncio.get_running_loop().create_task(writer.run())
     runtime = await start_iot(

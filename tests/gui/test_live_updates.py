@@ -23,7 +23,7 @@ def cell(window, vehicle_id, column):
 
 async def test_written_telemetry_refreshes_list_and_detail(window, context):
     writer = TelemetryWriter(context.database)
-    live = LiveUpdates(window, context)
+    live = LiveUpdates(window.fleet, context.vehicles)
     writer.commits.subscribe(live.vehicles_changed)
     scooter = next(r for r in window.model.rows if r.connection_type == "iot")
     window.select_vehicle(scooter.id)

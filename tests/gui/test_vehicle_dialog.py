@@ -100,7 +100,7 @@ async def test_duplicates_are_refused_with_the_reason(window, dialog):
 async def test_edit_changes_the_listed_vehicle(qtbot, window):
     car = next(r for r in window.model.rows if r.kind == "car")
     window.select_vehicle(car.id)
-    dialog = window.edit_vehicle()
+    dialog = await window.edit_vehicle()
     qtbot.addWidget(dialog)
     assert dialog.vin.text() == car.vin and dialog.windowTitle() == "Edit Vehicle"
     dialog.name.setText("Pool car 1")
@@ -136,13 +136,13 @@ async def test_error_reasons_are_shown_whole(window, dialog):
 async def test_hold_is_set_and_cleared_in_edit_vehicle(qtbot, window):
     car = next(r for r in window.model.rows if r.kind == "car")
     window.select_vehicle(car.id)
-    dialog = window.edit_vehicle()
+    dialog = await window.edit_vehicle()
     qtbot.addWidget(dialog)
     assert dialog.hold.currentData() == "available"  # no hold: the status is derived
     dialog.hold.setCurrentIndex(dialog.hold.findData("maintenance"))
     await dialog.save()
     await until(lambda: window.current_row().status == "maintenance", what="hold stored")
-    dialog = window.edit_vehicle()
+    dialog = await window.edit_vehicle()
     qtbot.addWidget(dialog)
     assert dialog.hold.currentData() == "maintenance"
     dialog.hold.setCurrentIndex(dialog.hold.findData("available"))

@@ -38,7 +38,7 @@ async def test_offline_and_in_use_show_in_the_list_with_colour_and_stale_mark(wi
     started = clock.now = datetime.now(UTC) - timedelta(minutes=10)
     alerts = AlertService(context.database, context.settings, clock=clock)
     clock.now = datetime.now(UTC)  # the console has been listening for 10 min
-    live = LiveUpdates(window, context)
+    live = LiveUpdates(window.fleet, context.vehicles)
     alerts.status_changes.subscribe(live.vehicles_changed)
     scooter = next(r for r in window.model.rows if r.connection_type == "iot")
     heard = started  # device interval 60 s: long overdue

@@ -121,6 +121,10 @@ class AlertService:
             self._lock_history_read.update(unread)
         return [replace(f, ever_locked=f.vehicle_id in self._seen_locked) for f in facts]
 
+    async def worst_open(self) -> dict[int, str]:
+        """vehicle id -> its most severe open alert's severity (the fleet list's sort key)."""
+        return await self._db.run(self.repository.vehicles_with_open_alerts)
+
     async def acknowledge(self, alert_ids: Iterable[int], who: str) -> int:
         count = await self._db.run(self.repository.acknowledge, list(alert_ids), who, self._clock())
         self.changes.notify()

@@ -29,7 +29,13 @@ from app.integrations.iot.serial_reader import PortUnavailable, SerialConfig, Se
 from app.integrations.iot.simulator import SimDeviceSpec
 from app.models.database import Database
 from app.models.enums import VehicleKind
-from app.models.iot_devices import DeviceEntry
+from app.models.iot_devices import (
+    ClaimCandidate,
+    DeviceEntry,
+    DeviceInfo,
+    IotDeviceRepository,
+    UnknownEntry,
+)
 from app.models.vehicles import VehicleFields
 from app.services.iot.commands import IotCommandService
 from app.services.iot.demo_devices import ThreadedDeviceSim
@@ -173,11 +179,27 @@ class IotHandle:
         self._settings = settings
         self._writer = writer
         self._demo = demo
+        self._devices = IotDeviceRepository(database)
         self.current: IotRuntime | None = None
 
     @property
     def commands(self) -> IotCommandService | None:
         return self.current.commands if self.current is not None else None
+
+    async def device(self, vehicle_id: int) -> DeviceInfo | None:
+        """The vehicle's device as stored (the IoT panel's header)."""
+        return await self._database.run(self._devices.device, vehicle_id)
+
+    async def unknown_devices(self) -> list[UnknownEntry]:
+        """The inbox: from the running ingest (it holds sightings not written yet), else
+        as stored."""
+        if self.current is not None:
+            return await self.current.ingest.unknown_devices()
+        return await self._database.run(self._devices.list_unknown)
+
+    async def claim_candidates(self) -> list[ClaimCandidate]:
+        """Live vehicles without a device that are not Smartcar cars."""
+        return await self._database.run(self._devices.claim_candidates)
 
     async def serve(self, tasks: TaskOwner | None = None) -> None:
         """Run the IoT side for the process's lifetime (spawn it with restart; cancel to

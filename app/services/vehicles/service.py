@@ -8,12 +8,13 @@ including imports and the demo seeder.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import replace
 
 from app.listeners import Listeners
 from app.models.database import Database
 from app.models.enums import ConnectionType, VehicleKind
-from app.models.vehicles import VehicleFields, VehicleRepository
+from app.models.vehicles import VehicleFields, VehicleRepository, VehicleRow
 from app.services.vehicles import validation
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,21 @@ class VehicleService:
         #: Hear the id of each vehicle added or edited (its status is re-derived: an
         #: operator hold set or cleared in Edit Vehicle shows at once).
         self.changes: Listeners[[int]] = Listeners("vehicle edits")
+
+    async def rows(self, *, include_archived: bool = False) -> list[VehicleRow]:
+        """The whole fleet for the list."""
+        return await self._db.run(self.repository.list_rows, include_archived=include_archived)
+
+    async def row(self, vehicle_id: int) -> VehicleRow | None:
+        return await self._db.run(self.repository.row, vehicle_id)
+
+    async def rows_by_id(self, vehicle_ids: Iterable[int]) -> list[VehicleRow]:
+        """Current rows of several vehicles at once (live updates of the list)."""
+        return await self._db.run(self.repository.rows, list(vehicle_ids))
+
+    async def fields(self, vehicle_id: int) -> VehicleFields:
+        """What Edit Vehicle starts from."""
+        return await self._db.run(self.repository.fields, vehicle_id)
 
     def _validated(self, fields: VehicleFields, exclude_id: int | None) -> VehicleFields:
         fields = normalise(fields)

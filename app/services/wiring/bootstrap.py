@@ -29,6 +29,7 @@ from app.models.rentals import vehicle_basics
 from app.paths import AppPaths
 from app.services.alerts.service import AlertService
 from app.services.change_feed import ChangePublisher, is_postgres
+from app.services.commands.audit import CommandAudit
 from app.services.commands.relay import CommandRelay
 from app.services.commands.relayed import RelayedCommands
 from app.services.commands.senders import (
@@ -42,6 +43,7 @@ from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.iot.runtime import IotHandle
 from app.services.rentals.service import RentalService
+from app.services.telemetry.reads import Exports, TelemetryReads
 from app.services.telemetry.runtime import build_cron
 from app.services.telemetry.vehicle_reads import SmartcarReader
 from app.services.telemetry.writer import TelemetryWriter
@@ -136,6 +138,9 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         rentals=rentals,
         alerts=alerts,
         iot=iot,
+        telemetry=TelemetryReads(database),
+        exports=Exports(database),
+        audit=CommandAudit(database),
         telemetry_writer=writer,
         telemetry_cron=cron,
         command_relay=relay,

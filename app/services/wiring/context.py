@@ -9,13 +9,15 @@ under its supervisor) sit behind a handle that says whether they run now.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.config import Settings
 from app.models.database import Database, sqlite_url
 from app.paths import AppPaths
 from app.services.alerts.service import AlertService
-from app.services.change_feed import ChangePublisher
+from app.services.change_feed import Change, ChangeListener, ChangePublisher
+from app.services.commands.audit import CommandAudit
 from app.services.commands.relay import CommandRelay
 from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
@@ -23,6 +25,7 @@ from app.services.connections.service import ConnectionService
 from app.services.iot.runtime import IotHandle
 from app.services.rentals.service import RentalService
 from app.services.telemetry.cron import TelemetryCron
+from app.services.telemetry.reads import Exports, TelemetryReads
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.service import VehicleService
 
@@ -62,6 +65,9 @@ class AppContext:
     rentals: RentalService
     alerts: AlertService
     iot: IotHandle
+    telemetry: TelemetryReads
+    exports: Exports
+    audit: CommandAudit
     telemetry_writer: TelemetryWriter | None
     telemetry_cron: TelemetryCron | None
     command_relay: CommandRelay | None
@@ -78,6 +84,21 @@ class AppContext:
         if self.read_only:
             return False
         return self.role is Role.COLLECTOR or self.mode is not Mode.SHARED
+
+    @property
+    def database_label(self) -> str:
+        """Where the data lives, for the status bar ("SQLite /path", "PostgreSQL host/db")."""
+        return self.database.describe()
+
+    def change_listener(
+        self,
+        on_change: Callable[[Change], None],
+        *,
+        on_resync: Callable[[], None],
+        on_state: Callable[[str], None],
+    ) -> ChangeListener:
+        """A listener on the shared database's change feed (run it under a supervisor)."""
+        return ChangeListener(self.database.url, on_change, on_resync=on_resync, on_state=on_state)
 
     def close(self) -> None:
         self.database.close()

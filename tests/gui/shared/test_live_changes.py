@@ -37,7 +37,7 @@ async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot
         window.show()
         window.reload()
         await until(lambda: window.model.rowCount() == 1, what="the fleet list")
-        window.live_updates = LiveUpdates(window, context)
+        window.live_updates = LiveUpdates(window.fleet, context.vehicles)
         listener = start_change_feed(window, context, console_tasks)
         await asyncio.wait_for(listener.listening.wait(), 10)
         assert window.workers_label.text() == "Live updates: on"
@@ -111,7 +111,7 @@ async def test_a_status_the_collector_derives_reaches_the_console_list(qtbot, tm
         window.show()
         window.reload()
         await until(lambda: window.model.rowCount() == 1, what="the fleet list")
-        window.live_updates = LiveUpdates(window, context)
+        window.live_updates = LiveUpdates(window.fleet, context.vehicles)
         listener = start_change_feed(window, context, console_tasks)
         await asyncio.wait_for(listener.listening.wait(), 10)
         alerts = collector.alerts
