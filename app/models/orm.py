@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, cast
 
 from sqlalchemy import (
     JSON,
@@ -93,7 +93,7 @@ class OutsideString(TypeDecorator[str]):
         if value is None:
             return None
         value = escape_nul(value)
-        length = self.impl.length
+        length = cast(String, self.impl_instance).length
         return value[:length] if length else value
 
 

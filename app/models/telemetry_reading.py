@@ -148,7 +148,7 @@ def sanitize(reading: Any) -> tuple[TelemetryReading, int]:
     if lat is not None or lon is not None:
         # Plain floats need no type test: NaN fails every comparison, infinities the range.
         good = (lat.__class__ is float or _finite(lat)) and (lon.__class__ is float or _finite(lon))
-        if not (good and -90 <= lat <= 90 and -180 <= lon <= 180):
+        if lat is None or lon is None or not (good and -90 <= lat <= 90 and -180 <= lon <= 180):
             _drop(reading, "lat/lon", (lat, lon), "coordinates missing or out of range")
             changes["lat"] = changes["lon"] = None
             dropped += 1

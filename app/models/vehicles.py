@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
@@ -203,7 +204,9 @@ class VehicleRepository:
         self, fields: VehicleFields, *, exclude_id: int | None = None
     ) -> list[Duplicate]:
         """Other vehicles (archived ones included) that already use this identity."""
-        checks = [("fleet_number", Vehicle.fleet_number, fields.fleet_number)]
+        checks: list[tuple[str, Any, str]] = [
+            ("fleet_number", Vehicle.fleet_number, fields.fleet_number)
+        ]
         if fields.vin:
             checks.append(("vin", Vehicle.vin, fields.vin))
         if fields.imei:
@@ -270,7 +273,7 @@ class VehicleRepository:
                     .where(and_(Vehicle.id == vehicle_id, Vehicle.status == old))
                     .values(status=new)
                 )
-                if result.rowcount:
+                if cast(CursorResult[Any], result).rowcount:
                     written.append(vehicle_id)
         return written
 
@@ -316,4 +319,4 @@ def _sync_device(session: Session, vehicle_id: int, fields: VehicleFields) -> No
     else:
         device.vendor = fields.iot_vendor or device.vendor
         device.protocol = fields.iot_protocol or device.protocol
-        device.device_id = fields.imei
+        device.device_id = fields.imei  # type: ignore[assignment]  # the rules require it for IoT

@@ -106,8 +106,12 @@ class TaskOwner:
         if restart and asyncio.iscoroutine(work):
             work.close()
             raise TypeError(f"{name}: restart=True needs a coroutine factory, not a coroutine")
-        factory = work if callable(work) else None
-        first = work() if factory is not None else work
+        factory: Factory | None = None
+        if asyncio.iscoroutine(work):
+            first: Work = work
+        else:
+            factory = work  # not a coroutine: its factory
+            first = factory()
         coro = self._supervise(name, first, factory if restart else None, outages)
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks[task] = first

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 from app.integrations.iot.codecs import get_codec
@@ -68,7 +69,8 @@ class IotGateway:
         self._servers: list[asyncio.Server] = []
         self._sweeper: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None  # type: ignore[assignment]
+        # Set by start(); connections and the sweep exist only after it.
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
 
     async def start(self) -> None:
         """Bind every port; OSError if one is taken (all already bound ones are closed)."""
@@ -77,7 +79,7 @@ class IotGateway:
             for protocol, port in self.config.ports.items():
                 codec = self.codecs[protocol]
                 server = await self.loop.create_server(
-                    lambda p=protocol, c=codec: DeviceConnection(self, p, c),
+                    partial(DeviceConnection, self, protocol, codec),
                     self.config.host,
                     port,
                     backlog=self.config.backlog,

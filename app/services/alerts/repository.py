@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import CursorResult
 
 from app.config import TelemetrySettings
 from app.integrations.smartcar.client import snapshot_kinds
@@ -103,7 +105,7 @@ class AlertRepository:
                 .where(Alert.id.in_(list(alert_ids)), Alert.acknowledged_at.is_(None))
                 .values(acknowledged_by=who[:80], acknowledged_at=now)
             )
-            return result.rowcount or 0
+            return cast(CursorResult[Any], result).rowcount or 0
 
     def inbox(
         self,

@@ -95,7 +95,7 @@ class AppContext:
         on_change: Callable[[Change], None],
         *,
         on_resync: Callable[[], None],
-        on_state: Callable[[str], None],
+        on_state: Callable[[bool], None],
     ) -> ChangeListener:
         """A listener on the shared database's change feed (run it under a supervisor)."""
         return ChangeListener(self.database.url, on_change, on_resync=on_resync, on_state=on_state)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from app.integrations.iot.device_ids import check_device_id, check_imei
 from app.integrations.iot.records import (
@@ -109,7 +110,10 @@ def _crc16_ccitt(data: bytes) -> int:
 def _stamp(raw: bytes) -> datetime | None:
     """``yyyy(2) MM dd HH mm ss`` as UTC; None for an impossible date (no fix yet)."""
     try:
-        return datetime(int.from_bytes(raw[:2], "big"), *raw[2:7], tzinfo=UTC)
+        month, day, hour, minute, second = raw[2:7]
+        return datetime(
+            int.from_bytes(raw[:2], "big"), month, day, hour, minute, second, tzinfo=UTC
+        )
     except ValueError:
         return None
 
@@ -170,7 +174,7 @@ def decode_binary(
     if header in (b"+INF", b"+BNF"):
         return _information(bytes(frame), device_id, strict, sack_all)
     logger.debug("gl200: binary %s frame kept raw, no decoder for it", header)
-    attributes = {"format": "binary", "header": header.hex()}
+    attributes: dict[str, object] = {"format": "binary", "header": header.hex()}
     record = DeviceRecord(NAME, RecordKind.OTHER, device_id, bytes(frame), attributes=attributes)
     return DecodeResult((record,))
 
@@ -235,7 +239,12 @@ def _location(frame: bytes, device_id: str | None, strict: bool, sack_all: bool)
         points = [_event_block(r, mask, msg_type)]
     if r.left:
         raise FrameError(f"gl200 binary {header!r} type {msg_type}: {r.left} bytes unaccounted")
-    base = {"protocol": NAME, "device_id": imei, "raw": frame, "checksum_ok": crc_ok}
+    base: dict[str, Any] = {
+        "protocol": NAME,
+        "device_id": imei,
+        "raw": frame,
+        "checksum_ok": crc_ok,
+    }
     if dev_type is not None and firmware is not None:
         base["firmware"] = f"{firmware >> 8}.{firmware & 0xFF:02d}"
     attributes["version"] = _version(dev_type, protocol)
@@ -347,6 +356,7 @@ def _heartbeat(frame: bytes, device_id: str | None, strict: bool) -> DecodeResul
     32 bytes with the IMEI, 24 when the mask leaves it out (then the connection's id).
     """
     crc_ok = _classic_checks(frame, frame[5], strict)
+    imei: str | None
     if len(frame) == 32:
         imei, attributes = _identity(frame[11:19], False, device_id)
     elif len(frame) == 24:

@@ -10,6 +10,7 @@ the status is read from the end rather than by walking the cell-tower block.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from app.integrations.iot.records import LockState, RecordKind
 
@@ -82,7 +83,7 @@ class Parsed:
         self.alarms: list[str] = []
         self.kind = RecordKind.OTHER
 
-    def record_fields(self) -> dict[str, object]:
+    def record_fields(self) -> dict[str, Any]:
         """Keyword arguments for DeviceRecord (without protocol, id and raw)."""
         kind = self.kind
         if kind in (RecordKind.OTHER, RecordKind.STATUS) and self.alarms:

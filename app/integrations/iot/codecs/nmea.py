@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from app.integrations.iot.device_ids import check_device_id, check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
@@ -142,7 +143,7 @@ class NmeaCodec:
         dollar = line.find("$")
         if dollar > 0:
             device_id, line = check_device_id(line[:dollar].rstrip(",/"), NAME), line[dollar:]
-        base = {"protocol": NAME, "raw": bytes(frame)}
+        base: dict[str, Any] = {"protocol": NAME, "raw": bytes(frame)}
         identity = _identity_line(line)
         if identity:
             identity = check_device_id(identity, NAME)

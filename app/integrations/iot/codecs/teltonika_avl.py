@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from app.integrations.iot.records import DeviceRecord, FrameError, LockState, RecordKind
 
@@ -147,9 +148,9 @@ def _read_record(
     )
 
 
-def io_fields(io: dict[int, int | bytes], attributes: dict[str, object]) -> dict[str, object]:
+def io_fields(io: dict[int, int | bytes], attributes: dict[str, object]) -> dict[str, Any]:
     """Map IO values to DeviceRecord keyword fields; fill ``attributes`` with all of them."""
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}  # DeviceRecord keyword arguments
     alarms: list[str] = []
     for io_id, value in io.items():
         if isinstance(value, bytes):

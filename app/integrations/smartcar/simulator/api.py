@@ -137,7 +137,7 @@ async def _batch(
     ctx = _ReadContext(sim, grant, vehicle, _units(request), sim.clock())
     responses = []
     for path in paths:
-        status, body, headers = _one_read(request, ctx, path.strip("/"))
+        status, body, headers = _one_read(request, ctx, str(path).strip("/"))
         responses.append(
             {"path": path, "code": status, "body": body, "headers": _item_headers(headers)}
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import logging
+from typing import Any
 
 from aiohttp import web
 from yarl import URL
@@ -225,7 +226,7 @@ async def decide(request: web.Request) -> web.StreamResponse:
     raise _redirect(session, code=code)
 
 
-def _magic(email: str) -> dict[str, object]:
+def _magic(email: str) -> dict[str, Any]:
     """``<TYPE>.<CODE>@...`` forces that error; ``TIMEOUT.SLOW@...`` delays every response."""
     local = email.split("@", 1)[0].upper()
     if local == "TIMEOUT.SLOW":

@@ -65,7 +65,7 @@ async def token(request: web.Request) -> web.Response:
             return json_response(request, sim.tokens.issue_app_token(sim.config.client_id))
         else:
             return oauth_error(
-                request, 400, "unsupported_grant_type", f"Unsupported grant_type: {grant_type}."
+                request, 400, "unsupported_grant_type", f"Unsupported grant_type: {grant_type!r}."
             )
     except OAuthError as exc:
         return oauth_error(request, exc.status, exc.error, exc.description)
