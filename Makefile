@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test bench soak-kill lint typecheck format migration clean package
+.PHONY: run test bench soak-kill lint format migration clean package
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fleet Console needs Python 3.11 or newer")'
@@ -34,12 +34,10 @@ bench: $(STAMP)  ## benchmarks; BENCH="bench_fleet_list" runs only those named
 soak-kill: $(STAMP)  ## the SIGKILL test for longer: KILL_TEST_ROUNDS=200 by default
 	KILL_TEST_ROUNDS=$${KILL_TEST_ROUNDS:-200} QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests/integration/iot/test_kill.py $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff and the layering contracts (pyproject.toml [tool.importlinter])
+lint: $(STAMP)  ## ruff, the layering contracts (pyproject.toml [tool.importlinter]), mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-
-typecheck: $(STAMP)  ## mypy on the core; not yet in lint (README, Development: 38 errors left)
 	$(VENV)/bin/mypy
 
 format: $(STAMP)

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -132,7 +133,7 @@ class _Query:
             return f"CAST(json_extract(tires_kpa, '$.{wheel}') AS DOUBLE PRECISION)"
         return f"(tires_kpa->>'{wheel}')::float8"
 
-    def reported_keys(self, cursor: object) -> tuple[str, ...]:
+    def reported_keys(self, cursor: Any) -> tuple[str, ...]:
         numeric = list(NUMERIC_COLUMNS.values())
         cursor.execute(
             f"SELECT {', '.join(numeric)}, tires_kpa FROM vehicle_state "
@@ -147,7 +148,7 @@ class _Query:
             keys.extend(TIRE_KEYS)
         return tuple(keys)
 
-    def count(self, cursor: object, limit: int | None) -> int:
+    def count(self, cursor: Any, limit: int | None) -> int:
         """Samples in the range; with ``limit`` counting stops there (cheap on big ranges)."""
         where, params = self._where(self.lo, self.hi)
         inner = f"SELECT 1 FROM telemetry_sample WHERE {where}"
@@ -156,7 +157,7 @@ class _Query:
         cursor.execute(f"SELECT count(*) FROM ({inner}) AS limited", params)
         return int(cursor.fetchone()[0])
 
-    def raw_series(self, cursor: object, keys: tuple[str, ...]) -> dict[str, Series]:
+    def raw_series(self, cursor: Any, keys: tuple[str, ...]) -> dict[str, Series]:
         if self.sqlite:
             # Whole seconds from strftime plus the stored '.ffffff' tail: exact to the us.
             epoch = (
@@ -179,7 +180,7 @@ class _Query:
         return out
 
     def overview(
-        self, cursor: object, keys: tuple[str, ...], buckets: int
+        self, cursor: Any, keys: tuple[str, ...], buckets: int
     ) -> tuple[dict[str, Series], int]:
         """Per bucket of time: count, and min/max of each column; one query per bucket,
         each an index range scan aggregated inside the database (no row reaches Python).
@@ -219,12 +220,12 @@ class _Query:
         return out, int(np.nansum(table[:, 0]))
 
 
-def _in_parallel(database: Database, sql: str, jobs: Sequence[tuple]) -> list[tuple]:
+def _in_parallel(database: Database, sql: str, jobs: Sequence[tuple]) -> list[Any]:
     """``sql`` once per parameter tuple, in order, spread over ``PARALLEL`` connections."""
     size = -(-len(jobs) // PARALLEL)
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
 
-    def run(chunk: Sequence[tuple]) -> list[tuple]:
+    def run(chunk: Sequence[tuple]) -> list[Any]:
         connection = database.engine.raw_connection()
         try:
             cursor = connection.cursor()

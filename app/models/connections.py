@@ -191,7 +191,7 @@ class ConnectionRepository:
                     SmartcarConnection.refresh_token_enc.is_not(None),
                 )
             ).all()
-            return {i: blob for i, blob in rows}
+            return {i: blob for i, blob in rows if blob is not None}  # the query's filter
 
     def vehicle(self, vehicle_id: int) -> VehicleIdentity | None:
         with self._db.session() as s:

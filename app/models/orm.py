@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -107,6 +108,9 @@ class OutsideText(OutsideString):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map: ClassVar = {datetime: UtcDateTime()}
+    # Every model here is mapped to a Table (no mapped selects): say so for the typed
+    # Core statements that take ``Model.__table__`` (bulk insert, review export).
+    __table__: ClassVar[Table]
 
 
 class Vehicle(Base):

@@ -69,8 +69,8 @@ def load_poll_targets(database: Database) -> list[PollTarget]:
     )
     with database.session() as session:
         return [
-            PollTarget(*row[:-1], granted_scopes=tuple(row[-1] or ()))
-            for row in session.execute(query)
+            PollTarget(ids, vehicle, car, month, used, synced, powertrain, tuple(scopes or ()))
+            for ids, vehicle, car, month, used, synced, powertrain, scopes in session.execute(query)
         ]
 
 

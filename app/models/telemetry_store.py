@@ -344,6 +344,7 @@ def _copy_samples(connection: Connection, samples: list[TelemetryReading]) -> No
     ``write_batch`` still sees an IntegrityError for a vehicle deleted meanwhile.
     """
     raw = connection.connection.driver_connection
+    assert raw is not None  # a live transaction's connection
     driver_error = connection.dialect.loaded_dbapi.Error
     try:
         with raw.cursor() as cursor, cursor.copy(_PG_COPY) as copy:

@@ -120,12 +120,13 @@ class DeviceConnection(asyncio.Protocol):
     def pause(self) -> None:
         """Stop reading until the batcher caught up with this connection (backpressure)."""
         self.paused = True
-        self.transport.pause_reading()  # type: ignore[union-attr]
+        if self.transport is not None:  # set once connected, before any read is batched
+            self.transport.pause_reading()
 
     def resume(self) -> None:
         self.paused = False
-        if not self.closed:
-            self.transport.resume_reading()  # type: ignore[union-attr]
+        if not self.closed and self.transport is not None:
+            self.transport.resume_reading()
 
     # -- decoding ----------------------------------------------------------------------
 

@@ -288,6 +288,8 @@ def _string_list(value: Any, what: str) -> tuple[str, ...]:
 def _paging(body: Any) -> tuple[int, int]:
     paging = obj(body.get("paging"), "paging")
     count, offset = paging.get("count"), paging.get("offset")
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (count, offset)):
-        raise SmartcarProtocolError("paging: count/offset must be non-negative integers")
+    for value in (count, offset):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise SmartcarProtocolError("paging: count/offset must be non-negative integers")
+    assert isinstance(count, int) and isinstance(offset, int)  # checked just above
     return count, offset

@@ -199,7 +199,8 @@ def _batch_item(entry: Any, request_id: str | None) -> BatchItem | None:
     kind = _BY_PATH.get("/" + entry["path"].strip("/"))
     if kind is None:
         return None
-    headers = entry.get("headers") if isinstance(entry.get("headers"), Mapping) else {}
+    raw_headers = entry.get("headers")
+    headers: Mapping[str, str] = raw_headers if isinstance(raw_headers, Mapping) else {}
     meta = meta_from(headers, request_id)
     code = entry.get("code")
     error: SmartcarError

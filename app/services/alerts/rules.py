@@ -154,9 +154,10 @@ def conditions(
                 f"silent after {int(overdue_after_s(expected))} s)",
             )
         )
-    low = sorted(n for n, kpa in (f.tires_kpa or {}).items() if kpa < s.tire_low_kpa)
+    tires = f.tires_kpa or {}
+    low = sorted(n for n, kpa in tires.items() if kpa < s.tire_low_kpa)
     if low:
-        text = ", ".join(f"{n} {f.tires_kpa[n]:g} kPa" for n in low)  # type: ignore[index]
+        text = ", ".join(f"{n} {tires[n]:g} kPa" for n in low)
         found.append(
             Condition(0, AlertKind.TIRE_LOW, "warning", f"{text} (min {s.tire_low_kpa:g})")
         )

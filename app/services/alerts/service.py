@@ -130,8 +130,21 @@ class AlertService:
         self.changes.notify()
         return count
 
-    async def inbox(self, **filters: object) -> list[AlertRecord]:
-        return await self._db.run(lambda: self.repository.inbox(**filters))  # type: ignore[arg-type]
+    async def inbox(
+        self,
+        *,
+        include_cleared: bool = False,
+        include_acknowledged: bool = True,
+        kind: str | None = None,
+    ) -> list[AlertRecord]:
+        """Alerts for the inbox: most severe, then most recent first."""
+        return await self._db.run(
+            lambda: self.repository.inbox(
+                include_cleared=include_cleared,
+                include_acknowledged=include_acknowledged,
+                kind=kind,
+            )
+        )
 
     async def run(self) -> None:
         """Evaluate changed vehicles as they come; sweep everything periodically."""

@@ -13,6 +13,7 @@ import os
 import secrets
 import zlib
 from dataclasses import dataclass, field
+from typing import cast
 
 from app.config import SECRET_ENV, Settings
 from app.integrations.smartcar.client import SmartcarClient
@@ -23,6 +24,7 @@ from app.integrations.smartcar.simulator import (
     VehicleSpec,
     start_simulator,
 )
+from app.integrations.smartcar.simulator.specs import Powertrain
 from app.services.vehicles.demo_fleet import DemoVehicle, demo_fleet
 
 logger = logging.getLogger(__name__)
@@ -39,14 +41,14 @@ def simulator_specs(fleet: list[DemoVehicle]) -> list[VehicleSpec]:
             make=v.fields.make,
             model=v.fields.model,
             year=v.fields.year,
-            powertrain=v.fields.powertrain or "ice",
+            powertrain=cast(Powertrain, v.fields.powertrain or "ice"),
             lat=v.latitude,
             lon=v.longitude,
             odometer_km=float(5_000 + zlib.crc32(v.fields.vin.encode()) % 80_000),
             owner_email=DEMO_OWNER_EMAIL,
         )
         for v in fleet
-        if v.fields.kind == "car" and v.fields.vin
+        if v.fields.kind == "car" and v.fields.vin and v.fields.year  # every demo car has both
     ]
 
 

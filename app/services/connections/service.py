@@ -244,7 +244,9 @@ class ConnectionService:
         """Link the grant's other cars too: to the vehicle with their VIN, else a new one."""
         linked: list[int] = []
         for car in cars:
-            existing = car.vin and await self._db.run(self.repository.vehicle_by_vin, car.vin)
+            existing = (
+                await self._db.run(self.repository.vehicle_by_vin, car.vin) if car.vin else None
+            )
             if existing:
                 vehicle_id = existing.id
             else:

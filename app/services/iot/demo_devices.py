@@ -79,9 +79,13 @@ class ThreadedDeviceSim:
         self._stopped = False
         self._ended = ended = console.create_future()
 
+        def finished() -> None:
+            if not ended.done():
+                ended.set_result(self._error)
+
         def main() -> None:
             self._main()
-            console.call_soon_threadsafe(lambda: ended.done() or ended.set_result(self._error))
+            console.call_soon_threadsafe(finished)
 
         self._thread = threading.Thread(target=main, name="iot-demo-devices", daemon=True)
         self._thread.start()

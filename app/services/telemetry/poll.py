@@ -20,6 +20,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Protocol
 
 from app.config import TelemetrySettings
@@ -158,7 +159,7 @@ class VehiclePoller:
         if (app_wide := policy.app_wide_limit(outcome)) is not None:
             self._client.rate_gate.hold(app_wide)  # one item said so: the app pauses
         readings = snapshot_readings(
-            snapshot, target.vehicle_id, as_datetime(self._clock()) or as_datetime(now)
+            snapshot, target.vehicle_id, datetime.fromtimestamp(self._clock(), UTC)
         )
         if readings:
             self._writer.submit_many(readings)

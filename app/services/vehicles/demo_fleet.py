@@ -136,15 +136,15 @@ def demo_fleet(settings: DemoSettings) -> list[DemoVehicle]:
     vendors = list(MICROMOBILITY)
     for index in range(settings.micromobility):
         vendor = vendors[index % len(vendors)]
-        kind, protocol, models = MICROMOBILITY[vendor]
+        kind, protocol, scooter_models = MICROMOBILITY[vendor]
         prefix = "S" if kind is VehicleKind.SCOOTER else "B"
-        model = rng.choice(models)
+        scooter_model = rng.choice(scooter_models)
         fields = VehicleFields(
-            name=f"{vendor} {model}",
+            name=f"{vendor} {scooter_model}",
             fleet_number=f"{prefix}-{index + 1:03d}",
             kind=kind.value,
             make=vendor,
-            model=model,
+            model=scooter_model,
             imei=make_imei(rng),
             powertrain=Powertrain.BEV.value,
             connection_type=ConnectionType.IOT.value,

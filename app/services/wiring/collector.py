@@ -39,8 +39,8 @@ async def _until_stop(stop: asyncio.Event, work: Awaitable[None]) -> bool:
         for task in (job, stopper):
             task.cancel()
         await asyncio.gather(job, stopper, return_exceptions=True)
-    if job.done() and not job.cancelled() and job.exception() is not None:
-        raise job.exception()  # type: ignore[misc]
+    if job.done() and not job.cancelled() and (error := job.exception()) is not None:
+        raise error
     return job.done() and not job.cancelled()
 
 

@@ -71,8 +71,11 @@ class SimGps:
                 self.vehicle.course_deg,
                 self.vehicle.now(),
             )
+            master = self._master
+            if master is None:  # stopped meanwhile
+                return
             try:
-                os.write(self._master, sentence)  # type: ignore[arg-type]
+                os.write(master, sentence)
                 self.sentences_written += 1
             except BlockingIOError:  # nobody reads the port: a real GPS just keeps going
                 self.sentences_dropped += 1

@@ -50,6 +50,10 @@ class DelimiterFramer:
         self._buf = self._buf[-self._max :]
         return [f + self._end for f in frames if f.strip()]
 
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
 
 class OmniSpeaker:
     """An Omni IoT lock: ``Q0`` sign-in, ``H0`` + ``D0`` reports, R0 key handshake."""
@@ -86,11 +90,11 @@ class OmniSpeaker:
             return Reaction(omni.build_frame(self.imei, "R0", op, self._key, user, stamp))
         if kind in ("L0", "L1") and params:  # the operation itself, with our key
             vehicle.locked = kind == "L1"
-            stamp = int(vehicle.now().timestamp())
+            done_at = int(vehicle.now().timestamp())
             answer = (
-                omni.build_frame(self.imei, "L0", 0, 0, stamp)
+                omni.build_frame(self.imei, "L0", 0, 0, done_at)
                 if kind == "L0"
-                else omni.build_frame(self.imei, "L1", 0, 0, stamp, 1)
+                else omni.build_frame(self.imei, "L1", 0, 0, done_at, 1)
             )
             return Reaction(
                 answer + self.report(vehicle), action="unlock" if kind == "L0" else "lock"

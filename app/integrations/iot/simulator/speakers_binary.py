@@ -23,6 +23,10 @@ class TeltonikaServerFramer:
         self._buf = b""
         self._greeted = False
 
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
         frames = []
