@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from app.views import formatting as fmt
+from app.views.ops_tables import gone
 from app.views.map_tiles import TileCache
 from app.views.mini_map import MiniMap
 
@@ -167,6 +168,8 @@ class TelemetryReadouts(QWidget):
             raise
         except Exception:
             logger.exception("loading the latest readings of vehicle %s failed", vehicle_id)
+            return
+        if gone(self):  # the window closed (and Qt deleted the panel) while this loaded
             return
         if vehicle_id == self.vehicle_id:
             self.show_latest(latest)

@@ -103,6 +103,7 @@ async def test_deny_gives_a_message_and_changes_nothing(backends, window):
     assert badge(window, car.id) == ""
 
 
+@pytest.mark.expect_log("app.services.connections.service", r"Connect redirect refused: bad state")
 async def test_a_forged_redirect_with_a_wrong_state_is_refused(backends, window):
     car = cars(window)[0]
     dialog = await open_connect(window, car.id)
@@ -138,6 +139,10 @@ async def test_closing_the_dialog_leaves_the_vehicle_as_it_was(backends, window)
     assert await window.context.connections.connection_for(car.id) is None
 
 
+@pytest.mark.expect_log(
+    "app.services.connections.loopback",
+    r"loopback redirect listener: refused a request without our st",
+)
 async def test_system_browser_fallback_with_the_loopback_listener(backends, window):
     car = cars(window)[3]
     opened: list[str] = []

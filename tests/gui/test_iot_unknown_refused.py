@@ -14,6 +14,7 @@ pytestmark = pytest.mark.gui
 STRANGERS = ("356938035643809", "356938035643817", "356938035643825")  # in no vehicle
 
 
+@pytest.mark.expect_log("app.services.iot.ingest", r"unknown devices inbox full")
 async def test_refused_strangers_are_counted_in_the_dialog(window, monkeypatch):
     monkeypatch.setattr(iot_ingest, "INBOX_MAX", 2)
     async with running_iot(window) as iot:

@@ -104,6 +104,7 @@ async def test_answering_the_real_unlock_box_keeps_background_tasks_running(
         await tasks.shutdown()
 
 
+@pytest.mark.expect_log("app.views.crash_handler", r"unhandled error", level="ERROR")
 async def test_the_crash_dialog_opens_without_blocking_the_coroutine(tmp_path):
     from app.views.crash_handler import CrashHandler
 

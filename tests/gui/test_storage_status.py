@@ -17,6 +17,11 @@ from tests.helpers.waiting import until
 pytestmark = pytest.mark.gui
 
 
+@pytest.mark.expect_log(
+    "app.services.telemetry.writer",
+    r"storing telemetry failed, will retry: \(sqlite",
+    level="ERROR",
+)
 async def test_a_refusing_database_shows_in_the_status_bar(window, tmp_path):
     shown = window.statusBar().findChild(StorageStatusLabel)
     assert shown is not None

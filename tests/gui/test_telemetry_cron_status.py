@@ -41,6 +41,9 @@ def test_describe_says_last_cycle_polled_errors_and_next_run():
     assert describe(replace(STATUS, running=False), NOW) == "Telemetry: not running"
 
 
+@pytest.mark.expect_log(
+    "app.views.cron_status", r"reading the telemetry cron status failed", level="ERROR"
+)
 def test_label_reads_its_source_and_survives_a_failing_one(qtbot):
     snapshots = [replace(STATUS, last_cycle_at=datetime.now(UTC), last_cycle_errors=3)]
     label = CronStatusLabel(lambda: snapshots[-1])

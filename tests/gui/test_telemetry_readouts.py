@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from shiboken6 import isValid
 
 from app.views import formatting as fmt
 from app.views.telemetry_readouts import Stamped, TelemetryReadouts, kpa_with_psi
@@ -86,3 +88,22 @@ async def test_detail_panel_loads_the_stored_latest_state(window):
     other = next(r for r in window.model.rows if r.id != car.id)
     window.select_vehicle(other.id)
     assert readouts.text("energy") == fmt.WAITING  # cleared at once, not the old car's
+
+
+async def test_a_load_that_ends_after_the_panel_was_deleted_is_dropped():
+    """Seen as "Task exception was never retrieved ... QLabel already deleted" when a
+    window closed while the selected vehicle's readings were still loading."""
+    release = asyncio.Event()
+
+    async def loader(_vehicle_id: int) -> None:
+        await release.wait()
+
+    readouts = TelemetryReadouts()
+    readouts.set_loader(loader)
+    readouts.show_vehicle(7)
+    task = readouts._task
+    assert task is not None
+    readouts.deleteLater()
+    await until(lambda: not isValid(readouts), what="the panel deleted by Qt")
+    release.set()
+    await task  # raised RuntimeError (a deleted QLabel) before the fix

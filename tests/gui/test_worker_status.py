@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
@@ -20,6 +21,8 @@ from tests.helpers.plug_port import PlugPort
 from tests.helpers.waiting import until
 
 
+@pytest.mark.expect_log("app.services.tasks", r"background task iot\-ingest crashed", level="ERROR")
+@pytest.mark.expect_log("app.services.tasks", r"background task iot\-ingest restarts in")
 async def test_a_worker_down_shows_in_red_with_its_reason_until_it_recovers(window):
     release, runs = asyncio.Event(), []
 
@@ -60,6 +63,7 @@ async def test_ctrl_q_and_file_quit_request_the_quit(window):
     assert not window.isVisible()
 
 
+@pytest.mark.expect_log("app.services.tasks", r"background task serial")
 async def test_an_unplugged_serial_reader_is_named_in_the_status_bar_until_it_is_back(
     window, tmp_path
 ):

@@ -3,6 +3,8 @@ logged and never stops the ones after it."""
 
 import logging
 
+import pytest
+
 from app.listeners import Listeners
 
 
@@ -18,6 +20,7 @@ def test_every_callback_hears_in_order_and_unsubscribe_stops_one():
     assert heard == ["a1", "b1", "b2"] and len(changes) == 1
 
 
+@pytest.mark.expect_log("app.listeners", r"a listener of test changes failed", level="ERROR")
 def test_a_failing_callback_is_logged_and_the_others_still_hear(caplog):
     heard: list[int] = []
     changes: Listeners[[int]] = Listeners("test changes")

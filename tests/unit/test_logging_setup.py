@@ -66,6 +66,8 @@ def test_an_exception_carrying_the_redirect_url_is_redacted_in_the_traceback() -
     assert "AUTHCODE42" not in text and "ST8TE" not in text
 
 
+@pytest.mark.expect_log("app.logging_setup", r"cannot write the log file")
+@pytest.mark.expect_log("fleet.test", r"still heard")
 def test_an_unopenable_log_dir_means_stderr_only(tmp_path, capsys, restore_root_logging) -> None:
     blocked = tmp_path / "logs"
     blocked.write_text("a file where the log directory should be")

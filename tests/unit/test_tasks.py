@@ -27,6 +27,9 @@ async def test_shutdown_stops_tasks_in_reverse_start_order():
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task stubborn did not stop within the", level="ERROR"
+)
 async def test_a_task_that_ignores_cancellation_cannot_hang_shutdown(caplog):
     release = asyncio.Event()
 
@@ -74,6 +77,8 @@ def flaky(failures: int, runs: list[int], forever: asyncio.Event):
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.tasks", r"background task iot\-ingest crashed", level="ERROR")
+@pytest.mark.expect_log("app.services.tasks", r"background task iot\-ingest restarts in")
 async def test_a_crashing_factory_task_is_logged_and_restarted_with_backoff(caplog):
     fake, runs, forever = FakeTime(), [], asyncio.Event()
     owner = TaskOwner(clock=fake.clock, sleep=fake.sleep)
@@ -92,6 +97,10 @@ async def test_a_crashing_factory_task_is_logged_and_restarted_with_backoff(capl
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task rental\-expiry crashed", level="ERROR"
+)
+@pytest.mark.expect_log("app.services.tasks", r"background task rental\-expiry restarts in")
 async def test_a_task_down_is_reported_with_its_reason_until_it_restarts():
     fake, runs, forever, release = FakeTime(), [], asyncio.Event(), asyncio.Event()
 
@@ -113,6 +122,12 @@ async def test_a_task_down_is_reported_with_its_reason_until_it_restarts():
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.tasks", r"background task alerts restarts in")
+@pytest.mark.expect_log(
+    "app.services.tasks",
+    r"background task alerts stopped without an error \(it should r",
+    level="ERROR",
+)
 async def test_returning_early_is_a_failure_and_backoff_resets_after_a_healthy_run():
     fake, starts = FakeTime(), []
 
@@ -130,6 +145,9 @@ async def test_returning_early_is_a_failure_and_backoff_resets_after_a_healthy_r
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task iot\-gateway crashed", level="ERROR"
+)
 async def test_without_restart_a_crashed_task_stays_down_and_says_why():
     async def crash() -> None:
         raise OSError("port 5013 in use")
@@ -149,6 +167,21 @@ async def test_restart_needs_a_factory():
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task iot\-command\-audit crashed", level="ERROR"
+)
+@pytest.mark.expect_log(
+    "app.services.tasks",
+    r"background task iot\-command\-audit did not stop within the",
+    level="ERROR",
+)
+@pytest.mark.expect_log("app.services.tasks", r"background task iot\-command\-audit restarts in")
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task one did not stop within the", level="ERROR"
+)
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task two did not stop within the", level="ERROR"
+)
 async def test_a_child_reports_to_its_parent_and_the_parent_bounds_the_whole_shutdown(caplog):
     fake, runs, forever = FakeTime(), [], asyncio.Event()
     owner = TaskOwner(clock=fake.clock, sleep=fake.sleep)

@@ -63,6 +63,9 @@ class IotRuntime:
     serial_readers: list[SerialReader] = field(default_factory=list)
     simulator: ThreadedDeviceSim | None = None
     tasks: TaskOwner = field(default_factory=TaskOwner)
+    #: The serial readers' own child of ``tasks``: stopped before the simulator, whose
+    #: GPS pty would otherwise vanish under a running reader ("port lost") at every quit.
+    serial_tasks: TaskOwner = field(default_factory=TaskOwner)
 
     async def claim(
         self, unknown_id: int, vehicle: int | VehicleFields, *, vendor: str | None = None
@@ -79,6 +82,7 @@ class IotRuntime:
     async def aclose(self) -> None:
         """Devices first, then the gateway (in-flight stores finish), then the helpers
         (serial readers first: they were spawned last)."""
+        await self.serial_tasks.shutdown()
         if self.simulator is not None:
             await self.simulator.stop()
         await self.gateway.close()
@@ -125,7 +129,7 @@ async def start_iot(
         await helpers.shutdown()  # a port taken: no empty child left with the parent
         raise
     commands = IotCommandService(database, gateway, ingest)
-    runtime = IotRuntime(gateway, ingest, commands, tasks=helpers)
+    runtime = IotRuntime(gateway, ingest, commands, tasks=helpers, serial_tasks=helpers.child())
     runtime.tasks.spawn(ingest.run, "iot-ingest", restart=True)
     runtime.tasks.spawn(commands.run, "iot-command-audit", restart=True)
     try:
@@ -147,7 +151,7 @@ async def start_iot(
                 ingest.repository.record_serial, config.device_id, config.port, config.baudrate
             )
             reader = SerialReader(config, ingest)
-            runtime.tasks.spawn(
+            runtime.serial_tasks.spawn(
                 reader.run, f"serial {config.port}", restart=True, outages=(PortUnavailable,)
             )
             runtime.serial_readers.append(reader)

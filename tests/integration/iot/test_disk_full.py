@@ -104,6 +104,11 @@ def stored_fixes(db: Database) -> set:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.telemetry.writer",
+    r"storing telemetry failed, will retry: \(sqlite",
+    level="ERROR",
+)
 async def test_full_disk_keeps_everything_unacknowledged_then_stores_it(rig, caplog) -> None:
     caplog.set_level(logging.INFO)
     device = Gt06Device(IMEI, "127.0.0.1", rig.gateway.ports["gt06"])

@@ -111,6 +111,7 @@ async def test_one_connection_naming_ever_new_ids_is_cut(rig, caplog) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.iot.ingest", r"unknown devices inbox full")
 async def test_inbox_is_bounded_per_address_and_in_all(rig, monkeypatch, caplog) -> None:
     monkeypatch.setattr(iot_ingest, "INBOX_PER_ADDRESS", 6)
     monkeypatch.setattr(iot_ingest, "INBOX_MAX", 15)
@@ -141,6 +142,7 @@ async def test_inbox_is_bounded_per_address_and_in_all(rig, monkeypatch, caplog)
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.iot.ingest", r"unknown devices inbox full")
 async def test_a_listed_device_keeps_being_counted_when_the_inbox_is_full(rig, monkeypatch):
     monkeypatch.setattr(iot_ingest, "INBOX_MAX", 1)
     first, second = random_imeis(2, 3)

@@ -35,6 +35,11 @@ def test_serial_device_settings_are_checked():
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.iot.runtime",
+    r"iot\.ports: unknown protocols ignored: carrier\-pigeon",
+    level="ERROR",
+)
 async def test_live_mode_listens_where_configured_and_reads_the_configured_serial_gps(tmp_path):
     db = Database(sqlite_url(tmp_path / "fleet.sqlite"))
     db.migrate()

@@ -18,6 +18,21 @@ from app.services.tasks import TaskOwner
 from tests.helpers.waiting import until
 
 
+@pytest.mark.expect_log(
+    "app.services.change_feed", r"ignored a malformed change notification \(Expecting property"
+)
+@pytest.mark.expect_log(
+    "app.services.change_feed", r"ignored a malformed change notification \(Expecting value: li"
+)
+@pytest.mark.expect_log(
+    "app.services.change_feed", r"ignored a malformed change notification \(id\)"
+)
+@pytest.mark.expect_log(
+    "app.services.change_feed", r"ignored a malformed change notification \(list indices must b"
+)
+@pytest.mark.expect_log(
+    "app.services.change_feed", r"ignored a malformed change notification \(table\)"
+)
 def test_change_payloads_round_trip_and_bad_ones_are_ignored():
     change = Change("command", 7, command_id=3, state="confirmed")
     assert Change.parse(change.to_json()) == change
@@ -26,6 +41,10 @@ def test_change_payloads_round_trip_and_bad_ones_are_ignored():
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.change_feed", r"change feed: listener lost the")
+@pytest.mark.expect_log(
+    "app.services.change_feed", r"ignored a malformed change notification \(Expecting value: li"
+)
 async def test_published_changes_reach_a_listener_and_it_resyncs_after_reconnecting(pg_url):
     received: list[Change] = []
     resyncs: list[bool] = []

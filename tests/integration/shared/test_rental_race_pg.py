@@ -102,6 +102,7 @@ async def test_a_start_whose_check_passed_is_refused_by_the_index_and_named(work
     assert _open_count(first, car) == 1
 
 
+@pytest.mark.expect_log("0003_one_open_rental_per_vehicle_py", r"rental \#1 closed as cancelled")
 def test_upgrade_from_0002_with_duplicate_open_rentals_on_postgres(pg_url):
     with Database(pg_url) as db:
         config = db_module._alembic_config()

@@ -136,6 +136,12 @@ async def test_samples_written_through_the_writer_read_back_exactly(db):
         assert (state.locked, state.fuel_pct, state.doors) == (True, 41.3, readings[0].doors)
 
 
+@pytest.mark.expect_log(
+    "app.models.telemetry_store", r"telemetry batch hit a constraint; storing it reading by read"
+)
+@pytest.mark.expect_log(
+    "app.models.telemetry_store", r"telemetry: dropped a reading of unknown vehicle"
+)
 def test_a_vehicle_deleted_meanwhile_drops_only_its_readings(db):
     car, gone = _vehicles(db, 2)
     store = TelemetryStore(db)

@@ -170,6 +170,7 @@ async def test_an_expired_token_is_refreshed_and_polling_goes_on(rig):
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.telemetry.poll", r"telemetry: connection")
 async def test_a_connection_that_cannot_be_refreshed_is_marked_expired(rig):
     vehicle_id, connection_id = await rig.connect_car(TESLA)
     cron = rig.cron()

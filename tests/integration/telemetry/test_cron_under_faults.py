@@ -127,6 +127,11 @@ async def test_a_connection_made_before_the_cron_started_is_read_at_once(rig):
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.integrations.smartcar.rate_gate",
+    r"Smartcar app\-wide rate limit: every request paused for",
+)
+@pytest.mark.expect_log("app.services.telemetry.poll", r"telemetry: token for vehicle")
 async def test_every_fault_kind_loses_nothing_and_every_car_syncs_within_the_bound(rig):
     vins = await connect_fleet(rig)
     start = rig.clock()
@@ -185,6 +190,10 @@ async def test_every_fault_kind_loses_nothing_and_every_car_syncs_within_the_bou
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.integrations.smartcar.rate_gate",
+    r"Smartcar app\-wide rate limit: every request paused for",
+)
 async def test_an_app_wide_rate_limit_pauses_every_request_until_retry_after(rig):
     specs = fleet(1, 3)
     for spec in specs:

@@ -117,6 +117,7 @@ async def test_configuration_error_for_an_unknown_vin(env: Env) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.connections.service", r"Connect redirect refused: bad state")
 async def test_forged_redirect_with_a_wrong_state_is_refused(env: Env) -> None:
     row = env.car()
     url = env.service.begin(row.id, row.vin)

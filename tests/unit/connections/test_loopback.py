@@ -46,6 +46,10 @@ def test_only_loopback_http_redirects_are_accepted() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.connections.loopback",
+    r"loopback redirect listener: refused a request without our st",
+)
 async def test_forged_or_stateless_requests_get_400_and_the_real_redirect_still_lands() -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}/smartcar/callback"

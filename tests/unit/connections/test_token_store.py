@@ -47,6 +47,10 @@ def test_without_a_keyring_the_key_lives_in_a_user_only_file(tmp_path) -> None:
     assert load_key(tmp_path, fail) == key
 
 
+@pytest.mark.expect_log(
+    "app.services.connections.token_cipher",
+    r"token key file was readable by others; restricting it to",
+)
 def test_a_key_file_readable_by_others_is_restricted(tmp_path) -> None:
     fail = keyring.backends.fail.Keyring()
     key = load_key(tmp_path, fail)
@@ -65,6 +69,10 @@ def test_a_working_keyring_holds_the_key_and_no_file_is_written(tmp_path) -> Non
     assert load_key(tmp_path / "other", ring) != key  # one key per installation
 
 
+@pytest.mark.expect_log(
+    "app.services.connections.token_cipher",
+    r"OS keyring unusable \(KeyringLocked\); using a key file",
+)
 def test_a_broken_keyring_falls_back_to_the_file(tmp_path) -> None:
     key = load_key(tmp_path, MemoryKeyring(broken=True))
     assert (tmp_path / KEY_FILE_NAME).read_bytes() == key

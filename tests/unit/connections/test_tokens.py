@@ -119,6 +119,7 @@ async def test_an_access_token_refused_by_the_api_is_refreshed_and_retried(env: 
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.connections.tokens", r"connection")
 async def test_owner_revocation_makes_the_connection_disconnected(env: Env) -> None:
     record = await env.connect(1)
     access, _ = stored_pair(env, record.id)

@@ -160,6 +160,11 @@ async def test_idle_connection_is_cut() -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.integrations.iot.store_batch",
+    r"storing device records failed, will retry: database unavaila",
+    level="ERROR",
+)
 async def test_failed_store_cuts_without_ack_and_gateway_keeps_running() -> None:
     sink = FailingSink({(KNOWN, "line")})
     async with running_gateway(sink) as gateway:
@@ -171,6 +176,9 @@ async def test_failed_store_cuts_without_ack_and_gateway_keeps_running() -> None
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.integrations.iot.connection", r"line codec failed on a frame from", level="ERROR"
+)
 async def test_codec_bug_cuts_only_that_connection() -> None:
     class BuggyCodec(LineCodec):
         def decode(self, frame: bytes, *, device_id=None, strict=True) -> DecodeResult:
@@ -274,6 +282,12 @@ class RefusingSink(GatedSink):
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.integrations.iot.store_batch", r"storing a batch of")
+@pytest.mark.expect_log(
+    "app.integrations.iot.store_batch",
+    r"storing device records failed, will retry: a record this sin",
+    level="ERROR",
+)
 async def test_a_batch_failing_on_one_device_still_stores_and_acks_the_others() -> None:
     sink = RefusingSink({(KNOWN, "line"), (OTHER, "line")})
     sink.release.set()
@@ -302,6 +316,7 @@ async def test_a_batch_failing_on_one_device_still_stores_and_acks_the_others() 
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.integrations.iot.store_batch", r"a store batch of", level="ERROR")
 async def test_a_store_batch_crashing_after_the_store_cuts_and_the_next_read_is_stored(
     caplog,
 ) -> None:

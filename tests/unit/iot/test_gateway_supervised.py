@@ -14,6 +14,10 @@ from tests.unit.iot.fake_codec import CODEC
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task iot\-gateway\-sweep crashed", level="ERROR"
+)
+@pytest.mark.expect_log("app.services.tasks", r"background task iot\-gateway\-sweep restarts in")
 async def test_a_crashing_sweep_is_restarted_and_reported(monkeypatch):
     slept: list[float] = []
 

@@ -80,6 +80,7 @@ def supervised(reader: SerialReader) -> TaskOwner:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.tasks", r"background task serial")
 async def test_unplug_shows_the_reader_down_and_replug_brings_it_back(port, caplog) -> None:
     port.plug()
     sink = InMemorySink({(DEVICE, "line")})
@@ -116,6 +117,7 @@ async def test_unplug_shows_the_reader_down_and_replug_brings_it_back(port, capl
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.tasks", r"background task serial")
 async def test_missing_port_is_down_then_connects_when_it_appears(port) -> None:
     sink = InMemorySink({(DEVICE, "line")})
     reader = make_reader(port, sink)
@@ -133,6 +135,7 @@ async def test_missing_port_is_down_then_connects_when_it_appears(port) -> None:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.integrations.iot.serial_reader", r"serial")
 async def test_unregistered_device_is_reported_and_line_noise_skipped(port) -> None:
     port.plug()
     sink = InMemorySink()

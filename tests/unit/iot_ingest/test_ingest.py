@@ -110,6 +110,7 @@ async def test_re_sent_records_are_stored_once(rig):
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.models.telemetry_reading", r"telemetry: vehicle")
 async def test_implausible_fields_are_dropped_one_by_one(rig):
     ingest, db = rig.ingest, rig.db
     bad = position(latitude=999.0, speed_kmh=math.nan, battery_pct=250.0)

@@ -181,6 +181,11 @@ async def test_manager_refreshes_once_and_persists_before_use(client: SmartcarCl
 
 @pytest.mark.asyncio
 @respx.mock
+@pytest.mark.expect_log(
+    "app.integrations.smartcar.token_manager",
+    r"could not persist refreshed Smartcar tokens: OSError",
+    level="ERROR",
+)
 async def test_manager_keeps_new_pair_when_persist_fails(client: SmartcarClient) -> None:
     respx.post("https://a.test/oauth/token").mock(return_value=_token_json(9))
     old = TokenSet("a0", "r0", T0, T0 + timedelta(days=1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.models.orm import TelemetrySample, VehicleState
@@ -47,6 +48,7 @@ def test_repeated_charging_reading_is_a_duplicate(db, vehicle_ids):
     assert store.write_batch([again]).duplicates == 1
 
 
+@pytest.mark.expect_log("app.models.telemetry_reading", r"telemetry: vehicle")
 def test_a_charging_value_that_is_not_a_bool_is_dropped_alone(db, vehicle_ids):
     vid = vehicle_ids[0]
     outcome = TelemetryStore(db).write_batch([reading(vid, battery=55.0, charging="yes")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ COORD = st.one_of(st.none(), ANY_FLOAT, st.integers(-200, 200), st.booleans(), s
 
 
 @given(COORD, COORD)
+@pytest.mark.expect_log("app.models.telemetry_reading", r"telemetry: vehicle")
 def test_position_is_kept_exactly_when_both_are_finite_numbers_in_range(lat, lon) -> None:
     reading = TelemetryReading(1, "iot", T0, T0 + timedelta(seconds=1), lat=lat, lon=lon)
     clean, dropped = sanitize(reading)
@@ -38,6 +40,7 @@ def test_position_is_kept_exactly_when_both_are_finite_numbers_in_range(lat, lon
 
 
 @given(st.lists(st.one_of(st.none(), ANY_FLOAT, st.integers(-10, 20_000_000)), min_size=7))
+@pytest.mark.expect_log("app.models.telemetry_reading", r"telemetry: vehicle")
 def test_range_fields_are_kept_exactly_when_finite_and_in_range(values) -> None:
     names = ("speed", "course", "fuel", "battery", "range", "odometer", "oil_life")
     limits = (500, 360, 100, 100, 10_000, 10_000_000, 100)

@@ -131,6 +131,7 @@ def test_an_older_value_never_replaces_a_newer_one_in_the_state(db, vehicle_ids)
         ({"range": True}, "range_km"),
     ],
 )
+@pytest.mark.expect_log("app.models.telemetry_reading", r"telemetry: vehicle")
 def test_bad_fields_are_dropped_alone(db, vehicle_ids, bad, column, caplog):
     vid = vehicle_ids[0]
     outcome = TelemetryStore(db).write_batch([reading(vid, odometer=5.0, **bad)])
@@ -141,6 +142,16 @@ def test_bad_fields_are_dropped_alone(db, vehicle_ids, bad, column, caplog):
     assert "dropped" in caplog.text
 
 
+@pytest.mark.expect_log(
+    "app.models.telemetry_store", r"telemetry: dropped a reading of unknown vehicle"
+)
+@pytest.mark.expect_log(
+    "app.models.telemetry_store", r"telemetry: dropped a reading: invalid vehicle id \-"
+)
+@pytest.mark.expect_log(
+    "app.models.telemetry_store", r"telemetry: dropped a reading: not a TelemetryReading: str"
+)
+@pytest.mark.expect_log("app.models.telemetry_store", r"telemetry: dropped a reading: vehicle")
 def test_unplaceable_readings_are_dropped_without_losing_the_rest(db, vehicle_ids):
     good = reading(vehicle_ids[0], fuel=10.0)
     naive = reading(vehicle_ids[1], fuel=20.0)
@@ -158,6 +169,7 @@ def test_unplaceable_readings_are_dropped_without_losing_the_rest(db, vehicle_id
     assert sample_count(db, vehicle_ids[0]) == 1
 
 
+@pytest.mark.expect_log("app.models.telemetry_reading", r"telemetry: vehicle")
 def test_a_future_recorded_at_is_clamped_to_the_receive_time(db, vehicle_ids):
     r = reading(vehicle_ids[0], fuel=10.0)
     object.__setattr__(r, "recorded_at", r.received_at + timedelta(days=3))

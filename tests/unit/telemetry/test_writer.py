@@ -30,6 +30,7 @@ async def running(db) -> AsyncIterator[tuple[TelemetryWriter, asyncio.Task]]:
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.listeners", r"a listener of telemetry commits failed", level="ERROR")
 async def test_submitted_readings_are_written_in_batches_and_observed(db, vehicle_ids, running):
     writer, _ = running
     seen: list[frozenset[int]] = []
@@ -51,6 +52,11 @@ async def test_store_returns_once_durable(db, vehicle_ids, running):
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.telemetry.writer",
+    r"storing telemetry failed, will retry: \(sqlite",
+    level="ERROR",
+)
 async def test_a_full_disk_keeps_the_batch_and_retries_until_it_fits(db, vehicle_ids, running):
     writer, _ = running
     await writer.store([reading(vehicle_ids[0], 0, odometer=0.0)])
@@ -76,6 +82,11 @@ async def test_a_full_disk_keeps_the_batch_and_retries_until_it_fits(db, vehicle
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.telemetry.writer",
+    r"keeping the telemetry backlog failed, will retry: backlog fu",
+    level="ERROR",
+)
 async def test_a_backlog_beyond_the_bound_drops_the_oldest_and_fails_waiters(db, vehicle_ids):
     writer = TelemetryWriter(db, max_pending=5)  # not running: nothing drains
     waiter = asyncio.ensure_future(writer.store([reading(vehicle_ids[0], 0, fuel=1.0)]))
@@ -88,6 +99,10 @@ async def test_a_backlog_beyond_the_bound_drops_the_oldest_and_fails_waiters(db,
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log("app.models.telemetry_reading", r"telemetry: vehicle")
+@pytest.mark.expect_log(
+    "app.models.telemetry_store", r"telemetry: dropped a reading: not a TelemetryReading: object"
+)
 async def test_garbage_in_a_batch_never_stops_the_writer(db, vehicle_ids, running):
     writer, task = running
     writer.submit_many([object(), reading(vehicle_ids[0], fuel=float("nan"), odometer=3.0)])

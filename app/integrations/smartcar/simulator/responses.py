@@ -97,6 +97,11 @@ async def smartcar_shape_middleware(request: web.Request, handler: Handler) -> w
         if exc.status < 400:
             raise
         response = _shape_for(request, exc)
+    except ConnectionResetError:
+        # The client gave up (its timeout) while the request was being read: nobody is
+        # left to answer, and nothing in the simulator went wrong.
+        logger.info("client went away during %s %s", request.method, request.path)
+        return web.Response(status=400, text="connection lost")  # written to nobody
     except Exception:
         logger.exception("simulator handler crashed on %s %s", request.method, request.path)
         response = v2_error(request, "SERVER", "INTERNAL")
