@@ -304,8 +304,8 @@ def _vehicle_columns(fields: VehicleFields) -> dict[str, object]:
 def _sync_device(session: Session, vehicle_id: int, fields: VehicleFields) -> None:
     """Keep the vehicle's IoT device row in step with its IMEI, vendor and protocol."""
     device = session.scalars(select(IotDevice).where(IotDevice.vehicle_id == vehicle_id)).first()
-    wants_device = fields.connection_type == ConnectionType.IOT.value and fields.imei
-    if not wants_device:
+    imei = fields.imei
+    if fields.connection_type != ConnectionType.IOT.value or not imei:
         return
     if device is None:
         session.add(
@@ -313,10 +313,10 @@ def _sync_device(session: Session, vehicle_id: int, fields: VehicleFields) -> No
                 vehicle_id=vehicle_id,
                 vendor=fields.iot_vendor or "",
                 protocol=fields.iot_protocol or "",
-                device_id=fields.imei,
+                device_id=imei,
             )
         )
     else:
         device.vendor = fields.iot_vendor or device.vendor
         device.protocol = fields.iot_protocol or device.protocol
-        device.device_id = fields.imei  # type: ignore[assignment]  # the rules require it for IoT
+        device.device_id = imei

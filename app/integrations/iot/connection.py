@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from app.integrations.iot.gateway_state import GatewayConfig, GatewayStats
 from app.integrations.iot.records import Codec, FrameError, Framer, RecordKind
@@ -28,9 +28,11 @@ class ConnectionHost(Protocol):
 
     config: GatewayConfig
     stats: GatewayStats
-    loop: asyncio.AbstractEventLoop
     sink: RecordSink
     batcher: StoreBatcher[DeviceConnection]
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop: ...
 
     def attach(self, conn: DeviceConnection) -> None: ...
 
@@ -81,7 +83,8 @@ class DeviceConnection(asyncio.Protocol):
     # -- asyncio callbacks -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]  # a stream transport
+        # The gateway serves TCP (create_server), so this is always a stream Transport.
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.connected_at = self.last_rx = self.last_frame = self.gateway.loop.time()

@@ -70,11 +70,18 @@ class IotGateway:
         self._sweeper: asyncio.Task[None] | None = None
         self._all_closed = asyncio.Event()
         # Set by start(); connections and the sweep exist only after it.
-        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop start() ran on; RuntimeError before start()."""
+        if self._loop is None:
+            raise RuntimeError("IoT gateway not started")
+        return self._loop
 
     async def start(self) -> None:
         """Bind every port; OSError if one is taken (all already bound ones are closed)."""
-        self.loop = asyncio.get_running_loop()
+        self._loop = asyncio.get_running_loop()
         try:
             for protocol, port in self.config.ports.items():
                 codec = self.codecs[protocol]
