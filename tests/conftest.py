@@ -4,18 +4,19 @@ The environment variables must be set before any QApplication exists (pytest-qt 
 lazily), which is why they sit at import time of the root conftest.
 """
 
+import json
+import logging
 import os
+import re
+from dataclasses import dataclass
+
+import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu --log-level=3")
 
-import json
-import logging
-import re
-from dataclasses import dataclass
-
-import pytest
+pytest_plugins = ["pytester"]  # tests/unit/test_log_guard.py runs pytest on sample tests
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.models.errors import DatabaseClosed, DatabaseError
+
 logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
@@ -36,10 +38,6 @@ T = TypeVar("T")
 
 # Any fixed 64-bit number shared by every workstation: the migration lock on PostgreSQL.
 _MIGRATION_LOCK_ID = 0x466C656574_01
-
-
-class DatabaseError(Exception):
-    """The database cannot be opened or migrated; the message is meant for the operator."""
 
 
 def sqlite_url(path: Path) -> str:
@@ -98,6 +96,7 @@ class Database:
             event.listen(self.engine, "connect", pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
+        self._closed = False
 
     @property
     def file(self) -> Path | None:
@@ -119,6 +118,8 @@ class Database:
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database work on the database thread and await its result."""
         loop = asyncio.get_running_loop()
+        if self._closed:
+            raise DatabaseClosed(f"{self.describe()} is closed")
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
 
     def current_revision(self) -> str | None:
@@ -211,6 +212,7 @@ class Database:
         return damaged
 
     def close(self) -> None:
+        self._closed = True
         self._executor.shutdown(wait=True)
         self.engine.dispose()
 

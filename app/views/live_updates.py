@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from PySide6.QtCore import QObject, QTimer
 
+from app.models.errors import DatabaseClosed
 from app.services.vehicles.service import VehicleService
 from app.views.window_parts import FleetList
 
@@ -61,6 +62,8 @@ class LiveUpdates(QObject):
     async def _refresh(self, ids: set[int]) -> None:
         try:
             rows = await self._vehicles.rows_by_id(ids)
+        except DatabaseClosed:
+            return  # quitting (or a test's teardown): nothing is left to show
         except Exception:
             logger.exception(
                 "reading %d changed vehicles failed; they refresh on next change", len(ids)

@@ -101,3 +101,15 @@ def test_an_unusable_url_is_a_database_error_without_the_password(url):
         Database(url)
     assert "cannot use the database URL" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_work_asked_of_a_closed_database_says_so(tmp_path):
+    """A refresh arriving while quitting gets DatabaseClosed (views drop it quietly), not
+    the executor's 'cannot schedule new futures after shutdown'."""
+    from app.models.errors import DatabaseClosed
+
+    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
+    database.close()
+    with pytest.raises(DatabaseClosed, match="is closed"):
+        await database.run(lambda: 1)

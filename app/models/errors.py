@@ -1,0 +1,9 @@
+"""The database's errors, apart from the database so views can catch them without it."""
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or migrated; the message is meant for the operator."""
+
+
+class DatabaseClosed(DatabaseError):
+    """Work was asked of a database after ``close`` (a late refresh while quitting)."""
