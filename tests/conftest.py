@@ -8,15 +8,28 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+
+from app.models.database import Database, sqlite_url
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 os.environ.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--disable-gpu --log-level=3")
 
 pytest_plugins = ["pytester"]  # tests/unit/test_log_guard.py runs pytest on sample tests
+
+
+@pytest.fixture
+def db(tmp_path) -> Iterator[Database]:
+    """A migrated SQLite database in the test's temp dir (PostgreSQL tests override it:
+    tests/integration/shared/conftest.py)."""
+    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
+    database.migrate()
+    yield database
+    database.close()
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from app.models.database import Database
+from app.models.enums import CommandState
 from app.models.orm import Command
 
 
@@ -41,6 +42,31 @@ class StateChange:
     at: datetime
 
 
+def new_command(
+    *,
+    vehicle_id: int,
+    action: str,
+    channel: str,
+    actor_user: str,
+    actor_host: str,
+    reason: str,
+    at: datetime,
+) -> Command:
+    """A ``command`` row in state ``queued``; who asked is cut to the columns' widths."""
+    return Command(
+        vehicle_id=vehicle_id,
+        action=action,
+        channel=channel,
+        actor_user=actor_user[:80],
+        actor_host=actor_host[:120],
+        reason=reason,
+        state=CommandState.QUEUED.value,
+        error="",
+        created_at=at,
+        updated_at=at,
+    )
+
+
 class CommandAudit:
     """Reads and writes ``command`` rows (blocking)."""
 
@@ -60,17 +86,14 @@ class CommandAudit:
     ) -> int:
         """Insert the row in state ``queued``; returns its id."""
         with self._db.session() as session:
-            row = Command(
+            row = new_command(
                 vehicle_id=vehicle_id,
                 action=action,
                 channel=channel,
-                actor_user=actor_user[:80],
-                actor_host=actor_host[:120],
+                actor_user=actor_user,
+                actor_host=actor_host,
                 reason=reason,
-                state="queued",
-                error="",
-                created_at=at,
-                updated_at=at,
+                at=at,
             )
             session.add(row)
             session.flush()

@@ -44,12 +44,14 @@ class ConnectionStatus(enum.StrEnum):
 
 
 class CommandState(enum.StrEnum):
-    QUEUED = "queued"
-    SENT = "sent"
-    ACKNOWLEDGED = "acknowledged"
-    CONFIRMED = "confirmed"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
+    """Where a remote command is (the ``command`` table's ``state``; IoT and Smartcar)."""
+
+    QUEUED = "queued"  # waiting for the device to be online (or, relayed, for the collector)
+    SENT = "sent"  # written to the device's connection
+    ACKNOWLEDGED = "acknowledged"  # the device answered (command result record)
+    CONFIRMED = "confirmed"  # a later report shows the requested state
+    FAILED = "failed"  # the device refused, or the command could not be encoded
+    TIMED_OUT = "timed_out"  # no progress within the configured time
 
 
 class RentalState(enum.StrEnum):

@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 from qasync import asyncSlot
 
-from app.services.commands.audit import CommandAudit
+from app.services.commands.audit import AuditTrail
 from app.services.telemetry.reads import Exports
 from app.views.ops_tables import ask_csv_path, fill, gone, make_table
 from app.views.rental_views import _when
@@ -17,7 +17,7 @@ HEADERS = ["When", "Vehicle", "Action", "Channel", "Who", "Reason", "Result", "E
 
 
 class AuditView(QWidget):
-    def __init__(self, audit: CommandAudit, exports: Exports, parent=None) -> None:
+    def __init__(self, audit: AuditTrail, exports: Exports, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("auditView")
         self.setWindowTitle("Audit trail")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from app.integrations.iot.commands import CommandState
+from app.models.enums import CommandState
 from app.models.iot_devices import DeviceInfo
 from app.models.vehicles import VehicleRow
 from app.services.iot.commands import IotCommandEvent, IotCommandRefused

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from app.integrations.iot.codecs.gt06_build import build_location, build_login
-from app.integrations.iot.commands import CommandState
 from app.models.command_audit import CommandAudit
+from app.models.enums import CommandState
 from tests.gui.iot_helpers import running_iot
 from tests.helpers.waiting import until
 

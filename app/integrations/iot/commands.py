@@ -13,7 +13,6 @@ either), so a command result acknowledges the oldest command sent to that device
 from __future__ import annotations
 
 import asyncio
-import enum
 import itertools
 import logging
 from collections import deque
@@ -23,17 +22,9 @@ from datetime import UTC, datetime
 
 from app.integrations.iot.records import DeviceRecord, LockState, RecordKind
 from app.listeners import Listeners
+from app.models.enums import CommandState
 
 logger = logging.getLogger(__name__)
-
-
-class CommandState(enum.StrEnum):
-    QUEUED = "queued"  # waiting for the device to be online
-    SENT = "sent"  # written to the device's connection
-    ACKNOWLEDGED = "acknowledged"  # the device answered (command result record)
-    CONFIRMED = "confirmed"  # a later report shows the requested state
-    FAILED = "failed"  # the device refused, or the command could not be encoded
-    TIMED_OUT = "timed_out"  # no progress within the configured time
 
 
 FINAL_STATES = frozenset({CommandState.CONFIRMED, CommandState.FAILED, CommandState.TIMED_OUT})

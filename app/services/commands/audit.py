@@ -1,4 +1,7 @@
-"""The audit trail of every command, as the Audit view reads it (awaitable, newest first)."""
+"""The audit trail of every command, as the Audit view reads it (awaitable, newest first).
+
+The rows are written by :class:`app.models.command_audit.CommandAudit`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ from app.models.audit_queries import AuditRow, audit_rows
 from app.models.database import Database
 
 
-class CommandAudit:
+class AuditTrail:
     def __init__(self, database: Database) -> None:
         self._db = database
 

@@ -31,8 +31,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from app.integrations.iot.commands import CommandState
+from app.models.command_audit import new_command
 from app.models.database import Database
+from app.models.enums import CommandState
 from app.models.orm import Command
 from app.services.change_feed import CHANNEL, Change, ChangeListener
 from app.services.commands.senders import CommandOutcome, VehicleCommands
@@ -84,17 +85,14 @@ def queue_command(
         raise ValueError(f"unknown command {action!r}; one of {sorted(ACTIONS)}")
     at = at or datetime.now(UTC)
     with database.session() as session:
-        row = Command(
+        row = new_command(
             vehicle_id=vehicle_id,
             action=action,
             channel=RELAY_CHANNEL,
-            actor_user=actor_user[:80],
-            actor_host=actor_host[:120],
+            actor_user=actor_user,
+            actor_host=actor_host,
             reason=reason,
-            state=CommandState.QUEUED.value,
-            error="",
-            created_at=at,
-            updated_at=at,
+            at=at,
         )
         session.add(row)
         session.flush()

@@ -26,8 +26,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from app.integrations.iot.commands import CommandState
 from app.models.database import Database
+from app.models.enums import CommandState
 from app.models.orm import Command
 from app.services.commands.relay import queue_command, set_state
 from app.services.commands.senders import CommandOutcome, LockReading, actor_identity

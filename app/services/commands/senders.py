@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
-from app.integrations.iot.commands import CommandState
 from app.integrations.smartcar.errors import SmartcarApiError, SmartcarError
 from app.integrations.smartcar.models import LockStatus
 from app.models.command_audit import CommandAudit, StateChange
 from app.models.database import Database
-from app.models.enums import ConnectionType
+from app.models.enums import CommandState, ConnectionType
 from app.models.telemetry_queries import TelemetryQueries
 from app.models.telemetry_reading import TelemetryReading
 from app.services.connections.service import ConnectionService

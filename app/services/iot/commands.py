@@ -22,12 +22,13 @@ from datetime import UTC, datetime
 from functools import cache
 
 from app.integrations.iot.codecs import get_codec
-from app.integrations.iot.commands import CommandHandle, CommandState, CommandUpdate
+from app.integrations.iot.commands import CommandHandle, CommandUpdate
 from app.integrations.iot.gateway import IotGateway
 from app.integrations.iot.profiles import ProfileError, get_profile
 from app.listeners import Listeners
 from app.models.command_audit import CommandAudit, StateChange
 from app.models.database import Database
+from app.models.enums import CommandState
 from app.services.iot.frame_log import FrameEntry
 from app.services.iot.ingest import IotIngest
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.models.database import Database
 from app.models.orm import Command, Rental, TelemetrySample, Vehicle
+from app.models.telemetry_store import STATE_COLUMNS
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -163,24 +164,8 @@ def export_audit(
     return _write(path, AUDIT_HEADER, rows())
 
 
-TELEMETRY_COLUMNS = [
-    "recorded_at",
-    "received_at",
-    "source",
-    "latitude",
-    "longitude",
-    "speed_kmh",
-    "course_deg",
-    "fuel_pct",
-    "battery_pct",
-    "range_km",
-    "odometer_km",
-    "locked",
-    "doors",
-    "tires_kpa",
-    "oil_life_pct",
-    "charging",
-]
+#: The CSV's columns: when and from where, then every stored field (one list: the store's).
+TELEMETRY_COLUMNS = ["recorded_at", "received_at", "source", *STATE_COLUMNS]
 
 
 def export_telemetry(

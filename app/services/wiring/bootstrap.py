@@ -29,7 +29,7 @@ from app.models.rentals import vehicle_basics
 from app.paths import AppPaths
 from app.services.alerts.service import AlertService
 from app.services.change_feed import ChangePublisher, is_postgres
-from app.services.commands.audit import CommandAudit
+from app.services.commands.audit import AuditTrail
 from app.services.commands.relay import CommandRelay
 from app.services.commands.relayed import RelayedCommands
 from app.services.commands.senders import (
@@ -140,7 +140,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         iot=iot,
         telemetry=TelemetryReads(database),
         exports=Exports(database),
-        audit=CommandAudit(database),
+        audit=AuditTrail(database),
         telemetry_writer=writer,
         telemetry_cron=cron,
         command_relay=relay,

@@ -17,7 +17,7 @@ from app.models.database import Database, sqlite_url
 from app.paths import AppPaths
 from app.services.alerts.service import AlertService
 from app.services.change_feed import Change, ChangeListener, ChangePublisher
-from app.services.commands.audit import CommandAudit
+from app.services.commands.audit import AuditTrail
 from app.services.commands.relay import CommandRelay
 from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
@@ -67,7 +67,7 @@ class AppContext:
     iot: IotHandle
     telemetry: TelemetryReads
     exports: Exports
-    audit: CommandAudit
+    audit: AuditTrail
     telemetry_writer: TelemetryWriter | None
     telemetry_cron: TelemetryCron | None
     command_relay: CommandRelay | None

@@ -7,12 +7,12 @@ import socket
 
 import pytest
 
-from app.integrations.iot.commands import CommandState
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.integrations.iot.records import RecordKind
 from app.integrations.iot.serial_reader import SerialConfig, SerialReader, SerialStatus
 from app.integrations.iot.simulator import default_fleet, start_device_simulator
 from app.integrations.iot.sink import InMemorySink
+from app.models.enums import CommandState
 
 PROTOCOLS = ("omni", "gl200", "teltonika", "gt06")
 

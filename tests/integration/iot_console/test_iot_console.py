@@ -7,7 +7,7 @@ confirmed by the device and audited, and an unknown device claimed into a vehicl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import pytest
@@ -15,10 +15,10 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from app.config import DemoSettings, Settings
-from app.integrations.iot.commands import CommandState
 from app.integrations.iot.simulator import SimDeviceSpec, start_device_simulator
 from app.models.command_audit import CommandAudit
-from app.models.database import Database, sqlite_url
+from app.models.database import Database
+from app.models.enums import CommandState
 from app.models.orm import IotDevice, TelemetrySample, VehicleState
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.iot.commands import IotCommandRefused
@@ -38,12 +38,10 @@ class Demo:
 
 
 @pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
-    database.migrate()
-    seed_if_empty(VehicleRepository(database), SETTINGS.demo)
-    yield database
-    database.close()
+def db(db: Database) -> Database:
+    """The shared migrated database, with the demo fleet in it."""
+    seed_if_empty(VehicleRepository(db), SETTINGS.demo)
+    return db
 
 
 @pytest_asyncio.fixture

@@ -1,10 +1,9 @@
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.config import AlertSettings, Settings
-from app.models.database import Database, sqlite_url
+from app.models.database import Database
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import TelemetryStore
 from app.models.vehicles import VehicleFields, VehicleRepository
@@ -19,14 +18,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
-    database.migrate()
-    yield database
-    database.close()
 
 
 def store(db: Database, vehicle_id: int, at: datetime, **values) -> None:

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.config import Settings, TelemetrySettings
-from app.models.database import Database, sqlite_url
+from app.models.database import Database
 from app.models.orm import SmartcarConnection
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.alerts.service import AlertService
@@ -20,14 +19,6 @@ from tests.helpers.rentals import open_rental
 from tests.unit.alerts.test_alert_service import Clock, store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
-    database.migrate()
-    yield database
-    database.close()
 
 
 def status_of(db: Database, vehicle_id: int) -> str:

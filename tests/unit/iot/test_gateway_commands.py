@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.integrations.iot.commands import CommandState, CommandTimeouts, CommandUpdate
+from app.integrations.iot.commands import CommandTimeouts, CommandUpdate
+from app.models.enums import CommandState
 from tests.unit.iot.gateway_helpers import KNOWN, LineClient, running_gateway
 
 S = CommandState

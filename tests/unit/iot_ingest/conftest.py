@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import pytest_asyncio
 
 from app.integrations.iot.records import DeviceRecord, LockState, RecordKind
-from app.models.database import Database, sqlite_url
+from app.models.database import Database
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.iot.ingest import IotIngest
 from app.services.telemetry.writer import TelemetryWriter
@@ -27,14 +26,6 @@ class Rig:
     writer: TelemetryWriter
     ingest: IotIngest
     vehicles: dict[str, int]  # IMEI -> vehicle id (plus "spare": a vehicle without device)
-
-
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
-    database.migrate()
-    yield database
-    database.close()
 
 
 def scooter(n: int, imei: str | None, protocol: str = "omni") -> VehicleFields:

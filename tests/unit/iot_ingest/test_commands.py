@@ -8,9 +8,10 @@ import socket
 
 import pytest
 
-from app.integrations.iot.commands import CommandState, CommandTimeouts
+from app.integrations.iot.commands import CommandTimeouts
 from app.integrations.iot.gateway import GatewayConfig, IotGateway
 from app.models.command_audit import CommandAudit
+from app.models.enums import CommandState
 from app.models.orm import IotDevice
 from app.services.iot.commands import IotCommandRefused, IotCommandService, codec_actions
 from tests.unit.iot_ingest.conftest import IMEI_A, IMEI_B

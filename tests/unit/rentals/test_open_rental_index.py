@@ -21,6 +21,8 @@ from tests.helpers.rentals import NOW, OPEN_STATES, open_rental
 
 @pytest.fixture
 def db(tmp_path) -> Iterator[Database]:
+    """Unlike the shared ``db`` (tests/conftest.py), no schema yet: each test migrates
+    it to the revision it needs."""
     database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
     try:
         yield database

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.models.database import Database, sqlite_url
+from app.models.database import Database
 from app.models.telemetry_reading import TelemetryReading
 from app.models.vehicles import VehicleFields, VehicleRepository
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
-    database.migrate()
-    yield database
-    database.close()
 
 
 @pytest.fixture
