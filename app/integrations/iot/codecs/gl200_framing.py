@@ -16,6 +16,7 @@ byte, so every report the device had kept while offline was lost.
 
 from __future__ import annotations
 
+from app.integrations.iot.codecs.framing import StreamFramer
 from app.integrations.iot.records import FrameError
 
 TEXT_HEADERS = (b"+RESP:", b"+BUFF:", b"+ACK:")
@@ -74,7 +75,7 @@ def binary_length(buf: bytes | bytearray) -> int:
     return int.from_bytes(buf[offset : offset + size], "big")
 
 
-class Gl200Framer:
+class Gl200Framer(StreamFramer):
     """Splits a Queclink stream into whole ASCII or binary frames.
 
     Bytes before a ``+`` (or the ``-`` of a Protocol Pro buffered report) are skipped; an
@@ -83,42 +84,20 @@ class Gl200Framer:
     frames are returned with their ``$``.
     """
 
-    def __init__(self, max_frame: int = 4096) -> None:
-        self._max = max_frame
-        self._buf = bytearray()
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an unfinished frame held back (the gateway's slow-sender timer)."""
-        return len(self._buf)
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        frames: list[bytes] = []
-        while True:
-            found = (self._buf.find(b"+"), self._buf.find(b"-"))
-            start = min((i for i in found if i >= 0), default=-1)
-            if start < 0:
-                self._buf.clear()
-                return frames
-            del self._buf[:start]
-            kind = _classify(self._buf)
-            if kind == "garbage":
-                del self._buf[:1]
-            elif kind == "partial":
-                return frames
-            elif kind == "binary":
-                frame = self._binary()
-                if frame is None:
-                    return frames
-                if frame:
-                    frames.append(frame)
-            else:
-                frame = self._text()
-                if frame is None:
-                    return frames
-                if frame:
-                    frames.append(frame)
+    def _cut(self) -> bytes | None:
+        found = (self._buf.find(b"+"), self._buf.find(b"-"))
+        start = min((i for i in found if i >= 0), default=-1)
+        if start < 0:
+            self._buf.clear()
+            return None
+        del self._buf[:start]
+        kind = _classify(self._buf)
+        if kind == "garbage":
+            del self._buf[:1]
+            return b""
+        if kind == "partial":
+            return None
+        return self._binary() if kind == "binary" else self._text()
 
     def _binary(self) -> bytes | None:
         """The next binary frame, ``b""`` if the header was noise, None if more is needed."""
@@ -133,9 +112,7 @@ class Gl200Framer:
             raise FrameError(f"gl200 binary frame declares {length} bytes, over {self._max}")
         if len(self._buf) < length:
             return None
-        frame = bytes(self._buf[:length])
-        del self._buf[:length]
-        return frame
+        return self._take(length)
 
     def _text(self) -> bytes | None:
         """The next ASCII frame, ``b""`` after a resync, None if more is needed."""
@@ -153,10 +130,7 @@ class Gl200Framer:
             del self._buf[:restart]
             return b""
         if end < 0:
-            if len(self._buf) > self._max:
-                size = len(self._buf)
-                self._buf.clear()
-                raise FrameError(f"gl200 report over {self._max} bytes without '$' ({size} so far)")
+            self._drop_unfinished("gl200 report", "'$'")
             return None
         if end + 1 > self._max:
             del self._buf[: end + 1]

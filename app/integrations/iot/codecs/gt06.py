@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.crc16 import crc_itu
+from app.integrations.iot.codecs.framing import StreamFramer
 from app.integrations.iot.codecs.gt06_messages import (
     COMMAND_TYPES,
     DATA_TYPES,
@@ -62,7 +63,7 @@ def build_packet(msg_type: int, content: bytes, serial: int, *, extended: bool =
     return head[:2] + body + crc_itu(body).to_bytes(2, "big") + STOP
 
 
-class Gt06Framer:
+class Gt06Framer(StreamFramer):
     """Cuts frames by their length field, falling back to the ``0D0A`` stop like Traccar.
 
     Some firmware writes a wrong length (the corpus has a 0x69 Wi-Fi packet declaring 3
@@ -73,31 +74,20 @@ class Gt06Framer:
     FrameError the offending start byte is gone, so feeding on continues with what follows.
     """
 
-    def __init__(self, max_frame: int = 4096) -> None:
-        self._max = max_frame
-        self._buf = bytearray()
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an unfinished frame held back (the gateway's slow-sender timer)."""
-        return len(self._buf)
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        frames: list[bytes] = []
-        while True:
-            start = _find_start(self._buf, 0)
-            if start < 0:
-                keep = 1 if self._buf[-1:] in (b"\x78", b"\x79") else 0
-                del self._buf[: len(self._buf) - keep]
-                return frames
-            del self._buf[:start]
-            end = self._frame_end()
-            if end is None:
-                return frames
-            if end > 0:
-                frames.append(bytes(self._buf[:end]))
-            del self._buf[: abs(end)]
+    def _cut(self) -> bytes | None:
+        start = _find_start(self._buf, 0)
+        if start < 0:
+            keep = 1 if self._buf[-1:] in (b"\x78", b"\x79") else 0
+            del self._buf[: len(self._buf) - keep]
+            return None
+        del self._buf[:start]
+        end = self._frame_end()
+        if end is None:
+            return None
+        if end > 0:
+            return self._take(end)
+        del self._buf[:-end]
+        return b""
 
     def _frame_end(self) -> int | None:
         """End of the frame at the buffer start; negative: skip that many bytes; None: wait."""

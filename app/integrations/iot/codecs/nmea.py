@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from app.integrations.iot.codecs.framing import StreamFramer
 from app.integrations.iot.device_ids import check_device_id, check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
 
@@ -39,37 +40,23 @@ _QZE_RE = re.compile(
 )
 
 
-class NmeaFramer:
+class NmeaFramer(StreamFramer):
     """Splits a stream into lines (LF, optional CR). Noise glued before a ``$`` is cut
     off unless it looks like the id prefix some trackers put there (``<imei>$GPRMC...``)."""
 
-    def __init__(self, max_frame: int = 4096) -> None:
-        self._max = max_frame
-        self._buf = bytearray()
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an unfinished frame held back (the gateway's slow-sender timer)."""
-        return len(self._buf)
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        frames: list[bytes] = []
-        while (end := self._buf.find(b"\n")) >= 0:
-            line = bytes(self._buf[:end]).strip(b"\r\x00 ")
-            del self._buf[: end + 1]
-            dollar = line.rfind(b"$")
-            if dollar > 0 and not _ID_PREFIX_RE.fullmatch(line[:dollar]):
-                line = line[dollar:]
-            if len(line) > self._max:
-                raise FrameError(f"NMEA line of {len(line)} bytes exceeds {self._max}")
-            if line:
-                frames.append(line)
-        if len(self._buf) > self._max:
-            size = len(self._buf)
-            self._buf.clear()
-            raise FrameError(f"NMEA line over {self._max} bytes without newline ({size} so far)")
-        return frames
+    def _cut(self) -> bytes | None:
+        end = self._buf.find(b"\n")
+        if end < 0:
+            self._drop_unfinished("NMEA line", "newline")
+            return None
+        line = bytes(self._buf[:end]).strip(b"\r\x00 ")
+        del self._buf[: end + 1]
+        dollar = line.rfind(b"$")
+        if dollar > 0 and not _ID_PREFIX_RE.fullmatch(line[:dollar]):
+            line = line[dollar:]
+        if len(line) > self._max:
+            raise FrameError(f"NMEA line of {len(line)} bytes exceeds {self._max}")
+        return line
 
 
 def parse_ddmm(value: str, hemisphere: str) -> float | None:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from app.integrations.iot.codecs.framing import StreamFramer
 from app.integrations.iot.codecs.nmea import format_ddmm
 from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import (
@@ -50,7 +51,7 @@ _RESULT_TYPES = frozenset(
 _W0_ALARMS = {"1": "movement", "2": "fallDown", "3": "lowBattery"}
 
 
-class OmniFramer:
+class OmniFramer(StreamFramer):
     """Cuts ``*...#`` frames out of a TCP stream.
 
     A frame starts at the last ``*`` before its ``#``: fields never contain ``*``, so
@@ -58,39 +59,26 @@ class OmniFramer:
     stream resynchronises after garbage.
     """
 
-    def __init__(self, max_frame: int = 4096) -> None:
-        self._max = max_frame
-        self._buf = bytearray()
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an unfinished frame held back (the gateway's slow-sender timer)."""
-        return len(self._buf)
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        frames: list[bytes] = []
-        while True:
-            end = self._buf.find(b"#")
-            if end < 0:
-                break
-            start = self._buf.rfind(b"*", 0, end)
-            if start >= 0 and end + 1 - start <= self._max:
-                frames.append(bytes(self._buf[start : end + 1]))
-            elif start >= 0:
-                del self._buf[: end + 1]
-                raise FrameError(f"omni frame of {end + 1 - start} bytes exceeds {self._max}")
-            del self._buf[: end + 1]
-        start = self._buf.rfind(b"*")
-        if start < 0:
-            self._buf.clear()
-        else:
-            del self._buf[:start]
-            if len(self._buf) > self._max:
-                size = len(self._buf)
+    def _cut(self) -> bytes | None:
+        end = self._buf.find(b"#")
+        if end < 0:
+            start = self._buf.rfind(b"*")
+            if start < 0:
                 self._buf.clear()
-                raise FrameError(f"omni frame over {self._max} bytes without '#' ({size} so far)")
-        return frames
+            else:
+                del self._buf[:start]
+                self._drop_unfinished("omni frame", "'#'")
+            return None
+        start = self._buf.rfind(b"*", 0, end)
+        if start < 0:
+            del self._buf[: end + 1]
+            return b""
+        if end + 1 - start > self._max:
+            del self._buf[: end + 1]
+            raise FrameError(f"omni frame of {end + 1 - start} bytes exceeds {self._max}")
+        frame = bytes(self._buf[start : end + 1])
+        del self._buf[: end + 1]
+        return frame
 
 
 def _coordinate(degrees: str, minutes: str, hemisphere: str) -> float:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.crc16 import crc16_ibm
+from app.integrations.iot.codecs.framing import StreamFramer
 from app.integrations.iot.codecs.teltonika_avl import AVL_CODECS, Reader, read_avl_records
 from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
@@ -84,7 +85,7 @@ def _avl_crc_ok(frame: bytes | bytearray) -> bool:
     return crc16_ibm(bytes(frame[8:-4])) == int.from_bytes(frame[-4:], "big")
 
 
-class TeltonikaFramer:
+class TeltonikaFramer(StreamFramer):
     """Cuts IMEI handshakes, keep-alive bytes and AVL packets out of a TCP stream.
 
     Anything that is not the start of one of those is skipped a byte at a time. A header
@@ -94,28 +95,16 @@ class TeltonikaFramer:
     FrameError the offending byte is gone, so feeding on continues with what follows.
     """
 
-    def __init__(self, max_frame: int = 4096) -> None:
-        self._max = max_frame
-        self._buf = bytearray()
-
-    @property
-    def buffered(self) -> int:
-        """Bytes of an unfinished frame held back (the gateway's slow-sender timer)."""
-        return len(self._buf)
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        frames: list[bytes] = []
-        while self._buf:
-            size = self._frame_size()
-            if size is None:
-                break
-            if size > 0:
-                frames.append(bytes(self._buf[:size]))
-                del self._buf[:size]
-            else:
-                del self._buf[: -size or 1]
-        return frames
+    def _cut(self) -> bytes | None:
+        if not self._buf:
+            return None
+        size = self._frame_size()
+        if size is None:
+            return None
+        if size > 0:
+            return self._take(size)
+        del self._buf[: -size or 1]
+        return b""
 
     def _frame_size(self) -> int | None:
         """Size of the frame at the buffer start; <= 0 means skip that many (0: one) bytes."""
