@@ -14,18 +14,18 @@ from __future__ import annotations
 import html
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import folium
 from branca.element import MacroElement
 from jinja2 import Template
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtWidgets import QWidget
 
 from app.models.vehicles import VehicleRow
 from app.views import formatting as fmt
-from app.views.map_host import host_page
+from app.views.map_host import MapPageView, PageBridge, js_value
 from app.views.map_tiles import TileCache
 
 logger = logging.getLogger(__name__)
@@ -85,27 +85,22 @@ class _GlueInit(MacroElement):
         self.config = json.dumps(PAGE_CONFIG)
 
 
-class MapBridge(QObject):
-    """The object the page talks to (``bridge`` in JS)."""
+class MapBridge(PageBridge):
+    """The object the page talks to (``bridge`` in JS): page ready, clicks, frames shown."""
 
     clicked = Signal(int)
-    ready = Signal()
     painted = Signal(str)
 
     @Slot(int)
     def markerClicked(self, vehicle_id: int) -> None:
         self.clicked.emit(vehicle_id)
 
-    @Slot()
-    def pageReady(self) -> None:
-        self.ready.emit()
-
     @Slot(str)
     def frameShown(self, token: str) -> None:
         self.painted.emit(token)
 
 
-class FleetMapView(QWidget):
+class FleetMapView(MapPageView):
     """Every vehicle on one map.
 
     Signals:
@@ -115,15 +110,21 @@ class FleetMapView(QWidget):
     """
 
     vehicle_clicked = Signal(int)
-    ready = Signal()
     painted = Signal(str)
+    bridge: MapBridge
 
     def __init__(
         self, tiles: TileCache, center: tuple[float, float], parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
+        super().__init__(
+            tiles,
+            page=PAGE,
+            html=build_page(center),
+            script=GLUE_JS,
+            bridge=MapBridge,
+            parent=parent,
+        )
         self.setObjectName("fleetMap")
-        self.is_ready = False
         self._full: dict[int, Record] | None = None
         self._changed: dict[int, Record] = {}
         self._gone: set[int] = set()
@@ -132,24 +133,8 @@ class FleetMapView(QWidget):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self.flush)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.bridge = MapBridge(self)
         self.bridge.clicked.connect(self.vehicle_clicked)
-        self.bridge.ready.connect(self._on_ready)
         self.bridge.painted.connect(self.painted)
-        hosted = host_page(
-            self,
-            layout,
-            tiles=tiles,
-            page=PAGE,
-            html=build_page(center),
-            script=GLUE_JS,
-            bridge=self.bridge,
-        )
-        self.view = hosted.view if hosted else None
-        if hosted:
-            self.profile, self.handler = hosted.profile, hosted.handler
 
     # Data in ------------------------------------------------------------------------
     def set_rows(self, rows: Iterable[VehicleRow]) -> None:
@@ -204,11 +189,11 @@ class FleetMapView(QWidget):
             return  # _on_ready flushes
         calls = []
         if self._full is not None:
-            calls.append(f"fleetMap.set({_js(list(self._full.values()))})")
+            calls.append(f"fleetMap.set({js_value(list(self._full.values()))})")
             self._full = None
         if self._changed or self._gone:
             changed, gone = list(self._changed.values()), sorted(self._gone)
-            calls.append(f"fleetMap.update({_js(changed)}, {_js(gone)})")
+            calls.append(f"fleetMap.update({js_value(changed)}, {js_value(gone)})")
             self._changed.clear()
             self._gone.clear()
         if token:
@@ -218,20 +203,7 @@ class FleetMapView(QWidget):
 
     # Page ---------------------------------------------------------------------------
     def _on_ready(self) -> None:
-        self.is_ready = True
-        self.ready.emit()
+        super()._on_ready()
         self.flush()
         if self._focus is not None:
             self._send_focus()
-
-    def run_js(self, script: str, callback: Callable[[Any], None] | None = None) -> None:
-        if self.view is None:
-            return
-        if callback is None:
-            self.view.page().runJavaScript(script, 0)
-        else:
-            self.view.page().runJavaScript(script, 0, callback)
-
-
-def _js(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)

@@ -5,14 +5,20 @@ Each page gets its own off-the-record profile with the ``app://`` / ``tiles://``
 handler installed, its JavaScript glue from ``resources/map/``, and a QWebChannel with one
 ``bridge`` object for calls back into Python. A missing scheme registration or glue file
 leaves a label in the layout instead of crashing the console.
+
+:class:`MapPageView` is the widget around it (the page, its bridge, ``ready`` and
+``run_js``); :mod:`app.views.fleet_map` and :mod:`app.views.replay_map` build on it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QUrl
+from PySide6.QtCore import QObject, Qt, QUrl, Signal, Slot
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import QWebEnginePage, QWebEngineProfile
 from PySide6.QtWebEngineWidgets import QWebEngineView
@@ -90,3 +96,73 @@ def host_page(
     layout.addWidget(view)
     view.load(QUrl(f"app://page/{page}"))
     return HostedPage(view, profile, handler)
+
+
+class PageBridge(QObject):
+    """The object a page talks to (``bridge`` in JS): ``pageReady()`` once it accepts data.
+    A page with more to say back subclasses it with more slots."""
+
+    ready = Signal()
+
+    @Slot()
+    def pageReady(self) -> None:
+        self.ready.emit()
+
+
+class MapPageView(QWidget):
+    """A widget showing one hosted page; ``view`` is None when the page is unavailable.
+
+    The page loads asynchronously: ``is_ready`` turns True, and ``ready`` is emitted, when
+    its glue calls ``bridge.pageReady()``. Subclasses extend ``_on_ready`` to push what
+    they held back until then.
+
+    Signals:
+        ready(): the page is loaded and accepts data.
+    """
+
+    ready = Signal()
+
+    def __init__(
+        self,
+        tiles: TileCache,
+        *,
+        page: str,
+        html: str,
+        script: str,
+        bridge: type[PageBridge] = PageBridge,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.is_ready = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.bridge = bridge(self)
+        self.bridge.ready.connect(self._on_ready)
+        hosted = host_page(
+            self, layout, tiles=tiles, page=page, html=html, script=script, bridge=self.bridge
+        )
+        self.view: QWebEngineView | None = hosted.view if hosted else None
+        if hosted:
+            self.profile, self.handler = hosted.profile, hosted.handler
+
+    def _on_ready(self) -> None:
+        self.is_ready = True
+        self.ready.emit()
+
+    def run_js(self, script: str, callback: Callable[[Any], None] | None = None) -> None:
+        if self.view is None:
+            return
+        if callback is None:
+            self.view.page().runJavaScript(script, 0)
+        else:
+            self.view.page().runJavaScript(script, 0, callback)
+
+    async def aclose(self) -> None:
+        """Cancel the page's tile downloads and close their client."""
+        if self.view is not None:
+            await self.handler.aclose()
+
+
+def js_value(value: object) -> str:
+    """``value`` as a JavaScript literal (compact JSON; NaN and infinities refused)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)

@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
-from PySide6.QtWebEngineWidgets import QWebEngineView
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from app.models.track_queries import Track
-from app.views.map_host import host_page
+from app.views.map_host import MapPageView, js_value
 from app.views.map_tiles import TileCache
 
 logger = logging.getLogger(__name__)
@@ -49,56 +45,28 @@ def build_page(center: tuple[float, float], zoom: int = 13) -> str:
     return _PAGE.format(config=json.dumps(config))
 
 
-class _Bridge(QObject):
-    ready = Signal()
-
-    @Slot()
-    def pageReady(self) -> None:
-        self.ready.emit()
-
-
-class ReplayMap(QWidget):
+class ReplayMap(MapPageView):
     """One track and a cursor on a map. Calls made before the page is ready are queued.
 
     Signals:
         ready(): the page is loaded and accepts data.
     """
 
-    ready = Signal()
-
     def __init__(
         self, tiles: TileCache, center: tuple[float, float], parent: QWidget | None = None
     ) -> None:
-        super().__init__(parent)
-        self.is_ready = False
+        super().__init__(tiles, page=PAGE, html=build_page(center), script=GLUE_JS, parent=parent)
         self._pending: list[str] = []
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.view: QWebEngineView | None = None
-        self.bridge = _Bridge(self)
-        self.bridge.ready.connect(self._on_ready)
-        hosted = host_page(
-            self,
-            layout,
-            tiles=tiles,
-            page=PAGE,
-            html=build_page(center),
-            script=GLUE_JS,
-            bridge=self.bridge,
-        )
-        self.view = hosted.view if hosted else None
-        if hosted:
-            self.profile, self.handler = hosted.profile, hosted.handler
 
     def set_track(self, track: Track) -> None:
         segments = [
             [[f.lat, f.lon] for f in track.fixes[start:stop]] for start, stop in track.segments
         ]
-        self._call(f"routeReplay.setTrack({_js(segments)})")
+        self._call(f"routeReplay.setTrack({js_value(segments)})")
 
     def set_cursor(self, position: tuple[float, float] | None) -> None:
         lat, lon = position if position is not None else (None, None)
-        self._call(f"routeReplay.cursor({_js(lat)}, {_js(lon)})")
+        self._call(f"routeReplay.cursor({js_value(lat)}, {js_value(lon)})")
 
     def _call(self, script: str) -> None:
         if self.is_ready:
@@ -107,24 +75,7 @@ class ReplayMap(QWidget):
             self._pending.append(script)
 
     def _on_ready(self) -> None:
-        self.is_ready = True
         if self._pending:
             self.run_js(";".join(self._pending))
             self._pending.clear()
-        self.ready.emit()
-
-    def run_js(self, script: str, callback: Callable[[Any], None] | None = None) -> None:
-        if self.view is None:
-            return
-        if callback is None:
-            self.view.page().runJavaScript(script, 0)
-        else:
-            self.view.page().runJavaScript(script, 0, callback)
-
-    async def aclose(self) -> None:
-        if self.view is not None:
-            await self.handler.aclose()
-
-
-def _js(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+        super()._on_ready()
