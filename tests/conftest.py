@@ -23,13 +23,29 @@ pytest_plugins = ["pytester"]  # tests/unit/test_log_guard.py runs pytest on sam
 
 
 @pytest.fixture
-def db(tmp_path) -> Iterator[Database]:
-    """A migrated SQLite database in the test's temp dir (PostgreSQL tests override it:
-    tests/integration/shared/conftest.py)."""
-    database = Database(sqlite_url(tmp_path / "fleet.sqlite"))
-    database.migrate()
-    yield database
-    database.close()
+def db_url(tmp_path) -> str:
+    """Where ``db`` lives: a SQLite file in the test's temp dir (the shared-mode tests
+    override it with a fresh PostgreSQL database)."""
+    return sqlite_url(tmp_path / "fleet.sqlite")
+
+
+@pytest.fixture
+def db_migrated() -> bool:
+    """Whether ``db`` comes migrated to the head revision; a test module that migrates
+    step by step itself overrides it with False."""
+    return True
+
+
+@pytest.fixture
+def db(db_url: str, db_migrated: bool) -> Iterator[Database]:
+    """The test's database (the schema migrated in, see ``db_migrated``), closed after it."""
+    database = Database(db_url)
+    try:
+        if db_migrated:
+            database.migrate()
+        yield database
+    finally:
+        database.close()
 
 
 @dataclass(frozen=True)

@@ -160,8 +160,17 @@ def confirmations():
 
 
 @pytest.fixture
-def window(qtbot, qloop, context, confirmations):
-    win = MainWindow(context, confirm=confirmations)
+def window_context(context):
+    """The context ``window`` opens on: the test's ``context``. A module overrides it for
+    another one (an offline review copy) or to store data before the window opens."""
+    return context
+
+
+@pytest.fixture
+def window(qtbot, qloop, window_context, confirmations):
+    """The main window on ``window_context``, shown, its fleet list loaded; closed after
+    the test (before ``window_context`` is torn down)."""
+    win = MainWindow(window_context, confirm=confirmations)
     qtbot.addWidget(win)
     win.show()
     win.reload()

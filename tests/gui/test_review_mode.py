@@ -5,14 +5,14 @@ from PySide6.QtWidgets import QPushButton
 
 from app.paths import resolve_paths
 from app.services.wiring.bootstrap import open_context
-from app.views.main_window import MainWindow
 from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def review_window(qtbot, qloop, tmp_path, context, confirmations):
+def window_context(tmp_path, context):
+    """``window`` (tests/gui/conftest.py) opens on an offline review copy of ``context``."""
     copy = tmp_path / "review.sqlite"
     with context.database.engine.connect() as connection:
         connection.exec_driver_sql(f"VACUUM INTO '{copy}'")
@@ -22,18 +22,11 @@ def review_window(qtbot, qloop, tmp_path, context, confirmations):
         db_url=f"sqlite:///{copy}",
         review=True,
     )
-    win = MainWindow(review, confirm=confirmations)
-    qtbot.addWidget(win)
-    win.show()
-    win.reload()
-    qloop.run_until_complete(until(lambda: win.model.rowCount() > 0, what="the fleet list"))
-    yield win
-    win.close()
+    yield review
     review.close()
 
 
-async def test_commands_and_connect_are_disabled_with_the_reason(review_window):
-    window = review_window
+async def test_commands_and_connect_are_disabled_with_the_reason(window):
     assert not window.add_action.isEnabled()
     for kind, names in (("iot", {"Lock", "Unlock", "Locate"}), ("none", {"Connect Car"})):
         row = next(r for r in window.model.rows if r.connection_type == kind)
@@ -81,8 +74,8 @@ def stored_connection(context):
 
 
 @pytest.fixture
-def review_with_connection(stored_connection, review_window):
-    return review_window, *stored_connection
+def review_with_connection(stored_connection, window):
+    return window, *stored_connection
 
 
 async def test_review_never_claims_data_is_flowing(review_with_connection):

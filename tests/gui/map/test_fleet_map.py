@@ -88,24 +88,16 @@ async def test_cached_tiles_are_served_and_tooltips_are_escaped(map_view, tile_c
 
 
 @pytest.fixture
-def placed_window(qtbot, qloop, context, confirmations):
-    """A main window whose demo vehicles all have a position."""
-    from app.views.main_window import MainWindow
-
+def window_context(context):
+    """``window`` (tests/gui/conftest.py) opens with every demo vehicle placed on the map."""
     now = datetime.now(UTC)
     ids = context.vehicles.repository.list_rows(include_archived=False)
     store(context, [reading(r.id, now, lat=52.5 + r.id / 500, lon=13.4) for r in ids])
-    win = MainWindow(context, confirm=confirmations)
-    qtbot.addWidget(win)
-    win.show()
-    win.reload()
-    qloop.run_until_complete(until(lambda: win.model.rowCount() > 0, what="the fleet list"))
-    yield win
-    win.close()
+    return context
 
 
-async def test_map_tab_follows_the_list_and_selects_on_click(placed_window):
-    win = placed_window
+async def test_map_tab_follows_the_list_and_selects_on_click(window):
+    win = window
     views = win.telemetry_views
     assert views.map is None  # not built until the tab is opened
     views.left_tabs.setCurrentIndex(1)
@@ -158,8 +150,8 @@ async def map_view_of(view: FleetMapView) -> dict:
     )
 
 
-async def test_selection_centres_once_then_the_view_stays_where_the_user_put_it(placed_window):
-    win = placed_window
+async def test_selection_centres_once_then_the_view_stays_where_the_user_put_it(window):
+    win = window
     views = win.telemetry_views
     views.left_tabs.setCurrentIndex(1)
     fleet_map = views.map

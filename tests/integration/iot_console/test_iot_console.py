@@ -37,15 +37,9 @@ class Demo:
     iot_vehicles: dict[str, int]  # IMEI -> vehicle id
 
 
-@pytest.fixture
-def db(db: Database) -> Database:
-    """The shared migrated database, with the demo fleet in it."""
-    seed_if_empty(VehicleRepository(db), SETTINGS.demo)
-    return db
-
-
 @pytest_asyncio.fixture
 async def demo(db) -> AsyncIterator[Demo]:
+    seed_if_empty(VehicleRepository(db), SETTINGS.demo)
     writer = TelemetryWriter(db, retry_initial_s=0.01)
     writer_task = asyncio.get_running_loop().create_task(writer.run())
     runtime = await start_iot(
@@ -198,11 +192,6 @@ async def test_an_unknown_device_waits_in_the_inbox_until_claimed_then_reports(d
 
 
 @pytest.mark.asyncio
-@pytest.mark.expect_log(
-    "app.services.tasks", r"background task iot\-demo\-devices crashed", level="ERROR"
-)
-@pytest.mark.expect_log("app.services.tasks", r"background task iot\-demo\-devices restarts in")
-@pytest.mark.expect_log("app.services.tasks", r"background task serial")
 async def test_a_device_simulation_that_ends_by_itself_is_shown_down_and_restarted(demo):
     """The demo's simulator thread is supervised: down in the supervisor's state (the
     status bar's source), then a fresh simulation whose devices and GPS report again."""

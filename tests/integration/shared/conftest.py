@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from app.models.database import Database
 from tests.helpers.postgres import PostgresServer, running_postgres
 
 
@@ -23,11 +20,6 @@ def pg_url(postgres: PostgresServer) -> str:
 
 
 @pytest.fixture
-def db(pg_url: str) -> Iterator[Database]:
-    """The schema migrated into a fresh database, closed after the test."""
-    database = Database(pg_url)
-    database.migrate()
-    try:
-        yield database
-    finally:
-        database.close()
+def db_url(pg_url: str) -> str:
+    """``db`` (tests/conftest.py) is the schema migrated into that fresh database."""
+    return pg_url

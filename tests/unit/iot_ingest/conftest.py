@@ -1,4 +1,5 @@
-"""A migrated SQLite database with two IoT scooters, a running writer and the ingest."""
+"""Two IoT scooters in the test's database (``db``, tests/conftest.py), a running writer
+and the ingest."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A migrated SQLite database in a temp dir with a few vehicles, and a reading factory."""
+"""A few vehicles in the test's database (``db``, tests/conftest.py), and a reading factory."""
 
 from __future__ import annotations
 
