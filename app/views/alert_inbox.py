@@ -21,7 +21,8 @@ from qasync import asyncSlot
 from app.services.alerts.rules import LABELS
 from app.services.alerts.service import AlertService
 from app.views.fit_content import widen_to_table
-from app.views.ops_tables import fill, gone, make_table, selected_ids
+from app.views.lifetime import gone
+from app.views.ops_tables import fill, make_table, selected_ids
 from app.views.rental_views import _when
 
 HEADERS = ["Severity", "Vehicle", "Alert", "Details", "First seen", "Last seen", "Count", "Ack"]

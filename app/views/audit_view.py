@@ -10,7 +10,8 @@ from qasync import asyncSlot
 
 from app.services.commands.audit import AuditTrail
 from app.services.telemetry.reads import Exports
-from app.views.ops_tables import ask_csv_path, fill, gone, make_table
+from app.views.lifetime import gone
+from app.views.ops_tables import ask_csv_path, fill, make_table
 from app.views.rental_views import _when
 
 HEADERS = ["When", "Vehicle", "Action", "Channel", "Who", "Reason", "Result", "Error"]

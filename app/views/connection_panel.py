@@ -34,6 +34,7 @@ from app.services.connections.tokens import ConnectionProblem
 from app.views import formatting as fmt
 from app.views.connect_dialog import ConnectDialog
 from app.views.dialogs import Confirm
+from app.views.lifetime import gone
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class ConnectionPanel(QWidget):
 
     async def _load(self, vehicle_id: int) -> None:
         record = await self.service.connection_for(vehicle_id)
-        if self.row is None or self.row.id != vehicle_id:
+        if gone(self) or self.row is None or self.row.id != vehicle_id:
             return
         self.record = record
         self._render()

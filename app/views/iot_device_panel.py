@@ -34,6 +34,7 @@ from app.services.iot.runtime import IotHandle, IotRuntime
 from app.services.rentals.service import ReasonRequired
 from app.views import formatting as fmt
 from app.views.dialogs import Confirm, Prompt, ask_text
+from app.views.lifetime import gone
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +158,8 @@ class IotDevicePanel(QWidget):
         if row is None:
             return
         device = await self._iot.device(row.id)
+        if gone(self):  # the window closed while the device was read
+            return
         if self.row is not None and self.row.id == row.id:
             self.device = device
             self._fill_frames()

@@ -39,7 +39,7 @@ from app.services.iot.ingest import INBOX_MAX, INBOX_PER_ADDRESS
 from app.services.iot.runtime import IotRuntime
 from app.services.wiring.context import AppContext
 from app.views.fit_content import widen_to_table
-from app.views.ops_tables import gone
+from app.views.lifetime import gone
 from app.views.vehicle_dialog import VehicleDialog
 
 logger = logging.getLogger(__name__)

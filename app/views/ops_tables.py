@@ -12,20 +12,10 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QWidget,
 )
-from shiboken6 import isValid
 
 from app.views.dialogs import ask_save_path
 
 ID_ROLE = Qt.ItemDataRole.UserRole
-
-
-def gone(window: QWidget) -> bool:
-    """Whether ``window`` was closed and deleted while one of its reloads awaited data.
-
-    A tool window's reload awaits the database, and the operator may close the window
-    meanwhile; touching its deleted tables then raises from the loop's callback.
-    """
-    return not isValid(window)
 
 
 def make_table(headers: Sequence[str], name: str) -> QTableWidget:

@@ -45,7 +45,8 @@ from app.services.rentals.states import LABELS, PRE_ACTIVE, parse_state
 from app.services.rentals.surcharges import Receipt, SurchargeLine
 from app.services.telemetry.reads import Exports
 from app.views.dialogs import Confirm, ask
-from app.views.ops_tables import ask_csv_path, fill, gone, make_table, selected_ids
+from app.views.lifetime import gone
+from app.views.ops_tables import ask_csv_path, fill, make_table, selected_ids
 
 logger = logging.getLogger(__name__)
 

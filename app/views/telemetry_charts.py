@@ -32,6 +32,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from app.models.chart_series import ChartData
 from app.views.chart_ranges import Series, with_gaps, x_range, y_range
+from app.views.lifetime import gone
 
 logger = logging.getLogger(__name__)
 
@@ -218,9 +219,10 @@ class TelemetryCharts(QWidget):
             raise
         except Exception as exc:
             logger.exception("loading the charts of vehicle %s failed", vehicle_id)
-            self.status.setText(f"Could not load the history: {exc}")
+            if not gone(self):
+                self.status.setText(f"Could not load the history: {exc}")
             return
-        if vehicle_id != self.vehicle_id:
+        if gone(self) or vehicle_id != self.vehicle_id:
             return
         self._draw(data)
         self._base = self._window or (-np.inf, np.inf)

@@ -20,9 +20,9 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
 
 from app.views import formatting as fmt
+from app.views.lifetime import gone
 from app.views.map_tiles import TileCache
 from app.views.mini_map import MiniMap
-from app.views.ops_tables import gone
 
 logger = logging.getLogger(__name__)
 

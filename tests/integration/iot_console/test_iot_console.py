@@ -192,6 +192,11 @@ async def test_an_unknown_device_waits_in_the_inbox_until_claimed_then_reports(d
 
 
 @pytest.mark.asyncio
+@pytest.mark.expect_log(
+    "app.services.tasks", r"background task iot\-demo\-devices crashed", level="ERROR"
+)
+@pytest.mark.expect_log("app.services.tasks", r"background task iot\-demo\-devices restarts in")
+@pytest.mark.expect_log("app.services.tasks", r"background task serial")
 async def test_a_device_simulation_that_ends_by_itself_is_shown_down_and_restarted(demo):
     """The demo's simulator thread is supervised: down in the supervisor's state (the
     status bar's source), then a fresh simulation whose devices and GPS report again."""

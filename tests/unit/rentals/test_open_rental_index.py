@@ -89,6 +89,7 @@ def test_a_start_that_loses_the_race_to_the_index_names_the_winning_rental(db, m
         assert s.query(Rental).count() == 1
 
 
+@pytest.mark.expect_log("0003_one_open_rental_per_vehicle_py", r"rental \#1 closed as cancelled")
 def test_upgrade_from_0002_closes_older_duplicate_open_rentals_and_keeps_their_data(db):
     upgrade_to(db, "0002")
     car, scooter = add_vehicle(db, "C-1"), add_vehicle(db, "S-1")
