@@ -114,10 +114,11 @@ async def test_a_connection_made_before_the_cron_started_is_read_at_once(rig):
     await rig.connect_owner(spec.owner_email, [spec.vin])
     cron = rig.cron(poll_interval_s=INTERVAL_S)
     vehicle_id = rig.vehicle_ids[spec.vin]
-    await until(
+    await until(  # next_poll_at is None while the poll is still running, read or not
         lambda: (
             (status := cron.vehicle_status(vehicle_id)) is not None
             and status.last_success_at is not None
+            and status.next_poll_at is not None
         ),
         10,
         "the first read",
