@@ -24,6 +24,7 @@ _NOISE = (
     "Failed to create context",
     "GPUInfo not initialized",
     "Sandboxing disabled by user",
+    "This plugin does not support raise()",  # the offscreen platform, on QWidget.raise_()
 )
 
 
