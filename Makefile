@@ -32,7 +32,7 @@ bench: $(STAMP)  ## benchmarks; BENCH="bench_fleet_list" runs only those named
 	QT_QPA_PLATFORM=offscreen $(PY) -m tests.benchmarks.harness $(BENCH)
 
 soak-kill: $(STAMP)  ## the SIGKILL test for longer: KILL_TEST_ROUNDS=200 by default
-	KILL_TEST_ROUNDS=$${KILL_TEST_ROUNDS:-200} QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests/integration/iot/test_kill.py $(PYTEST_ARGS)
+	KILL_TEST_ROUNDS=$${KILL_TEST_ROUNDS:-200} QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q tests/integration/integrations/iot/test_kill.py $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff, the layering contracts (pyproject.toml [tool.importlinter]), mypy
 	$(VENV)/bin/ruff check .

@@ -40,7 +40,7 @@ from app.integrations.smartcar import (
 )
 from app.integrations.smartcar.transport import new_http_client
 from tests.benchmarks.harness import Result
-from tests.integration.smartcar.connect_walk import walk_connect
+from tests.integration.integrations.smartcar.connect_walk import walk_connect
 
 FLEET = 1000
 CONCURRENCY = 8

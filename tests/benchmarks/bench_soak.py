@@ -158,7 +158,7 @@ class Soak:
 async def _connect_programmatically(context: Any, cars: list[Any]) -> None:
     """Connect each car through the connection service, walking Connect over plain HTTP."""
     from app.services.connections.backends import DEMO_OWNER_EMAIL
-    from tests.integration.smartcar.connect_walk import walk_connect
+    from tests.integration.integrations.smartcar.connect_walk import walk_connect
 
     service = context.connections
     for car in cars:

@@ -39,7 +39,7 @@ from app.services.telemetry.writer import TelemetryWriter
 from tests.benchmarks.bench_smartcar_poll import CLIENT_ID, FLEET, OWNER, REDIRECT, SECRET
 from tests.benchmarks.bench_smartcar_poll import _start_simulator as start_simulator
 from tests.benchmarks.harness import Result
-from tests.integration.smartcar.connect_walk import walk_connect
+from tests.integration.integrations.smartcar.connect_walk import walk_connect
 
 INGEST = 200_000
 INGEST_VEHICLES = 1000

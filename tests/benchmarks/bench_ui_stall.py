@@ -53,7 +53,7 @@ async def open_window(context):  # type: ignore[no-untyped-def]
 
 async def _tokens(client, email: str):  # type: ignore[no-untyped-def]
     from app.integrations.smartcar import connect_scope_param
-    from tests.integration.smartcar.connect_walk import walk_connect
+    from tests.integration.integrations.smartcar.connect_walk import walk_connect
 
     url = client.auth.connect_url([*connect_scope_param()], "bench", mode="simulated")
     redirect = await asyncio.to_thread(walk_connect, url, email=email)
@@ -100,7 +100,7 @@ async def _measure(base_url: str, data_dir: Path) -> list[Result]:
     from app.services.wiring.bootstrap import open_context
     from app.views.live_updates import LiveUpdates
     from tests.benchmarks.bench_smartcar_poll import CLIENT_ID, FLEET, OWNER, REDIRECT, SECRET
-    from tests.integration.telemetry.conftest import DbRefresher
+    from tests.integration.services.telemetry.conftest import DbRefresher
 
     settings = Settings(demo=DemoSettings(cars=0, micromobility=0))
     context = open_context(settings, resolve_paths(data_dir).ensure())

@@ -32,7 +32,7 @@ async def running_iot(window: MainWindow) -> AsyncIterator[IotRuntime]:
         writer,
         demo=True,
         report_interval_s=0.2,
-        demo_gps=False,  # serial is covered in tests/integration/iot_console
+        demo_gps=False,  # serial is covered in tests/integration/services/iot
     )
     context.iot.current = runtime
     try:

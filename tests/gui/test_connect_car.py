@@ -17,7 +17,7 @@ from app.integrations.smartcar.simulator.specs import make_vin
 from app.services.connections.backends import DEMO_OWNER_EMAIL
 from tests.gui.connect_helpers import allow, badge, cars, click, free_port, open_connect
 from tests.helpers.waiting import until
-from tests.integration.smartcar.connect_walk import walk_connect
+from tests.integration.integrations.smartcar.connect_walk import walk_connect
 
 pytestmark = pytest.mark.gui
 

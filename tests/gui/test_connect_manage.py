@@ -17,7 +17,7 @@ from app.views.connection_actions import CONNECTIONS_SHORTCUT
 from app.views.item_models.vehicle_table_model import Column
 from tests.gui.connect_helpers import allow, badge, cars, free_port, open_connect
 from tests.helpers.waiting import until
-from tests.integration.smartcar.connect_walk import walk_connect
+from tests.integration.integrations.smartcar.connect_walk import walk_connect
 
 pytestmark = pytest.mark.gui
 

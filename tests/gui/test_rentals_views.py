@@ -1,7 +1,7 @@
 """Rental dialogs, rentals board, alert inbox and audit view on a demo database.
 
 Vehicle commands are a small in-test implementation of the VehicleCommands protocol
-(the Smartcar/IoT ones are covered end to end in tests/integration/rentals).
+(the Smartcar/IoT ones are covered end to end in tests/integration/services/rentals).
 """
 
 from __future__ import annotations

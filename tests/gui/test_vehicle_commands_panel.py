@@ -16,7 +16,7 @@ from tests.gui.connect_helpers import free_port
 from tests.gui.test_rentals_views import report
 from tests.helpers.dialog_fakes import answering
 from tests.helpers.waiting import until
-from tests.integration.smartcar.connect_walk import walk_connect
+from tests.integration.integrations.smartcar.connect_walk import walk_connect
 
 pytestmark = pytest.mark.gui
 

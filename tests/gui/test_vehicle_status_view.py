@@ -16,7 +16,7 @@ from app.views.item_models.vehicle_table_model import Column
 from app.views.live_updates import LiveUpdates
 from tests.helpers.rentals import open_rental
 from tests.helpers.waiting import until
-from tests.unit.alerts.test_alert_service import Clock
+from tests.unit.services.alerts.test_alert_service import Clock
 
 pytestmark = pytest.mark.gui
 

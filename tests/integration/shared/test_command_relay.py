@@ -31,14 +31,14 @@ from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.vehicles.service import VehicleService
 from tests.helpers.waiting import until
-from tests.integration.shared.collectors import CollectorProcess, write_settings
-from tests.integration.smartcar.conftest import (
+from tests.integration.integrations.smartcar.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT,
     start_test_simulator,
 )
-from tests.integration.smartcar.connect_walk import walk_connect
+from tests.integration.integrations.smartcar.connect_walk import walk_connect
+from tests.integration.shared.collectors import CollectorProcess, write_settings
 
 FORD = "1FADP3F20JL000003"  # a car of owner@fleet.test in the simulator's fleet
 

@@ -18,14 +18,14 @@ from app.models.enums import ConnectionStatus
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.connections.token_cipher import TokenCipher
 from app.services.connections.tokens import TokenKeeper, encrypt_pair
-from tests.integration.shared.collectors import ROOT
-from tests.integration.smartcar.conftest import (
+from tests.integration.integrations.smartcar.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
     REDIRECT,
     start_test_simulator,
 )
-from tests.integration.smartcar.helpers import connect
+from tests.integration.integrations.smartcar.helpers import connect
+from tests.integration.shared.collectors import ROOT
 
 ROUNDS = 6
 
