@@ -25,6 +25,9 @@ _NOISE = (
     "GPUInfo not initialized",
     "Sandboxing disabled by user",
     "This plugin does not support raise()",  # the offscreen platform, on QWidget.raise_()
+    "vulkan",  # Chromium probing for Vulkan on a machine without it (any GPU-less desktop)
+    "Vulkan",
+    "Unable to detect GPU vendor",
 )
 
 
