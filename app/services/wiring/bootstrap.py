@@ -30,8 +30,8 @@ from app.paths import AppPaths
 from app.services.alerts.service import AlertService
 from app.services.change_feed import ChangePublisher, is_postgres
 from app.services.commands.audit import AuditTrail
-from app.services.commands.relay import CommandRelay
-from app.services.commands.relayed import RelayedCommands
+from app.services.commands.collector_relay import CommandRelay
+from app.services.commands.console_requests import RelayedCommands
 from app.services.commands.senders import (
     IotCommands,
     RoutedCommands,

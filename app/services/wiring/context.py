@@ -18,7 +18,7 @@ from app.paths import AppPaths
 from app.services.alerts.service import AlertService
 from app.services.change_feed import Change, ChangeListener, ChangePublisher
 from app.services.commands.audit import AuditTrail
-from app.services.commands.relay import CommandRelay
+from app.services.commands.collector_relay import CommandRelay
 from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService

@@ -24,7 +24,7 @@ from app.models.orm import Command
 from app.models.rentals import vehicle_basics
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.change_feed import Change, ChangeListener
-from app.services.commands.relay import CommandRelay, queue_command
+from app.services.commands.collector_relay import CommandRelay, queue_command
 from app.services.commands.senders import IotCommands, RoutedCommands, SmartcarCommands
 from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
@@ -126,7 +126,7 @@ async def rig(tmp_path, pg_url) -> AsyncIterator[Rig]:
 
 
 @pytest.mark.asyncio
-@pytest.mark.expect_log("app.services.commands.relay", r"command request")
+@pytest.mark.expect_log("app.services.commands.collector_relay", r"command request")
 async def test_a_queued_request_is_sent_by_the_relay_and_the_console_sees_the_outcome(rig):
     stale = rig.request(rig.ford, "unlock", at=datetime.now(UTC) - timedelta(minutes=5))
     running = asyncio.get_running_loop().create_task(rig.relay.run())
@@ -163,7 +163,7 @@ async def test_a_queued_request_is_sent_by_the_relay_and_the_console_sees_the_ou
 
 
 @pytest.mark.asyncio
-@pytest.mark.expect_log("app.services.commands.relay", r"command relay: requests")
+@pytest.mark.expect_log("app.services.commands.collector_relay", r"command relay: requests")
 async def test_requests_queued_while_no_relay_ran_are_swept_and_half_done_ones_failed(rig):
     first = rig.request(rig.ford, "unlock")
     second = rig.request(rig.ford, "lock")

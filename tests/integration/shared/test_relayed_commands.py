@@ -19,8 +19,8 @@ from app.models.command_audit import CommandAudit
 from app.models.database import Database
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
-from app.services.commands.relay import CommandRelay, claim_next
-from app.services.commands.relayed import RelayedCommands
+from app.services.commands.collector_relay import CommandRelay, claim_next
+from app.services.commands.console_requests import RelayedCommands
 from app.services.commands.senders import CommandOutcome, LockReading, RoutedCommands
 from app.services.wiring.bootstrap import open_context
 from app.services.wiring.context import Role

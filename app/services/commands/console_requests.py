@@ -1,10 +1,11 @@
 """Lock / unlock from a console on a shared database: ask the collector, await its answer.
 
 On a shared PostgreSQL database only the leading collector talks to Smartcar and to the
-IoT devices (see :mod:`app.services.commands.relay`), so a console's :class:`RelayedCommands`
-never sends anything itself: it queues a request row (``queue_command``) and waits for the
-collector's :class:`~app.services.commands.relay.CommandRelay` to move it to ``confirmed``
-or ``failed``.
+IoT devices (see :mod:`app.services.commands.collector_relay`), so a console's
+:class:`RelayedCommands` never sends anything itself: it queues a request row
+(``queue_command``) and waits for the collector's
+:class:`~app.services.commands.collector_relay.CommandRelay` to move it to ``confirmed`` or
+``failed``.
 
 The wait polls the request row on the database thread every ``poll_s`` seconds rather
 than listening on the change feed: the row is the truth, a poll cannot miss an outcome
@@ -29,7 +30,7 @@ from datetime import UTC, datetime
 from app.models.database import Database
 from app.models.enums import CommandState
 from app.models.orm import Command
-from app.services.commands.relay import queue_command, set_state
+from app.services.commands.collector_relay import queue_command, set_state
 from app.services.commands.senders import CommandOutcome, LockReading, actor_identity
 
 logger = logging.getLogger(__name__)
