@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.config import AlertSettings
+from app.models.alerts import AlertChanges, OpenAlert, VehicleFacts
 from app.models.enums import ConnectionStatus, ConnectionType, VehicleStatus
 from app.services.vehicles.status import is_overdue, overdue_after_s
 
@@ -51,35 +52,9 @@ LABELS = {
     AlertKind.CONNECTION_EXPIRING: "Connection expiring",
     AlertKind.CONNECTION_EXPIRED: "Connection expired",
 }
-SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 QUIET_STATUSES = frozenset(
     {VehicleStatus.CHARGING.value, VehicleStatus.NOT_READY.value, VehicleStatus.MAINTENANCE.value}
 )
-
-
-@dataclass(frozen=True, slots=True)
-class VehicleFacts:
-    """Everything the rules look at for one vehicle (None = unknown, never alarming)."""
-
-    vehicle_id: int
-    status: str = VehicleStatus.AVAILABLE.value
-    connection_type: str = ConnectionType.NONE.value
-    fuel_pct: float | None = None
-    battery_pct: float | None = None
-    speed_kmh: float | None = None
-    locked: bool | None = None
-    doors: Mapping[str, str] | None = None
-    tires_kpa: Mapping[str, float] | None = None
-    oil_life_pct: float | None = None
-    charging: bool | None = None  # the latest reported charging flag ...
-    charging_at: datetime | None = None  # ... and when the vehicle recorded it
-    last_heard_at: datetime | None = None
-    expected_interval_s: float | None = None  # IoT device interval, or the paced poll interval
-    in_rental: bool = False
-    ever_locked: bool = False  # some stored report had it locked
-    watched_since: datetime | None = None  # when the evaluating process started listening
-    connection_status: str | None = None
-    refresh_expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,32 +156,6 @@ def conditions(
                 )
             )
     return [Condition(f.vehicle_id, c.kind, c.severity, c.message) for c in found if c is not None]
-
-
-@dataclass(slots=True)
-class OpenAlert:
-    """An alert row that is not cleared (as the tracker needs it)."""
-
-    id: int | None
-    vehicle_id: int
-    kind: str
-    severity: str
-    message: str
-    first_seen: datetime
-    last_seen: datetime
-    count: int = 1
-
-
-@dataclass
-class AlertChanges:
-    """What to write: new alerts, updated open ones, ids to clear (at ``now``)."""
-
-    new: list[OpenAlert] = field(default_factory=list)
-    updated: list[OpenAlert] = field(default_factory=list)
-    cleared: list[int] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.new or self.updated or self.cleared)
 
 
 class AlertTracker:

@@ -21,11 +21,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from app.config import Settings
+from app.integrations.smartcar.client import snapshot_kinds
 from app.listeners import Listeners
+from app.models.alerts import AlertChanges, AlertRecord, AlertRepository, VehicleFacts
 from app.models.database import Database
 from app.models.vehicles import VehicleRepository
-from app.services.alerts.repository import AlertRecord, AlertRepository
-from app.services.alerts.rules import AlertChanges, AlertTracker, VehicleFacts
+from app.services.alerts.rules import AlertTracker
 from app.services.rentals.states import OPEN
 from app.services.vehicles import status as vehicle_status
 from app.services.waking import wait_woken
@@ -70,7 +71,7 @@ class AlertService:
             now = self._clock()
             open_alerts = await self._db.run(self.repository.open_alerts, ids)
             facts = await self._db.run(
-                self.repository.facts, ids, self._settings.telemetry, OPEN_RENTAL_STATES
+                self.repository.facts, ids, self._smartcar_interval, OPEN_RENTAL_STATES
             )
             facts = [replace(f, watched_since=self._watched_since) for f in facts]
             facts = await self._update_statuses(facts, now)
@@ -120,6 +121,20 @@ class AlertService:
             self._seen_locked |= await self._db.run(self.repository.ever_locked, unread)
             self._lock_history_read.update(unread)
         return [replace(f, ever_locked=f.vehicle_id in self._seen_locked) for f in facts]
+
+    def _smartcar_interval(
+        self,
+        used: int,
+        month: str,
+        heard: datetime | None,
+        powertrain: str | None,
+        scopes: tuple[str, ...],
+    ) -> float:
+        """A Smartcar car's expected report interval: its poll interval as the cron paces it."""
+        kinds = len(snapshot_kinds(powertrain, scopes))
+        return vehicle_status.smartcar_interval_s(
+            self._settings.telemetry, used, month, heard, kinds
+        )
 
     async def worst_open(self) -> dict[int, str]:
         """vehicle id -> its most severe open alert's severity (the fleet list's sort key)."""

@@ -1,7 +1,8 @@
 from datetime import UTC, datetime, timedelta
 
 from app.config import AlertSettings
-from app.services.alerts.rules import AlertKind, AlertTracker, OpenAlert, VehicleFacts, conditions
+from app.models.alerts import OpenAlert, VehicleFacts
+from app.services.alerts.rules import AlertKind, AlertTracker, conditions
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 S = AlertSettings(clear_after_s=300, unlocked_grace_s=0)

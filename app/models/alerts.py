@@ -1,22 +1,24 @@
 """The ``alert`` table: open alerts for the tracker, the inbox list, acknowledgement, and
 the facts the alert rules read (one query over vehicle, state, device, connection, rental).
+Also the plain data the rules and the repository share (facts, open alerts, changes).
 
-Blocking; call through ``Database.run``.
+Blocking; call through ``Database.run``. A Smartcar car's expected report interval comes
+from the cron's pacing, which the caller hands in (``smartcar_interval``): the policy is
+the services', the query is here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import CursorResult
 
-from app.config import TelemetrySettings
-from app.integrations.smartcar.client import snapshot_kinds
 from app.models.database import Database
+from app.models.enums import ConnectionType, VehicleStatus
 from app.models.orm import (
     Alert,
     IotDevice,
@@ -26,8 +28,63 @@ from app.models.orm import (
     Vehicle,
     VehicleState,
 )
-from app.services.alerts.rules import SEVERITY_RANK, AlertChanges, OpenAlert, VehicleFacts
-from app.services.vehicles.status import smartcar_interval_s
+
+SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
+
+#: (requests this month, budget month, last heard, powertrain, granted scopes) -> the
+#: seconds between a Smartcar car's polls as the cron paces it.
+SmartcarInterval = Callable[[int, str, datetime | None, str | None, tuple[str, ...]], float]
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleFacts:
+    """Everything the rules look at for one vehicle (None = unknown, never alarming)."""
+
+    vehicle_id: int
+    status: str = VehicleStatus.AVAILABLE.value
+    connection_type: str = ConnectionType.NONE.value
+    fuel_pct: float | None = None
+    battery_pct: float | None = None
+    speed_kmh: float | None = None
+    locked: bool | None = None
+    doors: Mapping[str, str] | None = None
+    tires_kpa: Mapping[str, float] | None = None
+    oil_life_pct: float | None = None
+    charging: bool | None = None  # the latest reported charging flag ...
+    charging_at: datetime | None = None  # ... and when the vehicle recorded it
+    last_heard_at: datetime | None = None
+    expected_interval_s: float | None = None  # IoT device interval, or the paced poll interval
+    in_rental: bool = False
+    ever_locked: bool = False  # some stored report had it locked
+    watched_since: datetime | None = None  # when the evaluating process started listening
+    connection_status: str | None = None
+    refresh_expires_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class OpenAlert:
+    """An alert row that is not cleared (as the tracker needs it)."""
+
+    id: int | None
+    vehicle_id: int
+    kind: str
+    severity: str
+    message: str
+    first_seen: datetime
+    last_seen: datetime
+    count: int = 1
+
+
+@dataclass
+class AlertChanges:
+    """What to write: new alerts, updated open ones, ids to clear (at ``now``)."""
+
+    new: list[OpenAlert] = field(default_factory=list)
+    updated: list[OpenAlert] = field(default_factory=list)
+    cleared: list[int] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.updated or self.cleared)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +220,12 @@ class AlertRepository:
     def facts(
         self,
         vehicle_ids: Iterable[int] | None,
-        telemetry: TelemetrySettings,
+        smartcar_interval: SmartcarInterval,
         open_states: Iterable[str],
     ) -> list[VehicleFacts]:
         """The alert rules' (and the status rules') input for ``vehicle_ids`` (None = every
         live vehicle). ``expected_interval_s`` is the IoT device's interval, or the Smartcar
-        car's poll interval as the cron paces it (vehicle_status.smartcar_interval_s)."""
+        car's poll interval as the cron paces it (``smartcar_interval``)."""
         newest = (
             select(func.max(SmartcarConnection.id)).group_by(SmartcarConnection.vehicle_id)
         ).scalar_subquery()
@@ -197,12 +254,12 @@ class AlertRepository:
                 if dev is not None:
                     interval = float(dev.expected_interval_s)
                 elif conn is not None and conn.status == "active":
-                    interval = smartcar_interval_s(
-                        telemetry,
+                    interval = smartcar_interval(
                         conn.requests_this_month,
                         conn.budget_month,
                         max(heard) if heard else None,
-                        len(snapshot_kinds(v.powertrain, conn.granted_scopes or ())),
+                        v.powertrain,
+                        tuple(conn.granted_scopes or ()),
                     )
                 out[v.id] = VehicleFacts(
                     vehicle_id=v.id,
