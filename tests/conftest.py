@@ -4,7 +4,6 @@ The environment variables must be set before any QApplication exists (pytest-qt 
 lazily), which is why they sit at import time of the root conftest.
 """
 
-import json
 import logging
 import os
 import re
@@ -114,8 +113,6 @@ def _no_unexpected_warnings(request):
     pytest-qt fails tests on Qt warnings it captures itself, ``qt_log_level_fail``). A
     test that provokes a warning on purpose (bad frames, a dead database, an unplugged
     port) says which with ``@pytest.mark.expect_log(...)`` or the ``expect_log`` fixture.
-    ``FLEET_LOG_RECORD=<file>`` lists the undeclared records there instead of failing
-    (a helper for reviewing them, never used by ``make test``).
     """
     trap = _WarningTrap()
     root = logging.getLogger()
@@ -130,22 +127,6 @@ def _no_unexpected_warnings(request):
     if not unexpected:
         return
     lines = [f"{r.levelname} {r.name}: {r.getMessage()[:300]}" for r in unexpected]
-    record_to = os.environ.get("FLEET_LOG_RECORD")
-    if record_to:
-        with open(record_to, "a", encoding="utf-8") as out:
-            for r in unexpected:
-                out.write(
-                    json.dumps(
-                        {
-                            "test": request.node.nodeid,
-                            "logger": r.name,
-                            "level": r.levelname,
-                            "message": r.getMessage()[:300],
-                        }
-                    )
-                    + "\n"
-                )
-        return
     pytest.fail(
         f"{len(unexpected)} unexpected WARNING-or-worse log record(s) (declare them with "
         "@pytest.mark.expect_log if the test provokes them):\n  " + "\n  ".join(lines[:20]),

@@ -11,8 +11,9 @@ devices of the settings file.
 The runtime's helper tasks (ingest flushes, audit writes, one per serial port) run under
 a child of the console's TaskOwner: supervised and reported like every worker (an
 unplugged serial adapter shows as "serial <port> stopped: …, restarting in N s" and is
-opened again with the supervisor's backoff), but stopped by the runtime itself, after
-devices and gateway, because in-flight stores depend on them.
+opened again with the supervisor's backoff), but stopped by the runtime itself: the serial
+readers first (before the simulator takes its GPS pty away), the rest after devices and
+gateway, because in-flight stores depend on them.
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ class IotRuntime:
         return next((r for r in self.serial_readers if r.config.device_id == device_id), None)
 
     async def aclose(self) -> None:
-        """Devices first, then the gateway (in-flight stores finish), then the helpers
-        (serial readers first: they were spawned last)."""
+        """Serial readers first (the simulated GPS pty must outlive its reader), then the
+        devices, the gateway (in-flight stores finish) and the remaining helpers."""
         await self.serial_tasks.shutdown()
         if self.simulator is not None:
             await self.simulator.stop()

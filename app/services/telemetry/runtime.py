@@ -8,8 +8,6 @@ polls say about a connection's health is stored by :class:`PollHealthStore`.
 
 from __future__ import annotations
 
-import logging
-
 from app.config import TelemetrySettings
 from app.integrations.smartcar.client import SmartcarClient
 from app.listeners import Listeners
@@ -21,8 +19,6 @@ from app.services.connections.service import ConnectionService
 from app.services.connections.tokens import NotConnected, ReconnectNeeded, TokenKeeper
 from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.writer import TelemetryWriter
-
-logger = logging.getLogger(__name__)
 
 POLLED_STATUSES = (ConnectionStatus.ACTIVE.value, ConnectionStatus.ERROR.value)
 

@@ -49,7 +49,14 @@ from app.services.telemetry.vehicle_reads import SmartcarReader
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.demo_fleet import seed_if_empty
 from app.services.vehicles.service import VehicleService
-from app.services.wiring.context import AppContext, Mode, Role, choose_mode, database_url
+from app.services.wiring.context import (
+    AppContext,
+    Mode,
+    Role,
+    choose_mode,
+    database_url,
+    runs_pollers,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +110,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         connect_mode="simulated" if demo else "live",
         demo=demo,
     )
-    polls = not (mode is Mode.REVIEW or (mode is Mode.SHARED and role is Role.CONSOLE))
-    writer = TelemetryWriter(database) if polls else None
+    writer = TelemetryWriter(database) if runs_pollers(mode, role) else None
     cron = None
     if writer is not None and backends.smartcar is not None:
         cron = build_cron(database, settings.telemetry, backends.smartcar, writer, connections)

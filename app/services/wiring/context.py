@@ -78,14 +78,6 @@ class AppContext:
         return self.mode is Mode.REVIEW
 
     @property
-    def runs_pollers(self) -> bool:
-        """False for review mode and for consoles on a shared database (the collector
-        polls for them)."""
-        if self.read_only:
-            return False
-        return self.role is Role.COLLECTOR or self.mode is not Mode.SHARED
-
-    @property
     def database_label(self) -> str:
         """Where the data lives, for the status bar ("SQLite /path", "PostgreSQL host/db")."""
         return self.database.describe()
@@ -115,3 +107,11 @@ def choose_mode(settings: Settings, url: str, review: bool) -> Mode:
     if not url.startswith("sqlite"):
         return Mode.SHARED
     return Mode.LIVE if settings.live else Mode.DEMO
+
+
+def runs_pollers(mode: Mode, role: Role) -> bool:
+    """Whether this process polls, runs the gateway and stores telemetry: not in review
+    mode, and not a console on a shared database (the collector does it for them)."""
+    if mode is Mode.REVIEW:
+        return False
+    return role is Role.COLLECTOR or mode is not Mode.SHARED

@@ -36,7 +36,7 @@ def start_workers(context: AppContext, tasks: TaskOwner) -> Workers:
     """Spawn the workers this process runs under ``tasks`` (none for a shared console or
     in review mode); they stop with ``tasks``."""
     writer = context.telemetry_writer
-    if not context.runs_pollers or writer is None:
+    if writer is None:  # built only where pollers run (context.runs_pollers)
         why = "read-only review" if context.read_only else "the collector polls"
         logger.info("%s: no background workers (%s)", context.role.value, why)
         return Workers()
