@@ -53,14 +53,19 @@ async def test_token_accepts_form_json_and_basic(http: httpx.AsyncClient) -> Non
     ("kwargs", "status", "error"),
     [
         ({"data": CREDS}, 400, "invalid_request"),  # no grant_type
-        ({"content": b"grant_type=x", "headers": {"Content-Type": "text/plain"}}, 400,
-         "invalid_request"),
-        ({"content": b"{not json", "headers": {"Content-Type": "application/json"}}, 400,
-         "invalid_request"),
+        (
+            {"content": b"grant_type=x", "headers": {"Content-Type": "text/plain"}},
+            400,
+            "invalid_request",
+        ),
+        (
+            {"content": b"{not json", "headers": {"Content-Type": "application/json"}},
+            400,
+            "invalid_request",
+        ),
         ({"data": {**CC, "client_id": CLIENT_ID}}, 400, "invalid_request"),  # no secret
         ({"data": {"grant_type": "authorization_code", **CREDS}}, 400, "unsupported_grant_type"),
-        ({"json": {**CC, "client_id": CLIENT_ID, "client_secret": "wrong"}}, 401,
-         "invalid_client"),
+        ({"json": {**CC, "client_id": CLIENT_ID, "client_secret": "wrong"}}, 401, "invalid_client"),
     ],
 )
 @pytest.mark.asyncio
@@ -246,7 +251,7 @@ async def test_signals_of_a_bev_with_per_signal_errors(
     assert soc["attributes"]["body"] == {"value": expected, "unit": "percent"}
     assert 0 < expected <= 100
     assert soc["meta"]["retrievedAt"] >= soc["meta"]["oemUpdatedAt"] > 1e12  # epoch ms
-    assert soc["links"]["self"].endswith(f"/signals/tractionbattery-stateofcharge")
+    assert soc["links"]["self"].endswith("/signals/tractionbattery-stateofcharge")
     capacity = signals["tractionbattery-nominalcapacity"]["attributes"]["body"]
     assert capacity == {
         "capacity": BATTERY_KWH["bev"],
@@ -369,7 +374,6 @@ async def test_v2_token_works_without_user_header(
     assert_envelope(not_theirs, 404, "RESOURCE_NOT_FOUND", "PATH")
 
 
-
 # -- commands ------------------------------------------------------------------------------
 
 
@@ -386,9 +390,7 @@ async def test_commands_change_state_and_answer_executions(
     await http.post(f"/_sim/vehicles/{BMW_VIN}/state", json=state)
 
     async def run(path: str, body: object = None) -> dict:
-        answer = await http.post(
-            f"/v3/vehicles/{bmw}/commands/{path}", json=body, headers=headers
-        )
+        answer = await http.post(f"/v3/vehicles/{bmw}/commands/{path}", json=body, headers=headers)
         assert answer.status_code == 200, answer.text
         data = answer.json()["data"]
         assert data["id"].startswith("exec_") and data["type"] == "command-execution"

@@ -155,9 +155,7 @@ class Receiver:
 
     def events(self, event_type: str | None = None) -> list[Received]:
         return [
-            r
-            for r in self.received
-            if event_type is None or r.body.get("eventType") == event_type
+            r for r in self.received if event_type is None or r.body.get("eventType") == event_type
         ]
 
     async def wait_for(self, predicate: Callable[[Receiver], bool], timeout: float = 10) -> None:
