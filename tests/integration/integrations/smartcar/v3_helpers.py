@@ -116,10 +116,12 @@ class Received:
 
 @dataclass
 class Receiver:
-    """A webhook endpoint: answers VERIFY (rightly unless ``wrong_challenge``) and every
+    """A webhook endpoint: answers VERIFY (keyed with ``amt``; rightly unless
+    ``wrong_challenge``) and every
     other event with the next of ``statuses`` (200 once they run out)."""
 
     wrong_challenge: bool = False
+    amt: str = AMT
     statuses: list[int] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     url: str = ""
@@ -134,7 +136,7 @@ class Receiver:
         body = json.loads(raw)
         if body.get("eventType") == "VERIFY":
             challenge = body["data"]["challenge"]
-            answer = "0" * 64 if self.wrong_challenge else sign(challenge.encode())
+            answer = "0" * 64 if self.wrong_challenge else sign(challenge.encode(), self.amt)
             return web.json_response({"challenge": answer})
         status = self.statuses.pop(0) if self.statuses else 200
         return web.Response(status=status)
