@@ -1,4 +1,5 @@
-"""Local Smartcar simulator: Connect pages, token endpoint, Vehicles API v2.0, Compatibility API.
+"""Local Smartcar simulator: Connect, token endpoints, Vehicles API v2.0 and V3, Compatibility
+API, Management API V3 (webhooks, subscriptions) and webhook delivery (payload 4.0).
 
 It speaks HTTP exactly like the cloud so the app (demo mode), our client's tests and the official
 ``smartcar`` SDK can all be pointed at it. Start it with :func:`start_simulator` inside a running
@@ -31,6 +32,24 @@ under ``/vehicles/{id}`` that long, a batch once for all its items (the cloud fa
 parallel); Connect, tokens, ``/user`` and the vehicle list stay immediate. Without it a
 localhost benchmark only measures per-request CPU, not what batching and concurrency save.
 ``POST /_sim/latency`` changes it while running.
+
+API V3 (same origin; modules ``v3_*``, ``management``, ``webhook_delivery``):
+
+* ``POST /oauth2/token`` (client credentials; form or JSON body, credentials in the body or
+  Basic) gives a 1 h application token. Connect's redirect carries ``user_id`` next to ``code``;
+  every approved vehicle is a *connection* (``GET /v3/connections``, ``DELETE
+  /v3/connections/{id}``, ``DELETE /v3/users/{id}``).
+* Vehicle routes (``/v3/vehicles/{id}``, ``/signals``, ``/signals/{code}``,
+  ``/commands/{security/lock|unlock, charge/start|stop|set-limit}``) take the application
+  token plus ``sc-user-id``, or a v2 per-vehicle token without it (what the official SDK
+  sends). They share the v2 throttle, latency and faults. Failures use the V3 envelope
+  ``{"errors": [...]}``; the V3-only codes are ``VALIDATION``/``MISSING_HEADER`` (no
+  ``sc-user-id``), ``BAD_REQUEST``, ``CONFLICT`` (409) and ``VERIFICATION_FAILED`` (422).
+* Management: ``POST /v3/webhooks`` stands in for the Dashboard (VERIFY first), subscriptions
+  at ``/v3/subscriptions`` or ``/v3/webhooks/{id}/subscriptions``. Deliveries are signed with
+  ``SimulatorConfig.management_token`` and run in rounds every ``webhook_interval_s`` (or on
+  ``await running.webhooks.tick()`` / ``POST /_sim/webhooks/tick``); ``POST
+  /_sim/vehicles/{vin}/error`` sends VEHICLE_ERROR. See :mod:`.webhook_delivery`.
 """
 
 from app.integrations.smartcar.simulator.cli import main
