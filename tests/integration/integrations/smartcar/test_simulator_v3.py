@@ -9,7 +9,13 @@ import pytest
 
 from app.integrations.smartcar.simulator import RunningSimulator
 from app.integrations.smartcar.simulator.state import BATTERY_KWH
-from tests.integration.integrations.smartcar.conftest import CLIENT_ID, CLIENT_SECRET, REDIRECT
+from tests.integration.integrations.smartcar.conftest import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    REDIRECT,
+    FakeClock,
+    start_test_simulator,
+)
 from tests.integration.integrations.smartcar.v3_helpers import (
     BMW_VIN,
     FORD_VIN,
@@ -530,3 +536,27 @@ async def test_faults_latency_and_rate_limit_apply_to_v3(
             assert int(answer.headers["Retry-After"]) >= 1
             break
     assert statuses[-1] == 429 and len(statuses) > 30
+
+
+@pytest.mark.asyncio
+async def test_api_latency_holds_v3_vehicle_requests(clock: FakeClock) -> None:
+    holds: list[float] = []
+
+    async def record(seconds: float) -> None:
+        holds.append(seconds)
+
+    sim = await start_test_simulator(clock, api_latency_s=0.25, sleep=record)
+    try:
+        async with httpx.AsyncClient(base_url=sim.base_url, timeout=10) as http:
+            user = await connect_user(sim)
+            token = await app_token(http)
+            await http.get("/v3/connections", headers=auth(token))
+            assert holds == []  # Connect, token and connections: no car involved
+            tesla = vid(sim, TESLA_VIN)
+            headers = auth(token, user.user_id)
+            assert (await http.get(f"/v3/vehicles/{tesla}/signals", headers=headers)).is_success
+            assert holds == [0.25]
+            await http.post(f"/v3/vehicles/{tesla}/commands/security/lock", headers=headers)
+            assert holds == [0.25, 0.25]
+    finally:
+        await sim.stop()

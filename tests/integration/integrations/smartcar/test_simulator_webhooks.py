@@ -6,6 +6,7 @@ delivery's ``SC-Signature`` is checked with ``hmac`` over those raw bytes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -442,3 +443,44 @@ async def test_register_webhook_helper_runs_verify(
     receiver.wrong_challenge = True
     with pytest.raises(ValueError, match="verification failed"):
         await hsim.register_webhook(receiver.url)
+
+
+class GatedSleep:
+    """``config.sleep`` that records each wait and returns only when the test opens it."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+        self.gate = asyncio.Queue[None]()
+        self.waiting = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.waiting.set()
+        await self.gate.get()
+        self.waiting.clear()
+
+
+@pytest.mark.asyncio
+async def test_periodic_rounds_run_on_config_sleep(clock: FakeClock, receiver: Receiver) -> None:
+    sleep = GatedSleep()
+    sim = await start_test_simulator(clock, webhook_interval_s=7.0, sleep=sleep)
+    try:
+        async with httpx.AsyncClient(base_url=sim.base_url, timeout=20) as http:
+            await connect_user(sim)
+            token = await app_token(http)
+            assert sleep.waits == []  # no webhook yet: the engine stays idle
+            webhook_id = (await register(http, token, receiver.url)).json()["data"]["id"]
+            await asyncio.wait_for(sleep.waiting.wait(), 10)
+            assert sleep.waits == [7.0]
+            await subscribe(http, token, webhook_id, vehicleId=vid(sim, FORD_VIN))
+            await receiver.wait_for(lambda r: len(r.events("VEHICLE_STATE")) == 1)
+            await http.post(f"/_sim/vehicles/{FORD_VIN}/state", json={"locked": False})
+            sleep.gate.put_nowait(None)  # the interval is over: the loop runs a round
+            await receiver.wait_for(lambda r: len(r.events("VEHICLE_STATE")) == 2)
+            assert receiver.events("VEHICLE_STATE")[1].body["triggers"][0]["type"] == (
+                "SIGNAL_UPDATED"
+            )
+            await asyncio.wait_for(sleep.waiting.wait(), 10)
+            assert sleep.waits == [7.0, 7.0]
+    finally:
+        await sim.stop()
