@@ -159,7 +159,7 @@ async def _command(
     if forced is not None:
         return _error_with_retry(request, *forced)
     vehicle.advance(sim.clock())
-    problem = _command_problem(vehicle, what, action)
+    problem = command_problem(vehicle, what, action)
     if problem is not None:
         return v2_error(request, *problem)
     if what == "security":
@@ -170,7 +170,8 @@ async def _command(
     return json_response(request, _SUCCESS)
 
 
-def _command_problem(v: SimVehicle, what: str, action: str) -> tuple[str, str | None] | None:
+def command_problem(v: SimVehicle, what: str, action: str) -> tuple[str, str | None] | None:
+    """Why the car refuses a command right now (shared with the V3 commands), or None."""
     if v.asleep:
         return "VEHICLE_STATE", "ASLEEP"
     if what == "charge":

@@ -4,6 +4,10 @@ Plain HTML forms posting back to the simulator (no JavaScript), with stable elem
 QtWebEngine GUI test can click through them: brand buttons ``button[data-make]`` (id
 ``brand-<MAKE>``), inputs ``name=email`` / ``name=password`` (button ``id=login``), and the
 grant buttons ``id=allow`` / ``id=deny``.
+
+Allow redirects with ``code`` (v2: exchange it at ``/oauth/token``), ``user_id`` (V3: the
+``sc-user-id`` to send with an application token) and ``state``; every approved vehicle becomes
+(or refreshes) a V3 connection.
 """
 
 from __future__ import annotations
@@ -222,8 +226,12 @@ async def decide(request: web.Request) -> web.StreamResponse:
         **_magic(session.email),
     )
     code = sim.tokens.issue_code(grant, session.redirect_uri)
+    for vehicle_id in grant.vehicle_ids:
+        # API V3 sees the same approval as one connection per vehicle.
+        sim.v3.connect(grant.user_id, vehicle_id, grant.scopes, fault=grant.fault, slow=grant.slow)
     logger.info("connect granted %d vehicles", len(grant.vehicle_ids))
-    raise _redirect(session, code=code)
+    # ``code`` for v2 clients (token exchange), ``user_id`` for V3 ones (sc-user-id).
+    raise _redirect(session, code=code, user_id=grant.user_id)
 
 
 def _magic(email: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ changes it (``activity``: parked/driving/charging, ``asleep``, ``open_doors``, `
 ``error_code``, ``every_nth``, ``delay_s``); ``GET``/``POST /_sim/latency`` reads or sets the
 modelled cloud latency (``api_latency_ms``, 0-600000; see ``SimulatorConfig.api_latency_s``) so
 one running simulator can serve a zero-latency and a cloud-like run; ``POST
-/_sim/tokens/expire`` expires every access token.
+/_sim/tokens/expire`` expires every access token, v2 per-vehicle and V3 application alike.
 """
 
 from __future__ import annotations
@@ -132,8 +132,11 @@ async def set_latency(request: web.Request) -> web.Response:
 
 
 async def expire_tokens(request: web.Request) -> web.Response:
-    count = request.app[SIM_KEY].tokens.expire_all_access_tokens()
-    return json_response(request, {"expired": count})
+    tokens = request.app[SIM_KEY].tokens
+    count = tokens.expire_all_access_tokens()
+    return json_response(
+        request, {"expired": count, "expired_app_tokens": tokens.expire_all_app_tokens()}
+    )
 
 
 def add_routes(app: web.Application) -> None:

@@ -14,6 +14,7 @@ from aiohttp import web
 from app.integrations.smartcar.simulator.specs import VehicleSpec, generate_fleet
 from app.integrations.smartcar.simulator.state import SimVehicle
 from app.integrations.smartcar.simulator.tokens import TokenStore
+from app.integrations.smartcar.simulator.v3_model import V3Store
 
 #: The eight permissions of the product text; used when a Connect URL carries no ``scope``.
 DEFAULT_SCOPES = (
@@ -57,6 +58,12 @@ class SimulatorConfig:
     is one request and costs one latency: the cloud fans its items out in parallel. It is added
     to any fault delay. ``sleep`` is how the simulator waits; tests replace it to see the hold
     without waiting in real time.
+
+    ``management_token`` is the Application Management Token: the HMAC key webhooks are
+    signed with (``SC-Signature``, the VERIFY challenge), never an API bearer token.
+    ``webhook_interval_s`` is how often the webhook engine looks for changed trigger signals
+    (0 = never on its own: tests drive it with ``tick()``); ``webhook_retry_delays_s`` are
+    the waits before each retry of a failed delivery (the cloud's 25/50/100 s).
     """
 
     host: str = "127.0.0.1"
@@ -76,6 +83,9 @@ class SimulatorConfig:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     default_vehicles_per_login: int = 3
     faults: FaultSettings = field(default_factory=FaultSettings)
+    management_token: str = field(default="sim-management-token", repr=False)
+    webhook_interval_s: float = 5.0
+    webhook_retry_delays_s: tuple[float, ...] = (25.0, 50.0, 100.0)
 
 
 @dataclass
@@ -135,6 +145,7 @@ class SimulatorState:
             config.rate_limit_capacity, config.rate_limit_refill_per_s, self.clock
         )
         self.faults = config.faults
+        self.v3 = V3Store(self.clock)
 
     def new_session(self, session: ConnectSession) -> str:
         now = self.clock()

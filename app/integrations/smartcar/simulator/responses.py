@@ -1,6 +1,7 @@
 """Response helpers and the middleware that gives every failure the right shape.
 
-Smartcar answers API failures with the v2 error object, the token endpoint with OAuth-style
+Smartcar answers v2.0 API failures with the v2 error object, API V3 (``/v3/...``, vehicle and
+management routes) with the ``{"errors": [...]}`` envelope, the token endpoints with OAuth-style
 ``{"error", "error_description"}`` and Connect with HTML pages; the middleware picks the shape by
 path so aiohttp's own errors (404, 405, 413, ...) never leak out as plain text.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from app.integrations.smartcar.simulator.errors import error_body
+from app.integrations.smartcar.simulator.v3_errors import envelope
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,25 @@ def v2_error(
     return json_response(request, body, http_status, headers)
 
 
+def v3_error(
+    request: web.Request,
+    type_: str,
+    code: str | None = None,
+    *,
+    detail: str | None = None,
+    status: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """The API V3 ``{"errors": [...]}`` envelope (see :mod:`.v3_errors`)."""
+    http_status, body = envelope(type_, code, detail=detail, status=status)
+    return json_response(request, body, http_status, headers)
+
+
+def is_v3(request: web.Request) -> bool:
+    """Whether a path belongs to the V3 vehicle or management API (``/v3``, ``/v3/...``)."""
+    return request.path == "/v3" or request.path.startswith("/v3/")
+
+
 def oauth_error(request: web.Request, status: int, error: str, description: str) -> web.Response:
     return json_response(request, {"error": error, "error_description": description}, status)
 
@@ -72,7 +93,13 @@ def html_page(title: str, body_html: str, status: int = 200) -> web.Response:
 
 def _shape_for(request: web.Request, exc: web.HTTPException) -> web.Response:
     path = request.path
-    if path.startswith("/oauth/token"):
+    if is_v3(request):
+        if exc.status == 413:
+            return v3_error(request, "VALIDATION", detail="Request body too large.", status=413)
+        if exc.status in (404, 405):
+            return v3_error(request, "RESOURCE_NOT_FOUND", "PATH", status=exc.status)
+        return v3_error(request, "VALIDATION", "BAD_REQUEST", status=exc.status)
+    if path.startswith(("/oauth/token", "/oauth2/token")):
         return oauth_error(request, exc.status, "invalid_request", exc.reason)
     if path.startswith(("/oauth", "/_sim")):
         return html_page("Error", f"<p id='error'>{html.escape(exc.reason)}</p>", exc.status)
@@ -104,7 +131,10 @@ async def smartcar_shape_middleware(request: web.Request, handler: Handler) -> w
         return web.Response(status=400, text="connection lost")  # written to nobody
     except Exception:
         logger.exception("simulator handler crashed on %s %s", request.method, request.path)
-        response = v2_error(request, "SERVER", "INTERNAL")
+        if is_v3(request):
+            response = v3_error(request, "SERVER", "INTERNAL")
+        else:
+            response = v2_error(request, "SERVER", "INTERNAL")
     response.headers["SC-Request-Id"] = request[REQUEST_ID]
     return response
 
@@ -125,6 +155,24 @@ async def read_json(request: web.Request) -> Any:
     except (ValueError, UnicodeDecodeError):
         raise Reject(
             v2_error(request, "VALIDATION", detail=[{"field": "body", "message": "Invalid JSON."}])
+        ) from None
+
+
+async def read_json_v3(request: web.Request, *, optional: bool = False) -> Any:
+    """Like :func:`read_json` but failing in the V3 envelope; ``optional`` lets an empty body
+    (commands without parameters: the SDK sends ``{}``, curl may send nothing) read as ``{}``."""
+    raw = await request.read()
+    if optional and not raw.strip():
+        return {}
+    if request.content_type != "application/json":
+        raise Reject(
+            v3_error(request, "VALIDATION", "BAD_REQUEST", detail="Expected application/json.")
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise Reject(
+            v3_error(request, "VALIDATION", "BAD_REQUEST", detail="Invalid JSON body.")
         ) from None
 
 

@@ -132,6 +132,13 @@ class TokenStore:
             self._access[token] = (grant, now)
         return len(self._access)
 
+    def expire_all_app_tokens(self) -> int:
+        """Control hook: make every client-credentials (V3 application) token stale."""
+        now = self.clock()
+        for token, (client_id, _) in self._app.items():
+            self._app[token] = (client_id, now)
+        return len(self._app)
+
     def _mint(self, grant: Grant) -> TokenPair:
         now = self.clock()
         pair = TokenPair(str(uuid.uuid4()), str(uuid.uuid4()))
