@@ -22,21 +22,54 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 Port = Annotated[int, Field(ge=0, le=65535)]
 
 SECRET_ENV = "FLEET_SMARTCAR_CLIENT_SECRET"
+#: The Application Management Token: the key of webhook signatures (never a setting).
+MANAGEMENT_TOKEN_ENV = "FLEET_SMARTCAR_MANAGEMENT_TOKEN"
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class WebhookSettings(_Section):
+    """Smartcar webhooks (API V3): where this process listens and which webhook to use.
+
+    ``webhook_id`` is the webhook created in the Smartcar Dashboard (its callback URL is
+    the public HTTPS address of a reverse proxy in front of this receiver, see README);
+    demo mode registers one with the simulator itself. A subscribed car is polled only
+    when no delivery came for ``gap_fill_after_min``.
+    """
+
+    enabled: bool = True
+    webhook_id: str = ""
+    listen_host: str = "127.0.0.1"
+    listen_port: Port = 8766
+    path: str = Field(default="/smartcar/webhooks", pattern="^/[A-Za-z0-9/_.-]*$")
+    gap_fill_after_min: int = Field(default=360, ge=5, le=7 * 24 * 60)
+    max_age_s: int = Field(default=900, ge=60, le=86_400)
+
+
 class SmartcarSettings(_Section):
-    """Live mode starts when a client id is set and the client secret is available."""
+    """Live mode starts when a client id is set and the client secret is available.
+
+    ``api_version`` "3" (the default) uses the application token, signals, unified
+    commands and webhooks; "2.0" keeps per-car tokens and polling for applications not yet
+    upgraded in the Smartcar Dashboard (v2.0 is deprecated by Smartcar as of Q4 2026).
+    """
 
     client_id: str = ""
+    #: Connect's client id in V3 is the application id (a UUID), which differs from the
+    #: ``client_...`` API credential id; empty = ``client_id``.
+    application_id: str = ""
+    api_version: Literal["3", "2.0"] = "3"
     redirect_uri: str = "http://127.0.0.1:8765/smartcar/callback"
     connect_origin: str = "https://connect.smartcar.com"
     auth_origin: str = "https://auth.smartcar.com"
     api_origin: str = "https://api.smartcar.com"
+    iam_token_url: str = "https://iam.smartcar.com/oauth2/token"
+    vehicle_api_origin: str = "https://vehicle.api.smartcar.com"
+    management_api_origin: str = "https://management.api.smartcar.com"
     test_mode: bool = False
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
 
 class TelemetrySettings(_Section):

@@ -51,9 +51,20 @@ class ConnectionRecord:
     last_sync_at: datetime | None
     last_command_at: datetime | None
     last_error: str
-    has_tokens: bool
+    #: The connection can make API calls: v2.0 with a stored token pair, or V3 (which
+    #: needs only the user id) and not disconnected.
+    can_call: bool
     requests_this_month: int = 0  # billed Smartcar requests in the current UTC month
     last_error_at: datetime | None = None  # when ``last_error`` happened (None: unknown)
+    api_version: str = "2.0"
+    #: The V3 webhook subscription: "" (none), "pending", "subscribed", "failed".
+    webhook_state: str = ""
+    webhook_error: str = ""
+    last_delivery_at: datetime | None = None
+
+    @property
+    def v3(self) -> bool:
+        return self.api_version == "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +103,15 @@ def _record(c: SmartcarConnection, v: Vehicle) -> ConnectionRecord:
         last_command_at=c.last_command_at,
         last_error=c.last_error,
         last_error_at=c.last_error_at if c.last_error else None,
-        has_tokens=c.refresh_token_enc is not None,
+        can_call=c.refresh_token_enc is not None
+        or (c.api_version == "3" and c.status != ConnectionStatus.DISCONNECTED.value),
         requests_this_month=(
             c.requests_this_month if c.budget_month == datetime.now(UTC).strftime("%Y-%m") else 0
         ),
+        api_version=c.api_version,
+        webhook_state=c.webhook_state,
+        webhook_error=c.webhook_error,
+        last_delivery_at=c.last_delivery_at,
     )
 
 
@@ -212,7 +228,7 @@ class ConnectionRepository:
         smartcar_vehicle_id: str,
         smartcar_user_id: str | None,
         scopes: list[str],
-        tokens: EncryptedTokens,
+        tokens: EncryptedTokens | None,
         status: str,
         reason: str,
         now: datetime,
@@ -221,7 +237,8 @@ class ConnectionRepository:
         """Store a (re)connection and the Smartcar identity on the vehicle, in one transaction.
 
         Reconnecting the same car updates its live row (history, ``connected_at`` kept);
-        anything else closes older live rows of the vehicle and starts a new one.
+        anything else closes older live rows of the vehicle and starts a new one. ``tokens``
+        None is a V3 connection: no token pair is stored, the user id is the credential.
         """
         make, model, year, vin = identity
         with self._db.session() as s:
@@ -250,7 +267,13 @@ class ConnectionRepository:
             row.granted_scopes = list(scopes)
             row.status, row.status_reason, row.last_error = status, reason, ""
             row.last_sync_at = now
-            _put_tokens(row, tokens)
+            if tokens is None:
+                row.api_version = "3"
+                row.access_token_enc = row.refresh_token_enc = None
+                row.access_expires_at = row.refresh_expires_at = None
+            else:
+                row.api_version = "2.0"
+                _put_tokens(row, tokens)
             s.flush()
             return row.id
 
@@ -282,6 +305,33 @@ class ConnectionRepository:
                 "last_error": "",
             },
         )
+
+    def set_webhook(self, connection_id: int, state: str, error: str = "") -> None:
+        """The V3 webhook subscription's state ("", pending, subscribed, failed)."""
+        self._update(connection_id, {"webhook_state": state, "webhook_error": error})
+
+    def move_to_v3(self, connection_id: int, user_id: str, scopes: list[str]) -> None:
+        """Make a v2.0 connection a V3 one: the user id is enough, the token pair goes."""
+        with self._db.session() as s:
+            row = s.get_one(SmartcarConnection, connection_id)
+            row.api_version = "3"
+            row.smartcar_user_id = user_id
+            row.granted_scopes = list(scopes)
+            row.access_token_enc = row.refresh_token_enc = None
+            row.access_expires_at = row.refresh_expires_at = None
+
+    def live_v3(self) -> list[ConnectionRecord]:
+        """Every V3 connection that is not disconnected (webhook routing, subscriptions)."""
+        with self._db.session() as s:
+            rows = s.execute(
+                select(SmartcarConnection, Vehicle)
+                .join(Vehicle, Vehicle.id == SmartcarConnection.vehicle_id)
+                .where(
+                    SmartcarConnection.api_version == "3",
+                    SmartcarConnection.status != ConnectionStatus.DISCONNECTED.value,
+                )
+            ).all()
+            return [_record(c, v) for c, v in rows]
 
     def mark_command(self, connection_id: int, now: datetime) -> None:
         self._update(connection_id, {"last_command_at": now})

@@ -184,6 +184,27 @@ class SmartcarConnection(Base):
     last_error_at: Mapped[datetime | None]
     budget_month: Mapped[str] = mapped_column(String(7), default="")
     requests_this_month: Mapped[int] = mapped_column(Integer, default=0)
+    # Revision 0006 (Smartcar API V3): which API the connection speaks ("2.0" holds a
+    # token pair, "3" only the user id), its webhook subscription and the last delivery.
+    api_version: Mapped[str] = mapped_column(String(8), default="2.0", server_default="2.0")
+    webhook_state: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    webhook_error: Mapped[str] = mapped_column(OutsideText(), default="", server_default="")
+    last_delivery_at: Mapped[datetime | None]
+
+
+class WebhookEvent(Base):
+    """A Smartcar webhook event already stored: the same event id is never stored twice.
+
+    Smartcar advises keeping seen ids for at least seven days; older rows are pruned.
+    """
+
+    __tablename__ = "webhook_event"
+
+    event_id: Mapped[str] = mapped_column(OutsideString(128), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(OutsideString(128), default="")
+    event_type: Mapped[str] = mapped_column(String(16))
+    smartcar_vehicle_id: Mapped[str] = mapped_column(OutsideString(64), default="")
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class IotDevice(Base):

@@ -32,6 +32,8 @@ class PollTarget:
     last_sync_at: datetime | None
     powertrain: str | None = None  # the vehicle's: a plug-in car's poll also reads /charge
     granted_scopes: tuple[str, ...] = ()
+    webhook_subscribed: bool = False  # V3 and subscribed: deliveries come by webhook
+    last_delivery_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +63,8 @@ def load_poll_targets(database: Database) -> list[PollTarget]:
             c.last_sync_at,
             Vehicle.powertrain,
             c.granted_scopes,
+            c.webhook_state,
+            c.last_delivery_at,
         )
         .join(Vehicle, Vehicle.id == c.vehicle_id)
         # "error" = Smartcar or the manufacturer had an outage: keep polling, it recovers.
@@ -69,8 +73,21 @@ def load_poll_targets(database: Database) -> list[PollTarget]:
     )
     with database.session() as session:
         return [
-            PollTarget(ids, vehicle, car, month, used, synced, powertrain, tuple(scopes or ()))
-            for ids, vehicle, car, month, used, synced, powertrain, scopes in session.execute(query)
+            PollTarget(
+                ids,
+                vehicle,
+                car,
+                month,
+                used,
+                synced,
+                powertrain,
+                tuple(scopes or ()),
+                webhook == "subscribed",
+                delivered,
+            )
+            for ids, vehicle, car, month, used, synced, powertrain, scopes, webhook, delivered in (
+                session.execute(query)
+            )
         ]
 
 

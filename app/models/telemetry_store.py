@@ -39,6 +39,7 @@ from app.models.database import Database
 from app.models.orm import TelemetrySample, Vehicle, VehicleState
 from app.models.telemetry_connections import ConnectionPollUpdate, apply_updates
 from app.models.telemetry_reading import DroppedReading, TelemetryReading, sanitize
+from app.models.webhook_events import WebhookDelivery, record_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +141,10 @@ class TelemetryStore:
         self,
         readings: Sequence[TelemetryReading],
         connection_updates: Sequence[ConnectionPollUpdate] = (),
+        deliveries: Sequence[WebhookDelivery] = (),
     ) -> BatchOutcome:
-        """Store ``readings`` and ``connection_updates`` in one transaction.
+        """Store ``readings``, ``connection_updates`` and webhook ``deliveries`` in one
+        transaction.
 
         Raises SQLAlchemyError when the database cannot take the batch (full disk, locked,
         gone): nothing is stored then and the caller keeps the batch for a retry. A
@@ -149,14 +152,15 @@ class TelemetryStore:
         so one bad row cannot hold the rest back.
         """
         try:
-            return self._write(readings, connection_updates)
+            return self._write(readings, connection_updates, deliveries)
         except IntegrityError:
             logger.warning("telemetry batch hit a constraint; storing it reading by reading")
             self._known.clear()
-        totals = [self._write((), connection_updates)] if connection_updates else []
+        bookkeeping = connection_updates or deliveries
+        totals = [self._write((), connection_updates, deliveries)] if bookkeeping else []
         for reading in readings:
             try:
-                totals.append(self._write((reading,), ()))
+                totals.append(self._write((reading,), (), ()))
             except IntegrityError as exc:
                 logger.warning(
                     "telemetry: dropped a reading of vehicle %s: %s", reading.vehicle_id, exc
@@ -172,7 +176,10 @@ class TelemetryStore:
         )
 
     def _write(
-        self, readings: Sequence[TelemetryReading], updates: Sequence[ConnectionPollUpdate]
+        self,
+        readings: Sequence[TelemetryReading],
+        updates: Sequence[ConnectionPollUpdate],
+        deliveries: Sequence[WebhookDelivery],
     ) -> BatchOutcome:
         clean: list[TelemetryReading] = []
         dropped_readings = dropped_fields = duplicates = 0
@@ -207,6 +214,7 @@ class TelemetryStore:
             self._write_states(connection, work)
             if updates:
                 apply_updates(connection, updates)
+            record_deliveries(connection, deliveries)
         for vid, known in work.items():
             known.exists = True
             self._known[vid] = known

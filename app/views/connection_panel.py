@@ -246,8 +246,8 @@ class ConnectionPanel(QWidget):
             reason = ""
         for button in (self.connect_button, self.disconnect_button, self.refresh_button):
             button.setToolTip(reason)
-        self.disconnect_button.setEnabled(usable and live and bool(self.record.has_tokens))
-        self.refresh_button.setEnabled(usable and live and bool(self.record.has_tokens))
+        self.disconnect_button.setEnabled(usable and live and bool(self.record.can_call))
+        self.refresh_button.setEnabled(usable and live and bool(self.record.can_call))
 
     # -- actions ---------------------------------------------------------------------------
 

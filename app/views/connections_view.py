@@ -41,9 +41,30 @@ COLUMNS = (
     "Rentable",
     "Reason",
     "Last sync",
+    "API",
+    "Webhook",
     "Access renews by",
     "Requests this month",
 )
+#: The webhook subscription as the operator reads it (V3 connections only).
+WEBHOOK_LABELS = {
+    "": "not subscribed",
+    "pending": "subscribing…",
+    "subscribed": "subscribed",
+    "failed": "failed",
+}
+
+
+def webhook_text(record: ConnectionRecord, now: datetime) -> str:
+    """``subscribed, last push 2 min ago``; v2.0 connections are polled only."""
+    if not record.v3:
+        return "— (polled)"
+    text = WEBHOOK_LABELS.get(record.webhook_state, record.webhook_state)
+    if record.webhook_state == "failed" and record.webhook_error:
+        text += f": {record.webhook_error}"
+    if record.last_delivery_at is not None:
+        text += f", last push {fmt.age(record.last_delivery_at, now)}"
+    return text
 
 
 class ConnectionsView(QDialog):
@@ -121,9 +142,11 @@ class ConnectionsView(QDialog):
                 "Yes" if ok else ("No" if record.status != "disconnected" else "—"),
                 reason,
                 fmt.age(record.last_sync_at, now) or "never",
+                "V3" if record.v3 else "v2.0",
+                webhook_text(record, now),
                 record.access_expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
                 if record.access_expires_at
-                else "—",
+                else ("application token" if record.v3 else "—"),
                 f"{record.requests_this_month} / {self.monthly_budget}"
                 if self.monthly_budget
                 else str(record.requests_this_month),
@@ -151,7 +174,7 @@ class ConnectionsView(QDialog):
     def refresh(self, *, selected_only: bool) -> asyncio.Task[Any]:
         rows = {i.row() for i in self.table.selectedIndexes()} if selected_only else None
         ids = [
-            r.id for n, r in enumerate(self.records) if r.has_tokens and (rows is None or n in rows)
+            r.id for n, r in enumerate(self.records) if r.can_call and (rows is None or n in rows)
         ]
         return self._spawn(self._refresh(ids))
 

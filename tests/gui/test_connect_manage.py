@@ -73,7 +73,7 @@ async def test_disconnect_asks_first_then_wipes_tokens_and_removes_the_badge(
     index = window.model.index(window.model.position_of(car.id), Column.CONNECTION)
     assert index.data(Qt.ItemDataRole.DecorationRole) is None  # no coloured status badge
     after = await window.context.connections.connection_for(car.id)
-    assert after.id == record.id and not after.has_tokens
+    assert after.id == record.id and not after.can_call
     assert panel.connect_button.text() == "Connect Car"
     assert not panel.refresh_button.isEnabled() and not panel.disconnect_button.isEnabled()
 

@@ -71,13 +71,9 @@ class TokenSet:
         return now < self.refresh_expires_at
 
 
-def parse_connect_redirect(url: str, states: OAuthStateManager) -> tuple[str, object]:
-    """``(code, context)`` from the redirect URL, after consuming its ``state`` exactly once.
-
-    Raises OAuthStateError for a missing/unknown/reused state (checked first, so a forged
-    redirect is rejected before its error text is trusted) and ConnectRedirectError for
-    ``error=...`` answers.
-    """
+def _checked_params(url: str, states: OAuthStateManager) -> tuple[dict[str, str], object]:
+    """The redirect's query after consuming its ``state`` exactly once (checked first, so a
+    forged redirect is refused before its error text is trusted); ``error=...`` raises."""
     params = dict(parse_qsl(urlsplit(url).query))
     context = states.consume(params.get("state", ""))
     error = params.get("error")
@@ -87,10 +83,32 @@ def parse_connect_redirect(url: str, states: OAuthStateManager) -> tuple[str, ob
             k: v for k, v in params.items() if k not in ("error", "error_description", "state")
         }
         raise ConnectRedirectError(error, params.get("error_description", ""), message, extra)
+    return params, context
+
+
+def parse_connect_redirect(url: str, states: OAuthStateManager) -> tuple[str, object]:
+    """v2.0: ``(code, context)`` from the redirect URL.
+
+    Raises OAuthStateError for a missing/unknown/reused state and ConnectRedirectError for
+    ``error=...`` answers or a missing code.
+    """
+    params, context = _checked_params(url, states)
     code = params.get("code")
     if not code:
         raise ConnectRedirectError("missing_code", "", "Connect returned without a code.", {})
     return code, context
+
+
+def parse_v3_connect_redirect(url: str, states: OAuthStateManager) -> tuple[str, object]:
+    """V3: ``(user_id, context)``. The newest docs send ``user_id`` alone, an older guide
+    ``userId`` and older pages a ``code`` beside it; the code is not needed and ignored."""
+    params, context = _checked_params(url, states)
+    user_id = params.get("user_id") or params.get("userId")
+    if not user_id or len(user_id) > 64:
+        raise ConnectRedirectError(
+            "missing_user_id", "", "Connect returned without a Smartcar user id.", {}
+        )
+    return user_id, context
 
 
 class SmartcarAuth:
@@ -122,7 +140,7 @@ class SmartcarAuth:
         """The URL to open in the browser (QtWebEngine view in the app)."""
         params: dict[str, str] = {
             "response_type": "code",
-            "client_id": self._credentials.client_id,
+            "client_id": self._credentials.application_id or self._credentials.client_id,
             "redirect_uri": self._credentials.redirect_uri,
             "scope": " ".join(scopes),
             "state": state,

@@ -1,9 +1,13 @@
 """The async Smartcar client the app uses (demo: against the simulator; live: the cloud).
 
 One ``httpx.AsyncClient`` lives as long as the client (connection reuse matters: a poll of a
-thousand cars is a thousand requests). Vehicle data goes through a
-:class:`~app.integrations.smartcar.reader.VehicleDataReader` so the v2.0 wire format can be
-swapped for v3 signals without touching callers.
+thousand cars is a thousand requests). The client speaks the API version the application
+is set up for (``api_version``): vehicle data goes through a
+:class:`~app.integrations.smartcar.reader.VehicleDataReader` (v2.0 endpoints or V3 signals),
+commands and disconnect through the matching endpoints, so callers never branch on the
+version except where the flow itself differs (Connect hands back a code in v2.0 and a
+user id in V3). Per-car calls take a ``credential``: the connection's access token in
+v2.0, its Smartcar user id in V3 (the application token is the client's own).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from typing import Any
 
 import httpx
 
+from app.integrations.smartcar.app_token import AppTokenSource
 from app.integrations.smartcar.auth import SmartcarAuth
-from app.integrations.smartcar.config import SmartcarCredentials, SmartcarOrigins
+from app.integrations.smartcar.config import ApiVersion, SmartcarCredentials, SmartcarOrigins
 from app.integrations.smartcar.errors import SmartcarError, SmartcarProtocolError
 from app.integrations.smartcar.models import (
     ActionResult,
@@ -34,6 +39,7 @@ from app.integrations.smartcar.models import (
     Odometer,
     Permissions,
     Reading,
+    ResponseMeta,
     TirePressure,
     User,
     VehiclePage,
@@ -44,6 +50,9 @@ from app.integrations.smartcar.rate_gate import AppRateGate
 from app.integrations.smartcar.reader import VehicleDataReader
 from app.integrations.smartcar.transport import DEFAULT_TIMEOUT, HttpTransport, new_http_client
 from app.integrations.smartcar.v2_reader import API_VERSION, V2Reader, vehicle_path
+from app.integrations.smartcar.v3_client import V3Endpoints
+from app.integrations.smartcar.v3_reader import V3Reader
+from app.integrations.smartcar.v3_transport import V3Transport
 from app.integrations.smartcar.wire import boolean, meta_from, obj, req_text, text_or_none
 
 #: What one telemetry poll asks for. Both fuel and battery: the car answers the one it has.
@@ -90,16 +99,39 @@ class SmartcarClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         max_connections: int = 32,
         http: httpx.AsyncClient | None = None,
-        reader_factory: Callable[[HttpTransport], VehicleDataReader] = V2Reader,
+        api_version: ApiVersion = "2.0",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._owns_http = http is None
         self._http = http or new_http_client(timeout, max_connections)
+        self.api_version: ApiVersion = api_version
         #: The application-wide rate limit; ``clock`` (epoch seconds) times its pause.
         self.rate_gate = AppRateGate(clock)
         self._transport = HttpTransport(origins.api, self._http, self.rate_gate)
         self.auth = SmartcarAuth(origins, credentials, self._transport)
-        self.reader = reader_factory(self._transport)
+        #: The V3 application token (also used by the Management API); None in v2.0.
+        self.app_tokens: AppTokenSource | None = None
+        self._v3: V3Endpoints | None = None
+        self.reader: VehicleDataReader
+        if api_version == "3":
+            self.app_tokens = AppTokenSource(origins.iam_token_url, credentials, self._transport)
+            v3 = V3Transport(
+                self._transport,
+                self.app_tokens,
+                vehicle_api=origins.vehicle_api,
+                management_api=origins.management_api,
+            )
+            self.reader = V3Reader(v3)
+            self._v3 = V3Endpoints(v3)
+        else:
+            self.reader = V2Reader(self._transport)
+
+    @property
+    def v3(self) -> V3Endpoints:
+        """Connections, commands and webhook subscriptions of API V3."""
+        if self._v3 is None:
+            raise SmartcarProtocolError("this application is set up for API v2.0, not V3")
+        return self._v3
 
     async def __aenter__(self) -> SmartcarClient:
         return self
@@ -216,6 +248,10 @@ class SmartcarClient:
     async def permissions(
         self, vehicle_id: str, token: str, *, limit: int = 25, offset: int = 0
     ) -> Reading[Permissions]:
+        if self._v3 is not None:
+            found = await self._v3.connections(user_id=token, vehicle_id=vehicle_id)
+            scopes = next((c.permissions for c in found if c.vehicle_id == vehicle_id), ())
+            return Reading(Permissions(scopes, len(scopes), 0), ResponseMeta())
         raw = await self._transport.request(
             "GET",
             vehicle_path(vehicle_id, "/permissions"),
@@ -228,14 +264,30 @@ class SmartcarClient:
         return Reading(Permissions(scopes, count, page_offset), meta_from(raw.headers))
 
     async def lock(self, vehicle_id: str, token: str) -> Reading[ActionResult]:
+        if self._v3 is not None:
+            return await self._command(vehicle_id, token, "lock")
         return await self._action("POST", vehicle_id, token, "/security", {"action": "LOCK"})
 
     async def unlock(self, vehicle_id: str, token: str) -> Reading[ActionResult]:
+        if self._v3 is not None:
+            return await self._command(vehicle_id, token, "unlock")
         return await self._action("POST", vehicle_id, token, "/security", {"action": "UNLOCK"})
 
     async def disconnect(self, vehicle_id: str, token: str) -> Reading[ActionResult]:
-        """Revoke this app's access to the car (``DELETE /application``)."""
+        """Revoke this app's access to the car: v2.0 ``DELETE /application``; V3 removes
+        the car's connection (never the whole user, who may have granted other cars)."""
+        if self._v3 is not None:
+            found = await self._v3.connections(user_id=token, vehicle_id=vehicle_id)
+            for connection in found:
+                if connection.vehicle_id == vehicle_id:
+                    await self._v3.remove_connection(connection.id)
+            return Reading(ActionResult("success", None), ResponseMeta())
         return await self._action("DELETE", vehicle_id, token, "/application", None)
+
+    async def _command(self, vehicle_id: str, user_id: str, name: str) -> Reading[ActionResult]:
+        execution = await self.v3.command(vehicle_id, user_id, name)
+        result = ActionResult(execution.status.lower(), execution.command_type)
+        return Reading(result, ResponseMeta())
 
     async def _action(
         self, method: str, vehicle_id: str, token: str, sub: str, payload: Any

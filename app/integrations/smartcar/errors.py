@@ -156,6 +156,11 @@ class OAuthTokenError(SmartcarError):
         self.description = description
 
 
+class ApplicationCredentialsError(SmartcarError):
+    """V3: Smartcar refused the application itself (its token, client id or secret), so
+    every car fails alike; the operator must fix the settings, no owner can help."""
+
+
 class OAuthStateError(SmartcarError):
     """The Connect callback's ``state`` was never issued, already used or expired."""
 

@@ -210,3 +210,43 @@ class VehicleSnapshot:
     charge: Charge | None = None
     errors: dict[DataKind, SmartcarError] = field(default_factory=dict)
     data_ages: dict[DataKind, datetime | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class V3Connection:
+    """A V3 connection: which user granted which vehicle, and with what permissions."""
+
+    id: str
+    user_id: str
+    vehicle_id: str
+    permissions: tuple[str, ...]
+    make: str
+    model: str
+    year: int | None
+    powertrain: str | None
+
+
+@dataclass(frozen=True)
+class CommandExecution:
+    """The ``command-execution`` resource a V3 command answers (not the vehicle's state)."""
+
+    id: str
+    command_type: str
+    status: str  # SUCCESS, ERROR, PENDING, ...
+    execution_mode: str | None
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: str
+    name: str
+    callback_uri: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Subscription:
+    id: str
+    webhook_id: str
+    vehicle_id: str
+    user_id: str | None

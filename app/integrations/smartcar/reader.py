@@ -1,9 +1,10 @@
 """The seam between callers and the wire format of vehicle data.
 
 Callers (the client's read methods, ``read_snapshot``, the telemetry poller) only see
-:class:`VehicleDataReader`. Today :class:`~app.integrations.smartcar.v2_reader.V2Reader`
-implements it over ``/v2.0`` endpoints and ``/batch``; when Smartcar retires v2.0 reads, a v3
-signals reader implements the same two methods and nothing above it changes.
+:class:`VehicleDataReader`. :class:`~app.integrations.smartcar.v2_reader.V2Reader` implements
+it over ``/v2.0`` endpoints and ``/batch``, :class:`~app.integrations.smartcar.v3_reader.V3Reader`
+over V3 signals. The ``credential`` names whose car it is: the connection's access token in
+v2.0, its Smartcar user id in V3 (where the application token belongs to the transport).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class Transport(Protocol):
 class VehicleDataReader(Protocol):
     """Reads typed vehicle data, one kind at a time or several in one round trip."""
 
-    async def read(self, vehicle_id: str, access_token: str, kind: DataKind) -> Reading[Any]: ...
+    async def read(self, vehicle_id: str, credential: str, kind: DataKind) -> Reading[Any]: ...
 
     async def read_many(
-        self, vehicle_id: str, access_token: str, kinds: Sequence[DataKind]
+        self, vehicle_id: str, credential: str, kinds: Sequence[DataKind]
     ) -> BatchResult: ...

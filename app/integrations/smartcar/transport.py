@@ -34,7 +34,7 @@ MAX_JSON_DEPTH = 32
 USER_AGENT = f"FleetConsole/0.1 ({platform.system()}; Python {platform.python_version()})"
 #: Smartcar may hold a request ~300 s while it reaches the car; outlive its load balancer.
 DEFAULT_TIMEOUT = httpx.Timeout(310.0, connect=10.0)
-_KEPT_HEADERS = (
+KEPT_HEADERS = (
     "sc-request-id",
     "sc-data-age",
     "sc-fetched-at",
@@ -154,7 +154,7 @@ class HttpTransport:
             method, self.api_origin + path, headers=headers, json=json, params=params
         )
         body = decode_json(response)
-        kept = {k: v for k in _KEPT_HEADERS if (v := response.headers.get(k)) is not None}
+        kept = {k: v for k in KEPT_HEADERS if (v := response.headers.get(k)) is not None}
         if response.is_success:
             return RawResponse(response.status_code, body, kept)
         error = api_error(response.status_code, body, kept)

@@ -157,21 +157,21 @@ class V2Reader:
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    async def read(self, vehicle_id: str, access_token: str, kind: DataKind) -> Reading[Any]:
+    async def read(self, vehicle_id: str, credential: str, kind: DataKind) -> Reading[Any]:
         sub = "" if kind is DataKind.ATTRIBUTES else kind.value
         raw = await self._transport.request(
-            "GET", vehicle_path(vehicle_id, sub), access_token=access_token
+            "GET", vehicle_path(vehicle_id, sub), access_token=credential
         )
         return parse(kind, raw.body, meta_from(raw.headers))
 
     async def read_many(
-        self, vehicle_id: str, access_token: str, kinds: Sequence[DataKind]
+        self, vehicle_id: str, credential: str, kinds: Sequence[DataKind]
     ) -> BatchResult:
         """One ``POST /batch``; every item becomes a reading or its own error."""
         raw = await self._transport.request(
             "POST",
             vehicle_path(vehicle_id, "/batch"),
-            access_token=access_token,
+            access_token=credential,
             json={"requests": [{"path": kind.value} for kind in kinds]},
         )
         top = meta_from(raw.headers)

@@ -116,7 +116,7 @@ class SmartcarCommands:
 
     async def _connection_id(self, vehicle_id: int) -> int:
         record = await self._connections.connection_for(vehicle_id)
-        if record is None or not record.has_tokens:
+        if record is None or not record.can_call:
             raise ConnectionProblem("This car is not connected to Smartcar.")
         return record.id
 

@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import cast
 
-from app.config import SECRET_ENV, Settings
+from app.config import MANAGEMENT_TOKEN_ENV, SECRET_ENV, Settings
 from app.integrations.smartcar.client import SmartcarClient
 from app.integrations.smartcar.config import SmartcarCredentials, SmartcarOrigins
 from app.integrations.smartcar.simulator import (
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 DEMO_CLIENT_ID = "fleet-console-demo"
 DEMO_OWNER_EMAIL = "fleet@demo.levyfleets.test"
+#: How often the demo simulator looks for changed cars to push (Smartcar: on change).
+DEMO_WEBHOOK_INTERVAL_S = 5.0
 
 
 def simulator_specs(fleet: list[DemoVehicle]) -> list[VehicleSpec]:
@@ -54,13 +56,20 @@ def simulator_specs(fleet: list[DemoVehicle]) -> list[VehicleSpec]:
 
 @dataclass
 class Backends:
-    """The Smartcar endpoint in use, and the simulator behind it in demo mode."""
+    """The Smartcar endpoint in use, and the simulator behind it in demo mode.
+
+    ``management_token`` (the webhook signing key) and ``webhook_id`` are set only for a
+    V3 application whose process receives webhooks; demo mode makes up the token per run
+    and registers the webhook with the simulator once the receiver listens.
+    """
 
     credentials: SmartcarCredentials | None = None
     origins: SmartcarOrigins | None = None
     smartcar: SmartcarClient | None = None
     simulator: RunningSimulator | None = None
     problems: list[str] = field(default_factory=list)
+    management_token: str | None = field(default=None, repr=False)
+    webhook_id: str | None = None
 
     @property
     def smartcar_available(self) -> bool:
@@ -85,9 +94,10 @@ async def start_backends(settings: Settings, *, demo: bool, offline: bool) -> Ba
     redirect_uri = settings.smartcar.redirect_uri
     try:
         if demo:
-            # A fresh secret per run: the demo simulator's client secret is never stored.
+            # A fresh secret and management token per run: neither is ever stored.
             secret = secrets.token_urlsafe(24)
             cars = simulator_specs(demo_fleet(settings.demo))
+            backends.management_token = secrets.token_urlsafe(24)
             backends.simulator = await start_simulator(
                 SimulatorConfig(
                     client_id=DEMO_CLIENT_ID,
@@ -95,6 +105,8 @@ async def start_backends(settings: Settings, *, demo: bool, offline: bool) -> Ba
                     redirect_uris=(redirect_uri,),
                     vehicles=cars,
                     seed=settings.demo.seed,
+                    management_token=backends.management_token,
+                    webhook_interval_s=DEMO_WEBHOOK_INTERVAL_S,
                 )
             )
             backends.origins = SmartcarOrigins.for_simulator(backends.simulator.base_url)
@@ -103,18 +115,26 @@ async def start_backends(settings: Settings, *, demo: bool, offline: bool) -> Ba
                 "demo: Smartcar simulator with %d cars on %s", len(cars), backends.origins.api
             )
         elif settings.live:
+            sc = settings.smartcar
             backends.origins = SmartcarOrigins(
-                connect=settings.smartcar.connect_origin,
-                token_url=f"{settings.smartcar.auth_origin.rstrip('/')}/oauth/token",
-                api=settings.smartcar.api_origin,
+                connect=sc.connect_origin,
+                token_url=f"{sc.auth_origin.rstrip('/')}/oauth/token",
+                api=sc.api_origin,
+                iam_token_url=sc.iam_token_url,
+                vehicle_api=sc.vehicle_api_origin,
+                management_api=sc.management_api_origin,
             )
             backends.credentials = SmartcarCredentials(
-                settings.smartcar.client_id, os.environ[SECRET_ENV], redirect_uri
+                sc.client_id, os.environ[SECRET_ENV], redirect_uri, sc.application_id
             )
+            backends.management_token = os.environ.get(MANAGEMENT_TOKEN_ENV) or None
+            backends.webhook_id = sc.webhooks.webhook_id or None
         else:
             backends.problems.append("Smartcar is not configured (see README, 'Live mode')")
             return backends
-        backends.smartcar = SmartcarClient(backends.origins, backends.credentials)
+        backends.smartcar = SmartcarClient(
+            backends.origins, backends.credentials, api_version=settings.smartcar.api_version
+        )
     except OSError as exc:
         logger.exception("could not start the Smartcar backend")
         backends.problems.append(f"Smartcar unavailable: {exc}")

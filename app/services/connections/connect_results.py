@@ -56,10 +56,11 @@ class SmartcarCar:
 
 @dataclass(frozen=True)
 class Authorization:
-    """A completed Connect: the grant's tokens (never in ``repr``) and its cars."""
+    """A completed Connect: the grant's tokens (never in ``repr``; None in V3, where the
+    user id is all a connection needs) and its cars."""
 
     vehicle_id: int
-    tokens: TokenSet = field(repr=False)
+    tokens: TokenSet | None = field(repr=False)
     user_id: str | None
     cars: tuple[SmartcarCar, ...]
 

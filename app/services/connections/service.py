@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from app.integrations.smartcar.auth import parse_connect_redirect
+from app.integrations.smartcar.auth import parse_connect_redirect, parse_v3_connect_redirect
 from app.integrations.smartcar.client import SmartcarClient
 from app.integrations.smartcar.errors import (
     ConnectRedirectError,
@@ -48,6 +48,7 @@ from app.services.connections.connect_results import (
     short_error,
 )
 from app.services.connections.health import active_reason
+from app.services.connections.subscriptions import WebhookSubscriptions
 from app.services.connections.token_cipher import TokenCipher
 from app.services.connections.tokens import (
     ConnectionProblem,
@@ -92,6 +93,14 @@ class ConnectionService:
         self._states = OAuthStateManager()
         self.tokens = TokenKeeper(
             database, self.repository, cipher, self._client, self.changes.notify, clock=clock
+        )
+        #: V3 connections' webhook subscriptions (inert in v2.0 or without a webhook).
+        self.subscriptions = WebhookSubscriptions(
+            database,
+            self.repository,
+            self._client,
+            lambda: self._backends.webhook_id,
+            self.changes.notify,
         )
 
     def _client(self) -> SmartcarClient | None:
@@ -149,9 +158,12 @@ class ConnectionService:
         )
 
     async def complete(self, redirect_url: str) -> Authorization:
-        """State check, code exchange and the grant's cars; raises ConnectFailed."""
+        """State check, then the grant's cars: v2.0 exchanges the code for the grant's
+        tokens, V3 lists the user's connections. Raises ConnectFailed."""
+        client = self.tokens.client()
+        parse = parse_v3_connect_redirect if client.api_version == "3" else parse_connect_redirect
         try:
-            code, context = parse_connect_redirect(redirect_url, self._states)
+            answer, context = parse(redirect_url, self._states)
         except OAuthStateError as exc:
             logger.warning("Connect redirect refused: bad state")
             raise ConnectFailed(
@@ -162,9 +174,10 @@ class ConnectionService:
             logger.info("Connect ended with %s", exc.error)
             raise ConnectFailed(redirect_message(exc)) from exc
         assert isinstance(context, int)
-        client = self.tokens.client()
+        if client.api_version == "3":
+            return await self._complete_v3(client, context, answer)
         try:
-            tokens = await client.auth.exchange_code(code)
+            tokens = await client.auth.exchange_code(answer)
             user = (await client.get_user(tokens.access_token)).value.id
             ids = await client.all_vehicle_ids(tokens.access_token)
             cars = tuple([await self._describe(client, i, tokens.access_token) for i in ids])
@@ -177,6 +190,28 @@ class ConnectionService:
         if not cars:
             raise ConnectFailed("The authorization covers no cars.")
         return Authorization(context, tokens, user, cars)
+
+    async def _complete_v3(
+        self, client: SmartcarClient, vehicle_id: int, user_id: str
+    ) -> Authorization:
+        """The V3 user's connections: permissions and make/model/year come with them,
+        the VIN is a signal (read only where ``read_vin`` was granted)."""
+        try:
+            connections = await client.v3.connections(user_id=user_id)
+            cars = []
+            for c in connections:
+                vin = None
+                if "read_vin" in c.permissions:
+                    vin = (await client.vin(c.vehicle_id, user_id)).value.vin.upper()
+                cars.append(SmartcarCar(c.vehicle_id, c.make, c.model, c.year, vin, c.permissions))
+        except SmartcarTransportError as exc:
+            raise ConnectFailed("Smartcar could not be reached (network problem).") from exc
+        except SmartcarError as exc:
+            raise ConnectFailed(f"Reading the connected cars failed: {short_error(exc)}") from exc
+        if not cars:
+            raise ConnectFailed("The authorization covers no cars.")
+        logger.info("Connect (V3): user's grant covers %d car(s)", len(cars))
+        return Authorization(vehicle_id, None, user_id, tuple(cars))
 
     async def _describe(self, client: SmartcarClient, car_id: str, token: str) -> SmartcarCar:
         scopes = (await client.permissions(car_id, token, limit=100)).value.permissions
@@ -226,7 +261,7 @@ class ConnectionService:
                 smartcar_vehicle_id=car.smartcar_id,
                 smartcar_user_id=auth.user_id,
                 scopes=list(car.scopes),
-                tokens=encrypt_pair(self.cipher, auth.tokens),
+                tokens=encrypt_pair(self.cipher, auth.tokens) if auth.tokens else None,
                 status=ConnectionStatus.ACTIVE.value,
                 reason=active_reason(car.scopes),
                 now=self._clock(),
@@ -234,10 +269,14 @@ class ConnectionService:
             )
         )
         logger.info("vehicle %d linked to Smartcar (connection %d)", vehicle_id, connection_id)
-        self.changes.notify(vehicle_id)
-        self.connects.notify(vehicle_id)
         record = await self._db.run(self.repository.get, connection_id)
         assert record is not None
+        if record.v3:
+            await self.subscriptions.subscribe(record)
+            record = await self._db.run(self.repository.get, connection_id)
+            assert record is not None
+        self.changes.notify(vehicle_id)
+        self.connects.notify(vehicle_id)
         return record
 
     async def add_as_new_vehicles(self, auth: Authorization, cars: list[SmartcarCar]) -> list[int]:
@@ -336,7 +375,8 @@ class ConnectionService:
         record = await self._db.run(self.repository.get, connection_id)
         if record is None:
             return
-        if record.has_tokens:
+        await self.subscriptions.unsubscribe(record)
+        if record.can_call:
             try:
                 await self.tokens.call(
                     connection_id, lambda car, token: self.tokens.client().disconnect(car, token)

@@ -18,10 +18,12 @@ from typing import TypeVar
 from app.integrations.smartcar.auth import TokenSet
 from app.integrations.smartcar.client import SmartcarClient
 from app.integrations.smartcar.errors import (
+    ApplicationCredentialsError,
     AuthenticationError,
     ConnectedServicesAccountError,
     OAuthTokenError,
     RateLimitError,
+    ResourceNotFoundError,
     ServerError,
     SmartcarApiError,
     SmartcarError,
@@ -107,7 +109,7 @@ class TokenKeeper:
 
     async def record(self, connection_id: int) -> ConnectionRecord:
         record = await self._db.run(self._repo.get, connection_id)
-        if record is None or not record.has_tokens:
+        if record is None or not record.can_call:
             reason = record.status_reason if record else ""
             raise NotConnected(reason or "This car is not connected to Smartcar.")
         return record
@@ -121,6 +123,10 @@ class TokenKeeper:
         a refresh is forced.
         """
         record = await self.record(connection_id)
+        if record.v3:  # no token pair: the user id names the grant, the app token is the client's
+            if not record.smartcar_user_id:
+                raise NotConnected("This V3 connection has no Smartcar user id; reconnect it.")
+            return record.smartcar_user_id
         async with self.lock_for(record):
             stored = await self._db.run(self._repo.tokens, connection_id)
             if stored is None:
@@ -213,9 +219,11 @@ class TokenKeeper:
     async def call(self, connection_id: int, fn: Callable[[str, str], Awaitable[T]]) -> T:
         """``await fn(smartcar_vehicle_id, access_token)`` with the connection's health rules.
 
-        A 401 forces one refresh and one retry; a second 401 means the owner revoked access
-        (Disconnected). Outages and account problems move the connection to Error; success
-        after an Error brings it back to Active.
+        v2.0: a 401 forces one refresh and one retry; a second 401 means the owner revoked
+        access (Disconnected). V3 (the credential is the user id): the client has already
+        renewed a refused application token; a 404 for the car means its connection is
+        gone (Disconnected). Outages and account problems move the connection to Error;
+        success after an Error brings it back to Active.
         """
         record = await self.record(connection_id)
         token = await self.access_token(connection_id)
@@ -223,9 +231,14 @@ class TokenKeeper:
             try:
                 result = await fn(record.smartcar_vehicle_id, token)
             except AuthenticationError:
+                if record.v3:
+                    raise
                 token = await self.access_token(connection_id, stale=token)
                 result = await fn(record.smartcar_vehicle_id, token)
-        except AuthenticationError as exc:
+        except (AuthenticationError, ResourceNotFoundError) as exc:
+            if isinstance(exc, ResourceNotFoundError) and (not record.v3 or exc.code == "PATH"):
+                await self._api_failure(record, exc)
+                raise
             await self._db.run(self._repo.disconnect, record.id, REVOKED)
             self._notify(record.vehicle_id)
             logger.warning("connection %d revoked (%s)", record.id, exc.type)
@@ -240,7 +253,12 @@ class TokenKeeper:
         return result
 
     async def _api_failure(self, record: ConnectionRecord, exc: SmartcarError) -> None:
-        if isinstance(exc, ConnectedServicesAccountError):
+        if isinstance(exc, ApplicationCredentialsError):
+            reason = (
+                "Smartcar refused this application's credentials (client id or secret): "
+                "check the Smartcar settings."
+            )
+        elif isinstance(exc, ConnectedServicesAccountError):
             reason = f"The owner must fix their manufacturer account: {exc.description}"
         elif isinstance(exc, ServerError | UpstreamError):
             reason = f"Smartcar or the manufacturer is having an outage ({exc.code or exc.type})."

@@ -84,7 +84,7 @@ def check_gate(facts: GateFacts, now: datetime, stale_after: timedelta) -> GateR
         problems.append(f"The vehicle is already in rental #{facts.open_rental_id}.")
     if facts.connection_type == ConnectionType.SMARTCAR.value:
         c = facts.connection
-        if c is None or not c.has_tokens:
+        if c is None or not c.can_call:
             problems.append("The car is not connected to Smartcar.")
         elif c.status != ConnectionStatus.ACTIVE.value:
             problems.append(

@@ -91,8 +91,10 @@ class TelemetryCron:
         rng: random.Random | None = None,
         request_timeout_s: float = 330.0,
         reload_every_s: float = 60.0,
+        gap_fill_s: float | None = None,
     ) -> None:
         self._writer = writer
+        self._gap_fill_s = gap_fill_s
         self._db = database
         self._settings = settings
         self._clock = clock
@@ -167,6 +169,16 @@ class TelemetryCron:
                     del self._by_vehicle[vehicle_id]
         self._reload_due = True
         self._wake.set()
+
+    def delivered(self, connection_id: int) -> None:
+        """A webhook delivery for this connection was stored: its next poll (gap fill)
+        moves to ``gap_fill_s`` from now, so a car that keeps pushing is never polled."""
+        target = self._targets.get(connection_id)
+        if target is None or self._gap_fill_s is None:
+            return
+        target.gap_fill_s = self._gap_fill_s
+        if not (target.queued or target.running):
+            target.next_due = max(target.next_due, self._clock() + self._gap_fill_s)
 
     def set_interval(self, vehicle_id: int, seconds: float | None) -> None:
         target = self._by_vehicle.get(vehicle_id)
@@ -278,6 +290,9 @@ class TelemetryCron:
         # cron started; its "last sync" is the link itself, so read it now, not an interval on.
         never_polled = not row.budget_month
         due = now if last is None or never_polled else min(now + interval, last + interval)
+        gap = self._gap_fill_s if row.webhook_subscribed else None
+        if gap is not None and row.last_delivery_at is not None:
+            due = max(due, row.last_delivery_at.timestamp() + gap)
         target = VehicleTarget(
             row.connection_id,
             row.vehicle_id,
@@ -286,6 +301,7 @@ class TelemetryCron:
             used,
             due,
             kinds=list(snapshot_kinds(row.powertrain, row.granted_scopes)),
+            gap_fill_s=gap,
         )
         self._targets[row.connection_id] = target
         previous = self._by_vehicle.get(row.vehicle_id)

@@ -172,7 +172,9 @@ class VehiclePoller:
         read = outcome.verdict in (Verdict.SUCCESS, Verdict.PARTIAL)
         if outcome.unsupported:
             target.kinds = [k for k in target.kinds if k not in outcome.unsupported]
-        interval = target.interval_s or float(self._settings.poll_interval_s)
+        interval = max(
+            target.interval_s or float(self._settings.poll_interval_s), target.gap_fill_s or 0.0
+        )
         paced = policy.paced_interval_s(self._budget, target.used, len(target.kinds), now)
         budget_floor = paced if paced is not None and paced > interval else 0.0
         verdict = outcome.verdict

@@ -91,10 +91,14 @@ def build_cron(
     client: SmartcarClient,
     writer: TelemetryWriter,
     connections: ConnectionService,
+    *,
+    gap_fill_s: float | None = None,
 ) -> TelemetryCron:
     """The poll cron on the connection service's tokens, told of every connection change
     (a car connected, reconnected or disconnected: it re-reads the connections and reads
-    a new one at once). Built once; :mod:`app.services.wiring.workers` spawns its run."""
+    a new one at once). Built once; :mod:`app.services.wiring.workers` spawns its run.
+    ``gap_fill_s``: webhooks arrive, so a subscribed car is polled only after that long
+    without a delivery (None: every car is polled on the schedule)."""
     tokens = KeeperTokens(database, connections, connections.tokens)
     cron = TelemetryCron(
         client,
@@ -104,6 +108,7 @@ def build_cron(
         mark_expired=tokens.mark_expired,
         settings=settings,
         report_health=PollHealthStore(database, connections.repository, connections.changes),
+        gap_fill_s=gap_fill_s,
     )
     connections.changes.subscribe(cron.vehicle_connection_changed)
     connections.connects.subscribe(cron.connected)

@@ -41,6 +41,8 @@ class VehicleTarget:
     used: int
     next_due: float
     interval_s: float | None = None  # None: the setting
+    #: Subscribed to webhooks: polled only after this long without a delivery (gap fill).
+    gap_fill_s: float | None = None
     kinds: list[DataKind] = field(default_factory=lambda: list(SNAPSHOT_KINDS))
     state: PollState = PollState.PENDING
     failures: int = 0  # consecutive failed polls, any kind

@@ -42,7 +42,7 @@ class SmartcarReader:
 
     async def refresh(self, vehicle_id: int) -> None:
         record = await self._connections.connection_for(vehicle_id)
-        if record is None or not record.has_tokens:
+        if record is None or not record.can_call:
             return
         writer = self._writer
         if writer is None:  # a console on a shared database: the collector reads

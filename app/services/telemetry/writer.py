@@ -20,6 +20,7 @@ API used by other parts (names are stable):
 * ``TelemetryReading`` — the input shape (re-exported from ``app.models.telemetry_reading``)
 * ``submit(reading)``, ``submit_many(readings)``, ``await store(readings)``
 * ``record_poll(update)`` — Smartcar poll bookkeeping, written in the same transaction
+  (a ``WebhookDelivery`` passed to ``store`` likewise)
 * ``await flush()`` — everything submitted so far is written (or definitively dropped)
 * ``commits.subscribe(callback)`` — ``callback(frozenset_of_vehicle_ids)`` after each commit
 * ``status()`` — a :class:`WriterStatus` snapshot
@@ -44,6 +45,7 @@ from app.models.database import Database
 from app.models.telemetry_connections import ConnectionPollUpdate
 from app.models.telemetry_reading import TelemetryReading
 from app.models.telemetry_store import BatchOutcome, TelemetryStore
+from app.models.webhook_events import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ __all__ = [
     "WriterStatus",
 ]
 
-_Item = TelemetryReading | ConnectionPollUpdate
+_Item = TelemetryReading | ConnectionPollUpdate | WebhookDelivery
 
 
 class TelemetryBacklogError(Exception):
@@ -155,8 +157,9 @@ class TelemetryWriter:
     def record_poll(self, update: ConnectionPollUpdate) -> None:
         self._enqueue((update,))
 
-    async def store(self, readings: Iterable[TelemetryReading]) -> None:
-        """Submit and wait until committed; raises TelemetryBacklogError if dropped."""
+    async def store(self, readings: Iterable[TelemetryReading | WebhookDelivery]) -> None:
+        """Submit and wait until committed; raises TelemetryBacklogError if dropped. A
+        :class:`WebhookDelivery` among them is recorded in the same transaction."""
         self._enqueue(readings)
         await self._wait_for(self._submitted)
 
@@ -249,13 +252,14 @@ class TelemetryWriter:
     async def _write_next(self) -> None:
         count = min(len(self._pending), self._max_batch)
         items = [self._pending.popleft() for _ in range(count)]
-        # Anything that is not poll bookkeeping goes to the store, which checks and logs it.
-        readings = [i for i in items if not isinstance(i, ConnectionPollUpdate)]
+        # Anything that is not bookkeeping goes to the store, which checks and logs it.
+        readings = [i for i in items if not isinstance(i, ConnectionPollUpdate | WebhookDelivery)]
         updates = [i for i in items if isinstance(i, ConnectionPollUpdate)]
+        deliveries = [i for i in items if isinstance(i, WebhookDelivery)]
         delay = self._retry_initial_s
         while True:
             try:
-                outcome = await self._db.run(self._store.write_batch, readings, updates)
+                outcome = await self._db.run(self._store.write_batch, readings, updates, deliveries)
                 break
             except (SQLAlchemyError, OSError) as exc:
                 self._note_failure(exc, delay)

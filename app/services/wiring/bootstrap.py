@@ -43,12 +43,15 @@ from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.iot.runtime import IotHandle
 from app.services.rentals.service import RentalService
+from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.reads import Exports, TelemetryReads
 from app.services.telemetry.runtime import build_cron
 from app.services.telemetry.vehicle_reads import SmartcarReader
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.demo_fleet import seed_if_empty
 from app.services.vehicles.service import VehicleService
+from app.services.webhooks.ingest import WebhookIngest
+from app.services.webhooks.runtime import WebhookRuntime
 from app.services.wiring.context import (
     AppContext,
     Mode,
@@ -111,9 +114,24 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         demo=demo,
     )
     writer = TelemetryWriter(database) if runs_pollers(mode, role) else None
+    hooks = settings.smartcar.webhooks
+    pushes = (
+        writer is not None
+        and backends.smartcar is not None
+        and backends.smartcar.api_version == "3"
+        and hooks.enabled
+        and backends.management_token is not None
+    )
     cron = None
     if writer is not None and backends.smartcar is not None:
-        cron = build_cron(database, settings.telemetry, backends.smartcar, writer, connections)
+        gap = hooks.gap_fill_after_min * 60.0 if pushes else None
+        cron = build_cron(
+            database, settings.telemetry, backends.smartcar, writer, connections, gap_fill_s=gap
+        )
+    webhooks = None
+    if pushes:
+        assert writer is not None
+        webhooks = _webhooks(opened, backends, connections, writer, cron)
     iot = IotHandle(database, settings, writer, demo=demo)
     commands = _commands(opened, connections, writer, iot, role=role)
     rentals = RentalService(
@@ -151,6 +169,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         telemetry_cron=cron,
         command_relay=relay,
         publisher=publisher,
+        webhooks=webhooks,
     )
 
 
@@ -170,6 +189,33 @@ def open_context(
     except Exception:
         opened.database.close()
         raise
+
+
+def _webhooks(
+    opened: OpenedDatabase,
+    backends: Backends,
+    connections: ConnectionService,
+    writer: TelemetryWriter,
+    cron: TelemetryCron | None,
+) -> WebhookRuntime:
+    """The receiver's ingest routes to connections, stores through the one writer, and
+    tells the cron which cars just pushed (so they are not polled)."""
+    ingest = WebhookIngest(
+        opened.database,
+        connections.repository,
+        writer,
+        changed=connections.changes.notify,
+        delivered=cron.delivered if cron is not None else lambda connection_id: None,
+    )
+    connections.changes.subscribe(ingest.connections_changed)
+    return WebhookRuntime(
+        opened.settings.smartcar.webhooks,
+        backends,
+        connections,
+        opened.database,
+        ingest,
+        demo=opened.mode is Mode.DEMO,
+    )
 
 
 def _commands(

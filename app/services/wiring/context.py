@@ -28,6 +28,7 @@ from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.reads import Exports, TelemetryReads
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.service import VehicleService
+from app.services.webhooks.runtime import WebhookRuntime
 
 
 class Mode(enum.StrEnum):
@@ -72,6 +73,8 @@ class AppContext:
     telemetry_cron: TelemetryCron | None
     command_relay: CommandRelay | None
     publisher: ChangePublisher | None
+    #: Smartcar webhooks (V3): built where telemetry is stored and a signing key is known.
+    webhooks: WebhookRuntime | None = None
 
     @property
     def read_only(self) -> bool:

@@ -46,6 +46,8 @@ def start_workers(context: AppContext, tasks: TaskOwner) -> Workers:
         tasks.spawn(refresher.run_forever, "smartcar-token-refresher", restart=True)
     # The telemetry writer every source feeds, and the Smartcar poll cron (issue 5).
     tasks.spawn(writer.run, "telemetry-writer", restart=True, drain=writer.flush)
+    if context.webhooks is not None:  # Smartcar V3 pushes (issue 16)
+        tasks.spawn(context.webhooks.run, "smartcar-webhooks", restart=True)
     if context.telemetry_cron is not None:
         tasks.spawn(context.telemetry_cron.run, "telemetry-cron", restart=True)
     else:

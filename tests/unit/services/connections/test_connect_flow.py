@@ -31,7 +31,7 @@ async def test_connect_links_by_vin_and_stores_everything(env: Env) -> None:
     assert record.vehicle_id == row.id and record.status == "active"
     assert set(REQUIRED_SCOPES) <= set(record.granted_scopes)
     assert rentable(record) and record.connected_at and record.last_sync_at
-    assert record.access_expires_at > env.clock() and record.has_tokens
+    assert record.access_expires_at > env.clock() and record.can_call
     after = env.context.vehicles.repository.row(row.id)
     assert after.connection_type == "smartcar" and after.connection_status == "active"
     assert after.vin == row.vin and after.make.lower() == row.make.lower()

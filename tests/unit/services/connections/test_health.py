@@ -35,7 +35,7 @@ BASE = ConnectionRecord(
     last_sync_at=None,
     last_command_at=None,
     last_error="",
-    has_tokens=True,
+    can_call=True,
 )
 
 

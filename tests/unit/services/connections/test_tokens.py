@@ -128,7 +128,7 @@ async def test_owner_revocation_makes_the_connection_disconnected(env: Env) -> N
     with pytest.raises(VehicleRevoked):
         await env.service.refresh_now(record.id)
     after = await env.service.connection_for(env.car(1).id)
-    assert after.status == "disconnected" and not after.has_tokens
+    assert after.status == "disconnected" and not after.can_call
     assert env.context.vehicles.repository.row(env.car(1).id).connection_status is None
 
 
@@ -152,7 +152,7 @@ async def test_a_network_failure_during_refresh_is_an_error_not_an_expiry(env: E
     with pytest.raises(SmartcarUnavailable):
         await env.service.tokens.access_token(record.id)
     after = await env.service.connection_for(env.car(0).id)
-    assert after.status == "error" and after.has_tokens
+    assert after.status == "error" and after.can_call
 
 
 @pytest.mark.asyncio
@@ -161,7 +161,7 @@ async def test_disconnect_revokes_wipes_tokens_and_keeps_history(env: Env) -> No
     access, _ = stored_pair(env, record.id)
     await env.service.disconnect(record.id)
     after = await env.service.connection_for(env.car(0).id)
-    assert after.id == record.id and after.status == "disconnected" and not after.has_tokens
+    assert after.id == record.id and after.status == "disconnected" and not after.can_call
     assert after.connected_at == record.connected_at
     with pytest.raises(Exception, match="AUTHENTICATION"):
         await env.backends.smartcar.attributes(record.smartcar_vehicle_id, access)

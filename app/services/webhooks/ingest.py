@@ -1,0 +1,183 @@
+"""What a verified Smartcar webhook changes: telemetry, the connection's health, the cron.
+
+The receiver (:mod:`app.integrations.smartcar.webhook_receiver`) has checked the signature
+and the age; here each event is routed to its connection by vehicle and user id and:
+
+* ``VEHICLE_STATE``: its signals become readings (the same parsers and the same writer as
+  polls), stored together with the event id in one transaction; only then is it
+  acknowledged. A good delivery clears an Error the connection was in, and tells the cron
+  that this car needs no poll for a while;
+* ``VEHICLE_ERROR``: the connection goes to Error with Smartcar's reason, and back to
+  Active when every error is RESOLVED.
+
+An event id already stored is acknowledged without storing it again (Smartcar retries,
+and may deliver twice); the same *delivery* id again is a replay of a captured request
+and is refused. An event for a car no connection of this console has (disconnected,
+another application's) is acknowledged and ignored, with one warning per car.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from app.integrations.smartcar.v3_signals import present_kinds, snapshot_from_signals
+from app.integrations.smartcar.webhook_receiver import Ack
+from app.integrations.smartcar.webhooks import (
+    OtherEvent,
+    VehicleErrorEvent,
+    VehicleStateEvent,
+    VerifyEvent,
+    WebhookEvent,
+)
+from app.models.connections import ConnectionRecord, ConnectionRepository
+from app.models.database import Database
+from app.models.enums import ConnectionStatus
+from app.models.webhook_events import WebhookDelivery, seen
+from app.services.connections.health import active_reason
+from app.services.telemetry.snapshot_readings import snapshot_readings
+from app.services.telemetry.writer import TelemetryWriter
+
+logger = logging.getLogger(__name__)
+
+#: Event ids remembered in memory (older ones are looked up in the database).
+RECENT_EVENTS = 100_000
+_POLLED = (ConnectionStatus.ACTIVE.value, ConnectionStatus.ERROR.value)
+
+
+class WebhookIngest:
+    """``await ingest(event)`` → the :class:`Ack` the receiver answers with."""
+
+    def __init__(
+        self,
+        database: Database,
+        repository: ConnectionRepository,
+        writer: TelemetryWriter,
+        *,
+        changed: Callable[[int], None],
+        delivered: Callable[[int], None] = lambda connection_id: None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = database
+        self._repo = repository
+        self._writer = writer
+        self._changed = changed
+        self._delivered = delivered
+        self._clock = clock
+        self._routes: dict[str, list[ConnectionRecord]] | None = None
+        self._recent: OrderedDict[str, str] = OrderedDict()  # event id -> delivery id
+        self._inflight: dict[str, asyncio.Future[None]] = {}
+        self._warned: set[str] = set()
+
+    def connections_changed(self, vehicle_id: int | None = None) -> None:
+        """A connection changed somewhere: re-read the routes on the next event."""
+        self._routes = None
+
+    async def __call__(self, event: WebhookEvent) -> Ack:
+        if isinstance(event, VerifyEvent | OtherEvent):
+            logger.info("Smartcar webhook %s ignored", event.envelope.event_type)
+            return Ack(202, "ignored")
+        envelope = event.envelope
+        known = self._recent.get(envelope.event_id)
+        if known is not None and envelope.delivery_id and known == envelope.delivery_id:
+            logger.warning("Smartcar webhook delivery %s replayed", envelope.delivery_id)
+            return Ack(409, "replayed")
+        pending = self._inflight.get(envelope.event_id)
+        if pending is not None:
+            await asyncio.shield(pending)
+            return Ack(200, "duplicate")
+        if known is not None or await self._db.run(seen, self._db, envelope.event_id):
+            logger.info("Smartcar webhook event %s already stored", envelope.event_id)
+            return Ack(200, "duplicate")
+        connection = await self._route(event.vehicle_id, event.user_id)
+        if connection is None:
+            return Ack(202, "ignored")
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight[envelope.event_id] = future
+        try:
+            if isinstance(event, VehicleStateEvent):
+                await self._state(event, connection)
+            else:
+                await self._error(event, connection)
+        finally:
+            del self._inflight[envelope.event_id]
+            future.set_result(None)
+        self._remember(envelope.event_id, envelope.delivery_id or "")
+        return Ack(200, "stored")
+
+    async def _route(self, vehicle_id: str, user_id: str) -> ConnectionRecord | None:
+        if self._routes is None:
+            routes: dict[str, list[ConnectionRecord]] = {}
+            for record in await self._db.run(self._repo.live_v3):
+                routes.setdefault(record.smartcar_vehicle_id, []).append(record)
+            self._routes = routes
+        for record in self._routes.get(vehicle_id, ()):
+            if record.smartcar_user_id == user_id:
+                return record
+        if vehicle_id not in self._warned:
+            self._warned.add(vehicle_id)
+            logger.warning(
+                "Smartcar webhook for vehicle %s (user %s) ignored: no V3 connection here",
+                vehicle_id,
+                user_id,
+            )
+        return None
+
+    async def _state(self, event: VehicleStateEvent, connection: ConnectionRecord) -> None:
+        now = self._clock()
+        snapshot = snapshot_from_signals(
+            event.vehicle_id, event.signals, present_kinds(event.signals)
+        )
+        readings = snapshot_readings(snapshot, connection.vehicle_id, now)
+        delivery = WebhookDelivery(
+            event.envelope.event_id,
+            event.envelope.delivery_id or "",
+            "VEHICLE_STATE",
+            event.vehicle_id,
+            connection.id,
+            now,
+        )
+        await self._writer.store([*readings, delivery])
+        self._delivered(connection.id)
+        if connection.status == ConnectionStatus.ERROR.value:
+            await self._set(connection, ConnectionStatus.ACTIVE, "")
+
+    async def _error(self, event: VehicleErrorEvent, connection: ConnectionRecord) -> None:
+        now = self._clock()
+        open_problems = [p for p in event.problems if p.state != "RESOLVED"]
+        delivery = WebhookDelivery(
+            event.envelope.event_id,
+            event.envelope.delivery_id or "",
+            "VEHICLE_ERROR",
+            event.vehicle_id,
+            None,
+            now,
+        )
+        await self._writer.store([delivery])
+        if open_problems:
+            first = open_problems[0]
+            label = f"{first.type}:{first.code}" if first.code else first.type
+            await self._set(
+                connection, ConnectionStatus.ERROR, f"Smartcar reports {label}: {first.message}"
+            )
+        elif connection.status == ConnectionStatus.ERROR.value:
+            await self._set(connection, ConnectionStatus.ACTIVE, "")
+
+    async def _set(
+        self, connection: ConnectionRecord, status: ConnectionStatus, reason: str
+    ) -> None:
+        if connection.status not in _POLLED:
+            return  # Expired or Disconnected changed elsewhere: not a webhook's to undo
+        reason = reason or active_reason(connection.granted_scopes)
+        await self._db.run(self._repo.set_status, connection.id, status.value, reason)
+        self._routes = None
+        logger.info("connection %d is %s (webhook): %s", connection.id, status.value, reason)
+        self._changed(connection.vehicle_id)
+
+    def _remember(self, event_id: str, delivery_id: str) -> None:
+        self._recent[event_id] = delivery_id
+        while len(self._recent) > RECENT_EVENTS:
+            self._recent.popitem(last=False)
