@@ -72,7 +72,9 @@ class Env:
 async def env(tmp_path) -> AsyncIterator[Env]:
     settings = Settings(
         demo=DemoSettings(cars=4, micromobility=2),
-        smartcar=SmartcarSettings(redirect_uri=f"http://127.0.0.1:{free_port()}/sc/callback"),
+        smartcar=SmartcarSettings(
+            api_version="2.0", redirect_uri=f"http://127.0.0.1:{free_port()}/sc/callback"
+        ),
     )
     context = open_context(settings, resolve_paths(tmp_path / "data").ensure())
     backends = await start_backends(settings, demo=True, offline=False)
