@@ -35,13 +35,15 @@ class WebhookDelivery:
     received_at: datetime
 
 
-def seen(database: Database, event_id: str) -> bool:
-    """Whether the event was stored already (blocking; via ``Database.run``)."""
-    with database.session() as session:
-        found = session.execute(
-            select(WebhookEvent.event_id).where(WebhookEvent.event_id == event_id)
-        ).first()
-        return found is not None
+def seen(database: Database, event_ids: Sequence[str]) -> set[str]:
+    """Which of these events were stored already (blocking; via ``Database.run``). One
+    query for many: the receiver looks up every delivery that arrives at once together."""
+    table = WebhookEvent.__table__
+    with database.engine.connect() as connection:
+        rows = connection.execute(
+            select(table.c.event_id).where(table.c.event_id.in_(list(event_ids)))
+        )
+        return {row[0] for row in rows}
 
 
 def record_deliveries(connection: Connection, deliveries: Sequence[WebhookDelivery]) -> None:

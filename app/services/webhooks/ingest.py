@@ -71,6 +71,8 @@ class WebhookIngest:
         self._recent: OrderedDict[str, str] = OrderedDict()  # event id -> delivery id
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._warned: set[str] = set()
+        self._lookups: dict[str, asyncio.Future[bool]] = {}
+        self._lookup_task: asyncio.Future[None] | None = None
 
     def connections_changed(self, vehicle_id: int | None = None) -> None:
         """A connection changed somewhere: re-read the routes on the next event."""
@@ -89,7 +91,7 @@ class WebhookIngest:
         if pending is not None:
             await asyncio.shield(pending)
             return Ack(200, "duplicate")
-        if known is not None or await self._db.run(seen, self._db, envelope.event_id):
+        if known is not None or await self._stored_before(envelope.event_id):
             logger.info("Smartcar webhook event %s already stored", envelope.event_id)
             return Ack(200, "duplicate")
         connection = await self._route(event.vehicle_id, event.user_id)
@@ -107,6 +109,31 @@ class WebhookIngest:
             future.set_result(None)
         self._remember(envelope.event_id, envelope.delivery_id or "")
         return Ack(200, "stored")
+
+    async def _stored_before(self, event_id: str) -> bool:
+        """Whether the database has the event; the lookups of every delivery that arrived
+        in the same loop turn share one query (the database thread is the bottleneck)."""
+        future = self._lookups.get(event_id)
+        if future is None:
+            future = self._lookups[event_id] = asyncio.get_running_loop().create_future()
+            if len(self._lookups) == 1:
+                asyncio.get_running_loop().call_soon(self._look_up)
+        return await asyncio.shield(future)
+
+    def _look_up(self) -> None:
+        batch, self._lookups = self._lookups, {}
+
+        async def run() -> None:
+            try:
+                found = await self._db.run(seen, self._db, list(batch))
+            except Exception as exc:
+                for future in batch.values():
+                    future.set_exception(exc)
+                return
+            for event_id, future in batch.items():
+                future.set_result(event_id in found)
+
+        self._lookup_task = asyncio.ensure_future(run())
 
     async def _route(self, vehicle_id: str, user_id: str) -> ConnectionRecord | None:
         if self._routes is None:
