@@ -18,7 +18,7 @@ import qasync
 from PySide6.QtCore import QEvent, QEventLoop
 from PySide6.QtWidgets import QApplication
 
-from app.config import DemoSettings, Settings
+from app.config import DemoSettings, Settings, SmartcarSettings
 from app.paths import resolve_paths
 from app.services.connections.backends import start_backends
 from app.services.wiring.bootstrap import open_context
@@ -113,7 +113,11 @@ def pytest_pyfunc_call(pyfuncitem):
 
 @pytest.fixture
 def settings():
-    return Settings(demo=DemoSettings(cars=12, micromobility=8))
+    # The GUI tests exercise the v2.0 token flows (expiry, refresh, reconnect); the V3
+    # path end to end is in tests/integration/services/webhooks.
+    return Settings(
+        demo=DemoSettings(cars=12, micromobility=8), smartcar=SmartcarSettings(api_version="2.0")
+    )
 
 
 @pytest.fixture
