@@ -27,7 +27,7 @@ def settings():
     redirect = f"http://127.0.0.1:{free_port()}/smartcar/callback"
     return Settings(
         demo=DemoSettings(cars=4, micromobility=1),
-        smartcar=SmartcarSettings(redirect_uri=redirect),
+        smartcar=SmartcarSettings(api_version="2.0", redirect_uri=redirect),
     )
 
 
@@ -133,7 +133,7 @@ async def test_connections_view_lists_problems_first_and_refreshes_in_bulk(backe
     assert statuses == ["Error", "Active", "Disconnected"]
     assert "1 need attention" in view.summary.text()
     budget = window.context.settings.telemetry.monthly_request_budget
-    assert view.table.item(0, 7).text() == f"0 / {budget}"  # billed requests this month
+    assert view.table.item(0, 9).text() == f"0 / {budget}"  # billed requests this month
     view.refresh_all.click()
     await until(lambda: view.table.item(0, 2).text() == "Active", what="bulk refresh")
     assert [view.table.item(r, 2).text() for r in range(3)] == ["Active", "Active", "Disconnected"]

@@ -26,7 +26,7 @@ def settings():
     redirect = f"http://127.0.0.1:{free_port()}/smartcar/callback"
     return Settings(
         demo=DemoSettings(cars=3, micromobility=1),
-        smartcar=SmartcarSettings(redirect_uri=redirect),
+        smartcar=SmartcarSettings(api_version="2.0", redirect_uri=redirect),
     )
 
 
