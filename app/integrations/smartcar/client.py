@@ -45,6 +45,7 @@ from app.integrations.smartcar.models import (
     VehiclePage,
     VehicleSnapshot,
     Vin,
+    snapshot_from_batch,
 )
 from app.integrations.smartcar.rate_gate import AppRateGate
 from app.integrations.smartcar.reader import VehicleDataReader
@@ -67,16 +68,6 @@ SNAPSHOT_KINDS = (
 )
 #: Powertrains that charge from a plug (``app.models.enums.Powertrain`` values).
 PLUG_IN_POWERTRAINS = frozenset({"bev", "phev"})
-_SNAPSHOT_FIELDS = {
-    DataKind.LOCATION: "location",
-    DataKind.FUEL: "fuel",
-    DataKind.BATTERY: "battery",
-    DataKind.ODOMETER: "odometer",
-    DataKind.LOCK_STATUS: "lock_status",
-    DataKind.TIRE_PRESSURE: "tire_pressure",
-    DataKind.ENGINE_OIL: "engine_oil",
-    DataKind.CHARGE: "charge",
-}
 
 
 def snapshot_kinds(powertrain: str | None, granted_scopes: Iterable[str]) -> tuple[DataKind, ...]:
@@ -214,18 +205,7 @@ class SmartcarClient:
     ) -> VehicleSnapshot:
         """One batch request for the telemetry poll; per-item failures land in ``errors``."""
         result = await self.reader.read_many(vehicle_id, access_token, kinds)
-        values: dict[str, Any] = {}
-        errors: dict[DataKind, SmartcarError] = {}
-        ages = {}
-        for kind, item in result.items.items():
-            if item.reading is not None and kind in _SNAPSHOT_FIELDS:
-                values[_SNAPSHOT_FIELDS[kind]] = item.reading.value
-                ages[kind] = item.reading.meta.data_age
-            elif item.error is not None:
-                errors[kind] = item.error
-        return VehicleSnapshot(
-            vehicle_id, result.request_id, errors=errors, data_ages=ages, **values
-        )
+        return snapshot_from_batch(vehicle_id, result)
 
     async def read_snapshots(
         self, pairs: Iterable[tuple[str, str]], *, concurrency: int = 32

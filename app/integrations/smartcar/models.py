@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from app.integrations.smartcar.errors import SmartcarError
 
@@ -210,6 +210,34 @@ class VehicleSnapshot:
     charge: Charge | None = None
     errors: dict[DataKind, SmartcarError] = field(default_factory=dict)
     data_ages: dict[DataKind, datetime | None] = field(default_factory=dict)
+
+
+#: The snapshot field each reading kind fills.
+SNAPSHOT_FIELDS = {
+    DataKind.LOCATION: "location",
+    DataKind.FUEL: "fuel",
+    DataKind.BATTERY: "battery",
+    DataKind.ODOMETER: "odometer",
+    DataKind.LOCK_STATUS: "lock_status",
+    DataKind.TIRE_PRESSURE: "tire_pressure",
+    DataKind.ENGINE_OIL: "engine_oil",
+    DataKind.CHARGE: "charge",
+}
+
+
+def snapshot_from_batch(vehicle_id: str, result: BatchResult) -> VehicleSnapshot:
+    """The snapshot of one batch, whichever API version read it: readings of snapshot
+    kinds become values (with their data age), every item's error lands in ``errors``."""
+    values: dict[str, Any] = {}
+    errors: dict[DataKind, SmartcarError] = {}
+    ages = {}
+    for kind, item in result.items.items():
+        if item.reading is not None and kind in SNAPSHOT_FIELDS:
+            values[SNAPSHOT_FIELDS[kind]] = item.reading.value
+            ages[kind] = item.reading.meta.data_age
+        elif item.error is not None:
+            errors[kind] = item.error
+    return VehicleSnapshot(vehicle_id, result.request_id, errors=errors, data_ages=ages, **values)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from app.integrations.smartcar.models import (
     Vin,
 )
 from app.integrations.smartcar.reader import Transport
+from app.integrations.smartcar.units import KM_PER_MILE, KPA_PER_PSI, L_PER_GALLON
 from app.integrations.smartcar.wire import (
     api_error,
     boolean,
@@ -38,9 +39,6 @@ from app.integrations.smartcar.wire import (
 )
 
 API_VERSION = "2.0"
-KM_PER_MILE = 1.609344
-L_PER_GALLON = 3.785411784
-KPA_PER_PSI = 6.894757
 
 
 class _Units:

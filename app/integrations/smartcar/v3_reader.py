@@ -12,16 +12,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from app.integrations.smartcar.errors import SmartcarError, SmartcarProtocolError
+from app.integrations.smartcar.errors import SmartcarProtocolError
 from app.integrations.smartcar.models import (
     Attributes,
-    BatchItem,
     BatchResult,
     DataKind,
     Reading,
     ResponseMeta,
 )
-from app.integrations.smartcar.v3_signals import Signal, parse_signals, reading_for
+from app.integrations.smartcar.v3_signals import Signal, batch_from_signals, parse_signals
 from app.integrations.smartcar.v3_transport import V3Transport
 from app.integrations.smartcar.wire import obj, req_text
 
@@ -71,16 +70,7 @@ class V3Reader:
         self, vehicle_id: str, credential: str, kinds: Sequence[DataKind]
     ) -> BatchResult:
         signals, request_id = await self.signals(vehicle_id, credential)
-        items: dict[DataKind, BatchItem] = {}
-        for kind in kinds:
-            if kind is DataKind.ATTRIBUTES:
-                continue
-            result = reading_for(kind, signals, request_id)
-            if isinstance(result, SmartcarError):
-                items[kind] = BatchItem(kind, None, result)
-            else:
-                items[kind] = BatchItem(kind, result, None)
-        return BatchResult(request_id, items)
+        return batch_from_signals(signals, kinds, request_id)
 
     async def signals(self, vehicle_id: str, user_id: str) -> tuple[dict[str, Signal], str | None]:
         """Every signal of the car (following ``links.next``), and the first request id."""

@@ -32,6 +32,9 @@ from app.integrations.smartcar.errors import (
     SmartcarProtocolError,
 )
 from app.integrations.smartcar.models import (
+    SNAPSHOT_FIELDS,
+    BatchItem,
+    BatchResult,
     Battery,
     Charge,
     DataKind,
@@ -46,15 +49,14 @@ from app.integrations.smartcar.models import (
     TirePressure,
     VehicleSnapshot,
     Vin,
+    snapshot_from_batch,
 )
+from app.integrations.smartcar.units import KM_PER_MILE, KPA_PER_PSI, L_PER_GALLON
 from app.integrations.smartcar.v3_wire import error_from_object
 from app.integrations.smartcar.wire import obj
 
 logger = logging.getLogger(__name__)
 
-KM_PER_MILE = 1.609344
-L_PER_GALLON = 3.785411784
-KPA_PER_PSI = 6.894757
 #: A tire "bar" value above this is really kPa (real captures label kPa numbers "bar").
 _BAR_CEILING = 20.0
 
@@ -409,48 +411,40 @@ def reading_for(
     return Reading(value, meta)
 
 
-_SNAPSHOT_FIELDS = {
-    DataKind.LOCATION: "location",
-    DataKind.FUEL: "fuel",
-    DataKind.BATTERY: "battery",
-    DataKind.ODOMETER: "odometer",
-    DataKind.LOCK_STATUS: "lock_status",
-    DataKind.TIRE_PRESSURE: "tire_pressure",
-    DataKind.ENGINE_OIL: "engine_oil",
-    DataKind.CHARGE: "charge",
-}
+def batch_from_signals(
+    signals: Signals, kinds: Iterable[DataKind], request_id: str | None = None
+) -> BatchResult:
+    """Each kind's reading or the error that explains why there is none, as a v2.0
+    batch gives them (a poll's ``GET /signals`` and a webhook's signals alike)."""
+    items: dict[DataKind, BatchItem] = {}
+    for kind in kinds:
+        if kind not in PARSERS:
+            continue
+        result = reading_for(kind, signals, request_id)
+        if isinstance(result, Reading):
+            items[kind] = BatchItem(kind, result, None)
+        else:
+            items[kind] = BatchItem(kind, None, result)
+    return BatchResult(request_id, items)
 
 
 def snapshot_from_signals(
     vehicle_id: str,
     signals: Signals,
-    kinds: Iterable[DataKind] = tuple(_SNAPSHOT_FIELDS),
-    request_id: str | None = None,
+    kinds: Iterable[DataKind] = tuple(SNAPSHOT_FIELDS),
 ) -> VehicleSnapshot:
     """A :class:`VehicleSnapshot` as a v2.0 batch would give, from one set of signals.
 
-    Webhook payloads carry only the configured data signals: a kind none of whose signals
-    is present is left out (neither value nor error), so a push never claims a car lost a
-    capability.
+    Webhook payloads carry only the configured data signals: pass the kinds they carry
+    (:func:`present_kinds`), so a push never claims a car lost a capability.
     """
-    values: dict[str, Any] = {}
-    errors: dict[DataKind, SmartcarError] = {}
-    ages = {}
     unknown = [code for code in signals if code not in KNOWN_CODES]
     if unknown:
         logger.debug("Smartcar V3: ignored signal codes %s", ", ".join(sorted(unknown)[:10]))
-    for kind in kinds:
-        if kind not in _SNAPSHOT_FIELDS:
-            continue
-        result = reading_for(kind, signals, request_id)
-        if isinstance(result, Reading):
-            values[_SNAPSHOT_FIELDS[kind]] = result.value
-            ages[kind] = result.meta.data_age
-        else:
-            errors[kind] = result
-    return VehicleSnapshot(vehicle_id, request_id, errors=errors, data_ages=ages, **values)
+    snapshot_kinds = [k for k in kinds if k in SNAPSHOT_FIELDS]
+    return snapshot_from_batch(vehicle_id, batch_from_signals(signals, snapshot_kinds))
 
 
 def present_kinds(signals: Signals) -> tuple[DataKind, ...]:
     """Snapshot kinds at least one of whose signals is in ``signals`` (what a push carried)."""
-    return tuple(k for k in _SNAPSHOT_FIELDS if any(c in signals for c in PARSERS[k][1]))
+    return tuple(k for k in SNAPSHOT_FIELDS if any(c in signals for c in PARSERS[k][1]))

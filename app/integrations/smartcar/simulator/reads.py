@@ -11,10 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.integrations.smartcar.simulator.state import BATTERY_KWH, DOORS, TANK_L, SimVehicle
-
-KM_PER_MILE = 1.609344
-L_PER_GALLON = 3.785411784
-KPA_PER_PSI = 6.894757
+from app.integrations.smartcar.units import KM_PER_MILE, KPA_PER_PSI, L_PER_GALLON
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -52,6 +51,7 @@ from app.integrations.smartcar.simulator.v3_signals import (
     oem_updated_at,
     vehicle_attributes,
 )
+from app.integrations.smartcar.webhooks import sign
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +64,6 @@ _LOCATION = "location-preciselocation"
 _DOCS = "https://smartcar.com/docs/errors/api-errors/"
 
 EventKind = Literal["VEHICLE_STATE", "VEHICLE_ERROR"]
-
-
-def sign(key: str, raw: bytes) -> str:
-    """``SC-Signature``: lowercase hex HMAC-SHA256 of ``raw`` keyed with the AMT."""
-    return hmac.new(key.encode(), raw, hashlib.sha256).hexdigest()
 
 
 def compact(body: dict[str, Any]) -> bytes:
@@ -304,16 +299,20 @@ class WebhookEngine:
             sub.first_delivered = True
             sub.last_triggers = event.snapshot
 
-    async def _post(self, url: str, body: dict[str, Any]) -> str | None:
-        """Deliver one signed body; None on any 2xx, else what went wrong."""
+    async def _send_signed(self, url: str, body: dict[str, Any]) -> httpx.Response:
+        """POST ``body`` as compact JSON signed with the AMT, as Smartcar does."""
         raw = compact(body)
         headers = {
             "Content-Type": "application/json",
             "SC-Signature": sign(self.sim.config.management_token, raw),
             "User-Agent": USER_AGENT,
         }
+        return await self._http().post(url, content=raw, headers=headers)
+
+    async def _post(self, url: str, body: dict[str, Any]) -> str | None:
+        """Deliver one signed body; None on any 2xx, else what went wrong."""
         try:
-            response = await self._http().post(url, content=raw, headers=headers)
+            response = await self._send_signed(url, body)
         except httpx.HTTPError as exc:
             return f"{type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:
@@ -338,14 +337,8 @@ class WebhookEngine:
                 "deliveredAt": int(self.sim.clock() * 1000),
             },
         }
-        raw = compact(body)
-        headers = {
-            "Content-Type": "application/json",
-            "SC-Signature": sign(self.sim.config.management_token, raw),
-            "User-Agent": USER_AGENT,
-        }
         try:
-            response = await self._http().post(url, content=raw, headers=headers)
+            response = await self._send_signed(url, body)
         except httpx.HTTPError as exc:
             return f"the callback could not be reached ({type(exc).__name__})"
         if response.status_code != 200:

@@ -26,7 +26,8 @@ from app.integrations.smartcar.simulator.v3_signals import (
     moved_m,
     rest_signal,
 )
-from app.integrations.smartcar.simulator.webhook_delivery import _changed, compact, sign
+from app.integrations.smartcar.simulator.webhook_delivery import _changed, compact
+from app.integrations.smartcar.webhooks import sign
 
 BEV = VehicleSpec("5YJ3E1EA7KF000001", "TESLA", "Model 3", 2019, "bev", 52.5, 13.4, 20000.0)
 ICE = VehicleSpec("1FADP3F20JL000003", "FORD", "Focus", 2018, "ice", 52.52, 13.42, 40000.0)
