@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from app.integrations.smartcar.auth import TokenSet
 from app.integrations.smartcar.client import SmartcarClient
@@ -231,18 +231,16 @@ class TokenKeeper:
             try:
                 result = await fn(record.smartcar_vehicle_id, token)
             except AuthenticationError:
-                if record.v3:
-                    raise
+                # v2.0 only: V3's transport turns a second 401 into ApplicationCredentialsError
                 token = await self.access_token(connection_id, stale=token)
                 result = await fn(record.smartcar_vehicle_id, token)
-        except (AuthenticationError, ResourceNotFoundError) as exc:
-            if isinstance(exc, ResourceNotFoundError) and (not record.v3 or exc.code == "PATH"):
-                await self._api_failure(record, exc)
-                raise
-            await self._db.run(self._repo.disconnect, record.id, REVOKED)
-            self._notify(record.vehicle_id)
-            logger.warning("connection %d revoked (%s)", record.id, exc.type)
-            raise VehicleRevoked(REVOKED) from exc
+        except AuthenticationError as exc:
+            await self._revoke(record, exc)
+        except ResourceNotFoundError as exc:
+            if record.v3 and exc.code != "PATH":  # V3: the car's connection is gone
+                await self._revoke(record, exc)
+            await self._api_failure(record, exc)
+            raise
         except SmartcarError as exc:
             await self._api_failure(record, exc)
             raise
@@ -251,6 +249,12 @@ class TokenKeeper:
                 record, ConnectionStatus.ACTIVE, active_reason(record.granted_scopes), ""
             )
         return result
+
+    async def _revoke(self, record: ConnectionRecord, exc: SmartcarApiError) -> NoReturn:
+        await self._db.run(self._repo.disconnect, record.id, REVOKED)
+        self._notify(record.vehicle_id)
+        logger.warning("connection %d revoked (%s)", record.id, exc.type)
+        raise VehicleRevoked(REVOKED) from exc
 
     async def _api_failure(self, record: ConnectionRecord, exc: SmartcarError) -> None:
         if isinstance(exc, ApplicationCredentialsError):

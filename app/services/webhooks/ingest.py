@@ -72,7 +72,7 @@ class WebhookIngest:
         self._inflight: dict[str, asyncio.Future[None]] = {}
         self._warned: set[str] = set()
         self._lookups: dict[str, asyncio.Future[bool]] = {}
-        self._lookup_task: asyncio.Future[None] | None = None
+        self._lookup_tasks: set[asyncio.Future[None]] = set()  # held until done (not GC'd)
 
     def connections_changed(self, vehicle_id: int | None = None) -> None:
         """A connection changed somewhere: re-read the routes on the next event."""
@@ -133,7 +133,9 @@ class WebhookIngest:
             for event_id, future in batch.items():
                 future.set_result(event_id in found)
 
-        self._lookup_task = asyncio.ensure_future(run())
+        task = asyncio.ensure_future(run())
+        self._lookup_tasks.add(task)
+        task.add_done_callback(self._lookup_tasks.discard)
 
     async def _route(self, vehicle_id: str, user_id: str) -> ConnectionRecord | None:
         if self._routes is None:
