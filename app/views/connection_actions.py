@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
 
+from app.services.wiring.context import AppContext
 from app.views.connection_panel import ConnectionPanel
 from app.views.connections_view import ConnectionsView
 from app.views.window_parts import WindowParts
@@ -21,6 +22,24 @@ from app.views.window_parts import WindowParts
 logger = logging.getLogger(__name__)
 
 CONNECTIONS_SHORTCUT = "Ctrl+Shift+C"
+
+
+def without_webhooks(context: AppContext) -> str:
+    """Why this process runs no webhook receiver, and so where the cars' data comes from
+    ("" when it runs one, or has no Smartcar at all)."""
+    if context.webhooks is not None or not context.backends.smartcar_available:
+        return ""
+    if context.read_only:
+        return "Review: nothing arrives; this is cached telemetry."
+    if context.telemetry_writer is None:
+        return "Webhooks are received by the collector of the shared database."
+    polled = "cars are polled within the monthly budget"
+    smartcar = context.settings.smartcar
+    if smartcar.api_version != "3":
+        return f"API v2.0: no webhooks; {polled}."
+    if not smartcar.webhooks.enabled:
+        return f"Webhooks are off (smartcar.webhooks.enabled); {polled}."
+    return f"No management token (FLEET_SMARTCAR_MANAGEMENT_TOKEN): no webhooks; {polled}."
 
 
 class ConnectionActions(QObject):
@@ -63,6 +82,8 @@ class ConnectionActions(QObject):
                 self.service,
                 read_only=context.read_only,
                 monthly_budget=context.settings.telemetry.monthly_request_budget,
+                webhooks=context.webhooks,
+                without_webhooks=without_webhooks(context),
                 parent=self._parts.owner,
             )
             self.view.vehicle_chosen.connect(self._parts.fleet.select_vehicle)

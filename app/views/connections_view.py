@@ -12,7 +12,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.models.connections import ConnectionRecord
 from app.services.connections.health import missing_permissions, rentable, sort_for_attention
 from app.services.connections.service import ConnectionService
+from app.services.webhooks.runtime import ReceiverStatus, WebhookRuntime
 from app.views import formatting as fmt
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,30 @@ def webhook_text(record: ConnectionRecord, now: datetime) -> str:
     return text
 
 
+#: How often the receiver line is redrawn while the window is open (counts move fast).
+RECEIVER_REDRAW_MS = 2000
+
+
+def receiver_text(status: ReceiverStatus, now: datetime) -> tuple[str, bool]:
+    """The receiver line and whether it needs attention (not listening, no webhook id,
+    or a delivery refused in the last hour)."""
+    if status.url is None:
+        return "Webhook receiver: not listening (see the status bar; it restarts)", True
+    counts = status.counts
+    text = (
+        f"Webhook receiver: listening on {status.url} · {counts.get('stored', 0)} stored"
+        f" · {counts.get('duplicate', 0)} duplicate · {status.refused} refused"
+    )
+    if status.webhook_id is None:
+        return text + " · no webhook id set (smartcar.webhooks.webhook_id): cars are polled", True
+    refusal = status.last_refusal
+    if refusal is None:
+        return text, False
+    when = datetime.fromtimestamp(refusal.at, UTC)
+    text += f" (last {when.astimezone():%H:%M:%S}: {refusal.status} {refusal.reason})"
+    return text, (now - when).total_seconds() < 3600
+
+
 class ConnectionsView(QDialog):
     """Signals: vehicle_chosen(int) on double-click; loaded(int) rows after each (re)load."""
 
@@ -79,8 +104,12 @@ class ConnectionsView(QDialog):
         *,
         read_only: bool = False,
         monthly_budget: int | None = None,
+        webhooks: WebhookRuntime | None = None,
+        without_webhooks: str = "",
         parent: QWidget | None = None,
     ) -> None:
+        """``webhooks`` is this process's receiver, if it runs one; else
+        ``without_webhooks`` says where the cars' data comes from instead."""
         super().__init__(parent)
         self.setObjectName("connectionsView")
         self.setWindowTitle("Smartcar connections")
@@ -101,6 +130,17 @@ class ConnectionsView(QDialog):
         self.table.cellDoubleClicked.connect(self._chosen)
         self.summary = QLabel()
         self.summary.setObjectName("connectionsSummary")
+        self.webhooks = webhooks
+        self.receiver = QLabel(without_webhooks)
+        self.receiver.setObjectName("webhookReceiverStatus")
+        self.receiver.setWordWrap(True)
+        self.receiver.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.receiver.setVisible(webhooks is not None or bool(without_webhooks))
+        self._redraw = QTimer(self)
+        self._redraw.setInterval(RECEIVER_REDRAW_MS)
+        self._redraw.timeout.connect(self.show_receiver)
+        if webhooks is not None:
+            self._redraw.start()
         self.refresh_selected = QPushButton("Refresh selected")
         self.refresh_selected.setObjectName("refreshSelected")
         self.refresh_all = QPushButton("Refresh all")
@@ -116,6 +156,7 @@ class ConnectionsView(QDialog):
         for button in (self.refresh_selected, self.refresh_all, close):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.receiver)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
 
@@ -128,7 +169,17 @@ class ConnectionsView(QDialog):
     def reload(self) -> asyncio.Task[Any]:
         return self._spawn(self._reload())
 
+    def show_receiver(self) -> None:
+        if self.webhooks is None:
+            return
+        text, attention = receiver_text(self.webhooks.status(), datetime.now(UTC))
+        self.receiver.setText(text)
+        self.receiver.setStyleSheet(
+            f"color: {fmt.CONNECTION_STATUS_COLOURS['error']};" if attention else ""
+        )
+
     async def _reload(self) -> None:
+        self.show_receiver()
         self.records = sort_for_attention(await self.service.all_connections())
         now = datetime.now(UTC)
         self.table.setRowCount(len(self.records))
@@ -199,6 +250,7 @@ class ConnectionsView(QDialog):
             self.vehicle_chosen.emit(item.data(Qt.ItemDataRole.UserRole))
 
     def done(self, result: int) -> None:
+        self._redraw.stop()
         for task in list(self._tasks):
             task.cancel()
         super().done(result)

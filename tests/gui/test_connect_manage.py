@@ -132,6 +132,10 @@ async def test_connections_view_lists_problems_first_and_refreshes_in_bulk(backe
     statuses = [view.table.item(r, 2).text() for r in range(3)]
     assert statuses == ["Error", "Active", "Disconnected"]
     assert "1 need attention" in view.summary.text()
+    assert view.table.item(0, 6).text() == "v2.0" and view.table.item(0, 7).text() == "— (polled)"
+    assert view.receiver.text() == (
+        "API v2.0: no webhooks; cars are polled within the monthly budget."
+    )
     budget = window.context.settings.telemetry.monthly_request_budget
     assert view.table.item(0, 9).text() == f"0 / {budget}"  # billed requests this month
     view.refresh_all.click()

@@ -58,6 +58,16 @@ OnEvent = Callable[[WebhookEvent], Awaitable[Ack]]
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """The latest delivery answered with an error, for the operator: a forged signature
+    or a store failure is seen on screen, not only in the log."""
+
+    at: float
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class ReceiverConfig:
     host: str = "127.0.0.1"
     port: int = 8766
@@ -86,6 +96,7 @@ class WebhookReceiver:
         self.port: int | None = None
         #: Answers given, by outcome (``stored``, ``forged``, ...), for the status view.
         self.counts: Counter[str] = Counter()
+        self.last_refusal: Refusal | None = None
 
     def __repr__(self) -> str:  # never show the key
         return f"WebhookReceiver({self.url or 'not started'})"
@@ -117,9 +128,12 @@ class WebhookReceiver:
             ack = await self._receive(request)
         except WebhookRejected as exc:
             self.counts[_label(exc.status)] += 1
+            self.last_refusal = Refusal(self._clock(), exc.status, str(exc))
             logger.warning("Smartcar webhook refused (%d): %s", exc.status, exc)
             return web.json_response({"error": str(exc)}, status=exc.status)
         self.counts[ack.outcome] += 1
+        if ack.status >= 300:
+            self.last_refusal = Refusal(self._clock(), ack.status, ack.outcome)
         if ack.answer is not None:
             return web.json_response({"challenge": ack.answer}, status=ack.status)
         return web.json_response({"status": ack.outcome}, status=ack.status)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from app.config import WebhookSettings
 from app.integrations.smartcar.errors import SmartcarError
-from app.integrations.smartcar.webhook_receiver import ReceiverConfig, WebhookReceiver
+from app.integrations.smartcar.webhook_receiver import ReceiverConfig, Refusal, WebhookReceiver
 from app.models.database import Database
 from app.models.webhook_events import KEEP_DAYS, prune
 from app.services.connections.backends import Backends
@@ -31,6 +32,25 @@ logger = logging.getLogger(__name__)
 
 RECONCILE_EVERY_S = 300.0
 DEMO_WEBHOOK_NAME = "Fleet Console demo"
+
+
+#: Answers that acknowledge a delivery; every other outcome is a refusal.
+ACCEPTED = frozenset({"stored", "duplicate", "ignored", "verified"})
+
+
+@dataclass(frozen=True)
+class ReceiverStatus:
+    """What the Connections window says about the receiver. ``url`` is None while it is
+    not listening (starting, or failed and waiting for the supervisor's restart)."""
+
+    url: str | None
+    webhook_id: str | None
+    counts: dict[str, int] = field(default_factory=dict)
+    last_refusal: Refusal | None = None
+
+    @property
+    def refused(self) -> int:
+        return sum(n for outcome, n in self.counts.items() if outcome not in ACCEPTED)
 
 
 class WebhookRuntime:
@@ -60,6 +80,15 @@ class WebhookRuntime:
     @property
     def url(self) -> str | None:
         return self.receiver.url if self.receiver is not None else None
+
+    def status(self) -> ReceiverStatus:
+        receiver = self.receiver
+        webhook_id = self._backends.webhook_id
+        if receiver is None:
+            return ReceiverStatus(None, webhook_id)
+        return ReceiverStatus(
+            receiver.url, webhook_id, dict(receiver.counts), receiver.last_refusal
+        )
 
     async def run(self) -> None:
         key = self._backends.management_token
