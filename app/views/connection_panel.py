@@ -104,6 +104,7 @@ class ConnectionPanel(QWidget):
             ("last_error", "Last error"),
             ("last_command", "Last command"),
             ("token_expiry", "Access renews by"),
+            ("webhook", "Webhook"),
         ):
             value = self._wrapping(f"connection_{key}")
             self.values[key] = value
@@ -226,7 +227,14 @@ class ConnectionPanel(QWidget):
         v["last_command"].setText(
             fmt.age(record.last_command_at, now) or "none yet" if has else "—"
         )
-        v["token_expiry"].setText(when(record.access_expires_at) if has and record else "—")
+        v["token_expiry"].setText(
+            "—"
+            if not has or record is None
+            else "application token (none per car)"
+            if record.v3
+            else when(record.access_expires_at)
+        )
+        v["webhook"].setText(fmt.webhook_text(record, now) if has and record else "—")
         self._update_buttons(in_progress)
 
     def _status(self, text: str, colour: str) -> None:

@@ -47,27 +47,6 @@ COLUMNS = (
     "Access renews by",
     "Requests this month",
 )
-#: The webhook subscription as the operator reads it (V3 connections only).
-WEBHOOK_LABELS = {
-    "": "not subscribed",
-    "pending": "subscribing…",
-    "subscribed": "subscribed",
-    "failed": "failed",
-}
-
-
-def webhook_text(record: ConnectionRecord, now: datetime) -> str:
-    """``subscribed, last push 2 min ago``; v2.0 connections are polled only."""
-    if not record.v3:
-        return "— (polled)"
-    text = WEBHOOK_LABELS.get(record.webhook_state, record.webhook_state)
-    if record.webhook_state == "failed" and record.webhook_error:
-        text += f": {record.webhook_error}"
-    if record.last_delivery_at is not None:
-        text += f", last push {fmt.age(record.last_delivery_at, now)}"
-    return text
-
-
 #: How often the receiver line is redrawn while the window is open (counts move fast).
 RECEIVER_REDRAW_MS = 2000
 
@@ -126,7 +105,9 @@ class ConnectionsView(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # nothing cut off
+        header.setSectionResizeMode(COLUMNS.index("Reason"), QHeaderView.ResizeMode.Stretch)
         self.table.cellDoubleClicked.connect(self._chosen)
         self.summary = QLabel()
         self.summary.setObjectName("connectionsSummary")
@@ -194,7 +175,7 @@ class ConnectionsView(QDialog):
                 reason,
                 fmt.age(record.last_sync_at, now) or "never",
                 "V3" if record.v3 else "v2.0",
-                webhook_text(record, now),
+                fmt.webhook_text(record, now),
                 record.access_expires_at.astimezone().strftime("%Y-%m-%d %H:%M")
                 if record.access_expires_at
                 else ("application token" if record.v3 else "—"),

@@ -7,6 +7,10 @@ Pure functions with no Qt, so they are tested on their own and every view says
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.models.connections import ConnectionRecord
 
 WAITING = "waiting for first data"
 
@@ -92,3 +96,24 @@ def connection_badge(
     if connection_type == "smartcar":
         return "Smartcar · not connected"
     return ""
+
+
+#: The webhook subscription as the operator reads it (V3 connections only).
+WEBHOOK_LABELS = {
+    "": "not subscribed",
+    "pending": "subscribing…",
+    "subscribed": "subscribed",
+    "failed": "failed",
+}
+
+
+def webhook_text(record: ConnectionRecord, now: datetime) -> str:
+    """``subscribed, last push 2 min ago``; v2.0 connections are polled only."""
+    if not record.v3:
+        return "— (polled)"
+    text = WEBHOOK_LABELS.get(record.webhook_state, record.webhook_state)
+    if record.webhook_state == "failed" and record.webhook_error:
+        text += f": {record.webhook_error}"
+    if record.last_delivery_at is not None:
+        text += f", last push {age(record.last_delivery_at, now)}"
+    return text

@@ -72,6 +72,8 @@ async def test_connect_on_v3_subscribes_the_car_and_its_data_arrives_by_webhook(
     await until(lambda: odometer.data(), what="the odometer pushed by webhook")
     pushed = await service.connection_for(car.id)
     assert pushed.last_delivery_at is not None and pushed.requests_this_month == 0
+    assert panel.values["token_expiry"].text() == "application token (none per car)"
+    assert panel.values["webhook"].text().startswith("subscribed")
 
     window.connections.action.trigger()
     view = window.connections.view

@@ -72,6 +72,10 @@ MANUAL, SCHEDULED = 0, 1
 # Scheduling work is split into chunks of this many connections, yielding to the event
 # loop between chunks: a dispatcher's window must not freeze while a big fleet is planned.
 YIELD_EVERY = 100
+#: A car just subscribed to webhooks gets all its signals in the FIRST_DELIVERY; it is read
+#: by poll only when that has not arrived this long after the link (a proxy that does not
+#: reach the receiver, say), not at once: that read would be billed for nothing.
+FIRST_DELIVERY_GRACE_S = 120.0
 
 
 class TelemetryCron:
@@ -279,7 +283,8 @@ class TelemetryCron:
                 continue  # not loaded yet (its row may still be committing): next reload
             self._read_first.discard(vehicle_id)
             if not (target.queued or target.running):
-                target.next_due = min(target.next_due, now)
+                first = now if target.gap_fill_s is None else now + FIRST_DELIVERY_GRACE_S
+                target.next_due = min(target.next_due, first)
 
     def _add_target(self, row: PollTarget, now: float) -> None:
         month = policy.month_key(now)
@@ -291,8 +296,9 @@ class TelemetryCron:
         never_polled = not row.budget_month
         due = now if last is None or never_polled else min(now + interval, last + interval)
         gap = self._gap_fill_s if row.webhook_subscribed else None
-        if gap is not None and row.last_delivery_at is not None:
-            due = max(due, row.last_delivery_at.timestamp() + gap)
+        if gap is not None:
+            pushed = row.last_delivery_at
+            due = max(due, pushed.timestamp() + gap if pushed else now + FIRST_DELIVERY_GRACE_S)
         target = VehicleTarget(
             row.connection_id,
             row.vehicle_id,

@@ -8,6 +8,9 @@ polls say about a connection's health is stored by :class:`PollHealthStore`.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from app.config import TelemetrySettings
 from app.integrations.smartcar.client import SmartcarClient
 from app.listeners import Listeners
@@ -93,6 +96,7 @@ def build_cron(
     connections: ConnectionService,
     *,
     gap_fill_s: float | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> TelemetryCron:
     """The poll cron on the connection service's tokens, told of every connection change
     (a car connected, reconnected or disconnected: it re-reads the connections and reads
@@ -109,6 +113,7 @@ def build_cron(
         settings=settings,
         report_health=PollHealthStore(database, connections.repository, connections.changes),
         gap_fill_s=gap_fill_s,
+        clock=clock,
     )
     connections.changes.subscribe(cron.vehicle_connection_changed)
     connections.connects.subscribe(cron.connected)

@@ -33,6 +33,7 @@ from app.integrations.smartcar.webhooks import (
     VerifyEvent,
     WebhookEvent,
 )
+from app.listeners import Listeners
 from app.models.connections import ConnectionRecord, ConnectionRepository
 from app.models.database import Database
 from app.models.enums import ConnectionStatus
@@ -58,14 +59,15 @@ class WebhookIngest:
         writer: TelemetryWriter,
         *,
         changed: Callable[[int], None],
-        delivered: Callable[[int], None] = lambda connection_id: None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._db = database
         self._repo = repository
         self._writer = writer
         self._changed = changed
-        self._delivered = delivered
+        #: Hear the connection id of every stored delivery (the cron pushes its gap fill
+        #: back: a car that keeps pushing is never polled).
+        self.deliveries: Listeners[[int]] = Listeners("webhook deliveries")
         self._clock = clock
         self._routes: dict[str, list[ConnectionRecord]] | None = None
         self._recent: OrderedDict[str, str] = OrderedDict()  # event id -> delivery id
@@ -170,7 +172,7 @@ class WebhookIngest:
             now,
         )
         await self._writer.store([*readings, delivery])
-        self._delivered(connection.id)
+        self.deliveries.notify(connection.id)
         if connection.status == ConnectionStatus.ERROR.value:
             await self._set(connection, ConnectionStatus.ACTIVE, "")
 

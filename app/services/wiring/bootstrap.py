@@ -205,8 +205,9 @@ def _webhooks(
         connections.repository,
         writer,
         changed=connections.changes.notify,
-        delivered=cron.delivered if cron is not None else lambda connection_id: None,
     )
+    if cron is not None:
+        ingest.deliveries.subscribe(cron.delivered)
     connections.changes.subscribe(ingest.connections_changed)
     return WebhookRuntime(
         opened.settings.smartcar.webhooks,

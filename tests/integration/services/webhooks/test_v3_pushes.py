@@ -21,8 +21,11 @@ from app.paths import resolve_paths
 from app.services.connections.backends import Backends, start_backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
+from app.services.telemetry.cron import FIRST_DELIVERY_GRACE_S
+from app.services.telemetry.runtime import build_cron
 from app.services.wiring.bootstrap import open_context
 from app.services.wiring.context import AppContext
+from tests.integration.integrations.smartcar.conftest import FakeClock
 from tests.integration.integrations.smartcar.connect_walk import walk_connect
 from tests.unit.services.connections.conftest import free_port
 
@@ -210,3 +213,62 @@ async def test_disconnect_unsubscribes_and_later_pushes_are_ignored(rig: Rig) ->
         subs = await http.get(f"{rig.sim.base_url}/_sim/webhooks/stats")
     assert subs.status_code == 200
     assert rig.sim.state.v3.subscriptions == {}
+
+
+@pytest.mark.asyncio
+async def test_a_subscribed_car_is_polled_only_to_fill_a_gap(rig: Rig) -> None:
+    """Polling is the fallback: no read at the link (FIRST_DELIVERY brings everything),
+    none while deliveries come, one billed poll after a silence longer than the gap."""
+    clock, gap = FakeClock(), 3600.0
+    context = rig.context
+    assert context.telemetry_writer is not None and context.webhooks is not None
+    assert rig.backends.smartcar is not None
+    cron = build_cron(
+        context.database,
+        context.settings.telemetry,
+        rig.backends.smartcar,
+        context.telemetry_writer,
+        rig.service,
+        gap_fill_s=gap,
+        clock=clock,
+    )
+    context.webhooks.ingest.deliveries.subscribe(cron.delivered)
+    [car, *_] = [r for r in context.vehicles.repository.list_rows() if r.kind == "car"]
+    async with httpx.AsyncClient() as http:  # parked, not charging: it will stay silent
+        answer = await http.post(
+            f"{rig.sim.base_url}/_sim/vehicles/{car.vin}/state",
+            json={"activity": "parked", "plugged_in": False},
+        )
+        answer.raise_for_status()
+    task = asyncio.ensure_future(cron.run())
+    try:
+        record = await rig.connect(0)
+        await until(lambda: rig.latest(record.vehicle_id), "first delivery")
+
+        async def planned_after(moment: float) -> bool:
+            status = cron.vehicle_status(record.vehicle_id)
+            return bool(status and status.next_poll_at and status.next_poll_at.timestamp() > moment)
+
+        await until(lambda: planned_after(clock.now + FIRST_DELIVERY_GRACE_S), "the gap fill plan")
+        clock.advance(gap - 60)  # past the first-delivery grace, inside the gap
+        cron.wake()
+        await until(lambda: planned_after(clock.now), "the plan after a wake")
+        assert cron.status().polls_total == 0
+
+        sent = rig.sim.webhooks.stats.sent
+        await rig.sim.webhooks.tick()
+        assert rig.sim.webhooks.stats.sent == sent  # parked: nothing changes, nothing pushed
+        clock.advance(120)  # silent for longer than the gap: one poll fills it
+        cron.wake()
+
+        async def polled() -> bool:
+            return cron.status().polls_total == 1
+
+        await until(polled, "the gap-fill poll")
+        await context.telemetry_writer.flush()
+        stored = await rig.service.connection_for(record.vehicle_id)
+        assert stored is not None and stored.requests_this_month > 0
+        assert await planned_after(clock.now + gap - 1)  # next one a whole gap later
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
