@@ -272,3 +272,23 @@ async def test_a_subscribed_car_is_polled_only_to_fill_a_gap(rig: Rig) -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.connections.subscriptions", match="subscription failed")
+async def test_a_failing_management_api_is_shown_and_retried(rig: Rig) -> None:
+    """A subscription the Management API refuses (a wrong webhook id in the settings) keeps
+    the car connected and polled, stores the reason for the Connections window, and the
+    next reconcile subscribes it once the id is right."""
+    right = rig.backends.webhook_id
+    rig.backends.webhook_id = "no-such-webhook"
+    record = await rig.connect(0)
+    assert record.status == "active" and record.webhook_state == "failed"
+    assert "404" in record.webhook_error or "NOT_FOUND" in record.webhook_error.upper()
+    assert rig.sim.state.v3.subscriptions == {}
+
+    rig.backends.webhook_id = right
+    assert await rig.service.subscriptions.reconcile() == 1
+    again = await rig.service.connection_for(record.vehicle_id)
+    assert again is not None and again.webhook_state == "subscribed" and not again.webhook_error
+    await until(lambda: rig.latest(record.vehicle_id), "the first delivery after the retry")
