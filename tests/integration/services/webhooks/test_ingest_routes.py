@@ -1,7 +1,8 @@
-"""WebhookIngest's routing table under a burst: read once, never cached across a change.
+"""WebhookIngest under a burst: the routes read once (never cached across a change), the
+event-id lookups one query at a time.
 
 Real parts on a migrated SQLite file (the ingest, the telemetry writer, the connection
-repository); only ``live_v3`` is wrapped, to count and to hold its reads.
+repository); only ``live_v3`` and ``seen`` are wrapped, to count and to hold them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.models.connections import ConnectionRecord, ConnectionRepository
 from app.models.database import Database, sqlite_url
 from app.models.orm import SmartcarConnection, Vehicle, WebhookEvent
 from app.services.telemetry.writer import TelemetryWriter
+from app.services.webhooks import ingest as ingest_module
 from app.services.webhooks.ingest import WebhookIngest
 
 CARS = 4
@@ -141,3 +143,29 @@ async def test_a_change_during_the_read_is_not_hidden_by_it(rig: Rig) -> None:
     assert rig.repo.reads == 2  # the late delivery did not take the read begun before
     await rig.ingest(event(2))
     assert rig.repo.reads == 2  # the read begun after the change is the one cached
+
+
+@pytest.mark.asyncio
+async def test_lookups_that_arrive_while_one_runs_share_the_next_query(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queries: list[list[str]] = []
+    entered, hold = threading.Event(), threading.Event()
+
+    def seen(database: Database, event_ids: list[str]) -> set[str]:
+        queries.append(sorted(event_ids))
+        entered.set()
+        assert hold.wait(10)
+        return set()
+
+    monkeypatch.setattr(ingest_module, "seen", seen)
+    first = asyncio.ensure_future(rig.ingest(event(0)))
+    assert await asyncio.to_thread(entered.wait, 10)
+    later = []
+    for n in range(1, 11):  # one per loop turn, as a steady load brings them
+        later.append(asyncio.ensure_future(rig.ingest(event(n))))
+        await asyncio.sleep(0)
+    hold.set()
+    acks = await asyncio.gather(first, *later)
+    assert {(a.status, a.outcome) for a in acks} == {(200, "stored")}
+    assert queries == [["ev-0"], sorted(f"ev-{n}" for n in range(1, 11))]
