@@ -71,7 +71,7 @@ class WebhookIngest:
         self._routes_load: asyncio.Future[dict[str, list[ConnectionRecord]]] | None = None
         self._routes_version = 0  # bumped by every change: a load begun before is stale
         self._recent: OrderedDict[str, str] = OrderedDict()  # event id -> delivery id
-        self._inflight: dict[str, asyncio.Future[None]] = {}
+        self._inflight: dict[str, asyncio.Future[bool]] = {}  # True once stored
         self._warned: set[str] = set()
         self._lookups: dict[str, asyncio.Future[bool]] = {}
         self._lookup_tasks: set[asyncio.Future[None]] = set()  # held until done (not GC'd)
@@ -87,31 +87,43 @@ class WebhookIngest:
             logger.info("Smartcar webhook %s ignored", event.envelope.event_type)
             return Ack(202, "ignored")
         envelope = event.envelope
-        known = self._recent.get(envelope.event_id)
+        event_id = envelope.event_id
+        known = self._recent.get(event_id)
         if known is not None and envelope.delivery_id and known == envelope.delivery_id:
             logger.warning("Smartcar webhook delivery %s replayed", envelope.delivery_id)
             return Ack(409, "replayed")
-        pending = self._inflight.get(envelope.event_id)
-        if pending is not None:
-            await asyncio.shield(pending)
-            return Ack(200, "duplicate")
-        if known is not None or await self._stored_before(envelope.event_id):
-            logger.info("Smartcar webhook event %s already stored", envelope.event_id)
+        if known is not None or (
+            event_id not in self._inflight and await self._stored_before(event_id)
+        ):
+            logger.info("Smartcar webhook event %s already stored", event_id)
             return Ack(200, "duplicate")
         connection = await self._route(event.vehicle_id, event.user_id)
         if connection is None:
             return Ack(202, "ignored")
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._inflight[envelope.event_id] = future
+        # Only now, after the last await before the store: two deliveries of one event that
+        # came together both passed the checks above while their lookup ran, and both
+        # stored (the second then failed with a KeyError, a 503 for data it had stored).
+        pending = self._inflight.get(event_id)
+        if pending is not None:  # the other one's outcome is this one's
+            if not await asyncio.shield(pending):
+                logger.warning("Smartcar webhook event %s not stored (retried later)", event_id)
+                return Ack(503, "store failed")
+            return Ack(200, "duplicate")
+        if event_id in self._recent:  # the other one finished while this one awaited
+            return Ack(200, "duplicate")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._inflight[event_id] = future
+        stored = False
         try:
             if isinstance(event, VehicleStateEvent):
                 await self._state(event, connection)
             else:
                 await self._error(event, connection)
+            stored = True
         finally:
-            del self._inflight[envelope.event_id]
-            future.set_result(None)
-        self._remember(envelope.event_id, envelope.delivery_id or "")
+            del self._inflight[event_id]
+            future.set_result(stored)
+        self._remember(event_id, envelope.delivery_id or "")
         return Ack(200, "stored")
 
     async def _stored_before(self, event_id: str) -> bool:

@@ -1,5 +1,5 @@
 """WebhookIngest under a burst: the routes read once (never cached across a change), the
-event-id lookups one query at a time.
+event-id lookups one query at a time, one event delivered twice at once stored once.
 
 Real parts on a migrated SQLite file (the ingest, the telemetry writer, the connection
 repository); only ``live_v3`` and ``seen`` are wrapped, to count and to hold them.
@@ -20,10 +20,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import func, select
 
+from app.integrations.smartcar.webhook_receiver import Ack
 from app.integrations.smartcar.webhooks import VehicleStateEvent, decode, parse_event
 from app.models.connections import ConnectionRecord, ConnectionRepository
 from app.models.database import Database, sqlite_url
-from app.models.orm import SmartcarConnection, Vehicle, WebhookEvent
+from app.models.orm import SmartcarConnection, TelemetrySample, Vehicle, WebhookEvent
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.webhooks import ingest as ingest_module
 from app.services.webhooks.ingest import WebhookIngest
@@ -92,7 +93,7 @@ async def rig(tmp_path: Any) -> AsyncIterator[Rig]:
         db.close()
 
 
-def event(n: int) -> VehicleStateEvent:
+def event(n: int, delivery: str = "") -> VehicleStateEvent:
     body = {
         "eventId": f"ev-{n}",
         "eventType": "VEHICLE_STATE",
@@ -107,7 +108,7 @@ def event(n: int) -> VehicleStateEvent:
                 }
             ],
         },
-        "meta": {"deliveryId": f"d-{n}", "deliveredAt": time.time() * 1000},
+        "meta": {"deliveryId": delivery or f"d-{n}", "deliveredAt": time.time() * 1000},
     }
     parsed = parse_event(decode(json.dumps(body).encode()))
     assert isinstance(parsed, VehicleStateEvent)
@@ -169,3 +170,35 @@ async def test_lookups_that_arrive_while_one_runs_share_the_next_query(
     acks = await asyncio.gather(first, *later)
     assert {(a.status, a.outcome) for a in acks} == {(200, "stored")}
     assert queries == [["ev-0"], sorted(f"ev-{n}" for n in range(1, 11))]
+
+
+def samples(db: Database) -> int:
+    with db.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(TelemetrySample)).scalar())
+
+
+@pytest.mark.asyncio
+async def test_the_same_event_twice_at_once_is_stored_once(rig: Rig) -> None:
+    first, again = await asyncio.gather(rig.ingest(event(7)), rig.ingest(event(7, "d-retry")))
+    assert [(first.status, first.outcome), (again.status, again.outcome)] == [
+        (200, "stored"),
+        (200, "duplicate"),
+    ]
+    assert stored_events(rig.db) == 1 and samples(rig.db) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.expect_log("app.services.webhooks.ingest", match="not stored")
+async def test_the_twin_of_a_delivery_whose_store_failed_is_not_acknowledged(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refuse(items: Any) -> None:
+        await asyncio.sleep(0.01)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(rig.ingest._writer, "store", refuse)
+    outcomes = await asyncio.gather(
+        rig.ingest(event(7)), rig.ingest(event(7, "d-retry")), return_exceptions=True
+    )
+    assert isinstance(outcomes[0], OSError)  # the receiver answers it 503
+    assert outcomes[1] == Ack(503, "store failed")
