@@ -5,8 +5,21 @@ The console's own parts: :class:`WebhookReceiver` (aiohttp) in front of
 and a throwaway PostgreSQL (tests/helpers/postgres.py). 200 cars with V3 connections; each
 delivery is a realistic payload (location, odometer, battery, lock, doors) with its own
 event id, compact JSON signed like Smartcar's. The load comes from a separate process
-(so the sender does not share the receiver's loop) with 64 deliveries in flight, and every
-delivery's ACK latency is measured from send to the 200.
+(so the sender does not share the receiver's loop), and every delivery's ACK latency is
+measured up to the 200. Three phases on one receiver, each reported:
+
+* warm-up: the first ``WARMUP`` deliveries after start, 64 in flight. Reported on its
+  own, without a target: what a start pays once (connection set-up, the first routes
+  read, SQLAlchemy's first compiles) is not what a receiver that has been up for a
+  minute answers with, and mixed into the run below it would stand for its p99;
+* saturated: ``DELIVERIES`` with 64 in flight, as fast as they are answered. Its rate is
+  the capacity; its latency is mostly queueing (Little's law: 64 in flight at ~2,000/s is
+  ~30 ms each), a property of this load more than of the receiver, and its p99 is the
+  first wave (64 requests on 64 new connections at once);
+* paced: ``PACED`` deliveries offered at ``TARGET_RATE`` whatever the answers (an open
+  load, as Smartcar's is). This is what the target means, "1,000 deliveries/s with p99
+  < 200 ms". Latency counts from each delivery's scheduled send time, so a sender or
+  receiver falling behind shows up instead of being hidden (no coordinated omission).
 """
 
 from __future__ import annotations
@@ -19,6 +32,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 from app.integrations.smartcar.webhook_receiver import ReceiverConfig, WebhookReceiver
 from app.integrations.smartcar.webhooks import sign
@@ -32,8 +46,11 @@ from tests.helpers.postgres import running_postgres
 
 NAME = "webhook_receiver"
 CARS = 200
+WARMUP = 500
 DELIVERIES = 6000
+PACED = 5000
 IN_FLIGHT = 64
+PACED_CONNECTIONS = 256  # so the sender's pool never holds a paced delivery back
 KEY = "bench-management-token"
 TARGET_RATE, TARGET_P99_MS = 1000.0, 200.0
 
@@ -97,35 +114,73 @@ def payload(n: int) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-async def _load(url: str, count: int) -> None:
-    """Child process: send ``count`` signed deliveries, print latencies (ms) as JSON.
+async def _load(url: str) -> None:
+    """Child process: the three phases, printed as one JSON line of latencies (ms).
 
     aiohttp's client, not httpx: httpx tops out near 500 requests/s on this machine even
-    against a server that answers at once, which would measure the sender, not us.
+    against a server that answers at once, which would measure the sender, not us. Every
+    body is built and signed before the first is sent.
+    """
+    phases = (
+        ("warmup", WARMUP, None),
+        ("saturated", DELIVERIES, None),
+        ("paced", PACED, TARGET_RATE),
+    )
+    first = 0
+    report: dict[str, Any] = {}
+    for name, count, rate in phases:
+        bodies = [(b, sign(KEY, b)) for b in (payload(n) for n in range(first, first + count))]
+        first += count
+        report[name] = await _phase(url, bodies, rate)
+    print(json.dumps(report))
+
+
+async def _phase(url: str, bodies: list[tuple[bytes, str]], rate: float | None) -> dict[str, Any]:
+    """Closed (``IN_FLIGHT`` at a time) without ``rate``; else open, one each 1/rate s.
+
+    Paced, one loop sends each delivery when it is due rather than a task per delivery
+    sleeping until then: creating 5,000 sleeping tasks up front made the first deliveries
+    late on the sender's side alone (~100 ms), which counted against the receiver.
     """
     import aiohttp
 
-    bodies = [(b, sign(KEY, b)) for b in (payload(n) for n in range(count))]
     latencies: list[float] = []
     failures = 0
-    gate = asyncio.Semaphore(IN_FLIGHT)
-    connector = aiohttp.TCPConnector(limit=IN_FLIGHT)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    limit = IN_FLIGHT if rate is None else PACED_CONNECTIONS
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit)) as http:
 
-        async def one(body: bytes, signature: str) -> None:
+        async def send(started: float, body: bytes, signature: str) -> None:
             nonlocal failures
-            async with gate:
-                started = time.perf_counter()
-                headers = {"content-type": "application/json", "SC-Signature": signature}
-                async with http.post(url, data=body, headers=headers) as answer:
-                    await answer.read()
-                    failures += answer.status != 200
-                latencies.append((time.perf_counter() - started) * 1000)
+            headers = {"content-type": "application/json", "SC-Signature": signature}
+            async with http.post(url, data=body, headers=headers) as answer:
+                await answer.read()
+                failures += answer.status != 200
+            latencies.append((time.perf_counter() - started) * 1000)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(one(b, s) for b, s in bodies))
-        elapsed = time.perf_counter() - started
-    print(json.dumps({"elapsed": elapsed, "latencies": latencies, "failures": failures}))
+        gate = asyncio.Semaphore(IN_FLIGHT)
+
+        async def closed(body: bytes, signature: str) -> None:
+            async with gate:
+                await send(time.perf_counter(), body, signature)
+
+        began = time.perf_counter()
+        if rate is None:
+            await asyncio.gather(*(closed(b, s) for b, s in bodies))
+        else:
+            sending = []
+            for index, (body, signature) in enumerate(bodies):
+                due = began + index / rate
+                if (wait := due - time.perf_counter()) > 0:
+                    await asyncio.sleep(wait)
+                sending.append(asyncio.ensure_future(send(due, body, signature)))
+            await asyncio.gather(*sending)
+        elapsed = time.perf_counter() - began
+    return {"elapsed": elapsed, "latencies": latencies, "failures": failures}
+
+
+def _p99(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[int(len(ordered) * 0.99) - 1]
 
 
 async def _measure(db: Database, label: str) -> list[Result]:
@@ -140,7 +195,6 @@ async def _measure(db: Database, label: str) -> list[Result]:
             "-m",
             "tests.benchmarks.bench_webhook_receiver",
             url,
-            str(DELIVERIES),
             stdout=asyncio.subprocess.PIPE,
             cwd=Path(__file__).resolve().parents[2],
         )
@@ -154,12 +208,16 @@ async def _measure(db: Database, label: str) -> list[Result]:
         from sqlalchemy import text
 
         events = connection.execute(text("SELECT count(*) FROM webhook_event")).scalar_one()
-    latencies = sorted(report["latencies"])
-    rate = DELIVERIES / report["elapsed"]
-    p50 = statistics.median(latencies)
-    p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(f"{label}: {events} events stored, {report['failures']} non-200 answers")
+    warm, full, paced = report["warmup"], report["saturated"], report["paced"]
+    sent = WARMUP + DELIVERIES + PACED
+    failures = warm["failures"] + full["failures"] + paced["failures"]
+    rate = DELIVERIES / full["elapsed"]
+    paced_rate = PACED / paced["elapsed"]
+    paced_p99 = _p99(paced["latencies"])
+    print(f"{label}: {events} events stored of {sent} sent, {failures} non-200 answers")
     return [
+        Result(NAME, f"{label}: warm-up ACK p99 (first {WARMUP})", _p99(warm["latencies"]), "ms"),
+        Result(NAME, f"{label}: warm-up ACK max (first {WARMUP})", max(warm["latencies"]), "ms"),
         Result(
             NAME,
             f"{label}: deliveries/s",
@@ -168,17 +226,39 @@ async def _measure(db: Database, label: str) -> list[Result]:
             f">= {TARGET_RATE:,.0f}",
             rate >= TARGET_RATE,
         ),
-        Result(NAME, f"{label}: ACK p50", p50, "ms"),
+        Result(NAME, f"{label}: ACK p50", statistics.median(full["latencies"]), "ms"),
         Result(
-            NAME, f"{label}: ACK p99", p99, "ms", f"< {TARGET_P99_MS:.0f} ms", p99 < TARGET_P99_MS
+            NAME,
+            f"{label}: ACK p99",
+            _p99(full["latencies"]),
+            "ms",
+            f"< {TARGET_P99_MS:.0f} ms",
+            _p99(full["latencies"]) < TARGET_P99_MS,
+        ),
+        Result(
+            NAME, f"{label}: paced, answered/s", paced_rate, "/s", f"{TARGET_RATE:,.0f} offered"
+        ),
+        Result(
+            NAME,
+            f"{label}: paced {TARGET_RATE:,.0f}/s, ACK p50",
+            statistics.median(paced["latencies"]),
+            "ms",
+        ),
+        Result(
+            NAME,
+            f"{label}: paced {TARGET_RATE:,.0f}/s, ACK p99",
+            paced_p99,
+            "ms",
+            f"< {TARGET_P99_MS:.0f} ms",
+            paced_p99 < TARGET_P99_MS,
         ),
         Result(
             NAME,
             f"{label}: stored / sent",
-            events / DELIVERIES * 100,
+            events / sent * 100,
             "%",
             "100 %",
-            events == DELIVERIES,
+            events == sent,
         ),
     ]
 
@@ -199,4 +279,4 @@ def run() -> list[Result]:
 
 
 if __name__ == "__main__":
-    asyncio.run(_load(sys.argv[1], int(sys.argv[2])))
+    asyncio.run(_load(sys.argv[1]))
