@@ -89,10 +89,8 @@ class _ReadContext:
 
     @cached_property
     def data_headers(self) -> dict[str, str]:
-        vehicle = self.vehicle
-        age = 0 if vehicle.activity == "driving" else int(vehicle.vehicle_id[:4], 16) % 300
         return {
-            "SC-Data-Age": _iso(self.now - age),
+            "SC-Data-Age": _iso(self.vehicle.reported_at(self.now)),
             "SC-Fetched-At": _iso(self.now),
             "SC-Unit-System": "imperial" if self.units.imperial else "metric",
         }

@@ -53,6 +53,7 @@ class SimVehicle:
     tires_kpa: dict[str, float] = field(default_factory=dict)
     oil_life: float = 1.0
     connected: bool = True
+    moved_at: float = 0.0  # the last instant the car drove (0: not since the simulator started)
 
     @classmethod
     def from_spec(cls, spec: VehicleSpec, now: float) -> SimVehicle:
@@ -97,6 +98,16 @@ class SimVehicle:
         if activity == "driving":
             self.asleep = False
 
+    def reported_at(self, now: float) -> float:
+        """When the car last reported its state (``SC-Data-Age``, ``oemUpdatedAt``): now while
+        it drives, else a stable few minutes ago per car, but never before it last moved. A
+        car that has just parked reports the spot where it stopped, stamped no earlier than its
+        last report while driving: otherwise that newer-stamped driving position would win
+        over the final one in any store that keeps the newest value."""
+        if self.activity == "driving":
+            return now
+        return max(self.moved_at, now - int(self.vehicle_id[:4], 16) % 300)
+
     def advance(self, now: float) -> None:
         """Catch the state up to ``now``: driving moves and burns energy, charging fills."""
         dt_h = max(0.0, now - self.updated_at) / 3600.0
@@ -139,6 +150,7 @@ class SimVehicle:
             km * math.sin(rad) / (_KM_PER_DEG_LAT * max(0.1, math.cos(math.radians(self.lat))))
         )
         self.heading_deg = (self.heading_deg + 2.0 * km) % 360
+        self.moved_at = self.updated_at
         if self._range_km_to_reserve() <= 1e-9:
             self.activity = "parked"
 

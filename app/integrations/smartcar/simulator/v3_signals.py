@@ -373,10 +373,9 @@ def vehicle_attributes(vehicle: SimVehicle) -> Body:
 
 
 def oem_updated_at(vehicle: SimVehicle, now: float) -> float:
-    """When the car last reported: now while it drives, else a stable minute or so ago (the
-    same age the v2 ``SC-Data-Age`` header shows)."""
-    age = 0 if vehicle.activity == "driving" else int(vehicle.vehicle_id[:4], 16) % 300
-    return now - age
+    """When the car last reported (the same time the v2 ``SC-Data-Age`` header shows); see
+    :meth:`SimVehicle.reported_at`."""
+    return vehicle.reported_at(now)
 
 
 def rest_signal(value: SignalValue, self_url: str, now: float, oem_at: float) -> Body:

@@ -108,3 +108,17 @@ def test_rate_limiter_refills_over_time() -> None:
     assert limiter.acquire("other") == 0
     now[0] = 10.0
     assert limiter.acquire("v") == 0
+
+
+def test_a_car_that_just_parked_reports_no_earlier_than_it_last_drove() -> None:
+    """Data age is 0 while driving and a few minutes once parked; the spot where the car
+    stopped must not be stamped older than the last position it reported while driving,
+    or a store keeping the newest value shows that driving position for the whole stop."""
+    car = _car("ice")
+    age = int(car.vehicle_id[:4], 16) % 300
+    assert age > 60  # this VIN's parked data age: the case that went wrong
+    car.set_activity("driving", 1000.0)
+    assert car.reported_at(1060.0) == 1060.0
+    car.set_activity("parked", 1090.0)
+    assert car.reported_at(1120.0) == 1090.0  # when it stopped, not 1120 - age
+    assert car.reported_at(1090.0 + 3600) == 1090.0 + 3600 - age  # later: the usual age
