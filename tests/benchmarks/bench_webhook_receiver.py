@@ -29,7 +29,6 @@ import json
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
@@ -38,11 +37,11 @@ from app.integrations.smartcar.webhook_receiver import ReceiverConfig, WebhookRe
 from app.integrations.smartcar.webhooks import sign
 from app.models.connections import ConnectionRepository
 from app.models.database import Database, sqlite_url
-from app.models.orm import SmartcarConnection, Vehicle
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.webhooks.ingest import WebhookIngest
 from tests.benchmarks.harness import Result
 from tests.helpers.postgres import running_postgres
+from tests.helpers.v3_cars import add_v3_cars
 
 NAME = "webhook_receiver"
 CARS = 200
@@ -57,25 +56,7 @@ TARGET_RATE, TARGET_P99_MS = 1000.0, 200.0
 
 def _setup(db: Database) -> None:
     db.migrate()
-    now = datetime.now(UTC)
-    with db.session() as s:
-        for i in range(CARS):
-            v = Vehicle(
-                name=f"Car {i}", fleet_number=f"C-{i}", kind="car", created_at=now, updated_at=now
-            )
-            s.add(v)
-            s.flush()
-            s.add(
-                SmartcarConnection(
-                    vehicle_id=v.id,
-                    smartcar_vehicle_id=f"veh-{i}",
-                    smartcar_user_id="user-1",
-                    status="active",
-                    api_version="3",
-                    webhook_state="subscribed",
-                    granted_scopes=[],
-                )
-            )
+    add_v3_cars(db, CARS)
 
 
 def payload(n: int) -> bytes:

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,10 +23,11 @@ from app.integrations.smartcar.webhook_receiver import Ack
 from app.integrations.smartcar.webhooks import VehicleStateEvent, decode, parse_event
 from app.models.connections import ConnectionRecord, ConnectionRepository
 from app.models.database import Database, sqlite_url
-from app.models.orm import SmartcarConnection, TelemetrySample, Vehicle, WebhookEvent
+from app.models.orm import TelemetrySample, WebhookEvent
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.webhooks import ingest as ingest_module
 from app.services.webhooks.ingest import WebhookIngest
+from tests.helpers.v3_cars import add_v3_cars
 
 CARS = 4
 
@@ -60,25 +60,7 @@ class Rig:
 async def rig(tmp_path: Any) -> AsyncIterator[Rig]:
     db = Database(sqlite_url(tmp_path / "console.db"))
     db.migrate()
-    now = datetime.now(UTC)
-    with db.session() as s:
-        for i in range(CARS):
-            v = Vehicle(
-                name=f"Car {i}", fleet_number=f"C-{i}", kind="car", created_at=now, updated_at=now
-            )
-            s.add(v)
-            s.flush()
-            s.add(
-                SmartcarConnection(
-                    vehicle_id=v.id,
-                    smartcar_vehicle_id=f"veh-{i}",
-                    smartcar_user_id="user-1",
-                    status="active",
-                    api_version="3",
-                    webhook_state="subscribed",
-                    granted_scopes=[],
-                )
-            )
+    add_v3_cars(db, CARS)
     writer = TelemetryWriter(db)
     repo = CountingRepository(db)
     ingest = WebhookIngest(db, repo, writer, changed=lambda vehicle_id: None)
