@@ -27,6 +27,7 @@ PROTOCOL_PORTS: dict[str, int] = {
     "teltonika": 5027,
     "gt06": 5023,
     "nmea": 5005,
+    "jt808": 5015,  # Traccar huabao
 }
 
 
@@ -112,6 +113,16 @@ PROFILES: dict[str, VendorProfile] = {
             supported_commands=("lock", "unlock"),
             vehicle_kinds=_ALL_KINDS,
             notes="GT06 and its many clones (Jimi IoT); lock = relay cut-off.",
+        ),
+        VendorProfile(
+            vendor="JT/T 808 (generic)",
+            default_protocol="jt808",
+            allowed_protocols=("jt808",),
+            default_tcp_port=PROTOCOL_PORTS["jt808"],
+            supported_commands=("lock", "unlock", "locate"),
+            vehicle_kinds=_ALL_KINDS,
+            notes="Chinese national-standard terminals (Traccar huabao); lock = 0x8105 "
+            "oil/circuit cut, locate = 0x8201 position query.",
         ),
     )
 }

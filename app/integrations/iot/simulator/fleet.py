@@ -18,6 +18,7 @@ FLEET_MIX: tuple[tuple[str, str], ...] = (
     ("gl200", "scooter"),
     ("teltonika", "scooter"),
     ("gt06", "ebike"),
+    ("jt808", "scooter"),
 )
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from app.integrations.iot.simulator.speakers import Gl200Speaker, OmniSpeaker, Speaker
 from app.integrations.iot.simulator.speakers_binary import Gt06Speaker, TeltonikaSpeaker
+from app.integrations.iot.simulator.speakers_jt808 import Jt808Speaker
 
 SPEAKERS: dict[str, type] = {
     "omni": OmniSpeaker,
     "gl200": Gl200Speaker,
     "teltonika": TeltonikaSpeaker,
     "gt06": Gt06Speaker,
+    "jt808": Jt808Speaker,
 }
 
 
