@@ -125,7 +125,10 @@ class Jt808Framer(StreamFramer):
     """Cuts ``7E … 7E`` frames; a ``(…)`` text sentence of Huabao clones is cut at ``)``.
 
     Two flags in a row are the end of one frame and the start of the next (some terminals
-    share the flag), so an empty ``7E 7E`` is skipped rather than taken as a frame.
+    share the flag), so an empty ``7E 7E`` is skipped rather than taken as a frame. A
+    candidate whose checksum fails is still handed out (lenient decoding marks it), but
+    its closing flag is kept as the possible start of the next frame, which is how a stray
+    7E in line noise does not swallow the real frame after it.
     """
 
     def _cut(self) -> bytes | None:
@@ -153,7 +156,12 @@ class Jt808Framer(StreamFramer):
         if end + 1 > self._max:
             del buf[:end]
             raise FrameError(f"JT/T 808 frame of {end + 1} bytes is over the {self._max} limit")
-        return self._take(end + 1)
+        message = unescape(bytes(buf[1:end]))
+        if xor(message[:-1]) == message[-1]:
+            return self._take(end + 1)
+        # No valid message: its closing flag may be the opening of the next frame (a stray
+        # 7E in noise before a real frame), so it stays; the decoder refuses or marks this.
+        return self._take(end) + bytes([FLAG])
 
 
 class Header:

@@ -1,4 +1,4 @@
-"""Property tests for the Teltonika and GT06 framers and decoders.
+"""Property tests for the Teltonika, GT06 and JT/T 808 framers and decoders.
 
 Bad input must never crash a connection handler: decoders and framers may only raise
 FrameError, framers never hand out more than ``max_frame`` bytes, and a valid frame is
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.integrations.iot.codecs import gt06, teltonika
+from app.integrations.iot.codecs import gt06, jt808, teltonika
 from app.integrations.iot.codecs.gt06_build import (
     build_alarm,
     build_command_reply,
@@ -23,6 +23,12 @@ from app.integrations.iot.codecs.gt06_build import (
     build_location,
     build_login,
 )
+from app.integrations.iot.codecs.jt808_build import Fix
+from app.integrations.iot.codecs.jt808_build import build_auth as jt808_auth
+from app.integrations.iot.codecs.jt808_build import build_batch as jt808_batch
+from app.integrations.iot.codecs.jt808_build import build_location as jt808_location
+from app.integrations.iot.codecs.jt808_build import build_register as jt808_register
+from app.integrations.iot.codecs.jt808_build import build_terminal_response as jt808_response
 from app.integrations.iot.codecs.teltonika_build import (
     AvlSample,
     build_avl_packet,
@@ -38,7 +44,11 @@ FUZZ = settings(
     database=None,  # no .hypothesis directory in the work tree
     suppress_health_check=[HealthCheck.too_slow],
 )
-CODECS: dict[str, Codec] = {"teltonika": teltonika.CODEC, "gt06": gt06.CODEC}
+CODECS: dict[str, Codec] = {
+    "teltonika": teltonika.CODEC,
+    "gt06": gt06.CODEC,
+    "jt808": jt808.CODEC,
+}
 CORPUS: dict[str, list[bytes]] = {
     name: [bytes.fromhex(x["frame"]) for x in decoder_lines(name) if x.get("crc_ok")]
     for name in CODECS
@@ -91,7 +101,29 @@ gt06_frames = st.one_of(
     st.builds(build_command_reply, st.text("ABCxyz,#0123", min_size=1, max_size=40), serial),
     st.sampled_from(CORPUS["gt06"]),
 )
-VALID_FRAMES = {"teltonika": teltonika_frames, "gt06": gt06_frames}
+phone = st.text("0123456789", min_size=1, max_size=20)
+jt808_fix = st.builds(
+    Fix,
+    when,
+    lat,
+    lon,
+    st.floats(0, 6000),
+    st.integers(0, 359),
+    st.integers(-500, 8000),
+    odometer_km=st.none() | st.floats(0, 400_000_000),
+    battery_pct=st.none() | st.integers(0, 100),
+    satellites=st.none() | st.integers(0, 40),
+    alarm_flags=st.integers(0, 0xFFFFFFFF),
+)
+jt808_frames = st.one_of(
+    st.builds(jt808_register, phone, serial),
+    st.builds(jt808_auth, phone, st.text("0123456789ABC", max_size=20), serial),
+    st.builds(jt808_location, phone, jt808_fix, serial),
+    st.builds(jt808_batch, phone, st.lists(jt808_fix, min_size=1, max_size=5), serial),
+    st.builds(jt808_response, phone, serial, st.sampled_from([0x8105, 0x8201]), serial),
+    st.sampled_from([f for f in CORPUS["jt808"] if 0x7E not in f[1:-1]]),
+)
+VALID_FRAMES = {"teltonika": teltonika_frames, "gt06": gt06_frames, "jt808": jt808_frames}
 
 
 def _feed_all(framer: Framer, chunks: list[bytes]) -> list[bytes]:
