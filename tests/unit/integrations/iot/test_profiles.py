@@ -25,6 +25,7 @@ def test_all_requested_vendors_exist() -> None:
         "Omni",
         "Teltonika",
         "Concox",
+        "JT/T 808 (generic)",
     }
 
 
@@ -52,6 +53,7 @@ def test_ports_follow_traccar() -> None:
         "teltonika": 5027,
         "gt06": 5023,
         "nmea": 5005,
+        "jt808": 5015,
     }
     assert set(PROTOCOL_PORTS) == set(PROTOCOLS)
     assert port_for("gl200") == 5004
