@@ -86,9 +86,15 @@ def escape(data: bytes) -> bytes:
 
 
 def xor(data: bytes) -> int:
-    value = 0
-    for byte in data:
-        value ^= byte
+    """XOR of all bytes, folded in big-integer halves (a byte loop is the decoder's cost)."""
+    if not data:
+        return 0
+    value = int.from_bytes(data, "big")
+    size = 1 << (len(data) - 1).bit_length()
+    while size > 1:
+        size //= 2
+        shift = size * 8
+        value = (value >> shift) ^ (value & ((1 << shift) - 1))
     return value
 
 
@@ -138,6 +144,10 @@ class Jt808Framer(StreamFramer):
         if 0 <= text < start or (start < 0 and text >= 0):
             del buf[:text]
             end = buf.find(b")")
+            flag = buf.find(FLAG)
+            if flag >= 0 and (end < 0 or flag < end):  # a stray "(" before a binary frame
+                del buf[:flag]
+                return b""
             if end < 0:
                 self._drop_unfinished("JT/T 808 text sentence", "')'")
                 return None
