@@ -151,7 +151,9 @@ def _expect_holds(records: tuple[DeviceRecord, ...], key: str, wanted: object) -
     if isinstance(wanted, bool) or not isinstance(wanted, int | float):
         return wanted in values
     return any(
-        isinstance(v, int | float) and not isinstance(v, bool) and math.isclose(v, wanted, abs_tol=1e-5)
+        isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and math.isclose(v, wanted, abs_tol=1e-5)
         for v in values
     )
 
