@@ -10,8 +10,9 @@ Attributes without a typed DeviceRecord field keep Traccar's key names.
 Types decoded to OTHER on purpose (nothing a fleet console stores): 0x2A address request,
 0x35/0x36 X1 photo transfer, 0x8C/0x65/0x66 OBD/DTC/PID text, 0x40/0x41 WD-209 battery and
 media, 0x80-0x82 our own command packets, and any type Traccar does not decode either.
-Still not matched (see GAPS in the tests): 0xA3 step-counter frames and the 0x7F BLE-tag
-module of 0x70, whose layouts no reference we hold describes.
+Still not matched (see GAPS in the tests): 0xA3 step-counter frames, 0x61 RFID positions,
+0xF1 status items (both OTHER) and the 0x7F BLE-tag module of 0x70, whose layouts no
+reference we hold describes.
 """
 
 from __future__ import annotations
