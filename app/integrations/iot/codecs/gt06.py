@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.crc16 import crc_itu
 from app.integrations.iot.codecs.framing import StreamFramer
+from app.integrations.iot.codecs.gt06_extended import EXTENDED_DATA_TYPES, parse_extended
 from app.integrations.iot.codecs.gt06_messages import (
     COMMAND_TYPES,
     DATA_TYPES,
     MSG_COMMAND,
     MSG_LOGIN,
     MSG_TIME_REQUEST,
+    WIFI_TYPES,
     parse_content,
 )
 from app.integrations.iot.device_ids import check_imei
@@ -211,6 +213,9 @@ class Gt06Codec:
             raise FrameError(f"GT06 frame starts with {frame[:2].hex()}, not 7878 or 7979")
         if len(frame) < header + 7:
             raise FrameError("GT06 frame too short for protocol number, serial and CRC")
+        msg_type = frame[header]
+        if not extended and msg_type in WIFI_TYPES and frame[2] != 0x28 and not frame_crc_ok(frame):
+            return self._wifi(frame, device_id)
         checksum_ok = frame_crc_ok(frame)
         if not checksum_ok:
             crc = crc_itu(frame[2:-4])
@@ -218,13 +223,15 @@ class Gt06Codec:
             if strict:
                 raise FrameError(message)
             logger.debug("lenient decode: %s", message)
-        msg_type = frame[header]
         content = frame[header + 1 : -6]
         serial = int.from_bytes(frame[-6:-4], "big")
         if msg_type == MSG_LOGIN:
             return self._login(frame, content, serial, checksum_ok)
-        parsed = parse_content(msg_type, content)
-        parsed.attributes["serial"] = serial
+        if extended:
+            parsed = parse_extended(msg_type, content)
+        else:
+            parsed = parse_content(msg_type, content, frame[2])
+        parsed.attributes["index"] = serial  # not "serial": Traccar's key for an RFID line
         if declared != len(frame):  # firmware quirk the framer tolerates; the CRC still held
             parsed.attributes["lengthMismatch"] = True
         record = DeviceRecord(
@@ -236,11 +243,19 @@ class Gt06Codec:
         )
         return DecodeResult((record,), ack=self._ack(msg_type, serial, extended))
 
+    def _wifi(self, frame: bytes, device_id: str | None) -> DecodeResult:
+        """0x69 / 0x17 Wi-Fi scans: this layout has no serial and no CRC (its length byte
+        counts access points), so there is nothing to verify; Traccar accepts them too."""
+        parsed = parse_content(frame[3], frame[4:-2], frame[2])
+        parsed.attributes["noChecksum"] = True
+        record = DeviceRecord(NAME, device_id=device_id, raw=frame, **parsed.record_fields())
+        return DecodeResult((record,))
+
     def _login(self, frame: bytes, content: bytes, serial: int, checksum_ok: bool) -> DecodeResult:
         if len(content) < 8:
             raise FrameError("GT06 login shorter than its 8-byte IMEI")
         imei = check_imei(content[:8].hex()[1:], NAME)  # a nibble over 9 is not a digit
-        attributes: dict[str, object] = {"serial": serial}
+        attributes: dict[str, object] = {"index": serial}
         if len(content) >= 10:
             attributes["modelCode"] = content[8:10].hex()
         record = DeviceRecord(
@@ -253,7 +268,8 @@ class Gt06Codec:
             now = self._clock().astimezone(UTC)
             clock = bytes([now.year - 2000, now.month, now.day, now.hour, now.minute, now.second])
             return build_packet(MSG_TIME_REQUEST, clock, 0)
-        if msg_type in COMMAND_TYPES or (extended and msg_type not in DATA_TYPES):
+        known = DATA_TYPES | EXTENDED_DATA_TYPES
+        if msg_type in COMMAND_TYPES or (extended and msg_type not in known):
             return b""
         return build_packet(msg_type, b"", serial)
 

@@ -6,9 +6,14 @@ One line is one frame. Position sentences (RMC, GGA, GLL, u-blox PUBX,00, and th
 identity line such as ``$PGID,<imei>`` announced earlier). Without one they are held
 back, as Traccar does, rather than stored against nobody.
 
-``*hh`` checksums are verified: strict mode rejects a wrong, malformed or missing one on
-a ``$`` sentence; lenient mode decodes it and marks ``checksum_ok=False``. Speeds in RMC
-are knots and are converted to km/h. NMEA has no commands.
+``*hh`` checksums are verified where present: strict mode rejects a wrong or malformed
+one; lenient mode decodes it and marks ``checksum_ok=False``. A sentence without ``*hh``
+is accepted, as Traccar accepts it (many trackers never send one), and so are vendor
+fields after the checksum (``…,D*71,11,<imei>,…``). Speeds in RMC are knots and are
+converted to km/h. Attributes keep Traccar's names (``battery`` in volts). NMEA has no
+commands. Not reproduced: Traccar's Maxon behaviour of returning a position received
+before the ``$GPFID`` identity when that identity arrives (a codec here is stateless).
+
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ KNOTS_TO_KMH = 1.852
 _ID_PREFIX_RE = re.compile(rb"[0-9A-Za-z]{4,20}[,/]?")
 _UNSIGNED_RE = re.compile(r"\d{1,5}(\.\d{0,9})?")
 _DECIMAL_RE = re.compile(r"-?\d{1,9}(\.\d{0,9})?")
-_CHECKSUM_RE = re.compile(r"(.*)\*([0-9A-Fa-f]{2})")
+_CHECKSUM_RE = re.compile(r"([^*]*)\* ?([0-9A-Fa-f]{2})(,.*)?")
 _BARE_ID_RE = re.compile(r"[0-9A-F]{6,20}")
 _ID_SENTENCES = {"PGID": 1, "DEVID": 1, "PCPTI": 1, "GPFID": 1, "PSIWMDID": 1}
 _PUBX_FIXES = frozenset({"G2", "G3", "D2", "D3"})  # 2D/3D, standalone or differential
@@ -128,8 +133,9 @@ class NmeaCodec:
         if not line:
             raise FrameError("empty NMEA line")
         dollar = line.find("$")
-        if dollar > 0:
-            device_id, line = check_device_id(line[:dollar].rstrip(",/"), NAME), line[dollar:]
+        if dollar > 0:  # "<id>$GPRMC", "<id>,$GPRMC", "4711/<id>/$GPRMC": the id is the last part
+            prefix = line[:dollar].rstrip(",/").rsplit("/", 1)[-1]
+            device_id, line = check_device_id(prefix, NAME), line[dollar:]
         base: dict[str, Any] = {"protocol": NAME, "raw": bytes(frame)}
         identity = _identity_line(line)
         if identity:
@@ -189,14 +195,13 @@ class NmeaCodec:
                 }
         except IndexError:
             raise FrameError(f"{name} sentence is missing fields") from None
+        if name == "TRCCR" and len(f) >= 9:
+            return _trccr(f)
         if kind == "TXT" and len(f) >= 6 and f[1] == "NET":
             rssi = _number(f[4], "rssi")
             return {"kind": RecordKind.STATUS, "attributes": {"operator": f[5], "rssi": rssi}}
         if kind == "IOP" and len(f) >= 9:
-            attributes = {
-                "power": _number(f[7], "power"),
-                "battery_voltage": _number(f[8], "battery"),
-            }
+            attributes = {"power": _number(f[7], "power"), "battery": _number(f[8], "battery")}
             return {"kind": RecordKind.STATUS, "attributes": attributes}
         return None
 
@@ -224,10 +229,12 @@ def _identity_line(line: str) -> str | None:
 
 
 def _verify(line: str, strict: bool) -> tuple[str, bool]:
+    if "*" not in line:
+        return line, True  # no checksum to verify: accepted, as Traccar does
     match = _CHECKSUM_RE.fullmatch(line)
     if match is None:
         body = line.split("*", 1)[0]
-        problem = "missing" if "*" not in line else "malformed"
+        problem = "malformed"
     else:
         body = match.group(1)
         problem = "" if checksum(body[1:]) == match.group(2).upper() else "wrong"
@@ -266,6 +273,36 @@ def _fix(lat: str, ns: str, lon: str, ew: str, when: datetime, valid: bool) -> d
         "valid_fix": valid and in_range,
         "latitude": latitude if in_range else None,
         "longitude": longitude if in_range else None,
+    }
+
+
+def _trccr(f: list[str]) -> dict:
+    """``$TRCCR,yyyyMMddHHmmss.sss,A,lat,lon,speed,course,altitude,battery``: decimal
+    degrees, speed in knots, battery in percent."""
+    if not re.fullmatch(r"\d{14}(\.\d*)?", f[1]):
+        raise FrameError(f"TRCCR time is not yyyyMMddHHmmss: {f[1]!r}")
+    try:
+        when = datetime.strptime(f[1][:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        raise FrameError(f"impossible TRCCR time {f[1]!r}") from None
+    latitude, longitude = _number(f[3], "latitude"), _number(f[4], "longitude")
+    in_range = (
+        latitude is not None
+        and longitude is not None
+        and abs(latitude) <= 90
+        and abs(longitude) <= 180
+    )
+    battery = _number(f[8], "battery")
+    return {
+        "kind": RecordKind.POSITION,
+        "fix_time": when,
+        "valid_fix": f[2] == "A" and in_range,
+        "latitude": latitude if in_range else None,
+        "longitude": longitude if in_range else None,
+        "speed_kmh": _knots(f[5]),
+        "course_deg": _number(f[6], "course"),
+        "altitude_m": _number(f[7], "altitude"),
+        "battery_pct": battery if battery is not None and 0 <= battery <= 100 else None,
     }
 
 
