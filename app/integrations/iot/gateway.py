@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 # Traccar's default ports for the same protocols, so devices provisioned for a Traccar
 # server need no reconfiguration (NMEA arrives over serial, not TCP, here).
 DEFAULT_PORTS: dict[str, int] = {"omni": 5180, "gl200": 5004, "teltonika": 5027, "gt06": 5023}
+DEFAULT_PORTS["segway"] = 5175  # not a Traccar port (profiles.PROTOCOL_PORTS says why)
 
 
 Spawn = Callable[..., asyncio.Task[Any]]

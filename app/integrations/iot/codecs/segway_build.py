@@ -61,19 +61,21 @@ def build_report(
     when: datetime,
     *,
     odometer_km: float = 0.0,
+    charging: bool = False,
     second_battery_pct: float | None = None,
 ) -> bytes:
     """What a scooter sends each report period: H0 heartbeat, D0 fix, S6 ride data and,
     with a second pack fitted, S8 with both batteries."""
     pct = round(battery_pct)
-    heartbeat = build_frame(imei, "H0", int(locked), iot_centivolts(battery_pct), 24, pct, 0)
+    volts = iot_centivolts(battery_pct)
+    heartbeat = build_frame(imei, "H0", int(locked), volts, 24, pct, int(charging))
     info = build_frame(
         imei, "S6", pct, 2, round(speed_kmh), round(odometer_km * 1000), pct * 30, 0, int(locked)
     )
     frames = heartbeat + build_position(imei, lat, lon, when) + info
     if second_battery_pct is not None:
         second = round(second_battery_pct)
-        frames += build_frame(imei, "S8", 0, 36, 120, pct, second, 25, 25, 24, 24)
+        frames += build_frame(imei, "S8", int(charging), 36, 120, pct, second, 25, 25, 24, 24)
     return frames
 
 
