@@ -32,6 +32,7 @@ remembering which command is pending (as omni.py does); ``sequence`` travels as 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Callable
@@ -119,6 +120,8 @@ IGNORED: dict[str, str] = {
 # Answers to configuration commands, kept as the command result text.
 _CONFIG_RESULTS = frozenset({"S0", "S1", "S2", "S3", "S4", "S5", "S7", "S9", "D1"})
 _OPERATIONS = {"0": "unlock", "1": "lock"}
+_DIGITS = re.compile(r"[0-9]{1,12}")
+_USER = re.compile(r"[0-9A-Za-z]{1,16}")  # ours are digits; the fork's tests use names
 
 
 class SegwayFramer(OmniFramer):
@@ -253,9 +256,9 @@ def _follow_up(vendor: str, imei: str, values: list[str]) -> bytes:
     """The L0/L1 that completes a lock/unlock once the scooter has handed out its key."""
     if len(values) < 4 or values[0] not in _OPERATIONS:
         return b""
-    if not all(re.fullmatch(r"\d{1,12}", value) for value in values[1:4]):
-        return b""
     key, user, stamp = values[1], values[2], values[3]
+    if not (_DIGITS.fullmatch(key) and _DIGITS.fullmatch(stamp) and _USER.fullmatch(user)):
+        return b""  # echoed into our frame, so only what a key, user and time can be
     body = f"L0,{key},{user},{stamp}" if values[0] == "0" else f"L1,{key}"
     return server_frame(imei, body, vendor=vendor)
 
@@ -375,7 +378,9 @@ def _cells(fields: dict, values: list[str], payload: str) -> None:
     try:
         cells = [float(v) for v in values]
     except ValueError:
-        raise FrameError(f"segway cell voltage is not a number: {payload[:60]!r}") from None
+        cells = []
+    if not cells or not all(math.isfinite(c) for c in cells):
+        raise FrameError(f"segway cell voltage is not a number: {payload[:60]!r}")
     fields.update(kind=RecordKind.STATUS)
     fields["attributes"]["cell_voltages"] = cells
 
