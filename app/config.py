@@ -97,6 +97,7 @@ class IotSettings(_Section):
             "teltonika": 5027,
             "gt06": 5023,
             "nmea": 5005,
+            "segway": 5175,  # no Traccar protocol; see profiles.PROTOCOL_PORTS
         }
     )
     serial: list[SerialDeviceSettings] = Field(default_factory=list)

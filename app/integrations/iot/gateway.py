@@ -22,21 +22,16 @@ from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.commands import CommandHandle, CommandTracker
 from app.integrations.iot.connection import DeviceConnection
 from app.integrations.iot.gateway_state import GatewayConfig, GatewayStats
+from app.integrations.iot.profiles import PROTOCOL_PORTS
 from app.integrations.iot.records import Codec
 from app.integrations.iot.sink import RecordSink
 from app.integrations.iot.store_batch import StoreBatcher
 
 logger = logging.getLogger(__name__)
 
-# Traccar's default ports for the same protocols, so devices provisioned for a Traccar
-# server need no reconfiguration (NMEA arrives over serial, not TCP, here).
-DEFAULT_PORTS: dict[str, int] = {
-    "omni": 5180,
-    "gl200": 5004,
-    "teltonika": 5027,
-    "gt06": 5023,
-    "jt808": 5015,
-}
+# One port table for the gateway and the vendor profiles: every TCP protocol there (NMEA
+# arrives over serial, not TCP, here).
+DEFAULT_PORTS: dict[str, int] = {p: port for p, port in PROTOCOL_PORTS.items() if p != "nmea"}
 
 
 Spawn = Callable[..., asyncio.Task[Any]]

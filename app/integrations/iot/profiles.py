@@ -28,6 +28,9 @@ PROTOCOL_PORTS: dict[str, int] = {
     "gt06": 5023,
     "nmea": 5005,
     "jt808": 5015,  # Traccar huabao
+    # Traccar has no Segway protocol: 5175 is the one gap in its default range (5174
+    # wristband, 5176 milesmate), so no Traccar-provisioned device lands here by mistake.
+    "segway": 5175,
 }
 
 
@@ -70,13 +73,14 @@ PROFILES: dict[str, VendorProfile] = {
         ),
         VendorProfile(
             vendor="Segway",
-            default_protocol="teltonika",
-            allowed_protocols=("teltonika",),
-            default_tcp_port=PROTOCOL_PORTS["teltonika"],
-            supported_commands=("lock", "unlock", "locate"),
+            default_protocol="segway",
+            allowed_protocols=("segway", "teltonika"),
+            default_tcp_port=PROTOCOL_PORTS["segway"],
+            supported_commands=("lock", "unlock", "locate", "alarm"),
             vehicle_kinds=_SCOOTERS,
-            notes="Through a Teltonika TST100 on the scooter UART; Segway's own IoT "
-            "protocol is not public (its cloud API is a separate integration).",
+            notes="Segway IoT (2nd/3rd gen) speaks Segway's TCP protocol v1.4.4 "
+            "(*HBCR,NB frames, as Levy Fleets' guide describes it); a Teltonika TST100 "
+            "on the scooter UART is the retrofit route. Segway's cloud API is separate.",
         ),
         VendorProfile(
             vendor="ZIMO",

@@ -17,6 +17,7 @@ _MODULES: dict[str, str] = {
     "gt06": "app.integrations.iot.codecs.gt06",
     "nmea": "app.integrations.iot.codecs.nmea",
     "jt808": "app.integrations.iot.codecs.jt808",
+    "segway": "app.integrations.iot.codecs.segway",
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(_MODULES)

@@ -49,6 +49,9 @@ _RESULT_TYPES = frozenset(
     {"R0", "L0", "L1", "S4", "S5", "S6", "S7", "S8", "V0", "G0", "K0", "I0", "M0"}
 )
 _W0_ALARMS = {"1": "movement", "2": "fallDown", "3": "lowBattery"}
+# Segway's IoT uses the same text shape with header HBCR and vendor NB (codecs/segway.py
+# owns it). Traccar's xrb28 tests also carry ``*HBCR,NG`` frames, which stay Omni's.
+SEGWAY_HEADER = ("HBC", "NB")
 
 
 class OmniFramer(StreamFramer):
@@ -56,8 +59,11 @@ class OmniFramer(StreamFramer):
 
     A frame starts at the last ``*`` before its ``#``: fields never contain ``*``, so
     a partial frame or line noise before a real frame is dropped, which is how the
-    stream resynchronises after garbage.
+    stream resynchronises after garbage. Segway's ``*HBCR,...#`` frames share this shape,
+    so its codec reuses the framer under its own ``label``.
     """
+
+    label = "omni"
 
     def _cut(self) -> bytes | None:
         end = self._buf.find(b"#")
@@ -67,7 +73,7 @@ class OmniFramer(StreamFramer):
                 self._buf.clear()
             else:
                 del self._buf[:start]
-                self._drop_unfinished("omni frame", "'#'")
+                self._drop_unfinished(f"{self.label} frame", "'#'")
             return None
         start = self._buf.rfind(b"*", 0, end)
         if start < 0:
@@ -75,7 +81,7 @@ class OmniFramer(StreamFramer):
             return b""
         if end + 1 - start > self._max:
             del self._buf[: end + 1]
-            raise FrameError(f"omni frame of {end + 1 - start} bytes exceeds {self._max}")
+            raise FrameError(f"{self.label} frame of {end + 1 - start} bytes exceeds {self._max}")
         frame = bytes(self._buf[start : end + 1])
         del self._buf[: end + 1]
         return frame
@@ -120,6 +126,8 @@ class OmniCodec:
         if match is None:
             raise FrameError(f"not an Omni frame: {text[:60]!r}")
         prefix, vendor, imei, dev_time, kind, payload = match.groups()
+        if (prefix, vendor) == SEGWAY_HEADER:
+            raise FrameError(f"looks like Segway (*HBCR,NB), not Omni: {text[:60]!r}")
         check_imei(imei, NAME)  # the id group is loose so a bad id gets this clear message
         values = payload.split(",") if payload else []
         base = {"protocol": NAME, "device_id": imei, "raw": bytes(frame)}

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from app.integrations.iot.simulator.speakers import Gl200Speaker, OmniSpeaker, Speaker
+from app.integrations.iot.simulator.speakers import (
+    Gl200Speaker,
+    OmniSpeaker,
+    SegwaySpeaker,
+    Speaker,
+)
 from app.integrations.iot.simulator.speakers_binary import Gt06Speaker, TeltonikaSpeaker
 from app.integrations.iot.simulator.speakers_jt808 import Jt808Speaker
 
@@ -12,6 +17,7 @@ SPEAKERS: dict[str, type] = {
     "teltonika": TeltonikaSpeaker,
     "gt06": Gt06Speaker,
     "jt808": Jt808Speaker,
+    "segway": SegwaySpeaker,
 }
 
 

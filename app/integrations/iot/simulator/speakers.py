@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.integrations.iot.codecs import gl200, omni
+from app.integrations.iot.codecs import gl200, omni, segway, segway_build
 from app.integrations.iot.records import Framer
 from app.integrations.iot.simulator.vehicle import SimVehicle
 
@@ -150,3 +150,58 @@ class Gl200Speaker:
         if command == "RTO":
             return Reaction(answer + self.report(vehicle), action="locate")
         return Reaction(answer)
+
+
+class SegwaySpeaker:
+    """A Segway IoT module: Q0 check-in, H0/D0/S6/S8 reports, the R0 operation-key exchange,
+    D0 locate and the V0 "find my scooter" prompt. It carries two battery packs."""
+
+    def __init__(self, imei: str):
+        self.imei = imei
+        self.ready = True  # Q0 is not acknowledged by the server
+        self._key = 0
+        self._user = "0"
+
+    def framer(self) -> Framer:
+        return segway.SegwayFramer()
+
+    def hello(self, vehicle: SimVehicle) -> bytes:
+        volts = segway_build.iot_centivolts(vehicle.battery_pct)
+        pct = round(vehicle.battery_pct)
+        return segway_build.build_frame(self.imei, "Q0", volts, pct, 24, "26201", "V144")
+
+    def report(self, vehicle: SimVehicle) -> bytes:
+        return segway_build.build_report(
+            self.imei,
+            vehicle.latitude,
+            vehicle.longitude,
+            vehicle.speed_kmh,
+            vehicle.battery_pct,
+            vehicle.locked,
+            vehicle.now(),
+            odometer_km=vehicle.odometer_km,
+            charging=vehicle.charging,
+            second_battery_pct=min(100.0, vehicle.battery_pct + 4),
+        )
+
+    def on_server_frame(self, vehicle: SimVehicle, frame: bytes) -> Reaction:
+        _imei, kind, params = segway_build.parse_server_frame(frame)
+        build = segway_build.build_frame
+        if kind == "R0" and len(params) >= 4:  # key request: hand out a fresh key
+            self._key = (self._key + 17) % 100_000 or 1
+            op, self._user, stamp = params[0], params[2], params[3]
+            return Reaction(build(self.imei, "R0", op, self._key, self._user, stamp))
+        if kind in ("L0", "L1") and params:  # the operation itself, with our key
+            if params[0] != str(self._key):
+                return Reaction(build(self.imei, kind, 2, self._user, 0))  # key wrong
+            vehicle.locked = kind == "L1"
+            done_at = int(vehicle.now().timestamp())
+            answer = build(self.imei, kind, 0, self._user, done_at, *([1] if kind == "L1" else []))
+            return Reaction(
+                answer + self.report(vehicle), action="unlock" if kind == "L0" else "lock"
+            )
+        if kind == "D0":
+            return Reaction(self.report(vehicle), action="locate")
+        if kind == "V0" and params:
+            return Reaction(build(self.imei, "V0", params[0]), action="alarm")
+        return Reaction(acked=True)  # echoed ACKs: L0/L1/W0/W1/E0/E1 without parameters

@@ -14,7 +14,7 @@ from app.integrations.iot.simulator import default_fleet, start_device_simulator
 from app.integrations.iot.sink import InMemorySink
 from app.models.enums import CommandState
 
-PROTOCOLS = ("omni", "gl200", "teltonika", "gt06")
+PROTOCOLS = ("omni", "gl200", "teltonika", "gt06", "segway")
 
 
 def positions_by_device(sink: InMemorySink) -> dict[str, int]:
@@ -33,7 +33,7 @@ def free_port() -> int:
 
 @pytest.mark.asyncio
 async def test_every_simulated_device_reports_and_obeys_lock_and_unlock() -> None:
-    specs = default_fleet(8, seed=7, report_interval=0.05, protocols=PROTOCOLS)
+    specs = default_fleet(10, seed=7, report_interval=0.05, protocols=PROTOCOLS)
     sink = InMemorySink({(s.device_id, s.protocol) for s in specs})
     cfg = GatewayConfig(ports={p: 0 for p in PROTOCOLS}, host="127.0.0.1")
     async with IotGateway(cfg, sink) as gateway:

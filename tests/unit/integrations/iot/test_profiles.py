@@ -54,6 +54,7 @@ def test_ports_follow_traccar() -> None:
         "gt06": 5023,
         "nmea": 5005,
         "jt808": 5015,
+        "segway": 5175,  # not Traccar's: the gap between wristband 5174 and milesmate 5176
     }
     assert set(PROTOCOL_PORTS) == set(PROTOCOLS)
     assert port_for("gl200") == 5004
@@ -66,7 +67,7 @@ def test_ports_follow_traccar() -> None:
         (" okai ", "gl200"),
         ("Omni", "omni"),
         ("CONCOX", "gt06"),
-        ("segway", "teltonika"),
+        ("segway", "segway"),
     ],
 )
 def test_lookup_is_case_insensitive_and_gives_the_default(vendor: str, protocol: str) -> None:
@@ -83,6 +84,15 @@ def test_override_within_what_the_vendor_ships() -> None:
     okai = get_profile("OKAI")
     assert resolve_protocol(okai, "Teltonika") == "teltonika"
     assert resolve_protocol(okai, "") == "gl200"
+
+
+def test_segway_speaks_its_own_protocol_and_keeps_the_teltonika_retrofit() -> None:
+    segway = get_profile("Segway")
+    assert segway.allowed_protocols == ("segway", "teltonika")
+    assert segway.default_tcp_port == 5175
+    assert resolve_protocol(segway, "teltonika") == "teltonika"
+    with pytest.raises(ProfileError, match="Segway devices do not ship the omni protocol"):
+        resolve_protocol(segway, "omni")
 
 
 def test_override_the_vendor_does_not_ship_is_refused_clearly() -> None:

@@ -21,6 +21,7 @@ def test_codec_actions_come_from_the_codecs_themselves():
     assert codec_actions("nmea") == ()
     assert {"lock", "unlock"} <= set(codec_actions("gt06"))
     assert codec_actions("no-such-protocol") == ()
+    assert codec_actions("segway") == ("lock", "unlock", "locate", "alarm")
 
 
 @pytest.mark.asyncio
