@@ -97,6 +97,7 @@ class IotSettings(_Section):
             "teltonika": 5027,
             "gt06": 5023,
             "nmea": 5005,
+            "okai": 9002,  # OKAI ZK dialect (profiles.PROTOCOL_PORTS)
         }
     )
     serial: list[SerialDeviceSettings] = Field(default_factory=list)

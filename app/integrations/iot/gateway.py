@@ -31,6 +31,9 @@ logger = logging.getLogger(__name__)
 # Traccar's default ports for the same protocols, so devices provisioned for a Traccar
 # server need no reconfiguration (NMEA arrives over serial, not TCP, here).
 DEFAULT_PORTS: dict[str, int] = {"omni": 5180, "gl200": 5004, "teltonika": 5027, "gt06": 5023}
+# OKAI's ZK dialect has no Traccar port: Levy Fleets' OKAI guide's 9002, outside Traccar's
+# 5000-5300 range and apart from gl200's 5004 (profiles.PROTOCOL_PORTS says the same).
+DEFAULT_PORTS["okai"] = 9002
 
 
 Spawn = Callable[..., asyncio.Task[Any]]

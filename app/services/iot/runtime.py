@@ -48,7 +48,7 @@ from app.services.vehicles.validation import luhn_complete
 
 logger = logging.getLogger(__name__)
 
-SIMULATED_PROTOCOLS = ("omni", "gl200", "teltonika", "gt06")  # what the simulator speaks
+SIMULATED_PROTOCOLS = ("omni", "gl200", "teltonika", "gt06", "okai")  # what the simulator speaks
 # The simulated GPS's id: registered on no vehicle, so demo mode has an unknown device
 # waiting in the inbox to be claimed (into a car, say, as a tracker for it).
 DEMO_GPS_IMEI = luhn_complete("35999900000001")

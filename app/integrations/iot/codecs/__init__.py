@@ -16,6 +16,7 @@ _MODULES: dict[str, str] = {
     "teltonika": "app.integrations.iot.codecs.teltonika",
     "gt06": "app.integrations.iot.codecs.gt06",
     "nmea": "app.integrations.iot.codecs.nmea",
+    "okai": "app.integrations.iot.codecs.okai",
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(_MODULES)

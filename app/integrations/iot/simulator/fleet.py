@@ -12,12 +12,13 @@ from app.integrations.iot.simulator.device import SimDevice, SimDeviceSpec
 from app.integrations.iot.simulator.gps import SimGps
 
 # The vendor mix of a typical mixed fleet: Omni locks on most scooters, OKAI-style
-# Queclink trackers, Teltonika TST100 retrofits and GT06 trackers on e-bikes.
+# Queclink trackers, Teltonika TST100 retrofits, GT06 trackers on e-bikes and OKAI ZK IoT.
 FLEET_MIX: tuple[tuple[str, str], ...] = (
     ("omni", "scooter"),
     ("gl200", "scooter"),
     ("teltonika", "scooter"),
     ("gt06", "ebike"),
+    ("okai", "scooter"),
 )
 
 

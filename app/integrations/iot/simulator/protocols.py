@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.integrations.iot.simulator.speakers import Gl200Speaker, OmniSpeaker, Speaker
+from app.integrations.iot.simulator.speakers import Gl200Speaker, OkaiSpeaker, OmniSpeaker, Speaker
 from app.integrations.iot.simulator.speakers_binary import Gt06Speaker, TeltonikaSpeaker
 
 SPEAKERS: dict[str, type] = {
@@ -10,6 +10,7 @@ SPEAKERS: dict[str, type] = {
     "gl200": Gl200Speaker,
     "teltonika": TeltonikaSpeaker,
     "gt06": Gt06Speaker,
+    "okai": OkaiSpeaker,
 }
 
 
