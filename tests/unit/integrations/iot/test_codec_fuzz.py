@@ -1,4 +1,4 @@
-"""Property tests for the omni, gl200 and nmea framers and decoders.
+"""Property tests for the omni, gl200, okai and nmea framers and decoders.
 
 Whatever bytes arrive, only FrameError may escape (the gateway turns it into a log line
 and, for framers, a closed connection); a framer never hands out more than ``max_frame``
@@ -15,12 +15,12 @@ from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.records import DecodeResult, FrameError
 from tests.helpers.iot_corpus import device_frames
 
-PROTOCOLS = ("omni", "gl200", "nmea")
-TERMINATOR = {"omni": b"\r\n", "gl200": b"", "nmea": b"\r\n"}
+PROTOCOLS = ("omni", "gl200", "nmea", "okai")
+TERMINATOR = {"omni": b"\r\n", "gl200": b"", "nmea": b"\r\n", "okai": b""}
 # Bytes left out of resync noise: a "+" (or the "-" of a Protocol Pro buffered report) can
 # open a length-framed binary header in gl200, and a length field may legitimately swallow
 # what follows it (Traccar behaves the same).
-NOISE_FORBIDDEN = {"omni": b"", "gl200": b"+-", "nmea": b""}
+NOISE_FORBIDDEN = {"omni": b"", "gl200": b"+-", "nmea": b"", "okai": b"+-"}  # okai: gl200 framer
 SAMPLES = {
     p: [f.data for f in device_frames(p) if p != "nmea" or f.data.startswith(b"$")]
     for p in PROTOCOLS

@@ -52,16 +52,18 @@ def test_ports_follow_traccar() -> None:
         "teltonika": 5027,
         "gt06": 5023,
         "nmea": 5005,
+        "okai": 9002,  # not a Traccar protocol: Levy's OKAI port, clear of Traccar's range
     }
     assert set(PROTOCOL_PORTS) == set(PROTOCOLS)
     assert port_for("gl200") == 5004
+    assert port_for("okai") == 9002 and not 5000 <= port_for("okai") <= 5300
 
 
 @pytest.mark.parametrize(
     ("vendor", "protocol"),
     [
-        ("OKAI", "gl200"),
-        (" okai ", "gl200"),
+        ("OKAI", "okai"),
+        (" okai ", "okai"),
         ("Omni", "omni"),
         ("CONCOX", "gt06"),
         ("segway", "teltonika"),
@@ -80,7 +82,8 @@ def test_unknown_vendor_names_the_known_ones() -> None:
 def test_override_within_what_the_vendor_ships() -> None:
     okai = get_profile("OKAI")
     assert resolve_protocol(okai, "Teltonika") == "teltonika"
-    assert resolve_protocol(okai, "") == "gl200"
+    assert resolve_protocol(okai, "gl200") == "gl200"  # plain Queclink framing stays allowed
+    assert resolve_protocol(okai, "") == "okai"
 
 
 def test_override_the_vendor_does_not_ship_is_refused_clearly() -> None:
