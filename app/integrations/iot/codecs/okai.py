@@ -94,7 +94,7 @@ _LOCKS = {"1": LockState.LOCKED, "0": LockState.UNLOCKED}
 _NO_ERROR_RE = re.compile(r"0*")
 _IMEI_RE = re.compile(r"[0-9]{15}")
 _SPEED_LIMIT_KMH = (5, 25)
-# action -> (AT+GTRTO sub-command, its argument); see NOT_PUBLIC["command sub-commands"]
+# action -> AT+GTRTO sub-command; see NOT_PUBLIC["command sub-commands"]
 _RTO_SUBCOMMANDS = {"lock": "LOCK", "unlock": "UNLOCK", "locate": "QUERY"}
 SPEED_LIMIT = "speed_limit"  # action "speed_limit:<km/h>"
 Records = tuple[DeviceRecord, ...]
