@@ -98,6 +98,7 @@ class IotSettings(_Section):
             "gt06": 5023,
             "nmea": 5005,
             "segway": 5175,  # no Traccar protocol; see profiles.PROTOCOL_PORTS
+            "okai": 9002,  # OKAI ZK dialect (profiles.PROTOCOL_PORTS)
         }
     )
     serial: list[SerialDeviceSettings] = Field(default_factory=list)

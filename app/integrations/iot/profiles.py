@@ -31,6 +31,9 @@ PROTOCOL_PORTS: dict[str, int] = {
     # Traccar has no Segway protocol: 5175 is the one gap in its default range (5174
     # wristband, 5176 milesmate), so no Traccar-provisioned device lands here by mistake.
     "segway": 5175,
+    # OKAI: the port Levy Fleets' OKAI guide gives its devices; outside Traccar's defaults
+    # (all in 5000-5300), so it clashes with neither them nor gl200's 5004.
+    "okai": 9002,
 }
 
 
@@ -64,12 +67,13 @@ PROFILES: dict[str, VendorProfile] = {
     for p in (
         VendorProfile(
             vendor="OKAI",
-            default_protocol="gl200",
-            allowed_protocols=("gl200", "teltonika"),
-            default_tcp_port=PROTOCOL_PORTS["gl200"],
+            default_protocol="okai",
+            allowed_protocols=("okai", "gl200", "teltonika"),
+            default_tcp_port=PROTOCOL_PORTS["okai"],
             supported_commands=("lock", "unlock", "locate"),
             vehicle_kinds=_SCOOTERS,
-            notes="ZK-series IoT speaks Queclink @Track; or a Teltonika TST100 retrofit.",
+            notes="ZK-series IoT speaks OKAI's @Track dialect (okai); plain Queclink "
+            "framing (gl200) or a Teltonika TST100 retrofit also occur.",
         ),
         VendorProfile(
             vendor="Segway",

@@ -28,6 +28,7 @@ from app.integrations.iot.codecs import PROTOCOLS
 from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
 from app.integrations.iot.serial_reader import PortUnavailable, SerialConfig, SerialReader
 from app.integrations.iot.simulator import SimDeviceSpec
+from app.integrations.iot.simulator.protocols import SPEAKERS
 from app.models.database import Database
 from app.models.enums import VehicleKind
 from app.models.iot_devices import (
@@ -48,7 +49,7 @@ from app.services.vehicles.validation import luhn_complete
 
 logger = logging.getLogger(__name__)
 
-SIMULATED_PROTOCOLS = ("omni", "gl200", "teltonika", "gt06", "jt808", "segway")  # what the simulator speaks
+SIMULATED_PROTOCOLS = tuple(SPEAKERS)  # what the simulator speaks
 # The simulated GPS's id: registered on no vehicle, so demo mode has an unknown device
 # waiting in the inbox to be claimed (into a car, say, as a tracker for it).
 DEMO_GPS_IMEI = luhn_complete("35999900000001")

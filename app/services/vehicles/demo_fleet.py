@@ -67,7 +67,7 @@ BRANDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, Powertrain], ...]]] = 
 
 # Vendor -> (vehicle kind, protocol its devices speak by default, model names).
 MICROMOBILITY: dict[str, tuple[VehicleKind, str, tuple[str, ...]]] = {
-    "OKAI": (VehicleKind.SCOOTER, "gl200", ("ES400", "ES500")),
+    "OKAI": (VehicleKind.SCOOTER, "okai", ("ES400", "ES500")),
     "Segway": (VehicleKind.SCOOTER, "segway", ("Max Plus X", "S90L")),
     "ZIMO": (VehicleKind.EBIKE, "gt06", ("Z-Bike Pro",)),
     "Omni": (VehicleKind.EBIKE, "omni", ("OM-Lock E-Bike",)),

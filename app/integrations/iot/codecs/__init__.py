@@ -18,6 +18,7 @@ _MODULES: dict[str, str] = {
     "nmea": "app.integrations.iot.codecs.nmea",
     "jt808": "app.integrations.iot.codecs.jt808",
     "segway": "app.integrations.iot.codecs.segway",
+    "okai": "app.integrations.iot.codecs.okai",
 }
 
 PROTOCOLS: tuple[str, ...] = tuple(_MODULES)

@@ -27,7 +27,7 @@ class SimDeviceSpec:
     """What to simulate: which id, protocol and vehicle, and how often it reports."""
 
     device_id: str
-    protocol: str  # omni | gl200 | teltonika | gt06 | segway
+    protocol: str  # one of simulator.protocols.SPEAKERS
     kind: str = "scooter"  # scooter | ebike
     report_interval: float = 10.0
     locked: bool | None = None  # initial lock state; None = random

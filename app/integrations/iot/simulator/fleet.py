@@ -12,8 +12,8 @@ from app.integrations.iot.simulator.device import SimDevice, SimDeviceSpec
 from app.integrations.iot.simulator.gps import SimGps
 
 # The vendor mix of a typical mixed fleet: Omni locks on most scooters, OKAI-style
-# Queclink trackers, Teltonika TST100 retrofits, GT06 trackers on e-bikes and Segway IoT
-# modules speaking their own TCP protocol.
+# Queclink trackers, Teltonika TST100 retrofits, GT06 trackers on e-bikes, JT/T 808
+# terminals, Segway IoT modules on their own TCP protocol and OKAI ZK IoT.
 FLEET_MIX: tuple[tuple[str, str], ...] = (
     ("omni", "scooter"),
     ("gl200", "scooter"),
@@ -21,6 +21,7 @@ FLEET_MIX: tuple[tuple[str, str], ...] = (
     ("gt06", "ebike"),
     ("jt808", "scooter"),
     ("segway", "scooter"),
+    ("okai", "scooter"),
 )
 
 

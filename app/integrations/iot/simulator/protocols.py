@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.integrations.iot.simulator.speakers import (
     Gl200Speaker,
+    OkaiSpeaker,
     OmniSpeaker,
     SegwaySpeaker,
     Speaker,
@@ -18,6 +19,7 @@ SPEAKERS: dict[str, type] = {
     "gt06": Gt06Speaker,
     "jt808": Jt808Speaker,
     "segway": SegwaySpeaker,
+    "okai": OkaiSpeaker,
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.integrations.iot.codecs import gl200, omni, segway, segway_build
+from app.integrations.iot.codecs import gl200, okai_build, omni, segway, segway_build
 from app.integrations.iot.records import Framer
 from app.integrations.iot.simulator.vehicle import SimVehicle
 
@@ -149,6 +149,49 @@ class Gl200Speaker:
             )
         if command == "RTO":
             return Reaction(answer + self.report(vehicle), action="locate")
+        return Reaction(answer)
+
+
+class OkaiSpeaker(Gl200Speaker):
+    """An OKAI ZK scooter IoT: Queclink heartbeats and answers, OKAI GTFRI reports (with
+    VIN, QR code, ECU lock and charging), and ``AT+GTRTO`` lock/unlock/locate/speed limit."""
+
+    def __init__(self, imei: str):
+        super().__init__(imei)
+        self.speed_limit_kmh: int | None = None
+
+    def report(self, vehicle: SimVehicle) -> bytes:
+        return okai_build.build_position_frame(
+            self.imei,
+            vehicle.latitude,
+            vehicle.longitude,
+            vehicle.speed_kmh,
+            vehicle.course_deg,
+            vehicle.battery_pct,
+            vehicle.locked,
+            vehicle.charging,
+            vehicle.now(),
+            count=self._next(),
+            vin=f"OKAI{self.imei[-13:]}",
+            qr_code=f"QR{self.imei[-6:]}",
+        )
+
+    def on_server_frame(self, vehicle: SimVehicle, frame: bytes) -> Reaction:
+        if frame.startswith(b"+SACK:"):
+            return Reaction(acked=True)
+        command, params, serial = gl200.parse_command(frame)
+        answer = gl200.build_command_ack(
+            self.imei, command, serial, vehicle.now(), count=self._next()
+        )
+        sub = params[0] if command == "RTO" and params else ""
+        if sub in ("LOCK", "UNLOCK"):
+            vehicle.locked = sub == "LOCK"
+            return Reaction(answer + self.report(vehicle), action=sub.lower())
+        if sub == "QUERY":
+            return Reaction(answer + self.report(vehicle), action="locate")
+        if sub == "SPEED" and len(params) > 1 and params[1].isdigit():
+            self.speed_limit_kmh = int(params[1])
+            return Reaction(answer, action=f"speed_limit:{params[1]}")
         return Reaction(answer)
 
 

@@ -1,4 +1,4 @@
-"""Property tests for the omni, gl200, nmea and segway framers and decoders.
+"""Property tests for the omni, gl200, okai, nmea and segway framers and decoders.
 
 Whatever bytes arrive, only FrameError may escape (the gateway turns it into a log line
 and, for framers, a closed connection); a framer never hands out more than ``max_frame``
@@ -15,12 +15,18 @@ from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.records import DecodeResult, FrameError
 from tests.helpers.iot_corpus import device_frames
 
-PROTOCOLS = ("omni", "gl200", "nmea", "segway")
-TERMINATOR = {"omni": b"\r\n", "gl200": b"", "nmea": b"\r\n", "segway": b"\n"}
+PROTOCOLS = ("omni", "gl200", "nmea", "okai", "segway")
+TERMINATOR = {"omni": b"\r\n", "gl200": b"", "nmea": b"\r\n", "okai": b"", "segway": b"\n"}
 # Bytes left out of resync noise: a "+" (or the "-" of a Protocol Pro buffered report) can
 # open a length-framed binary header in gl200, and a length field may legitimately swallow
 # what follows it (Traccar behaves the same).
-NOISE_FORBIDDEN = {"omni": b"", "gl200": b"+-", "nmea": b"", "segway": b""}
+NOISE_FORBIDDEN = {
+    "omni": b"",
+    "gl200": b"+-",
+    "nmea": b"",
+    "okai": b"+-",
+    "segway": b"",  # okai: gl200 framer
+}
 SAMPLES = {
     p: [f.data for f in device_frames(p) if p != "nmea" or f.data.startswith(b"$")]
     for p in PROTOCOLS

@@ -55,16 +55,18 @@ def test_ports_follow_traccar() -> None:
         "nmea": 5005,
         "jt808": 5015,
         "segway": 5175,  # not Traccar's: the gap between wristband 5174 and milesmate 5176
+        "okai": 9002,  # not a Traccar protocol: Levy's OKAI port, clear of Traccar's range
     }
     assert set(PROTOCOL_PORTS) == set(PROTOCOLS)
     assert port_for("gl200") == 5004
+    assert port_for("okai") == 9002 and not 5000 <= port_for("okai") <= 5300
 
 
 @pytest.mark.parametrize(
     ("vendor", "protocol"),
     [
-        ("OKAI", "gl200"),
-        (" okai ", "gl200"),
+        ("OKAI", "okai"),
+        (" okai ", "okai"),
         ("Omni", "omni"),
         ("CONCOX", "gt06"),
         ("segway", "segway"),
@@ -83,7 +85,8 @@ def test_unknown_vendor_names_the_known_ones() -> None:
 def test_override_within_what_the_vendor_ships() -> None:
     okai = get_profile("OKAI")
     assert resolve_protocol(okai, "Teltonika") == "teltonika"
-    assert resolve_protocol(okai, "") == "gl200"
+    assert resolve_protocol(okai, "gl200") == "gl200"  # plain Queclink framing stays allowed
+    assert resolve_protocol(okai, "") == "okai"
 
 
 def test_segway_speaks_its_own_protocol_and_keeps_the_teltonika_retrofit() -> None:

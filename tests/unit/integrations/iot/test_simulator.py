@@ -28,7 +28,15 @@ def test_spawned_vehicles_stay_near_the_centre_and_fleet_mixes_protocols() -> No
         v = SimVehicle.spawn(imei_for(i), "ebike", rng, radius_km=2.0)
         assert abs(v.latitude - CITY_CENTRE[0]) < 0.02 and abs(v.longitude - CITY_CENTRE[1]) < 0.03
     fleet = default_fleet(8, seed=2)
-    assert {s.protocol for s in fleet} == {"omni", "gl200", "teltonika", "gt06", "jt808", "segway"}
+    assert {s.protocol for s in fleet} == {
+        "omni",
+        "gl200",
+        "teltonika",
+        "gt06",
+        "jt808",
+        "segway",
+        "okai",
+    }
     assert len({s.device_id for s in fleet}) == 8
     assert all(len(s.device_id) == 15 and s.device_id.isdigit() for s in fleet)
 
