@@ -1,4 +1,4 @@
-"""The device side of the text protocols (Omni, Queclink), as the simulator needs it.
+"""The device side of the text protocols (Omni, Queclink, OKAI, Segway), as the simulator needs it.
 
 A ``Speaker`` turns the simulated vehicle into the frames a real device of that vendor
 sends (login, periodic reports, command answers) and reads what the server sends back
