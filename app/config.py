@@ -24,6 +24,9 @@ Port = Annotated[int, Field(ge=0, le=65535)]
 SECRET_ENV = "FLEET_SMARTCAR_CLIENT_SECRET"
 #: The Application Management Token: the key of webhook signatures (never a setting).
 MANAGEMENT_TOKEN_ENV = "FLEET_SMARTCAR_MANAGEMENT_TOKEN"
+#: The MQTT broker password (``[iot.mqtt]`` has the user name; the password never sits
+#: in the settings file).
+MQTT_PASSWORD_ENV = "FLEET_MQTT_PASSWORD"
 
 
 class _Section(BaseModel):
@@ -88,6 +91,25 @@ class SerialDeviceSettings(_Section):
     baud: int = Field(default=9600, ge=300, le=4_000_000)
 
 
+class MqttSettings(_Section):
+    """Devices over MQTT (``[iot.mqtt]``): the broker the console subscribes to.
+
+    Empty ``broker_url`` = no MQTT in live mode (demo mode starts a local broker of its
+    own). The password comes from ``FLEET_MQTT_PASSWORD``, like the other secrets.
+    ``client_id`` set = a persistent session: the broker keeps QoS 1 reports while the
+    console is away. ``profiles`` are the built-in MQTT profiles subscribed to.
+    """
+
+    broker_url: str = Field(default="", pattern=r"^(mqtts?://[^/\s]+)?$")
+    username: str = ""
+    ca_file: str = ""
+    client_cert_file: str = ""
+    client_key_file: str = ""
+    client_id: str = Field(default="", max_length=64)
+    topic_prefix: str = Field(default="", pattern=r"^[^#+]*$")
+    profiles: tuple[Literal["zimo", "flespi"], ...] = ("zimo", "flespi")
+
+
 class IotSettings(_Section):
     gateway_host: str = "0.0.0.0"
     ports: dict[str, Port] = Field(
@@ -102,6 +124,7 @@ class IotSettings(_Section):
         }
     )
     serial: list[SerialDeviceSettings] = Field(default_factory=list)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
 
 
 class DemoSettings(_Section):

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.integrations.iot.codecs.gt06_build import build_location, build_login
+from app.integrations.iot.codecs.teltonika_build import (
+    AvlSample,
+    build_avl_packet,
+    build_imei_handshake,
+)
 from app.models.command_audit import CommandAudit
 from app.models.enums import CommandState
 from tests.gui.iot_helpers import running_iot
@@ -105,16 +109,19 @@ async def test_a_bad_frame_from_the_shown_device_is_listed_as_rejected(window):
         row, device = next(
             (r, d)
             for r in iot_rows(window)
-            if (d := iot.ingest.device_for_vehicle(r.id)) and d.protocol == "gt06"
+            if (d := iot.ingest.device_for_vehicle(r.id)) and d.protocol == "teltonika"
         )
         window.select_vehicle(row.id)
-        # the device logs in on a new connection (real GT06 frames over TCP), then garbles one
-        reader, writer = await asyncio.open_connection("127.0.0.1", iot.gateway.ports["gt06"])
+        # the device logs in on a new connection (real Teltonika frames over TCP), then
+        # garbles one
+        port = iot.gateway.ports["teltonika"]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
         try:
-            writer.write(build_login(device.device_id, 1))
-            assert len(await asyncio.wait_for(reader.readexactly(10), 5)) == 10  # login ACK
-            bad = bytearray(build_location(datetime.now(UTC), 52.5, 13.4, 10.0, 90.0, serial=2))
-            bad[-3] ^= 0xFF  # a CRC the frame's bytes do not give
+            writer.write(build_imei_handshake(device.device_id))
+            assert await asyncio.wait_for(reader.readexactly(1), 5) == b"\x01"  # accepted
+            sample = AvlSample(datetime.now(UTC), 52.5, 13.4, 10.0, 90.0)
+            bad = bytearray(build_avl_packet([sample]))
+            bad[-1] ^= 0xFF  # a CRC the packet's bytes do not give
             writer.write(bytes(bad))
             assert await asyncio.wait_for(reader.read(), 5) == b""  # cut, not acknowledged
 

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 
 from app.integrations.iot.codecs import PROTOCOLS
+from app.integrations.iot.mqtt.profiles import MQTT_PROTOCOLS
 from app.models.enums import VehicleKind
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ PROTOCOL_PORTS: dict[str, int] = {
 }
 
 
+# What a device may register with: a TCP/serial codec, or an MQTT profile (no port).
+KNOWN_PROTOCOLS: tuple[str, ...] = (*PROTOCOLS, *MQTT_PROTOCOLS)
+
+
 class ProfileError(ValueError):
     """An unknown vendor or a protocol the vendor does not ship; the message says which."""
 
@@ -45,8 +50,9 @@ class ProfileError(ValueError):
 class VendorProfile:
     """What the console knows about one vendor's devices.
 
-    ``default_protocol`` is None when no protocol of the vendor is public (ZIMO): such
-    devices must name theirs. ``supported_commands`` is what the hardware offers; the
+    ``default_protocol`` is None when no protocol of the vendor is public: such devices
+    must name theirs. It may be an MQTT profile's protocol (ZIMO: ``mqtt-zimo``), which
+    has no TCP port. ``supported_commands`` is what the hardware offers; the
     protocol's codec may support fewer (``encode_command`` raises ValueError then).
     """
 
@@ -88,12 +94,14 @@ PROFILES: dict[str, VendorProfile] = {
         ),
         VendorProfile(
             vendor="ZIMO",
-            default_protocol=None,
-            allowed_protocols=PROTOCOLS,
+            default_protocol="mqtt-zimo",
+            allowed_protocols=("mqtt-zimo", "mqtt-flespi", *PROTOCOLS),
             default_tcp_port=None,
-            supported_commands=("lock", "unlock", "locate"),
+            supported_commands=("lock", "unlock", "locate", "alarm"),
             vehicle_kinds=_SCOOTERS,
-            notes="No public ZIMO protocol: choose the protocol of the fitted IoT per device.",
+            notes="ZIMO's IoT speaks MQTT (flespi's zimo protocol); the profile rests on the "
+            "parameters flespi lists until a ZIMO document is at hand. Or through flespi "
+            "(mqtt-flespi), or a retrofitted tracker's own protocol.",
         ),
         VendorProfile(
             vendor="Omni",
@@ -155,8 +163,8 @@ def resolve_protocol(profile: VendorProfile, override: str | None = None) -> str
             )
         return profile.default_protocol
     protocol = override.strip().lower()
-    if protocol not in PROTOCOLS:
-        raise ProfileError(f"unknown protocol {override!r}; known: {', '.join(PROTOCOLS)}")
+    if protocol not in KNOWN_PROTOCOLS:
+        raise ProfileError(f"unknown protocol {override!r}; known: {', '.join(KNOWN_PROTOCOLS)}")
     if protocol not in profile.allowed_protocols:
         raise ProfileError(
             f"{profile.vendor} devices do not ship the {protocol} protocol; allowed: {allowed}"

@@ -24,6 +24,8 @@ from functools import cache
 from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.commands import CommandHandle, CommandUpdate
 from app.integrations.iot.gateway import IotGateway
+from app.integrations.iot.mqtt.client import MqttDeviceClient
+from app.integrations.iot.mqtt.profiles import BY_PROTOCOL
 from app.integrations.iot.profiles import ProfileError, get_profile
 from app.listeners import Listeners
 from app.models.command_audit import CommandAudit, StateChange
@@ -56,7 +58,10 @@ class IotCommandEvent:
 
 @cache
 def codec_actions(protocol: str) -> tuple[str, ...]:
-    """The actions the ``protocol`` codec can encode (probed once per protocol)."""
+    """The actions the ``protocol`` codec (or MQTT profile) can encode, probed once."""
+    mqtt = BY_PROTOCOL.get(protocol)
+    if mqtt is not None:
+        return tuple(a for a in ACTIONS if a in mqtt.actions)
     try:
         codec = get_codec(protocol)
     except KeyError:
@@ -81,10 +86,21 @@ def _actor() -> tuple[str, str]:
 
 
 class IotCommandService:
-    """Sends IoT commands and audits them; ``run`` must be spawned once."""
+    """Sends IoT commands and audits them; ``run`` must be spawned once.
 
-    def __init__(self, database: Database, gateway: IotGateway, ingest: IotIngest) -> None:
+    Commands of MQTT devices go to ``mqtt`` (which shares the gateway's command tracker,
+    so their lifecycle is heard here the same way); all others to the gateway.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        gateway: IotGateway,
+        ingest: IotIngest,
+        mqtt: MqttDeviceClient | None = None,
+    ) -> None:
         self._gateway = gateway
+        self._mqtt = mqtt
         self._ingest = ingest
         self._audit = CommandAudit(database)
         self._db = database
@@ -123,9 +139,14 @@ class IotCommandService:
         audit_id = await self._db.run(
             self._audit_open, vehicle_id, action, reason, datetime.now(UTC)
         )
-        handle = await self._gateway.send_command(
-            device.device_id, action, protocol=device.protocol
-        )
+        if self._mqtt is not None and self._mqtt.handles(device.protocol):
+            handle = await self._mqtt.send_command(
+                device.device_id, action, protocol=device.protocol
+            )
+        else:
+            handle = await self._gateway.send_command(
+                device.device_id, action, protocol=device.protocol
+            )
         self._audit_ids[handle.command_id] = (audit_id, vehicle_id)
         self.latest[vehicle_id] = handle
         for update in handle.history:  # changes made while send_command ran

@@ -42,6 +42,7 @@ from app.models.vehicles import VehicleFields
 from app.services.iot.commands import IotCommandService
 from app.services.iot.demo_devices import ThreadedDeviceSim
 from app.services.iot.ingest import IotIngest
+from app.services.iot.mqtt_runtime import MqttParts, start_mqtt
 from app.services.tasks import TaskOwner
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.demo_fleet import demo_fleet
@@ -68,6 +69,8 @@ class IotRuntime:
     #: The serial readers' own child of ``tasks``: stopped before the simulator, whose
     #: GPS pty would otherwise vanish under a running reader ("port lost") at every quit.
     serial_tasks: TaskOwner = field(default_factory=TaskOwner)
+    #: Devices over MQTT: the client, and in demo mode the broker and the ZIMO bikes.
+    mqtt: MqttParts = field(default_factory=MqttParts)
 
     async def claim(
         self, unknown_id: int, vehicle: int | VehicleFields, *, vendor: str | None = None
@@ -87,6 +90,8 @@ class IotRuntime:
         await self.serial_tasks.shutdown()
         if self.simulator is not None:
             await self.simulator.stop()
+        if self.mqtt.bikes is not None:
+            await self.mqtt.bikes.stop()
         await self.gateway.close()
         self.commands.close()
         await self.tasks.shutdown()
@@ -130,8 +135,23 @@ async def start_iot(
     except BaseException:
         await helpers.shutdown()  # a port taken: no empty child left with the parent
         raise
-    commands = IotCommandService(database, gateway, ingest)
-    runtime = IotRuntime(gateway, ingest, commands, tasks=helpers, serial_tasks=helpers.child())
+    try:
+        mqtt = await start_mqtt(
+            settings,
+            ingest,
+            gateway.commands,
+            helpers,
+            demo=demo,
+            report_interval_s=report_interval_s,
+        )
+    except BaseException:
+        await gateway.close()
+        await helpers.shutdown()
+        raise
+    commands = IotCommandService(database, gateway, ingest, mqtt.client)
+    runtime = IotRuntime(
+        gateway, ingest, commands, tasks=helpers, serial_tasks=helpers.child(), mqtt=mqtt
+    )
     runtime.tasks.spawn(ingest.run, "iot-ingest", restart=True)
     runtime.tasks.spawn(commands.run, "iot-command-audit", restart=True)
     try:
@@ -167,6 +187,12 @@ async def start_iot(
         len(runtime.serial_readers),
         f", {len(runtime.simulator.devices)} simulated devices" if runtime.simulator else "",
     )
+    if mqtt.client is not None:
+        logger.info(
+            "IoT over MQTT: %s%s",
+            mqtt.client.config.url,
+            f", {len(mqtt.bikes.bikes)} simulated ZIMO bikes" if mqtt.bikes else "",
+        )
     return runtime
 
 

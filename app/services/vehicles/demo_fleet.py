@@ -69,7 +69,7 @@ BRANDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, Powertrain], ...]]] = 
 MICROMOBILITY: dict[str, tuple[VehicleKind, str, tuple[str, ...]]] = {
     "OKAI": (VehicleKind.SCOOTER, "okai", ("ES400", "ES500")),
     "Segway": (VehicleKind.SCOOTER, "segway", ("Max Plus X", "S90L")),
-    "ZIMO": (VehicleKind.EBIKE, "gt06", ("Z-Bike Pro",)),
+    "ZIMO": (VehicleKind.EBIKE, "mqtt-zimo", ("Z-Bike Pro",)),  # publish through the broker
     "Omni": (VehicleKind.EBIKE, "omni", ("OM-Lock E-Bike",)),
 }
 

@@ -73,7 +73,10 @@ def complete(state: VehicleState | None) -> bool:
 async def test_demo_devices_fill_vehicle_state_and_a_lock_is_confirmed_and_audited(demo):
     db, runtime = demo.db, demo.runtime
     fleet = {v.fields.imei: v for v in demo_fleet(SETTINGS.demo) if v.fields.imei}
-    assert set(runtime.simulator.devices) == set(fleet)  # every demo scooter and e-bike
+    # every demo scooter and e-bike: ZIMO's over MQTT, the others over TCP
+    assert runtime.mqtt.bikes is not None and runtime.mqtt.bikes.bikes
+    assert set(runtime.simulator.devices) | set(runtime.mqtt.bikes.bikes) == set(fleet)
+    assert {fleet[i].fields.iot_protocol for i in runtime.mqtt.bikes.bikes} == {"mqtt-zimo"}
     scooter_ids = [demo.iot_vehicles[imei] for imei in fleet]
 
     def all_reported() -> bool:
@@ -87,28 +90,33 @@ async def test_demo_devices_fill_vehicle_state_and_a_lock_is_confirmed_and_audit
         assert abs(state.latitude - vehicle.latitude) < 0.01  # starts where the demo parks it
         assert abs(state.longitude - vehicle.longitude) < 0.01
 
-    imei = next(iter(fleet))
-    vehicle_id = demo.iot_vehicles[imei]
-    action = "lock" if not runtime.simulator.devices[imei].vehicle.locked else "unlock"
-    handle = await runtime.commands.send(vehicle_id, action, reason="test")
-    assert await handle.wait(timeout=10) is CommandState.CONFIRMED
-    assert runtime.simulator.devices[imei].vehicle.locked is (action == "lock")
-    await until(lambda: states(db)[vehicle_id].locked is (action == "lock"), 10, "stored lock")
-    await runtime.commands.drain()
-    [audit] = await db.run(CommandAudit(db).for_vehicle, vehicle_id)
-    assert (audit.action, audit.channel, audit.state, audit.reason) == (
-        action,
-        "iot",
-        "confirmed",
-        "test",
-    )
-    assert audit.actor_user and audit.actor_host
-    sent = [e for e in runtime.ingest.frames.entries(imei) if e.direction == "out"]
-    assert sent[0].status.startswith("confirmed")
+    bikes = runtime.mqtt.bikes.bikes
+    tcp = next(i for i in fleet if i in runtime.simulator.devices)
+    zimo = next(iter(bikes))  # the demo's ZIMO e-bike publishes through the MQTT broker
+    for imei in (tcp, zimo):
+        device = runtime.simulator.devices[imei] if imei == tcp else bikes[imei]
+        vehicle_id = demo.iot_vehicles[imei]
+        action = "lock" if not device.vehicle.locked else "unlock"
+        handle = await runtime.commands.send(vehicle_id, action, reason="test")
+        assert await handle.wait(timeout=10) is CommandState.CONFIRMED
+        assert device.vehicle.locked is (action == "lock")
+        await until(lambda v=vehicle_id, a=action: states(db)[v].locked is (a == "lock"), 10)
+        await runtime.commands.drain()
+        [audit] = await db.run(CommandAudit(db).for_vehicle, vehicle_id)
+        assert (audit.action, audit.channel, audit.state, audit.reason) == (
+            action,
+            "iot",
+            "confirmed",
+            "test",
+        )
+        assert audit.actor_user and audit.actor_host
+        sent = [e for e in runtime.ingest.frames.entries(imei) if e.direction == "out"]
+        assert sent[0].status.startswith("confirmed")
     await runtime.ingest.flush()
     with db.session() as session:
-        device = session.scalars(select(IotDevice).where(IotDevice.device_id == imei)).one()
-        assert device.last_heard_at is not None and device.address.startswith("127.0.0.1:")
+        address = dict(session.execute(select(IotDevice.device_id, IotDevice.address)).all())
+    assert address[tcp].startswith("127.0.0.1:")
+    assert address[zimo] == f"zimo/{zimo}/report"
 
 
 @pytest.mark.asyncio

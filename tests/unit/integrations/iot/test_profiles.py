@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from app.integrations.iot.codecs import PROTOCOLS
 from app.integrations.iot.profiles import (
+    KNOWN_PROTOCOLS,
     PROFILES,
     PROTOCOL_PORTS,
     ProfileError,
@@ -13,6 +16,7 @@ from app.integrations.iot.profiles import (
     get_profile,
     port_for,
     resolve_protocol,
+    vendor_for_protocol,
 )
 from app.models.enums import VehicleKind
 
@@ -31,7 +35,7 @@ def test_all_requested_vendors_exist() -> None:
 
 @pytest.mark.parametrize("profile", PROFILES.values(), ids=lambda p: p.vendor)
 def test_profiles_are_consistent(profile: VendorProfile) -> None:
-    assert set(profile.allowed_protocols) <= set(PROTOCOLS)
+    assert set(profile.allowed_protocols) <= set(KNOWN_PROTOCOLS)
     assert profile.default_protocol is None or profile.default_protocol in profile.allowed_protocols
     expected_port = (
         PROTOCOL_PORTS.get(profile.default_protocol) if profile.default_protocol else None
@@ -110,12 +114,19 @@ def test_override_with_unknown_protocol_is_refused() -> None:
         resolve_protocol(get_profile("ZIMO"), "mqtt")
 
 
-def test_zimo_needs_a_protocol_per_device() -> None:
+def test_zimo_defaults_to_mqtt_and_still_takes_a_retrofit_protocol() -> None:
     zimo = get_profile("zimo")
-    with pytest.raises(ProfileError, match="no default protocol"):
-        resolve_protocol(zimo)
+    assert resolve_protocol(zimo) == "mqtt-zimo"
+    assert resolve_protocol(zimo, "mqtt-flespi") == "mqtt-flespi"
     assert resolve_protocol(zimo, "gt06") == "gt06"
     assert zimo.default_tcp_port is None
+    assert vendor_for_protocol("mqtt-zimo") == "ZIMO"
+
+
+def test_a_vendor_without_a_public_protocol_needs_one_per_device() -> None:
+    secret = dataclasses.replace(get_profile("zimo"), default_protocol=None)
+    with pytest.raises(ProfileError, match="no default protocol"):
+        resolve_protocol(secret)
 
 
 def test_port_for_unknown_protocol() -> None:
