@@ -82,12 +82,17 @@ class TelemetrySettings(_Section):
     max_concurrent_requests: int = Field(default=20, ge=1, le=500)
 
 
+# Every codec can sit behind a UART (a Segway or JT/T 808 module on a serial adapter); MQTT
+# profiles cannot.
+_SERIAL_PROTOCOLS = "nmea|omni|gl200|okai|segway|teltonika|gt06|jt808"
+
+
 class SerialDeviceSettings(_Section):
     """One device on a serial port (``[[iot.serial]]``): a GPS puck or any IoT protocol."""
 
     port: str = Field(min_length=1)  # COM3, /dev/ttyACM0, /dev/serial/by-id/...
     device_id: str = Field(min_length=1, max_length=32)  # the registered device id (IMEI)
-    protocol: str = Field(default="nmea", pattern="^(nmea|omni|gl200|teltonika|gt06)$")
+    protocol: str = Field(default="nmea", pattern=f"^({_SERIAL_PROTOCOLS})$")
     baud: int = Field(default=9600, ge=300, le=4_000_000)
 
 

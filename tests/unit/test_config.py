@@ -1,6 +1,7 @@
 import pytest
 
-from app.config import Settings, SettingsError, load_settings
+from app.config import SerialDeviceSettings, Settings, SettingsError, load_settings
+from app.integrations.iot.codecs import PROTOCOLS
 from app.paths import resolve_paths
 
 
@@ -90,3 +91,13 @@ def test_a_bad_database_url_is_not_echoed(tmp_path):
         load_settings(path)
     assert "unknown dialect 'nosuchdialect'" in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+def test_serial_entries_accept_every_tcp_codec_and_refuse_others() -> None:
+    """A serial port can carry any codec the gateway has (a Segway module on a UART, say);
+    the list in the settings must not fall behind the codec registry."""
+    for protocol in PROTOCOLS:
+        entry = SerialDeviceSettings(port="/dev/ttyS0", device_id="1", protocol=protocol)
+        assert entry.protocol == protocol
+    with pytest.raises(ValueError):
+        SerialDeviceSettings(port="/dev/ttyS0", device_id="1", protocol="mqtt-zimo")
