@@ -65,12 +65,17 @@ BRANDS: dict[str, tuple[tuple[str, ...], tuple[tuple[str, Powertrain], ...]]] = 
     ),
 }
 
-# Vendor -> (vehicle kind, protocol its devices speak by default, model names).
-MICROMOBILITY: dict[str, tuple[VehicleKind, str, tuple[str, ...]]] = {
-    "OKAI": (VehicleKind.SCOOTER, "okai", ("ES400", "ES500")),
-    "Segway": (VehicleKind.SCOOTER, "segway", ("Max Plus X", "S90L")),
-    "ZIMO": (VehicleKind.EBIKE, "mqtt-zimo", ("Z-Bike Pro",)),  # publish through the broker
-    "Omni": (VehicleKind.EBIKE, "omni", ("OM-Lock E-Bike",)),
+# Make -> (vehicle kind, IoT vendor profile, protocol its devices speak, model names).
+# The last three are retrofits: a third-party tracker on a vehicle whose maker ships no
+# IoT, so every wire protocol the gateway speaks is in the demo fleet.
+MICROMOBILITY: dict[str, tuple[VehicleKind, str, str, tuple[str, ...]]] = {
+    "OKAI": (VehicleKind.SCOOTER, "OKAI", "okai", ("ES400", "ES500")),
+    "Segway": (VehicleKind.SCOOTER, "Segway", "segway", ("Max Plus X", "S90L")),
+    "ZIMO": (VehicleKind.EBIKE, "ZIMO", "mqtt-zimo", ("Z-Bike Pro",)),  # through the broker
+    "Omni": (VehicleKind.EBIKE, "Omni", "omni", ("OM-Lock E-Bike",)),
+    "NIU": (VehicleKind.SCOOTER, "Teltonika", "teltonika", ("KQi3 Pro",)),
+    "Yadea": (VehicleKind.SCOOTER, "Concox", "gt06", ("KS5 Pro",)),
+    "Tenways": (VehicleKind.EBIKE, "JT/T 808 (generic)", "jt808", ("CGO600",)),
 }
 
 _VIN_CHARS = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
@@ -135,20 +140,20 @@ def demo_fleet(settings: DemoSettings) -> list[DemoVehicle]:
         fleet.append(DemoVehicle(fields, *_spot(rng, settings)))
     vendors = list(MICROMOBILITY)
     for index in range(settings.micromobility):
-        vendor = vendors[index % len(vendors)]
-        kind, protocol, scooter_models = MICROMOBILITY[vendor]
+        make = vendors[index % len(vendors)]
+        kind, iot_vendor, protocol, scooter_models = MICROMOBILITY[make]
         prefix = "S" if kind is VehicleKind.SCOOTER else "B"
         scooter_model = rng.choice(scooter_models)
         fields = VehicleFields(
-            name=f"{vendor} {scooter_model}",
+            name=f"{make} {scooter_model}",
             fleet_number=f"{prefix}-{index + 1:03d}",
             kind=kind.value,
-            make=vendor,
+            make=make,
             model=scooter_model,
             imei=make_imei(rng),
             powertrain=Powertrain.BEV.value,
             connection_type=ConnectionType.IOT.value,
-            iot_vendor=vendor,
+            iot_vendor=iot_vendor,
             iot_protocol=protocol,
         )
         fleet.append(DemoVehicle(fields, *_spot(rng, settings)))

@@ -3,6 +3,7 @@ import math
 from app.config import DemoSettings
 from app.models.database import Database, sqlite_url
 from app.models.vehicles import VehicleRepository
+from app.integrations.iot.profiles import PROTOCOL_PORTS, get_profile
 from app.services.vehicles.demo_fleet import BRANDS, demo_fleet, seed_if_empty
 from app.services.vehicles.service import check
 from app.services.vehicles.validation import imei_problem, smartcar_year_problem, vin_problem
@@ -20,7 +21,12 @@ def test_demo_fleet_is_mixed_plausible_and_valid():
         assert smartcar_year_problem(car.fields.year) is None
     for vehicle in small:
         assert imei_problem(vehicle.fields.imei) is None
-        assert vehicle.fields.iot_vendor in {"OKAI", "Segway", "ZIMO", "Omni"}
+        profile = get_profile(vehicle.fields.iot_vendor)
+        assert vehicle.fields.iot_protocol in profile.allowed_protocols
+    # every wire protocol the gateway speaks has demo devices, and ZIMO's broker path too
+    # (plain Queclink gl200 is there as the okai dialect's framer; nmea is serial-only)
+    expected = set(PROTOCOL_PORTS) - {"nmea", "gl200"} | {"mqtt-zimo"}
+    assert {v.fields.iot_protocol for v in small} == expected
     for vehicle in fleet:
         assert check(vehicle.fields) == {}
     identities = [v.fields.vin or v.fields.imei for v in fleet]
