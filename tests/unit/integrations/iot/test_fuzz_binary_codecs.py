@@ -40,7 +40,11 @@ FUZZ = settings(
 )
 CODECS: dict[str, Codec] = {"teltonika": teltonika.CODEC, "gt06": gt06.CODEC}
 CORPUS: dict[str, list[bytes]] = {
-    name: [bytes.fromhex(x["frame"]) for x in decoder_lines(name) if x.get("crc_ok")]
+    name: [
+        bytes.fromhex(x["frame"])
+        for x in decoder_lines(name)
+        if x.get("crc_ok") and not x.get("console_gap")
+    ]
     for name in CODECS
 }
 
