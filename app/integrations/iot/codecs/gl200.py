@@ -15,8 +15,13 @@ console stores by shape:
   output 1 drives the immobiliser/lock relay that ``AT+GTOUT`` (our lock command) switches.
 
 There is no checksum; strict mode instead requires the tail the reference describes,
-a ``yyyyMMddHHmmss`` send time followed by a 4-hex-digit count. Binary frames are decoded
-in gl200_binary (classic "HEX mode") and gl200_pro ("Protocol Pro", second byte 0).
+a ``yyyyMMddHHmmss`` send time followed by a 4-hex-digit count, or (as some GV500MAP
+firmware sends, and Traccar accepts) a bare ``yyyyMMddHHmm`` send time without a count.
+Type-specific fields (GTINF power and battery, GTGSM/GTLBS cells, BLE accessories, GTERI
+fuel and sensors) are read by gl200_fields. GTTRI puts the IMEI where the protocol version
+usually is. Old firmware pads frames with NUL bytes, before or after the report.
+Binary frames are decoded in gl200_binary (classic "HEX mode") and gl200_pro
+("Protocol Pro", second byte 0).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import re
 from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.gl200_binary import decode_binary
+from app.integrations.iot.codecs.gl200_fields import WALKS, model_of
 from app.integrations.iot.codecs.gl200_framing import Gl200Framer, is_binary
 from app.integrations.iot.codecs.gl200_pro import decode_pro, decode_pro_heartbeat
 from app.integrations.iot.device_ids import check_imei
@@ -50,6 +56,7 @@ _ODOMETER_RE = re.compile(r"\d{1,7}\.\d")
 _DECIMAL_RE = re.compile(r"-?\d{1,9}(\.\d{0,9})?")
 _SMALL_INT_RE = re.compile(r"\d{1,3}")
 _STATUS_RE = re.compile(r"[0-9A-F]{6}")
+_SHORT_TAIL_RE = re.compile(r"\d{12}")  # yyyyMMddHHmm, no seconds and no count
 _GL5_FAMILY = frozenset({"11", "40", "44", "52", "55", "DE"})
 _GT501_FAMILY = "42"
 _TYPE_ALARMS = {
@@ -123,6 +130,7 @@ class Gl200Codec:
     def decode(
         self, frame: bytes, *, device_id: str | None = None, strict: bool = True
     ) -> DecodeResult:
+        frame = bytes(frame).lstrip(b"\x00")  # old firmware pads with NULs; no frame starts so
         if is_binary(frame):
             if frame[1:2] == b"\x00":
                 return decode_pro(bytes(frame), strict=strict, sack_all=self._sack_all)
@@ -132,7 +140,7 @@ class Gl200Codec:
                 bytes(frame), device_id=device_id, strict=strict, sack_all=self._sack_all
             )
         try:
-            text = frame.decode("ascii").rstrip("\x00")
+            text = frame.decode("ascii").strip("\x00")
         except UnicodeDecodeError:
             raise FrameError("gl200 report contains non-ASCII bytes") from None
         text = text.removesuffix("$")
@@ -140,9 +148,13 @@ class Gl200Codec:
         values = text.split(",")
         if head is None or len(values) < 5:
             raise FrameError(f"not a Queclink report: {text[:60]!r}")
-        imei = check_imei(values[2], NAME, allow_meid=True)
+        id_at = 1 if head.group(2) == "TRI" and _IMEI_RE.fullmatch(values[1]) else 2
+        imei = check_imei(values[id_at], NAME, allow_meid=True)
         sent = _stamp(values[-2])
-        tail_ok = sent is not None and _COUNT_RE.fullmatch(values[-1]) is not None
+        sent_ok = sent is not None or values[-2] == ""  # some buffered FRIs send no time
+        tail_ok = (sent_ok and _COUNT_RE.fullmatch(values[-1]) is not None) or (
+            _SHORT_TAIL_RE.fullmatch(values[-1]) is not None
+        )
         if strict and not tail_ok:
             raise FrameError(
                 f"Queclink report tail is not '<yyyyMMddHHmmss>,<hex count>': {values[-2:]!r}"
@@ -212,6 +224,7 @@ def _report(kind: str, v: list[str], base: dict, sent: datetime | None) -> tuple
         attributes["ignition"] = int(v[5], 16) % 16 == 1
     if kind == "DAT" and len(v) > 7:
         attributes["data"] = v[7]
+    _walk(kind, v, extra)
     if not blocks:
         record_kind = RecordKind.ALARM if extra["alarms"] else RecordKind.STATUS
         return (DeviceRecord(**base, kind=record_kind, fix_time=sent, **extra),)
@@ -221,6 +234,29 @@ def _report(kind: str, v: list[str], base: dict, sent: datetime | None) -> tuple
         end = blocks[n + 1] - 4 if n + 1 < len(blocks) else len(v) - 2
         records.append(_position(v, i, end, base, fields))
     return tuple(records)
+
+
+def _walk(kind: str, v: list[str], extra: dict) -> None:
+    """Add the fields of the report type's own layout (gl200_fields) to ``extra``.
+
+    A frame that does not follow its model's layout keeps the readings found by shape;
+    the walk's readings are extras, so losing them must not cost the report.
+    """
+    walk = WALKS.get(kind)
+    if walk is None:
+        return
+    try:
+        found = walk(v, model_of(v[1]))
+    except (IndexError, ValueError):
+        logger.debug("gl200 GT%s report does not follow its model's layout", kind)
+        return
+    level = found.pop("batteryLevel", None)
+    if level is not None and 0 <= level <= 100:
+        extra["battery_pct"] = float(level)
+    alarm = found.pop("alarm", None)
+    if alarm is not None:
+        extra["alarms"] = (*extra["alarms"], alarm)
+    extra["attributes"].update(found)
 
 
 def _position(v: list[str], i: int, end: int, base: dict, fields: dict) -> DeviceRecord:

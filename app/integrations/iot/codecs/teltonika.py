@@ -212,9 +212,13 @@ def _decode_tcp(frame: bytes, *, device_id: str | None, strict: bool) -> DecodeR
     if len(frame) < 12 + _MIN_DATA_LENGTH or frame[:4] != _PREAMBLE:
         raise FrameError("not a Teltonika AVL packet (no 00000000 preamble)")
     declared = int.from_bytes(frame[4:8], "big")
-    if declared != len(frame) - 12:
-        raise FrameError(f"AVL length field says {declared} bytes, frame carries {len(frame) - 12}")
-    checksum_ok = _avl_crc_ok(frame)
+    length_ok = declared == len(frame) - 12
+    if not length_ok:
+        message = f"AVL length field says {declared} bytes, frame carries {len(frame) - 12}"
+        if strict:
+            raise FrameError(message)
+        logger.debug("lenient decode: %s", message)  # Traccar reads the records regardless
+    checksum_ok = length_ok and _avl_crc_ok(frame)
     if not checksum_ok:
         message = (
             f"CRC-16/IBM mismatch: frame has {int.from_bytes(frame[-4:], 'big'):#06x}, "

@@ -50,7 +50,11 @@ CODECS: dict[str, Codec] = {
     "jt808": jt808.CODEC,
 }
 CORPUS: dict[str, list[bytes]] = {
-    name: [bytes.fromhex(x["frame"]) for x in decoder_lines(name) if x.get("crc_ok")]
+    name: [
+        bytes.fromhex(x["frame"])
+        for x in decoder_lines(name)
+        if x.get("crc_ok") and not x.get("console_gap")
+    ]
     for name in CODECS
 }
 
