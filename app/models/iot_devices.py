@@ -66,6 +66,7 @@ class UnknownEntry:
     first_seen: datetime
     last_seen: datetime
     count: int
+    hint: str = ""  # what is wrong, for a device on another protocol's port
 
 
 @dataclass(slots=True)
@@ -76,6 +77,7 @@ class UnknownSighting:
     first_seen: datetime
     last_seen: datetime
     count: int
+    hint: str = ""  # the latest sighting's: "" once the device came to the right port
 
 
 @dataclass(slots=True)
@@ -203,10 +205,13 @@ class IotDeviceRepository:
                             first_seen=seen.first_seen,
                             last_seen=seen.last_seen,
                             count=seen.count,
+                            hint=seen.hint[:200],
                         )
                     )
                 else:
                     row.address = seen.address[:80]
+                    if seen.last_seen >= row.last_seen:
+                        row.hint = seen.hint[:200]
                     row.last_seen = max(row.last_seen, seen.last_seen)
                     row.count += seen.count
 
@@ -218,7 +223,14 @@ class IotDeviceRepository:
             ).all()
             return [
                 UnknownEntry(
-                    u.id, u.device_id, u.protocol, u.address, u.first_seen, u.last_seen, u.count
+                    u.id,
+                    u.device_id,
+                    u.protocol,
+                    u.address,
+                    u.first_seen,
+                    u.last_seen,
+                    u.count,
+                    u.hint,
                 )
                 for u in rows
             ]

@@ -237,6 +237,9 @@ class UnknownDevice(Base):
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     count: Mapped[int] = mapped_column(Integer, default=1)
+    # Revision 0007: a device on another protocol's port ("looks like GT06 on the
+    # Teltonika port ..."), written by the gateway from protocol names and port numbers.
+    hint: Mapped[str] = mapped_column(String(200), default="", server_default="")
 
 
 class TelemetrySample(Base):

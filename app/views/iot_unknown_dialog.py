@@ -4,6 +4,8 @@ Unknown devices are never accepted silently (DESIGN.md); they wait here with id,
 protocol, address, first/last seen and frame count. "Claim into vehicle…" registers one
 as the device of an existing vehicle without a device, or of a new vehicle created in the
 Add Vehicle dialog pre-filled with its IMEI. A claimed device's next re-send is stored.
+A device that came to another protocol's port says so in the Note column ("looks like
+GT06 on the Teltonika port (5027): ..."), since claiming it alone does not fix it.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from app.views.vehicle_dialog import VehicleDialog
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("Device id", "Protocol", "Address", "First seen", "Last seen", "Frames")
+COLUMNS = ("Device id", "Protocol", "Address", "First seen", "Last seen", "Frames", "Note")
 NEW_VEHICLE = -1
 
 
@@ -146,8 +148,9 @@ class UnknownDevicesDialog(QDialog):
         self.table.setRowCount(len(entries))
         for row, e in enumerate(entries):
             cells = (e.device_id, e.protocol, e.address, _time(e.first_seen), _time(e.last_seen))
-            for column, text in enumerate((*cells, f"{e.count:,}")):
+            for column, text in enumerate((*cells, f"{e.count:,}", e.hint)):
                 self.table.setItem(row, column, QTableWidgetItem(text))
+            self.table.item(row, len(COLUMNS) - 1).setToolTip(e.hint)
             if selected is not None and e.id == selected.id:
                 self.table.selectRow(row)
         widen_to_table(self, self.table)  # a cut IMEI cannot be read back or claimed by eye

@@ -133,7 +133,9 @@ class CountingSink:
     def is_known(self, device_id: str, protocol: str) -> bool:
         return True
 
-    async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
+    async def unknown_device(
+        self, device_id: str, protocol: str, peer: str, *, hint: str = ""
+    ) -> None:
         raise AssertionError("every benchmark device is known")
 
     def rejected(self, device_id: str, protocol: str, peer: str, data: bytes, reason: str) -> None:

@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Protocol, cast
 
 from app.integrations.iot.gateway_state import GatewayConfig, GatewayStats
+from app.integrations.iot.misdirected import FirstBytes, examine
 from app.integrations.iot.records import Codec, FrameError, Framer, RecordKind
 from app.integrations.iot.sink import MAX_REJECTED, RecordSink
 from app.integrations.iot.store_batch import Pending, StoreBatcher
@@ -30,6 +31,7 @@ class ConnectionHost(Protocol):
     stats: GatewayStats
     sink: RecordSink
     batcher: StoreBatcher[DeviceConnection]
+    ports: dict[str, int]  # protocol -> bound port (hints for devices on the wrong one)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop: ...
@@ -46,6 +48,7 @@ class DeviceConnection(asyncio.Protocol):
     """Decodes a device's frames and ACKs them only after the sink stored them."""
 
     __slots__ = (
+        "_first",
         "_framer",
         "_known_id",
         "_other_ids",
@@ -74,6 +77,9 @@ class DeviceConnection(asyncio.Protocol):
         self.device_id: str | None = None
         self._known_id: str | None = None  # device_id once the sink said it is known
         self._other_ids: set[str] | None = None  # ids sent besides device_id (rare)
+        # The first bytes, kept until the codec accepts a frame: if it refuses them they
+        # may say the device is on the wrong port (misdirected.py).
+        self._first: FirstBytes | None = FirstBytes()
         self.queued = 0  # reads handed to the batcher, not yet stored and ACKed
         self.closed = False
         self.paused = False
@@ -99,14 +105,20 @@ class DeviceConnection(asyncio.Protocol):
         stats = gateway.stats
         self.last_rx = gateway.loop.time()
         stats.bytes_in += len(data)
+        first = self._first
+        if first is not None:
+            first.add(data)
         try:
             frames = self._framer.feed(data)
         except FrameError as exc:
             stats.frame_errors += 1
-            self._reject(data, f"framing error: {exc}")
+            if not self._misdirected():
+                self._reject(data, f"framing error: {exc}")
             return
         if not frames:
             self.rx_since_frame = True
+            if first is not None and first.skipped(self._framer.buffered):
+                self._misdirected()
             return
         # A complete frame and the start of the next one can share a read: the timer must
         # run for that start too, or a slow sender is only cut by the idle timeout.
@@ -142,13 +154,15 @@ class DeviceConnection(asyncio.Protocol):
             )
         except FrameError as exc:
             gateway.stats.frame_errors += 1
-            self._reject(frame, f"undecodable frame: {exc}")
+            if not self._misdirected():
+                self._reject(frame, f"undecodable frame: {exc}")
             return False
         except Exception:  # a codec bug must not take the gateway down
             gateway.stats.frame_errors += 1
             logger.exception("%s codec failed on a frame from %s", self.protocol_name, self.peer)
             self._reject(frame, "codec failure")
             return False
+        self._first = None  # the codec took a frame: this device is on the right port
         records = result.records
         device_id = self.device_id
         if device_id is None:
@@ -196,6 +210,31 @@ class DeviceConnection(asyncio.Protocol):
             return False
         self.gateway.stats.identity_cuts += 1
         self.cut(f"changes identity repeatedly ({len(seen) + 1} device ids on one connection)")
+        return True
+
+    def _misdirected(self) -> bool:
+        """Name and close a device that speaks another protocol (True if it was closed).
+
+        Called when the codec refused what a connection sent before any frame of it was
+        accepted. The inbox entry (when the id could be read) carries the hint, so the
+        operator learns of it even without reading the log; nothing is stored or ACKed.
+        """
+        first = self._first
+        if first is None or self.device_id is not None:
+            return False
+        gateway = self.gateway
+        found = examine(first, self.protocol_name, gateway.ports)
+        if found is None:
+            return False
+        self._first = None
+        gateway.stats.misdirected += 1
+        if found.is_device:
+            logger.warning("device at %s %s", self.peer, found.hint)
+        else:  # scanners and browsers are routine on an open port
+            logger.info("client at %s %s", self.peer, found.hint)
+        if found.device_id is not None:
+            gateway.batcher.submit(self, Pending([], b"", None, (), found))
+        self.cut(f"speaks {found.protocol}, not {self.protocol_name}")
         return True
 
     def _reject(self, data: bytes, reason: str) -> None:

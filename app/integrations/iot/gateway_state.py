@@ -60,6 +60,7 @@ class GatewayStats:
     write_overflows: int = 0
     cuts: int = 0
     identity_cuts: int = 0  # connections cut for naming too many device ids
+    misdirected: int = 0  # connections closed for speaking another port's protocol
     _last: tuple[float, int, int] = (0.0, 0, 0)
 
     def snapshot(self) -> dict[str, float]:
@@ -77,6 +78,7 @@ class GatewayStats:
             "unknown_frames": self.unknown_frames,
             "cuts": self.cuts,
             "identity_cuts": self.identity_cuts,
+            "misdirected": self.misdirected,
             "frames_per_s": (self.frames_in - frames) / span if span > 0 else 0.0,
             "records_per_s": (self.records_stored - records) / span if span > 0 else 0.0,
         }

@@ -41,7 +41,9 @@ class RecordSink(Protocol):
     the ones that still fail, and those devices re-send.
     ``is_known`` is called on the event loop for every frame and must be cheap (cache).
     ``unknown_device`` is told about each frame from an unregistered id, so the sink can
-    keep an inbox (id, protocol, address, first/last seen, count) for one-click claiming.
+    keep an inbox (id, protocol, address, first/last seen, count) for one-click claiming;
+    ``hint`` says what is wrong with a device on another protocol's port (the latest
+    sighting's, "" when it came to the right one).
     ``rejected`` is told about bytes from an identified device that could not be framed
     or decoded (the connection is cut), so troubleshooting sees them next to the good
     frames; it runs on the event loop and must not block.
@@ -51,7 +53,9 @@ class RecordSink(Protocol):
 
     def is_known(self, device_id: str, protocol: str) -> bool: ...
 
-    async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None: ...
+    async def unknown_device(
+        self, device_id: str, protocol: str, peer: str, *, hint: str = ""
+    ) -> None: ...
 
     def rejected(
         self, device_id: str, protocol: str, peer: str, data: bytes, reason: str
@@ -68,6 +72,7 @@ class UnknownDevice:
     first_seen: datetime
     last_seen: datetime
     count: int
+    hint: str = ""
 
 
 class InMemorySink:
@@ -102,16 +107,19 @@ class InMemorySink:
     def rejected(self, device_id: str, protocol: str, peer: str, data: bytes, reason: str) -> None:
         self.rejects.append((device_id, data, reason))
 
-    async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
+    async def unknown_device(
+        self, device_id: str, protocol: str, peer: str, *, hint: str = ""
+    ) -> None:
         now = datetime.now(UTC)
         entry = self.unknown.get((device_id, protocol))
         if entry is None:
             logger.info("unknown device %s (%s) from %s", device_id, protocol, peer)
             self.unknown[(device_id, protocol)] = UnknownDevice(
-                device_id, protocol, peer, now, now, 1
+                device_id, protocol, peer, now, now, 1, hint
             )
         else:
             entry.address, entry.last_seen, entry.count = peer, now, entry.count + 1
+            entry.hint = hint
         async with self._changed:
             self._changed.notify_all()
 

@@ -36,6 +36,7 @@ from app.logging_setup import RecurringProblem
 if TYPE_CHECKING:
     from app.integrations.iot.commands import CommandTracker
     from app.integrations.iot.gateway_state import GatewayStats
+    from app.integrations.iot.misdirected import Misdirected
 
 
 class BatchedConnection(Protocol):
@@ -69,6 +70,7 @@ class Pending:
     ack: bytes
     online_id: str | None  # the connection's device became known with this read
     unknown_ids: tuple[str, ...]
+    misdirected: Misdirected | None = None  # a device on the wrong port, for the inbox
 
 
 class StoreBatcher(Generic[C]):
@@ -131,7 +133,10 @@ class StoreBatcher(Generic[C]):
     async def _flush(self, batch: list[tuple[C, Pending]]) -> None:
         for conn, work in batch:
             for device_id in work.unknown_ids:
-                await self._report_unknown(conn, device_id)
+                await self._report_unknown(device_id, conn.protocol_name, conn.peer)
+            wrong = work.misdirected
+            if wrong is not None and wrong.device_id is not None:
+                await self._report_unknown(wrong.device_id, wrong.protocol, conn.peer, wrong.hint)
         stored = [(conn, work) for conn, work in batch if work.records]
         failed: set[int] = set()
         if stored:
@@ -182,9 +187,11 @@ class StoreBatcher(Generic[C]):
                 self._failed(conn, exc)
         return failed
 
-    async def _report_unknown(self, conn: C, device_id: str) -> None:
+    async def _report_unknown(
+        self, device_id: str, protocol: str, peer: str, hint: str = ""
+    ) -> None:
         try:
-            await self._sink.unknown_device(device_id, conn.protocol_name, conn.peer)
+            await self._sink.unknown_device(device_id, protocol, peer, hint=hint)
         except Exception:
             logger.exception("recording unknown device %s failed", device_id)
 

@@ -255,19 +255,20 @@ class IotIngest:
             FrameEntry(datetime.now(UTC), "in", frame_text(data), f"rejected: {reason}"),
         )
 
-    async def unknown_device(self, device_id: str, protocol: str, peer: str) -> None:
+    async def unknown_device(
+        self, device_id: str, protocol: str, peer: str, *, hint: str = ""
+    ) -> None:
         if not self._admit((device_id, protocol), peer):
             return
         now = datetime.now(UTC)
         seen = self._unknown.get((device_id, protocol))
         if seen is None:
-            self._unknown[(device_id, protocol)] = UnknownSighting(peer, now, now, 1)
+            self._unknown[(device_id, protocol)] = UnknownSighting(peer, now, now, 1, hint)
         else:
             seen.address, seen.last_seen, seen.count = peer, now, seen.count + 1
-        self.frames.add(
-            device_id,
-            FrameEntry(now, "note", f"{protocol} from {peer}", "unknown device: not stored"),
-        )
+            seen.hint = hint
+        note = f"unknown device, {hint}: not stored" if hint else "unknown device: not stored"
+        self.frames.add(device_id, FrameEntry(now, "note", f"{protocol} from {peer}", note))
 
     def _learn_protocol(self, entry: DeviceEntry, protocol: str) -> None:
         learnt = DeviceEntry(entry.vehicle_id, entry.device_id, protocol, entry.vendor)
@@ -311,6 +312,7 @@ class IotIngest:
                     if newer is not None:
                         seen.count += newer.count
                         seen.last_seen, seen.address = newer.last_seen, newer.address
+                        seen.hint = newer.hint
                     self._unknown[key] = seen
                 return
             self._bookkeeping.recovered()
