@@ -109,9 +109,10 @@ async def test_a_teltonika_login_split_over_reads_on_the_gt06_port() -> None:
         writer.write(login[6:])
         assert await closed_by_server(reader)
         await sink.wait_for(lambda s: (TELTONIKA_IMEI, "teltonika") in s.unknown)
-        assert "register it with protocol teltonika" in sink.unknown[
-            (TELTONIKA_IMEI, "teltonika")
-        ].hint
+        assert (
+            "register it with protocol teltonika"
+            in sink.unknown[(TELTONIKA_IMEI, "teltonika")].hint
+        )
         assert sink.records == []
         writer.close()
 

@@ -1,9 +1,9 @@
 import math
 
 from app.config import DemoSettings
+from app.integrations.iot.profiles import PROTOCOL_PORTS, get_profile
 from app.models.database import Database, sqlite_url
 from app.models.vehicles import VehicleRepository
-from app.integrations.iot.profiles import PROTOCOL_PORTS, get_profile
 from app.services.vehicles.demo_fleet import BRANDS, demo_fleet, seed_if_empty
 from app.services.vehicles.service import check
 from app.services.vehicles.validation import imei_problem, smartcar_year_problem, vin_problem
