@@ -19,23 +19,21 @@ from tests.helpers.iot_corpus import device_frames
 GT06_LOGIN = bytes.fromhex("78780D01086471700328358100093F040D0A")  # gt06.jsonl line 2
 TELTONIKA_LOGIN = b"\x00\x0f356307042441013"  # the IMEI handshake of Teltonika's docs
 
-# Corpus frames no signature claims, on purpose: proprietary or bare NMEA lines (too
-# little structure to tell from other text), a GT06 frame with both a wrong length and a
-# bad CRC, and Teltonika's UDP packet (not a TCP port; see its own test).
-UNCLAIMED = {
-    "gt06": {bytes.fromhex("78781511170103100e")},
-    "teltonika": {bytes.fromhex("0049cafe")},
-    "nmea": {
-        b"$PSIWMDID",
-        b"$PUBX,00,",
-        b"QZE,86899",
-        b"$DEVID,0x",
-        b"660420156",
-        b"$IMEI=355",
-        b"086415031",
-        b"358244017",
-        b"$CONNECT,",
-    },
+# How many of each corpus' frames a signature must claim. The rest stay unclaimed on
+# purpose, the safe side (the connection keeps today's behaviour): proprietary or bare
+# NMEA lines and id-prefixed sentences (too little structure to tell from other text),
+# GT06 frames with a zero length byte or a wrong length, Teltonika UDP packets and
+# mid-session frames, JT/T 808 messages a device never sends first. Measured on the
+# corpus as it stands; a signature change that claims fewer fails here.
+MIN_CLAIMED = {
+    "gt06": 0.90,
+    "teltonika": 0.90,
+    "gl200": 0.98,
+    "omni": 1.0,
+    "nmea": 0.50,
+    "jt808": 0.65,
+    "segway": 1.0,
+    "okai": 1.0,
 }
 
 # JT/T 808, copied as data from traccar/traccar@014cf82a9e63:
@@ -67,22 +65,20 @@ HAND_WRITTEN = {
 }
 
 
-@pytest.mark.parametrize("protocol", ["gt06", "teltonika", "gl200", "omni", "nmea"])
-def test_every_corpus_frame_is_recognised_as_its_protocol_or_deliberately_not(protocol):
+@pytest.mark.parametrize("protocol", sorted(MIN_CLAIMED))
+def test_corpus_frames_are_recognised_as_their_protocol_never_as_another(protocol):
     frames = device_frames(protocol)
     assert frames
-    unclaimed = tuple(UNCLAIMED.get(protocol, ()))
-    wrong = []
-    for frame in frames:
-        expected = None if frame.data.startswith(unclaimed) else protocol
-        if recognise(frame.data) != expected:
-            wrong.append((frame.test_id, recognise(frame.data), frame.data[:20]))
-    assert wrong == []
+    seen = [(frame.test_id, recognise(frame.data)) for frame in frames]
+    wrong = [(i, r) for i, r in seen if r is not None and not same_family(r, protocol)]
+    assert wrong == []  # a false "looks like X" would cut a working device
+    claimed = sum(r is not None for _, r in seen)
+    assert claimed / len(frames) >= MIN_CLAIMED[protocol]
 
 
 def test_nmea_corpus_claims_the_talker_sentences():
     claimed = [f.data[:6] for f in device_frames("nmea") if recognise(f.data) == "nmea"]
-    assert len(claimed) == 7 and all(c[:3] in (b"$GP", b"$GN") for c in claimed)
+    assert len(claimed) >= 20 and all(c[:3] in (b"$GP", b"$GN") for c in claimed)
 
 
 @pytest.mark.parametrize("frame", JT808_REAL, ids=["auth", "register", "heartbeat", "location"])
