@@ -130,8 +130,10 @@ class Gl200Codec:
     def decode(
         self, frame: bytes, *, device_id: str | None = None, strict: bool = True
     ) -> DecodeResult:
-        frame = bytes(frame).lstrip(b"\x00")  # old firmware pads with NULs; no frame starts so
-        if is_binary(frame):
+        frame = bytes(frame)
+        # Every binary frame starts with "+"; a leading NUL is old firmware's padding of a
+        # text report (stripped below, while the record keeps the bytes as received).
+        if frame[:1] != b"\x00" and is_binary(frame):
             if frame[1:2] == b"\x00":
                 return decode_pro(bytes(frame), strict=strict, sack_all=self._sack_all)
             if frame[:2] == b"+\x10":
@@ -140,7 +142,7 @@ class Gl200Codec:
                 bytes(frame), device_id=device_id, strict=strict, sack_all=self._sack_all
             )
         try:
-            text = frame.decode("ascii").strip("\x00")
+            text = frame.decode("ascii").strip("\x00")  # old firmware pads with NULs
         except UnicodeDecodeError:
             raise FrameError("gl200 report contains non-ASCII bytes") from None
         text = text.removesuffix("$")

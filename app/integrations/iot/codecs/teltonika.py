@@ -213,11 +213,11 @@ def _decode_tcp(frame: bytes, *, device_id: str | None, strict: bool) -> DecodeR
         raise FrameError("not a Teltonika AVL packet (no 00000000 preamble)")
     declared = int.from_bytes(frame[4:8], "big")
     length_ok = declared == len(frame) - 12
+    length_message = f"AVL length field says {declared} bytes, frame carries {len(frame) - 12}"
     if not length_ok:
-        message = f"AVL length field says {declared} bytes, frame carries {len(frame) - 12}"
         if strict:
-            raise FrameError(message)
-        logger.debug("lenient decode: %s", message)  # Traccar reads the records regardless
+            raise FrameError(length_message)
+        logger.debug("lenient decode: %s", length_message)  # Traccar reads the records anyway
     checksum_ok = length_ok and _avl_crc_ok(frame)
     if not checksum_ok:
         message = (
@@ -230,6 +230,8 @@ def _decode_tcp(frame: bytes, *, device_id: str | None, strict: bool) -> DecodeR
     records, is_data = _decode_body(
         frame[8:-4], device_id=device_id, raw=frame, checksum_ok=checksum_ok, strict=strict
     )
+    if not length_ok and not records:  # a lying length that gave nothing is a bad frame
+        raise FrameError(length_message)
     ack = len(records).to_bytes(4, "big") if is_data else b""
     return DecodeResult(tuple(records), ack=ack)
 
