@@ -4,8 +4,10 @@ Unknown devices are never accepted silently (DESIGN.md); they wait here with id,
 protocol, address, first/last seen and frame count. "Claim into vehicle…" registers one
 as the device of an existing vehicle without a device, or of a new vehicle created in the
 Add Vehicle dialog pre-filled with its IMEI. A claimed device's next re-send is stored.
-A device that came to another protocol's port says so in the Note column ("looks like
-GT06 on the Teltonika port (5027): ..."), since claiming it alone does not fix it.
+A device that came to another protocol's port is marked in the list and, when selected,
+says so under it ("looks like GT06 on the Teltonika port (5027): ..."), since claiming it
+alone does not fix it. The text sits under the table, not in a column, so the columns
+that must show whole IMEIs keep the dialog's width.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ from app.views.vehicle_dialog import VehicleDialog
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = ("Device id", "Protocol", "Address", "First seen", "Last seen", "Frames", "Note")
+COLUMNS = ("Device id", "Protocol", "Address", "First seen", "Last seen", "Frames")
+WRONG_PORT = "wrong port"  # the Frames column's suffix for a device with a hint
 NEW_VEHICLE = -1
 
 
@@ -94,6 +97,10 @@ class UnknownDevicesDialog(QDialog):
         self.refused.setObjectName("unknownRefused")
         self.refused.setWordWrap(True)
         self.refused.setVisible(False)
+        self.note = QLabel()  # the selected device's wrong-port hint
+        self.note.setObjectName("unknownNote")
+        self.note.setWordWrap(True)
+        self.note.setVisible(False)
         self.status = QLabel()
         self.status.setObjectName("unknownStatus")
         self.status.setWordWrap(True)
@@ -107,6 +114,7 @@ class UnknownDevicesDialog(QDialog):
         claim_bar.addWidget(refresh)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
+        layout.addWidget(self.note)
         layout.addWidget(self.empty)
         layout.addWidget(self.refused)
         layout.addLayout(claim_bar)
@@ -148,9 +156,11 @@ class UnknownDevicesDialog(QDialog):
         self.table.setRowCount(len(entries))
         for row, e in enumerate(entries):
             cells = (e.device_id, e.protocol, e.address, _time(e.first_seen), _time(e.last_seen))
-            for column, text in enumerate((*cells, f"{e.count:,}", e.hint)):
-                self.table.setItem(row, column, QTableWidgetItem(text))
-            self.table.item(row, len(COLUMNS) - 1).setToolTip(e.hint)
+            frames = f"{e.count:,} · {WRONG_PORT}" if e.hint else f"{e.count:,}"
+            for column, text in enumerate((*cells, frames)):
+                item = QTableWidgetItem(text)
+                item.setToolTip(e.hint)
+                self.table.setItem(row, column, item)
             if selected is not None and e.id == selected.id:
                 self.table.selectRow(row)
         widen_to_table(self, self.table)  # a cut IMEI cannot be read back or claimed by eye
@@ -177,7 +187,10 @@ class UnknownDevicesDialog(QDialog):
         return self.entries[rows[0].row()] if rows and rows[0].row() < len(self.entries) else None
 
     def _update_buttons(self) -> None:
-        ok = self.selected() is not None and self._runtime() is not None
+        entry = self.selected()
+        self.note.setText(f"{entry.device_id} {entry.hint}" if entry and entry.hint else "")
+        self.note.setVisible(bool(entry and entry.hint))
+        ok = entry is not None and self._runtime() is not None
         self.claim_button.setEnabled(ok and not self._context.read_only)
         if self._runtime() is None:
             self.claim_button.setToolTip("The IoT gateway is not running in this console")
