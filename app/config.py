@@ -113,6 +113,8 @@ class MqttSettings(_Section):
     client_id: str = Field(default="", max_length=64)
     topic_prefix: str = Field(default="", pattern=r"^[^#+]*$")
     profiles: tuple[Literal["zimo", "flespi"], ...] = ("zimo", "flespi")
+    #: A device heard within this many seconds shows as online (MQTT has no per-device link).
+    online_within_s: int = Field(default=300, ge=10, le=86_400)
 
 
 class IotSettings(_Section):

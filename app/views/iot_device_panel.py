@@ -199,16 +199,14 @@ class IotDevicePanel(QWidget):
             return
         heard = runtime.ingest.heard(device.device_id) if runtime else None
         reader = runtime.serial_reader(device.device_id) if runtime else None
+        now = datetime.now(UTC)
         if reader is not None:
             address = f"serial {reader.config.port} @ {reader.config.baudrate} baud"
-            online = reader.status.value if reader.status else "—"
         else:
             address = heard.address if heard else (device.address or "—")
             if device.transport == "serial":
                 address = f"serial {device.serial_port} @ {device.baud} baud"
-            online = "—"
-            if runtime is not None:
-                online = "Online" if runtime.gateway.is_online(device.device_id) else "Offline"
+        online = runtime.link_state(device.device_id, device.protocol, now) if runtime else "—"
         firmware = (heard.firmware if heard else None) or device.firmware
         last = heard.last_heard_at if heard else device.last_heard_at
         texts = {
@@ -218,7 +216,7 @@ class IotDevicePanel(QWidget):
             "firmware": firmware or "—",
             "address": address,
             "online": online if runtime else "IoT gateway not running",
-            "heard": fmt.age(last, datetime.now(UTC)) or "never",
+            "heard": fmt.age(last, now) or "never",
         }
         for key, text in texts.items():
             self.values[key].setText(text)

@@ -42,21 +42,18 @@ class FakeIngest:
         return None
 
 
-class FakeGateway:
-    def is_online(self, _device_id: str) -> bool:
-        return True
-
-
 @dataclass
 class FakeRuntime:
     """The parts of a running IoT side the device panel reads."""
 
     commands: FakeIotCommands = field(default_factory=FakeIotCommands)
     ingest: FakeIngest = field(default_factory=FakeIngest)
-    gateway: FakeGateway = field(default_factory=FakeGateway)
 
     def serial_reader(self, _device_id: str) -> None:
         return None
+
+    def link_state(self, _device_id: str, _protocol: str | None, _now: object) -> str:
+        return "Online"
 
 
 async def test_a_moving_scooter_is_not_unlocked_and_nothing_is_sent(window, context):

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 from app.config import MQTT_PASSWORD_ENV, Settings
 from app.integrations.iot.commands import CommandTracker
@@ -55,6 +56,7 @@ def live_config(settings: Settings) -> MqttConfig | None:
         key_file=mqtt.client_key_file,
         client_id=mqtt.client_id,
         topic_prefix=mqtt.topic_prefix,
+        online_within=timedelta(seconds=mqtt.online_within_s),
     )
 
 

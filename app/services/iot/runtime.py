@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from app.config import Settings
 from app.integrations.iot.codecs import PROTOCOLS
@@ -83,6 +84,28 @@ class IotRuntime:
 
     def serial_reader(self, device_id: str) -> SerialReader | None:
         return next((r for r in self.serial_readers if r.config.device_id == device_id), None)
+
+    def link_state(self, device_id: str, protocol: str | None, now: datetime) -> str:
+        """What the device panel's "Online" row says for this device.
+
+        A TCP device is online while it has a session; a serial one says its reader's
+        status. An MQTT device has no connection of its own to the console, only the
+        broker's: it is online while the broker is connected and it was heard within
+        ``[iot.mqtt] online_within_s`` (a bike answering "Offline" one second after it
+        reported, as it did before, told the dispatcher nothing).
+        """
+        reader = self.serial_reader(device_id)
+        if reader is not None:
+            return reader.status.value if reader.status else "—"
+        client = self.mqtt.client
+        if client is None or protocol is None or not client.handles(protocol):
+            return "Online" if self.gateway.is_online(device_id) else "Offline"
+        if not client.connected:
+            return "Offline (MQTT broker not connected)"
+        heard = self.ingest.heard(device_id)
+        if heard is not None and now - heard.last_heard_at <= client.config.online_within:
+            return "Online (via MQTT)"
+        return "Offline (silent over MQTT)"
 
     async def aclose(self) -> None:
         """Serial readers first (the simulated GPS pty must outlive its reader), then the

@@ -33,6 +33,7 @@ import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -65,6 +66,8 @@ class MqttConfig:
     topic_prefix: str = ""
     keepalive: int = 30
     max_batch: int = 2000  # publishes stored in one sink call
+    #: A device heard within this long counts as online (MQTT gives no per-device link).
+    online_within: timedelta = timedelta(minutes=5)
 
     def endpoint(self) -> tuple[str, int, bool]:
         """(host, port, tls); ValueError for a URL that is not mqtt:// or mqtts://."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import pytest_asyncio
@@ -117,6 +118,23 @@ async def test_demo_devices_fill_vehicle_state_and_a_lock_is_confirmed_and_audit
         address = dict(session.execute(select(IotDevice.device_id, IotDevice.address)).all())
     assert address[tcp].startswith("127.0.0.1:")
     assert address[zimo] == f"zimo/{zimo}/report"
+
+
+@pytest.mark.asyncio
+async def test_the_online_row_says_whether_each_kind_of_device_can_be_reached_now(demo):
+    """TCP: a live session. MQTT: the broker is connected and the bike spoke lately (it
+    used to say "Offline" for a bike heard a second ago, having no TCP session)."""
+    runtime = demo.runtime
+    zimo = next(iter(runtime.mqtt.bikes.bikes))
+    tcp = next(iter(runtime.simulator.devices))
+    await until(lambda: runtime.ingest.heard(zimo) is not None, 15, "a ZIMO report")
+    await until(lambda: runtime.gateway.is_online(tcp), 15, "a TCP device's session")
+    now = datetime.now(UTC)
+    assert runtime.link_state(zimo, "mqtt-zimo", now) == "Online (via MQTT)"
+    later = now + runtime.mqtt.client.config.online_within + timedelta(seconds=1)
+    assert runtime.link_state(zimo, "mqtt-zimo", later) == "Offline (silent over MQTT)"
+    assert runtime.link_state(tcp, runtime.simulator.devices[tcp].spec.protocol, now) == "Online"
+    assert runtime.link_state("359999999999999", "gt06", now) == "Offline"
 
 
 @pytest.mark.asyncio
