@@ -1,14 +1,25 @@
-"""Teltonika over TCP (and UDP datagrams): IMEI handshake, Codec 8/8E/16 data, Codec 12/13 text.
+"""Teltonika over TCP (and UDP datagrams): IMEI handshake, Codec 7/8/8E/16 data, Codec 12/13.
 
 Session (reference section 1.4): the device first sends ``00 0F`` + its IMEI in ASCII and we
 answer ``01``; then AVL packets ``00000000 <len:4> <codec> <n> records <n> <crc:4>`` which we
 acknowledge with the record count as a 4-byte integer. The data packets do not repeat the
 IMEI, so ``decode`` takes the identity learnt from the handshake as ``device_id``.
 Commands travel as Codec 12 text (type 5); the device answers with Codec 12 type 6, or
-Codec 13 (with a timestamp), which become COMMAND_RESULT records.
+Codec 13 (with a timestamp), which become COMMAND_RESULT records. A Codec 13 ``GTSL|...``
+driver card report is a STATUS record with Traccar's ``driverUniqueId`` instead. Codec 12
+types in IGNORED_MESSAGES (the camera's photo transfer) are recognised, framed and
+recorded as OTHER, and not acted on. GH3000 trackers send Codec 7 (teltonika_gh3000).
+
+The 16-byte IO group some Codec 8 firmware sends after the 8-byte group is Traccar's
+per-port ``extended`` setting. The console needs no such setting, which an operator would
+have to know about: a CRC-valid packet whose records do not add up in the standard layout
+is read again with the group, and kept only if that reading ends exactly where the data
+ends (see ``_avl_records``). A standard packet is never read the other way.
 
 The CRC is CRC-16/IBM over codec id … second count. Traccar never checks it; we do by
 default, and ``strict=False`` decodes anyway and marks the records ``checksum_ok=False``.
+The same holds for a length field that disagrees with the frame: refused strictly, read
+leniently as Traccar reads it (``_decode_lying_length``).
 """
 
 from __future__ import annotations
@@ -19,7 +30,9 @@ from datetime import UTC, datetime
 
 from app.integrations.iot.codecs.crc16 import crc16_ibm
 from app.integrations.iot.codecs.framing import StreamFramer
-from app.integrations.iot.codecs.teltonika_avl import AVL_CODECS, Reader, read_avl_records
+from app.integrations.iot.codecs.teltonika_avl import AVL_CODECS, read_avl_records
+from app.integrations.iot.codecs.teltonika_gh3000 import CODEC_GH3000, read_gh3000_records
+from app.integrations.iot.codecs.teltonika_reader import Reader
 from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import DecodeResult, DeviceRecord, FrameError, RecordKind
 
@@ -31,9 +44,18 @@ IMEI_ACCEPT = b"\x01"
 IMEI_REJECT = b"\x00"
 CODEC_12 = 0x0C
 CODEC_13 = 0x0D
-CODEC_GH3000 = 0x07
 COMMAND_TYPE = 0x05
 RESPONSE_TYPE = 0x06
+CAMERA_TYPE = 0x0D
+# Codec 12 message types the console recognises and deliberately does not act on.
+IGNORED_MESSAGES: Mapping[int, str] = {
+    CAMERA_TYPE: "camera photo transfer: Traccar requests the picture in chunks and stores "
+    "it; the console stores no media and requests no chunks (no ACK is due)",
+}
+_CODEC12_TYPES = frozenset({COMMAND_TYPE, RESPONSE_TYPE, *IGNORED_MESSAGES})
+# Codec 13 'GTSL|...' text reports a driver card; its fifth field is the driver's id.
+_DRIVER_ID_PREFIX = "GTSL"
+_DRIVER_ID_FIELD = 4
 _PREAMBLE = b"\x00\x00\x00\x00"
 _KNOWN_CODECS = frozenset(AVL_CODECS | {CODEC_12, CODEC_13, CODEC_GH3000})
 # The framer cuts handshakes of 10..17 digits so the stream stays in step; decode then
@@ -69,14 +91,18 @@ def _plausible_header(buf: bytearray, at: int) -> bool:
     """Checks on the bytes after a packet's length that are cheap and already received.
 
     They keep noise that happens to hold four zero bytes from being taken for a packet:
-    a known codec, at least one record, a Codec 12/13 message type of 5 or 6, and an AVL
-    timestamp before 2100.
+    a known codec, at least one record, a Codec 12/13 message type of 5 or 6 (or a
+    Codec 12 type in IGNORED_MESSAGES), and an AVL timestamp before 2100 (Codec 7 time
+    cannot pass it).
     """
     codec = buf[at + 8]
     if codec not in _KNOWN_CODECS or (len(buf) > at + 9 and buf[at + 9] == 0):
         return False
     if codec in (CODEC_12, CODEC_13):
-        return len(buf) <= at + 10 or buf[at + 10] in (COMMAND_TYPE, RESPONSE_TYPE)
+        types = _CODEC12_TYPES if codec == CODEC_12 else (COMMAND_TYPE, RESPONSE_TYPE)
+        return len(buf) <= at + 10 or buf[at + 10] in types
+    if codec == CODEC_GH3000:  # 30 bits of seconds from 2007 end in 2041
+        return True
     stamp = buf[at + 10 : at + 18]
     return len(stamp) < 8 or int.from_bytes(stamp, "big") < _YEAR_2100 * 1000
 
@@ -152,7 +178,7 @@ class TeltonikaFramer(StreamFramer):
 
 
 class TeltonikaCodec:
-    """Codec 8/8E/16 data, Codec 12/13 text; ``commands`` maps our actions to Codec 12 text."""
+    """Codec 7/8/8E/16 data, Codec 12/13 text; ``commands`` maps our actions to Codec 12 text."""
 
     name = NAME
 
@@ -227,13 +253,42 @@ def _decode_tcp(frame: bytes, *, device_id: str | None, strict: bool) -> DecodeR
         if strict:
             raise FrameError(message)
         logger.debug("lenient decode: %s", message)
-    records, is_data = _decode_body(
-        frame[8:-4], device_id=device_id, raw=frame, checksum_ok=checksum_ok, strict=strict
-    )
-    if not length_ok and not records:  # a lying length that gave nothing is a bad frame
-        raise FrameError(length_message)
+    if length_ok:
+        records, is_data = _decode_body(
+            frame[8:-4], device_id=device_id, raw=frame, checksum_ok=checksum_ok, strict=strict
+        )
+    else:
+        records, is_data = _decode_lying_length(frame, declared, device_id, length_message)
     ack = len(records).to_bytes(4, "big") if is_data else b""
     return DecodeResult(tuple(records), ack=ack)
+
+
+def _decode_lying_length(
+    frame: bytes, declared: int, device_id: str | None, length_message: str
+) -> tuple[list[DeviceRecord], bool]:
+    """Lenient decode of a packet whose length field disagrees with the frame.
+
+    Traccar parses such a packet from its start and never looks at the length or the CRC.
+    The body the length field marks is tried first (a frame cut short inside its CRC still
+    holds all of it), then everything up to the last four bytes (a length field that is
+    zero or too big). A reading counts only if its records end where that body does; the
+    records are marked ``checksum_ok=False``, as nothing could be verified.
+    """
+    bodies = [frame[8:-4]]
+    if _MIN_DATA_LENGTH <= declared <= len(frame) - 8:
+        bodies.insert(0, frame[8 : 8 + declared])
+    problems = []
+    for body in bodies:
+        try:
+            records, is_data = _decode_body(
+                body, device_id=device_id, raw=frame, checksum_ok=False, strict=False
+            )
+        except FrameError as error:
+            problems.append(str(error))
+            continue
+        if records:
+            return records, is_data
+    raise FrameError("; ".join([length_message, *problems]))
 
 
 def _decode_udp(frame: bytes, *, strict: bool) -> DecodeResult:
@@ -265,15 +320,61 @@ def _decode_body(
         raise FrameError(f"record counts disagree: {count} at the start, {body[-1]} at the end")
     reader = Reader(body[:-1], 2)
     if codec in AVL_CODECS:
-        records = read_avl_records(
-            reader, codec, count, device_id=device_id, raw=raw, checksum_ok=checksum_ok
+        return _avl_records(reader, codec, count, device_id, raw, checksum_ok), True
+    if codec == CODEC_GH3000:
+        records = read_gh3000_records(
+            reader, count, device_id=device_id, raw=raw, checksum_ok=checksum_ok
         )
-        if reader.pos != len(reader.data):
-            raise FrameError(f"{len(reader.data) - reader.pos} stray byte(s) after AVL records")
+        _check_consumed(reader, "Codec 7 records")
         return records, True
     if codec in (CODEC_12, CODEC_13):
         return _text_records(reader, codec, count, device_id, raw, checksum_ok, strict), False
     raise FrameError(f"unsupported Teltonika codec {codec:#04x}")
+
+
+def _avl_records(
+    reader: Reader, codec: int, count: int, device_id: str | None, raw: bytes, checksum_ok: bool
+) -> list[DeviceRecord]:
+    """AVL records in the standard layout, else (verified frames only) with a 16-byte IO group.
+
+    Traccar reads the 16-byte group only when an operator sets ``extended`` for the port.
+    We rather recognise it: a packet whose checksum holds (or a UDP datagram, which has
+    none but whose length is checked) but whose records do not add up in the standard
+    layout is read again with the group, and that reading counts only if its records end
+    exactly where the data does (the record count is already checked at both ends). A
+    standard packet never reaches the second reading, and one that fits neither layout is
+    refused with the first reading's error.
+    """
+    try:
+        records = read_avl_records(
+            reader, codec, count, device_id=device_id, raw=raw, checksum_ok=checksum_ok
+        )
+        _check_consumed(reader, "AVL records")
+        return records
+    except FrameError as standard_error:
+        if not checksum_ok:
+            raise
+        retry = Reader(reader.data, 2)
+        try:
+            records = read_avl_records(
+                retry,
+                codec,
+                count,
+                device_id=device_id,
+                raw=raw,
+                checksum_ok=checksum_ok,
+                sixteen_byte_group=True,
+            )
+            _check_consumed(retry, "AVL records with a 16-byte IO group")
+        except FrameError:
+            raise standard_error from None
+    logger.debug("Codec %#04x packet read with a 16-byte IO group", codec)
+    return records
+
+
+def _check_consumed(reader: Reader, what: str) -> None:
+    if reader.pos != len(reader.data):
+        raise FrameError(f"{len(reader.data) - reader.pos} stray byte(s) after {what}")
 
 
 def _text_records(
@@ -298,22 +399,54 @@ def _text_records(
             if len(data) < 4:
                 raise FrameError("Codec 13 message shorter than its timestamp")
             fix_time, data = _codec13_time(data)
-        text = data.decode("utf-8", errors="replace").rstrip("\r\n\x00")
         records.append(
-            DeviceRecord(
-                NAME,
-                RecordKind.COMMAND_RESULT,
-                device_id,
-                raw,
-                fix_time=fix_time,
-                command_result=text,
-                checksum_ok=checksum_ok,
-                attributes={"codec": codec, "type": message_type},
-            )
+            _text_record(codec, message_type, data, fix_time, device_id, raw, checksum_ok)
         )
-    if r.pos != len(r.data):
-        raise FrameError(f"{len(r.data) - r.pos} stray byte(s) after Codec {codec} text")
+    _check_consumed(r, f"Codec {codec} text")
     return records
+
+
+def _text_record(
+    codec: int,
+    message_type: int,
+    data: bytes,
+    fix_time: datetime | None,
+    device_id: str | None,
+    raw: bytes,
+    checksum_ok: bool,
+) -> DeviceRecord:
+    """One Codec 12/13 message: a command answer, unless it is a message named otherwise."""
+    attributes: dict[str, object] = {"codec": codec, "type": message_type}
+    if codec == CODEC_12 and message_type in IGNORED_MESSAGES:
+        attributes["ignored"] = IGNORED_MESSAGES[message_type]
+        attributes["content"] = data.hex()
+        return DeviceRecord(
+            NAME, RecordKind.OTHER, device_id, raw, checksum_ok=checksum_ok, attributes=attributes
+        )
+    text = data.decode("utf-8", errors="replace").rstrip("\r\n\x00")
+    fields = text.split("|")
+    if codec == CODEC_13 and fields[0] == _DRIVER_ID_PREFIX and len(fields) > _DRIVER_ID_FIELD:
+        # A tachograph / driver card report the device sends on its own, not an answer.
+        attributes["driverUniqueId"] = fields[_DRIVER_ID_FIELD]
+        return DeviceRecord(
+            NAME,
+            RecordKind.STATUS,
+            device_id,
+            raw,
+            fix_time=fix_time,
+            checksum_ok=checksum_ok,
+            attributes=attributes,
+        )
+    return DeviceRecord(
+        NAME,
+        RecordKind.COMMAND_RESULT,
+        device_id,
+        raw,
+        fix_time=fix_time,
+        command_result=text,
+        checksum_ok=checksum_ok,
+        attributes=attributes,
+    )
 
 
 def _codec13_time(data: bytes) -> tuple[datetime, bytes]:

@@ -4,15 +4,19 @@ The three codecs share one record layout and differ only in how wide the IO ids 
 are, so one reader takes the widths as parameters. IO ids we know are mapped to
 DeviceRecord fields (battery %, lock, odometer, alarms); every IO value is also kept as
 ``io<ID>`` in the attributes, as Traccar does, so a new device model never loses data.
+Bluetooth beacon and tag lists (IO 385, 548, ...) also get Traccar's named fields
+(teltonika_ble).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from app.integrations.iot.codecs.teltonika_ble import BEACON_IO, beacon_attributes
+from app.integrations.iot.codecs.teltonika_reader import Reader
 from app.integrations.iot.records import DeviceRecord, FrameError, LockState, RecordKind
 
 logger = logging.getLogger(__name__)
@@ -55,6 +59,7 @@ class _Widths:
     io_id: int
     generation_type: bool = False
     variable_group: bool = False
+    sixteen_byte_group: bool = False
 
 
 _WIDTHS: dict[int, _Widths] = {
@@ -64,35 +69,22 @@ _WIDTHS: dict[int, _Widths] = {
 }
 
 
-class Reader:
-    """Bounds-checked big-endian reads, so a truncated record is a FrameError."""
-
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
-        self.pos = pos
-
-    def take(self, size: int) -> bytes:
-        end = self.pos + size
-        if size < 0 or end > len(self.data):
-            raise FrameError(f"AVL data truncated at byte {self.pos} (wanted {size} more)")
-        chunk = self.data[self.pos : end]
-        self.pos = end
-        return chunk
-
-    def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big")
-
-    def sint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big", signed=True)
-
-
 def read_avl_records(
-    reader: Reader, codec: int, count: int, *, device_id: str | None, raw: bytes, checksum_ok: bool
+    reader: Reader,
+    codec: int,
+    count: int,
+    *,
+    device_id: str | None,
+    raw: bytes,
+    checksum_ok: bool,
+    sixteen_byte_group: bool = False,
 ) -> list[DeviceRecord]:
-    """Read ``count`` AVL records of ``codec`` from ``reader`` into DeviceRecords."""
-    widths = _WIDTHS[codec]
+    """Read ``count`` AVL records of ``codec`` from ``reader`` into DeviceRecords.
+
+    ``sixteen_byte_group`` reads the group of 16-byte IO values that FM6300-era firmware
+    puts after the 8-byte group (Traccar's ``extended`` decoder setting).
+    """
+    widths = replace(_WIDTHS[codec], sixteen_byte_group=sixteen_byte_group)
     return [
         _read_record(reader, widths, device_id=device_id, raw=raw, checksum_ok=checksum_ok)
         for _ in range(count)
@@ -120,6 +112,10 @@ def _read_record(
         for _ in range(r.uint(w.count)):
             io_id = r.uint(w.io_id)
             io[io_id] = r.uint(size)
+    if w.sixteen_byte_group:
+        for _ in range(r.uint(w.count)):
+            io_id = r.uint(w.io_id)
+            io[io_id] = r.take(16)
     if w.variable_group:
         for _ in range(r.uint(w.count)):
             io_id = r.uint(w.io_id)
@@ -155,6 +151,8 @@ def io_fields(io: dict[int, int | bytes], attributes: dict[str, object]) -> dict
     for io_id, value in io.items():
         if isinstance(value, bytes):
             attributes[f"io{io_id}"] = value.hex()
+            if io_id in BEACON_IO:
+                attributes.update(beacon_attributes(io_id, value))
             continue
         named = _NAMED_IO.get(io_id)
         if named is None:

@@ -1,11 +1,12 @@
 """Device-side Teltonika frames, for simulators and tests: what a TST100 or FMB sends.
 
 The server side never needs these; they exist so a device simulator can speak real
-Codec 8/8E bytes and every test can round-trip through the real decoder.
+Codec 7/8/8E bytes and every test can round-trip through the real decoder.
 """
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
@@ -19,6 +20,8 @@ from app.integrations.iot.codecs.teltonika_avl import (
     IO_LOCK,
     IO_ODOMETER_M,
 )
+from app.integrations.iot.codecs.teltonika_gh3000 import CODEC_GH3000, GH3000_EPOCH
+from app.integrations.iot.codecs.teltonika_gh3000 import IO_BATTERY_PCT as GH3000_BATTERY
 
 
 class AvlSample(NamedTuple):
@@ -58,6 +61,42 @@ def build_avl_packet(
     body = bytes([codec_id, len(samples)])
     body += b"".join(_record(sample, codec_id, satellites) for sample in samples)
     return wrap_tcp(body + bytes([len(samples)]))
+
+
+def build_gh3000_packet(
+    records: Iterable[tuple], *, satellites: int = 8, priority: int = 1
+) -> bytes:
+    """A Codec 7 packet as a GH3000 sends it, from ``AvlSample``-shaped tuples.
+
+    Each record has a location block (coordinates, course, speed, satellites) and, when
+    the sample has one, the battery % as 1-byte IO 1; lock, odometer and charging have no
+    GH3000 IO and are refused. ``when`` is sent in whole seconds.
+    """
+    samples = [AvlSample(*record) for record in records]
+    if not 1 <= len(samples) <= 255:
+        raise ValueError("an AVL packet carries 1..255 records")
+    body = bytes([CODEC_GH3000, len(samples)])
+    body += b"".join(_gh3000_record(sample, satellites, priority) for sample in samples)
+    return wrap_tcp(body + bytes([len(samples)]))
+
+
+def _gh3000_record(sample: AvlSample, satellites: int, priority: int) -> bytes:
+    if (sample.locked, sample.odometer_km, sample.charging) != (None, None, None):
+        raise ValueError("a GH3000 record carries no lock, odometer or charging state")
+    seconds = round(sample.when.timestamp()) - GH3000_EPOCH
+    if not 0 <= seconds < 1 << 30:
+        raise ValueError("Codec 7 time runs from 2007 to 2041")
+    location = (
+        bytes([0b0001_1101])  # coordinates, course, speed, satellites
+        + struct.pack(">ff", sample.lat, sample.lon)
+        + bytes([round(sample.course % 360 * 256 / 360) % 256, round(sample.speed_kmh)])
+        + bytes([satellites])
+    )
+    global_mask, io = 0b0001, b""  # a location block
+    if sample.battery_pct is not None:  # and a 1-byte IO group
+        global_mask, io = 0b0011, bytes([1, GH3000_BATTERY, round(sample.battery_pct)])
+    time_word = (priority << 30 | seconds).to_bytes(4, "big")
+    return time_word + bytes([global_mask]) + location + io
 
 
 def build_command_response(text: str) -> bytes:
