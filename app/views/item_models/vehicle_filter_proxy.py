@@ -11,9 +11,16 @@ only asks about the rows on screen. A keystroke costs 10-25 ms at 100,000 rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
-from PySide6.QtCore import QAbstractProxyModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QAbstractProxyModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
 
 from app.views.item_models.vehicle_table_model import Column, VehicleTableModel
 
@@ -44,7 +51,10 @@ class VehicleFilterProxy(QAbstractProxyModel):
         self._priority: frozenset[int] = frozenset()  # vehicle ids listed first
 
     # Wiring -------------------------------------------------------------------------
-    def setSourceModel(self, source: VehicleTableModel) -> None:
+    def setSourceModel(self, source: QAbstractItemModel) -> None:
+        """The sort keys and search strings are read off a VehicleTableModel's rows."""
+        if not isinstance(source, VehicleTableModel):
+            raise TypeError(f"VehicleFilterProxy needs a VehicleTableModel, not {source!r}")
         self._source = source
         super().setSourceModel(source)
         source.modelReset.connect(self._rebuild)
@@ -67,7 +77,14 @@ class VehicleFilterProxy(QAbstractProxyModel):
             return QModelIndex()
         return self.createIndex(row, column)
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+    # parent() is also QObject.parent(): without an index it must still return the owner.
+    @overload
+    def parent(self) -> QObject | None: ...
+    @overload
+    def parent(self, index: Index) -> QModelIndex: ...
+    def parent(self, index: Index | None = None) -> QObject | QModelIndex | None:
+        if index is None:
+            return super().parent()
         return QModelIndex()
 
     def mapToSource(self, proxy_index: Index) -> QModelIndex:
