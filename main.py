@@ -143,6 +143,7 @@ def run_console(args: argparse.Namespace) -> int:
     from app.views.crash_handler import CrashHandler
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)  # a console has widgets: never a bare QCoreApplication
     app.setApplicationName("Fleet Console")
     app.setOrganizationName("Levy Fleets")
     crash_handler = CrashHandler(log_file or Path("stderr"), interactive=not args.smoke_test)
@@ -304,14 +305,14 @@ def _wire_live_updates(window: MainWindow, context: AppContext) -> None:
     """New telemetry and polling changes refresh list, panel and map; Refresh now polls."""
     from app.views.live_updates import LiveUpdates
 
-    window.live_updates = LiveUpdates(window.fleet, context.vehicles)
+    live = window.live_updates = LiveUpdates(window.fleet, context.vehicles)
     if context.telemetry_writer is not None:
-        context.telemetry_writer.commits.subscribe(window.live_updates.vehicles_changed)
+        context.telemetry_writer.commits.subscribe(live.vehicles_changed)
     # Derived vehicle statuses (In use, Offline, ...).
-    context.alerts.status_changes.subscribe(window.live_updates.vehicles_changed)
+    context.alerts.status_changes.subscribe(live.vehicles_changed)
     cron = context.telemetry_cron
     if cron is not None:
-        cron.changes.subscribe(window.live_updates.vehicle_changed)
+        cron.changes.subscribe(live.vehicle_changed)
         window.connections.panel.refresh_requested.connect(cron.poll_now)
 
 

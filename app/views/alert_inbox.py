@@ -69,7 +69,7 @@ class AlertInbox(QWidget):
         )
         if gone(self):
             return
-        rows = []
+        rows: list[tuple[int, list[object]]] = []
         acknowledged: list[tuple[int, str]] = []
         for r in records:
             label = next((v for k, v in LABELS.items() if k.value == r.kind), r.kind)
@@ -103,6 +103,7 @@ class AlertInbox(QWidget):
     def _mute(self, row: int, tooltip: str) -> None:
         for column in range(self.table.columnCount()):
             item = self.table.item(row, column)
+            assert item is not None  # fill() just set every cell of every row
             item.setForeground(QBrush(MUTED))
             font = item.font()
             font.setItalic(True)

@@ -225,7 +225,7 @@ class ConnectionPanel(QWidget):
         v["last_error"].setText(last_error(record, now) if record else "—")
         v["last_error"].setStyleSheet("color: #c62828" if record and record.last_error else "")
         v["last_command"].setText(
-            fmt.age(record.last_command_at, now) or "none yet" if has else "—"
+            fmt.age(record.last_command_at, now) or "none yet" if has and record else "—"
         )
         v["token_expiry"].setText(
             "—"
@@ -242,7 +242,9 @@ class ConnectionPanel(QWidget):
         self.status.setStyleSheet(f"color: {colour}; font-weight: 600")
 
     def _update_buttons(self, busy: bool) -> None:
-        live = self.record is not None and self.record.status != "disconnected"
+        record = self.record
+        live = record is not None and record.status != "disconnected"
+        can_call = record is not None and bool(record.can_call)
         usable = self.service.available and not self.read_only and not busy
         self.connect_button.setText("Reconnect" if live else "Connect Car")
         self.connect_button.setEnabled(usable)
@@ -254,8 +256,8 @@ class ConnectionPanel(QWidget):
             reason = ""
         for button in (self.connect_button, self.disconnect_button, self.refresh_button):
             button.setToolTip(reason)
-        self.disconnect_button.setEnabled(usable and live and bool(self.record.can_call))
-        self.refresh_button.setEnabled(usable and live and bool(self.record.can_call))
+        self.disconnect_button.setEnabled(usable and live and can_call)
+        self.refresh_button.setEnabled(usable and live and can_call)
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -183,13 +183,13 @@ class ConnectionsView(QDialog):
                 if self.monthly_budget
                 else str(record.requests_this_month),
             )
-            for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
+            items = [QTableWidgetItem(text) for text in cells]
+            for column, item in enumerate(items):
                 item.setData(Qt.ItemDataRole.UserRole, record.vehicle_id)
                 self.table.setItem(row, column, item)
             colour = fmt.CONNECTION_STATUS_COLOURS.get(record.status)
             if colour:
-                self.table.item(row, 2).setForeground(QColor(colour))
+                items[2].setForeground(QColor(colour))
         attention = sum(
             1
             for r in self.records

@@ -226,10 +226,10 @@ class IotDevicePanel(QWidget):
         runtime, row = self._runtime(), self.row
         allowed = runtime.commands.allowed_actions(row.id) if runtime and row else ()
         handle = runtime.commands.latest.get(row.id) if runtime and row else None
-        in_flight = handle is not None and not handle.done
+        in_flight_action = handle.action if handle is not None and not handle.done else None
         for action, button in self.buttons.items():
             text, busy = ACTIONS[action]
-            button.setText(busy if in_flight and handle.action == action else text)
+            button.setText(busy if in_flight_action == action else text)
             reason = ""
             if self._read_only:
                 reason = "Offline review: the database is read-only, nothing is sent"
@@ -237,8 +237,8 @@ class IotDevicePanel(QWidget):
                 reason = "The IoT gateway is not running in this console"
             elif action not in allowed:
                 reason = "This device does not support it"
-            elif in_flight:
-                reason = f"Waiting for the {handle.action} command to finish"
+            elif in_flight_action is not None:
+                reason = f"Waiting for the {in_flight_action} command to finish"
             elif row is not None and action == "lock" and row.locked is True:
                 reason = "Already locked"
             elif row is not None and action == "unlock" and row.locked is False:

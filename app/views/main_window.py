@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QItemSelectionModel, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
@@ -48,6 +49,10 @@ from app.views.vehicle_dialog import VehicleDialog
 from app.views.window_parts import FleetList, WindowParts
 from app.views.worker_status import WorkerStatusLabel
 
+if TYPE_CHECKING:
+    from app.views.live_updates import LiveUpdates
+    from app.views.shared_feed import ChangeFeedView
+
 logger = logging.getLogger(__name__)
 
 
@@ -68,6 +73,10 @@ class MainWindow(QMainWindow):
         self.context = context
         self.confirm = confirm
         self._last_archived: VehicleRow | None = None
+        #: Coalesced row refreshes as telemetry arrives; main.py sets it unless read-only.
+        self.live_updates: LiveUpdates | None = None
+        #: The shared database's change feed; shared_feed.start_change_feed sets it.
+        self.change_feed: ChangeFeedView | None = None
         self.setWindowTitle(f"Fleet Console — {context.mode.value} mode")
         self.setObjectName("mainWindow")
         self.resize(initial_size(self.screen().availableGeometry()))
@@ -238,7 +247,9 @@ class MainWindow(QMainWindow):
         self.addAction(self.quit_action)
         return toolbar
 
-    def _action(self, text: str, shortcut: object, slot: Callable[[], object]) -> QAction:
+    def _action(
+        self, text: str, shortcut: str | QKeySequence.StandardKey, slot: Callable[[], object]
+    ) -> QAction:
         action = QAction(text, self)
         action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(lambda _checked=False: slot())

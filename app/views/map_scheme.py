@@ -63,8 +63,10 @@ def placeholder_tile() -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
-    return bytes(data)
+    # The stubs type the format as bytes, but PySide6 only accepts a str here (at runtime
+    # b"PNG" raises ValueError).
+    image.save(buffer, "PNG")  # type: ignore[call-overload]
+    return bytes(data.data())
 
 
 def _qt_resource(path: str) -> bytes | None:
@@ -72,7 +74,7 @@ def _qt_resource(path: str) -> bytes | None:
     if not file.open(QIODevice.OpenModeFlag.ReadOnly):
         return None
     try:
-        return bytes(file.readAll())
+        return bytes(file.readAll().data())
     finally:
         file.close()
 

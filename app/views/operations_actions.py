@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
@@ -26,6 +27,8 @@ from app.views.vehicle_commands_panel import VehicleCommandsPanel
 from app.views.window_parts import WindowParts
 
 logger = logging.getLogger(__name__)
+
+View = TypeVar("View", bound=QWidget)
 
 
 class OperationsActions:
@@ -63,7 +66,7 @@ class OperationsActions:
         parts.detail.set_commands_panel(self.commands_panel)
         self.alerts_first = AlertsFirst(parts.fleet, ctx.alerts, alerts_first)
 
-    def _show(self, key: str, build: Callable[[], QWidget]) -> QWidget:
+    def _show(self, key: str, build: Callable[[], View]) -> View:
         view = self._views.get(key)
         if view is None:
             view = self._views[key] = build()
@@ -73,7 +76,7 @@ class OperationsActions:
         view.show()
         view.raise_()
         view.reload()  # type: ignore[attr-defined]
-        return view
+        return cast(View, view)  # each key is only ever built by the one ``build`` it comes with
 
     def start_rental(self) -> RentalStartDialog | None:
         row = self._parts.fleet.current_row()

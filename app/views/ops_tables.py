@@ -43,8 +43,8 @@ def fill(table: QTableWidget, rows: Sequence[tuple[int, Sequence[object]]]) -> N
 
 
 def selected_ids(table: QTableWidget) -> list[int]:
-    rows = sorted({index.row() for index in table.selectionModel().selectedRows()})
-    return [table.item(r, 0).data(ID_ROLE) for r in rows]
+    first_cells = sorted(table.selectionModel().selectedRows(), key=lambda index: index.row())
+    return [index.data(ID_ROLE) for index in first_cells]
 
 
 async def ask_csv_path(parent: QWidget, suggested: str) -> Path | None:

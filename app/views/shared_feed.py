@@ -10,28 +10,40 @@ reloaded. The status bar says whether live updates are flowing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from app.services.change_feed import Change, ChangeListener
 from app.services.tasks import TaskOwner
 from app.services.wiring.context import AppContext
 
 if TYPE_CHECKING:
-    from app.views.main_window import MainWindow
+    from app.views.live_updates import LiveUpdates
 
 logger = logging.getLogger(__name__)
+
+
+class FeedWindow(Protocol):
+    """What the feed uses of ``MainWindow``, which itself names ``ChangeFeedView``: a
+    protocol here keeps the two modules free of an import cycle."""
+
+    live_updates: LiveUpdates | None
+    change_feed: ChangeFeedView | None
+
+    def reload(self) -> None: ...
+
+    def set_worker_health(self, text: str) -> None: ...
 
 
 class ChangeFeedView:
     """Routes changes to the window; ``received`` counts them (tests, diagnostics)."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: FeedWindow) -> None:
         self._window = window
         self.received = 0
 
     def on_change(self, change: Change) -> None:
         self.received += 1
-        live = getattr(self._window, "live_updates", None)
+        live = self._window.live_updates
         if change.vehicle_id is None or live is None:
             self._window.reload()
             return
@@ -46,7 +58,7 @@ class ChangeFeedView:
         self._window.set_worker_health(text)
 
 
-def start_change_feed(window: MainWindow, context: AppContext, tasks: TaskOwner) -> ChangeListener:
+def start_change_feed(window: FeedWindow, context: AppContext, tasks: TaskOwner) -> ChangeListener:
     """Listen for the shared database's changes for as long as ``tasks`` runs."""
     view = ChangeFeedView(window)
     listener = context.change_listener(

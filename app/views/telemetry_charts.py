@@ -28,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.models.chart_series import ChartData
@@ -331,7 +332,7 @@ class TelemetryCharts(QWidget):
                 self.hover.setText(self.hover_text(key, x))
                 return
 
-    def closeEvent(self, event: object) -> None:
+    def closeEvent(self, event: QCloseEvent) -> None:
         self._detail_timer.stop()
         if self._task is not None:
             self._task.cancel()

@@ -37,6 +37,13 @@ def _edit(value: datetime) -> QDateTimeEdit:
     return edit
 
 
+def _utc(edit: QDateTimeEdit) -> datetime:
+    """The edit's local date and time as an aware UTC datetime."""
+    value = edit.dateTime().toPython()
+    assert isinstance(value, datetime)  # QDateTime converts to datetime (stubs say object)
+    return value.astimezone(UTC)
+
+
 class TelemetryExportDialog(QDialog):
     """From/To (local time, default the last 7 days), then a CSV file chosen by ``ask_path``.
 
@@ -81,9 +88,7 @@ class TelemetryExportDialog(QDialog):
 
     def time_range(self) -> tuple[datetime, datetime]:
         """The chosen range as aware UTC datetimes (the edits show local time)."""
-        since = self.since_edit.dateTime().toPython().astimezone(UTC)
-        until = self.until_edit.dateTime().toPython().astimezone(UTC)
-        return since, until
+        return _utc(self.since_edit), _utc(self.until_edit)
 
     @asyncSlot()
     async def export(self, path: Path | None) -> None:

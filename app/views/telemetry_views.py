@@ -153,6 +153,7 @@ class TelemetryViews(QObject):
             self.map = FleetMapView(self.tiles, (demo.center_lat, demo.center_lon))
             self.map.vehicle_clicked.connect(self._on_marker_clicked)
             placeholder = self.left_tabs.widget(1)
+            assert placeholder is not None  # __init__ added it; only this (once) replaces it
             current = self.left_tabs.currentIndex()
             self.left_tabs.removeTab(1)
             self.left_tabs.insertTab(1, self.map, "Map")

@@ -70,7 +70,7 @@ class VehicleDetailPanel(QWidget):
         self.telemetry = self._group("Latest readings", [("last_heard", "Last heard")])
         # Every latest value with its own age (telemetry_readouts.py).
         self.readouts = TelemetryReadouts()
-        self.telemetry.layout().addRow(self.readouts)
+        _form(self.telemetry).addRow(self.readouts)
         content = QWidget()
         content.setObjectName("vehicleDetailContent")
         layout = QVBoxLayout(content)
@@ -104,9 +104,7 @@ class VehicleDetailPanel(QWidget):
 
     def _embed(self, panel: QWidget) -> None:
         """Add a panel below the Connection group's rows; it shows itself when it applies."""
-        form = self.connection.layout()
-        assert isinstance(form, QFormLayout)
-        form.addRow(panel)
+        _form(self.connection).addRow(panel)
 
     def set_connection_panel(self, panel: ConnectionPanel) -> None:
         """The Smartcar connection panel (connection_panel.py)."""
@@ -161,3 +159,10 @@ class VehicleDetailPanel(QWidget):
         }
         for key, value in values.items():
             self.values[key].setText(value)
+
+
+def _form(group: QGroupBox) -> QFormLayout:
+    """The form ``VehicleDetailPanel._group`` gave ``group``."""
+    form = group.layout()
+    assert isinstance(form, QFormLayout)
+    return form

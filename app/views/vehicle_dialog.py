@@ -198,6 +198,7 @@ class VehicleDialog(QDialog):
     def _fit(self) -> None:
         """Grow (never shrink below what the operator chose) to show every reason whole."""
         layout = self.layout()
+        assert layout is not None  # __init__ set it
         layout.activate()
         hint = self.sizeHint()
         width = max(self.width(), hint.width())
