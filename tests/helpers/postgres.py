@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import create_engine
+
+from app.models.roles import create_roles
 
 PG_BIN = Path(os.environ.get("FLEET_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -55,6 +58,16 @@ class PostgresServer:
     def dsn(self, database: str = "postgres") -> str:
         """The plain libpq DSN (for psycopg directly)."""
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
+
+    def create_roles(self) -> None:
+        """Fleet Console's group roles, as ``roles init`` makes them: cluster-wide, so once
+        per server, and every database migrated on it afterwards gets the grants."""
+        engine = create_engine(self.url())
+        try:
+            with engine.begin() as connection:
+                create_roles(connection)
+        finally:
+            engine.dispose()
 
     def create_database(self, prefix: str = "t") -> str:
         """A fresh empty database; returns its SQLAlchemy URL."""

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine
 
-from app.models.roles import create_roles
 from tests.helpers.postgres import PostgresServer, running_postgres
 
 
@@ -14,10 +12,7 @@ def postgres() -> PostgresServer:
     """The session's server, its Fleet Console roles created (they are cluster-wide, as
     ``roles init`` makes them; every database migrated on it then gets the grants)."""
     with running_postgres() as server:
-        engine = create_engine(server.url())
-        with engine.begin() as connection:
-            create_roles(connection)
-        engine.dispose()
+        server.create_roles()
         yield server
 
 

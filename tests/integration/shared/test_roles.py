@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -23,11 +24,15 @@ from sqlalchemy import create_engine, text
 
 from app import roles_cli
 from app.models import roles
+from app.models.alerts import AlertRepository
 from app.models.command_audit import CommandAudit
 from app.models.database import Database
 from app.models.errors import DatabaseError
+from app.models.orm import Command
+from app.models.rentals import RentalRepository
 from app.models.vehicles import VehicleFields, VehicleRepository
-from app.services.commands.collector_relay import CommandRelay
+from app.services.commands.collector_relay import CommandRelay, queue_command
+from app.services.commands.console_requests import give_up
 from app.services.commands.senders import CommandOutcome, LockReading
 from tests.helpers.postgres import PostgresServer, running_postgres
 from tests.helpers.waiting import until
@@ -316,3 +321,34 @@ async def test_the_collector_executes_on_its_own_login_and_a_demoted_person_cann
                 conn.execute(_QUEUE, ("relay", "queued", None))
     finally:
         collector.kill()
+
+
+def test_the_consoles_own_paths_work_for_a_dispatcher(fleet):
+    """Commands (queue_command, give_up: ORM, RETURNING, FOR UPDATE), a rental and an
+    alert's acknowledgement, as the console writes them."""
+    dispatcher = fleet.person("dispatcher")
+    with psycopg.connect(fleet.server.dsn(fleet.url.rpartition("/")[2]), autocommit=True) as c:
+        c.execute(
+            "INSERT INTO alert (vehicle_id, kind, severity, message, first_seen, last_seen, "
+            "count) VALUES (1, 'offline', 'warning', '', now(), now(), 1)"
+        )
+    with Database(fleet.url_of(dispatcher)) as db:
+        now = datetime.now(UTC)
+        rentals = RentalRepository(db)
+        rental = rentals.open(
+            1,
+            state="reserved",
+            open_states=["reserved"],
+            operator="me",
+            customer_ref="",
+            now=now,
+            deadline=now,
+        )
+        assert rentals.move(rental, "reserved", "active", started_at=now).state == "active"
+        assert AlertRepository(db).acknowledge([1], "me", now) == 1
+        request = queue_command(db, 1, "lock", actor_user="boss", actor_host="desk")
+        state, error = give_up(db, request, 5, datetime.now(UTC))
+        assert state == "timed_out" and "not sent" in error
+        with db.session() as session:
+            row = session.get_one(Command, request)
+            assert (row.requester, row.state) == (dispatcher, "timed_out")
