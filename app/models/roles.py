@@ -318,6 +318,15 @@ _REVOKE_GROUPS = """
                 ('fleet_viewer', 'fleet_dispatcher', 'fleet_manager', 'fleet_admin') LOOP
         EXECUTE format('REVOKE %I FROM %I', grp_held, person);
     END LOOP;"""
+#: Nobody could manage people any more (short of a superuser) without one administrator.
+_KEEP_AN_ADMIN = f"""
+    IF pg_has_role(person, '{ADMIN}', 'MEMBER') AND NOT EXISTS (
+            SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+            JOIN pg_roles p ON p.oid = m.member
+            WHERE g.rolname = '{ADMIN}' AND p.rolname <> person AND p.rolcanlogin) THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+            MESSAGE = format('%s is the last administrator; make someone else one first', person);
+    END IF;"""
 _DEFINER = "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp"
 
 PEOPLE_FUNCTIONS_SQL = f"""
@@ -340,6 +349,9 @@ DECLARE grp text := {_GROUP_OF}; grp_held name;
 BEGIN
 {_CHECK_GROUP}
 {_CHECK_PERSON}
+    IF grp <> '{ADMIN}' THEN
+{_KEEP_AN_ADMIN}
+    END IF;
 {_REVOKE_GROUPS}
     EXECUTE format('GRANT %I TO %I', grp, person);
     EXECUTE format('ALTER ROLE %I LOGIN', person);
@@ -350,6 +362,7 @@ RETURNS void {_DEFINER} AS $$
 DECLARE grp_held name;
 BEGIN
 {_CHECK_PERSON}
+{_KEEP_AN_ADMIN}
 {_REVOKE_GROUPS}
     EXECUTE format('ALTER ROLE %I NOLOGIN', person);
 END

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,10 +147,17 @@ def test_a_dispatcher_queues_a_command_but_cannot_read_a_token_or_change_a_role(
 
 def test_a_manager_edits_vehicles_and_an_administrator_manages_people(fleet):
     manager, admin = fleet.person("manager"), fleet.person("admin")
-    with fleet.connect(manager) as conn:
-        conn.execute("UPDATE vehicle SET name = 'Focus 2'")
-        with pytest.raises(errors.InsufficientPrivilege, match="fleet_add_person"):
-            conn.execute("SELECT fleet_add_person('x', 'admin', NULL)")
+    with Database(fleet.url_of(manager)) as db:  # the console's own path: Edit Vehicle
+        vehicles = VehicleRepository(db)
+        fields = vehicles.fields(1)
+        vehicles.update(1, replace(fields, name="Focus 2"))
+        vehicles.add(VehicleFields(name="Bike", fleet_number="B-1", kind="e-bike"))
+        assert [r.name for r in vehicles.list_rows()] == ["Focus 2", "Bike"]
+    with (
+        fleet.connect(manager) as conn,
+        pytest.raises(errors.InsufficientPrivilege, match="fleet_add_person"),
+    ):
+        conn.execute("SELECT fleet_add_person('x', 'admin', NULL)")
     newcomer = f"p{os.getpid()}_{next(_names)}_new"
     fleet.made.append(newcomer)
     admin_url = fleet.url_of(admin)
@@ -168,6 +175,12 @@ def test_a_manager_edits_vehicles_and_an_administrator_manages_people(fleet):
         roles_cli.run(["set-role", "postgres", "--role", "viewer", "--db", admin_url])
     with pytest.raises(DatabaseError, match="needs the administrator role"):
         roles_cli.run(["revoke", newcomer, "--db", fleet.url_of(manager)])
+    with pytest.raises(DatabaseError, match="is the last administrator"):
+        roles_cli.run(["set-role", admin, "--role", "viewer", "--db", admin_url])
+    roles_cli.run(["set-role", newcomer, "--role", "admin", "--db", admin_url])
+    assert roles_cli.run(["revoke", admin, "--db", fleet.url_of(newcomer, "pw 1")])
+    with pytest.raises(DatabaseError, match="is the last administrator"):
+        roles_cli.run(["revoke", newcomer, "--db", fleet.url_of(newcomer, "pw 1")])
 
 
 def test_a_person_revoked_mid_shift_is_refused_at_their_next_insert(fleet):
