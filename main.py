@@ -4,6 +4,7 @@
     python main.py simulator [--port N ...]      the Smartcar simulator alone
     python main.py iot-simulator [...]           the IoT device simulator alone
     python main.py collect --db URL              the headless collector (shared mode)
+    python main.py roles init|add|set-role|revoke  people and roles (shared mode)
 
 Start-up order (each step needs the one before):
  1. paths and logging, so everything after can report;
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("fleet_console")
 
-TOOLS = ("simulator", "iot-simulator", "collect")
+TOOLS = ("simulator", "iot-simulator", "collect", "roles")
 SMOKE_TEST_TIMEOUT_S = 90
 
 
@@ -76,6 +77,10 @@ def run_tool(name: str, argv: list[str]) -> int:
         from app.collector_cli import main as collector_main
 
         return collector_main(argv)
+    if name == "roles":  # shared mode's people and grants; imports no Qt
+        from app.roles_cli import main as roles_main
+
+        return roles_main(argv)
     from app.integrations.iot.simulator.cli import main as iot_simulator_main
 
     return iot_simulator_main(argv)

@@ -75,6 +75,16 @@ def main(argv: list[str]) -> int:
     except DatabaseError as exc:
         print(f"collector cannot start: {exc}", file=sys.stderr)
         return 3
+    signed_in = opened.signed_in
+    if signed_in is not None and signed_in.role not in ("collector", "owner"):
+        opened.database.close()
+        print(
+            f"collector cannot start: {signed_in.login} is a {signed_in.role}'s login, not "
+            "the collector's (a superuser creates that with "
+            "`python main.py roles init --db URL --collector NAME`)",
+            file=sys.stderr,
+        )
+        return 3
     try:
         asyncio.run(_serve(opened, args.poll))
     finally:

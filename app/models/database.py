@@ -29,6 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.models import roles
 from app.models.errors import DatabaseClosed, DatabaseError
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,13 @@ class Database:
             raise DatabaseClosed(f"{self.describe()} is closed")
         return await loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
 
+    def check_access(self) -> roles.SignedIn | None:
+        """Who this process is signed in as on a server database, or None for SQLite
+        (single-user); raises DatabaseError with the fix when it cannot work at all."""
+        if self.is_sqlite:
+            return None
+        return roles.check_access(self.engine, self.describe())
+
     def current_revision(self) -> str | None:
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
@@ -152,6 +160,8 @@ class Database:
                     )
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
+                if roles.roles_exist(connection):  # new tables and columns get their grants
+                    roles.apply_grants(connection)
             logger.info("database migrated from %s to %s", current or "empty", head)
             return backup
         except SQLAlchemyError as exc:

@@ -285,6 +285,9 @@ class Command(Base):
     error: Mapped[str] = mapped_column(OutsideText(), default="")
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    # Revision 0008 (issue #18): the database login that wrote the row. On PostgreSQL a
+    # trigger sets it from session_user, whatever the client sends; SQLite leaves it NULL.
+    requester: Mapped[str | None] = mapped_column(String(64))
 
 
 #: "The rental is open" in SQL: not in a terminal state. ``ended_at`` cannot serve, because

@@ -13,6 +13,12 @@ own execution row naming the collector and the request), then sets the request t
 ``confirmed`` or ``failed`` with the reason and NOTIFYs the outcome, which the asking
 console sees on its change feed (``Change("command", vehicle_id, command_id, state)``).
 
+Who asked: on PostgreSQL the ``requester`` column is the database login that inserted the
+request, written by a trigger (app/models/roles.py), so a console cannot name someone
+else. Before executing, the relay asks the catalog whether that login may send commands
+now (a dispatcher or above, still allowed to sign in, not expired); a refused request is
+failed with the reason, never sent. The execution row names that login.
+
 Safety: a request older than ``max_age_s`` when the collector first sees it is failed,
 not executed (unlocking a car an hour after someone asked is worse than not doing it),
 and requests left in ``sent`` by a collector that died mid-command are failed at start
@@ -35,6 +41,7 @@ from app.models.command_audit import new_command
 from app.models.database import Database
 from app.models.enums import CommandState
 from app.models.orm import Command
+from app.models.roles import command_refusal
 from app.services.change_feed import CHANNEL, Change, ChangeListener
 from app.services.commands.senders import CommandOutcome, VehicleCommands
 from app.services.waking import wait_woken
@@ -58,6 +65,13 @@ class Request:
     reason: str
     actor_user: str
     actor_host: str
+    #: The database login that queued it (None on SQLite, which is single-user).
+    requester: str | None = None
+
+    def who(self) -> str:
+        """The signed-in person, then what their workstation said about itself."""
+        typed = f"{self.actor_user}@{self.actor_host}"
+        return typed if self.requester is None else f"{self.requester} ({typed})"
 
 
 def _notify(session: Session, vehicle_id: int, command_id: int, state: str) -> None:
@@ -148,9 +162,21 @@ def claim_next(database: Database, at: datetime, max_age: timedelta) -> Request 
                     session, row, CommandState.FAILED.value, f"unknown command {row.action!r}", at
                 )
                 continue
+            if session.get_bind().dialect.name == "postgresql":
+                refusal = command_refusal(session.connection(), row.requester)
+                if refusal is not None:
+                    set_state(session, row, CommandState.FAILED.value, refusal, at)
+                    logger.warning("command request %d refused: %s", row.id, refusal)
+                    continue
             set_state(session, row, CommandState.SENT.value, "", at)
             return Request(
-                row.id, row.vehicle_id, row.action, row.reason, row.actor_user, row.actor_host
+                row.id,
+                row.vehicle_id,
+                row.action,
+                row.reason,
+                row.actor_user,
+                row.actor_host,
+                row.requester,
             )
 
 
@@ -222,7 +248,7 @@ class CommandRelay:
             executed += 1
 
     async def _execute(self, request: Request) -> None:
-        reason = f"request #{request.id} of {request.actor_user}@{request.actor_host}"
+        reason = f"request #{request.id} of {request.who()}"
         if request.reason:
             reason += f": {request.reason}"
         send = self._commands.lock if request.action == "lock" else self._commands.unlock
@@ -236,11 +262,10 @@ class CommandRelay:
         state = await self._db.run(finish, self._db, request.id, outcome, self._clock())
         self.done.append((request.id, state))
         logger.info(
-            "command relay: %s of vehicle %d for %s@%s: %s%s",
+            "command relay: %s of vehicle %d for %s: %s%s",
             request.action,
             request.vehicle_id,
-            request.actor_user,
-            request.actor_host,
+            request.who(),
             state,
             f" ({outcome.error})" if outcome.error else "",
         )

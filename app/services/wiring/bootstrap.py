@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from app.config import Settings
 from app.models.database import Database
 from app.models.rentals import vehicle_basics
+from app.models.roles import SignedIn
 from app.paths import AppPaths
 from app.services.alerts.service import AlertService
 from app.services.change_feed import ChangePublisher, is_postgres
@@ -75,6 +76,8 @@ class OpenedDatabase:
     paths: AppPaths
     database: Database
     mode: Mode
+    #: Who is signed in on a shared database, and their role (None in standalone modes).
+    signed_in: SignedIn | None = None
 
 
 def open_database(
@@ -82,12 +85,14 @@ def open_database(
 ) -> OpenedDatabase:
     """Open and migrate the database, seed the demo fleet in demo mode.
 
-    Raises DatabaseError with an operator-readable message when the database is unusable.
+    Raises DatabaseError with an operator-readable message when the database is unusable,
+    including (shared mode) a wrong password and a cluster whose roles were never created.
     """
     url = database_url(settings, paths, db_url)
     mode = choose_mode(settings, url, review)
     database = Database(url, read_only=review)
     try:
+        signed_in = database.check_access()
         database.migrate(paths.backup_dir)
         if mode is Mode.DEMO:
             added = seed_if_empty(VehicleService(database).repository, settings.demo)
@@ -97,7 +102,9 @@ def open_database(
         database.close()
         raise
     logger.info("mode %s, database %s", mode.value, database.describe())
-    return OpenedDatabase(settings, paths, database, mode)
+    if signed_in is not None:
+        logger.info("signed in as %s (%s)", signed_in.login, signed_in.role)
+    return OpenedDatabase(settings, paths, database, mode, signed_in)
 
 
 def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppContext:

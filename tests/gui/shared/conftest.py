@@ -9,7 +9,9 @@ from tests.helpers.postgres import PostgresServer, running_postgres
 
 @pytest.fixture(scope="session")
 def postgres() -> PostgresServer:
+    """The session's server with Fleet Console's roles (a shared database needs them)."""
     with running_postgres() as server:
+        server.create_roles()
         yield server
 
 

@@ -9,7 +9,10 @@ from tests.helpers.postgres import PostgresServer, running_postgres
 
 @pytest.fixture(scope="session")
 def postgres() -> PostgresServer:
+    """The session's server, its Fleet Console roles created (they are cluster-wide, as
+    ``roles init`` makes them; every database migrated on it then gets the grants)."""
     with running_postgres() as server:
+        server.create_roles()
         yield server
 
 

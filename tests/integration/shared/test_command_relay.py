@@ -142,7 +142,7 @@ async def test_a_queued_request_is_sent_by_the_relay_and_the_console_sees_the_ou
         assert "expired" in rows[stale][2]
         execution = [r for i, r in rows.items() if r[0] == "smartcar"]
         assert len(execution) == 1 and execution[0][1] == "confirmed"
-        assert f"request #{unlock} of alice@desk-7" in execution[0][3]
+        assert f"request #{unlock} of postgres (alice@desk-7)" in execution[0][3]
 
         # The console heard queued -> sent -> confirmed for its request.
         await until(

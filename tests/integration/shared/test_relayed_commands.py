@@ -79,7 +79,7 @@ async def test_a_console_lock_is_executed_by_the_relay_and_returns_its_outcome(d
         await asyncio.gather(running, return_exceptions=True)
     user, host = console.actor_user, console.actor_host
     assert [(v, a) for v, a, _ in executor.sent] == [(car, "lock"), (car, "unlock")]
-    assert executor.sent[0][2].endswith(f"of {user}@{host}: rental #4")
+    assert executor.sent[0][2].endswith(f"of postgres ({user}@{host}): rental #4")
     assert sorted(_rows(db, car)) == [
         ("relay", "lock", "confirmed", ""),
         ("relay", "unlock", "failed", "Smartcar VEHICLE_STATE — asleep"),
