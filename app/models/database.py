@@ -26,11 +26,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import roles
-from app.models.errors import DatabaseClosed, DatabaseError
+from app.models.errors import DatabaseClosed, DatabaseError, PermissionRefused
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,8 @@ class Database:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db")
         self._closed = False
+        #: Who :meth:`check_access` found this process signed in as (None: not asked, SQLite).
+        self.signed_in: roles.SignedIn | None = None
 
     @property
     def file(self) -> Path | None:
@@ -112,9 +114,19 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A unit of work: commits on success, rolls back on error."""
-        with self._sessions() as session, session.begin():
-            yield session
+        """A unit of work: commits on success, rolls back on error.
+
+        A refusal by the database's roles becomes :class:`PermissionRefused` in plain
+        words, so every view that shows an error shows it without SQL or a traceback.
+        """
+        try:
+            with self._sessions() as session, session.begin():
+                yield session
+        except DBAPIError as exc:
+            refusal = roles.refusal_text(exc, self.signed_in)
+            if refusal is None:
+                raise
+            raise PermissionRefused(refusal) from exc
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run blocking database work on the database thread and await its result."""
@@ -128,7 +140,8 @@ class Database:
         (single-user); raises DatabaseError with the fix when it cannot work at all."""
         if self.is_sqlite:
             return None
-        return roles.check_access(self.engine, self.describe())
+        self.signed_in = roles.check_access(self.engine, self.describe())
+        return self.signed_in
 
     def current_revision(self) -> str | None:
         with self.engine.connect() as connection:

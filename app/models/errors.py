@@ -7,3 +7,8 @@ class DatabaseError(Exception):
 
 class DatabaseClosed(DatabaseError):
     """Work was asked of a database after ``close`` (a late refresh while quitting)."""
+
+
+class PermissionRefused(DatabaseError):
+    """The database refused an action the signed-in person's role does not allow (or no
+    longer allows: a role revoked mid-shift); nothing of it was written."""

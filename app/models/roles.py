@@ -509,6 +509,30 @@ def check_access(engine: Engine, describe: str) -> SignedIn:
     return SignedIn(login, role)
 
 
+#: PostgreSQL's SQLSTATE for "insufficient_privilege": a grant or the command trigger.
+_INSUFFICIENT_PRIVILEGE = "42501"
+
+
+def refusal_text(exc: DBAPIError, signed_in: SignedIn | None) -> str | None:
+    """The operator's words for a refusal by the roles, or None if ``exc`` is another error.
+
+    The database's own reason is kept ("permission denied for table vehicle"), without the
+    SQL statement SQLAlchemy appends, with who was refused and what to do about it.
+    """
+    if getattr(exc.orig, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
+        return None
+    who = f"{signed_in.login} ({title_of(signed_in.role)})" if signed_in else "this login"
+    return (
+        f"The database refused this for {who}: {_first_line(exc)}. Nothing was saved; "
+        "if your role should allow it, ask an administrator."
+    )
+
+
+def title_of(role: str) -> str:
+    """ "dispatcher" -> "Dispatcher", "manager" -> "Fleet manager"; "owner" for the owner."""
+    return next((a.title for a in ALLOWED if a.role == role), role.capitalize())
+
+
 def _first_line(exc: DBAPIError) -> str:
     return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
+from app.models.errors import DatabaseError
 from app.services.alerts.rules import LABELS
 from app.services.alerts.service import AlertService
 from app.views.fit_content import widen_to_table
@@ -30,7 +31,10 @@ MUTED = QColor("#8a8f98")  # the not-ready grey of the status colours: "dealt wi
 
 
 class AlertInbox(QWidget):
-    def __init__(self, alerts: AlertService, who: str, parent=None) -> None:
+    def __init__(
+        self, alerts: AlertService, who: str, parent=None, *, refusal: str | None = None
+    ) -> None:
+        """``refusal``: why the signed-in person may not acknowledge (None: they may)."""
         super().__init__(parent)
         self.setObjectName("alertInbox")
         self.setWindowTitle("Alerts")
@@ -43,7 +47,12 @@ class AlertInbox(QWidget):
         self.show_cleared = QCheckBox("Show cleared")
         self.unacknowledged = QCheckBox("Unacknowledged only")
         self.ack_button = QPushButton("Acknowledge")
+        self.ack_button.setEnabled(refusal is None)
+        self.ack_button.setToolTip(refusal or "")
         self.count = QLabel("")
+        self.problem = QLabel(refusal or "")  # a refusal, or why acknowledging failed
+        self.problem.setObjectName("alertProblem")
+        self.problem.setWordWrap(True)
         self.table = make_table(HEADERS, "alertTable")
         for signal in (
             self.kind.currentIndexChanged,
@@ -57,6 +66,7 @@ class AlertInbox(QWidget):
             bar.addWidget(w)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
+        layout.addWidget(self.problem)
         layout.addWidget(self.table)
         alerts.changes.subscribe(self.reload)
 
@@ -113,5 +123,11 @@ class AlertInbox(QWidget):
     @asyncSlot()
     async def acknowledge_selected(self) -> None:
         ids = selected_ids(self.table)
-        if ids:
+        if not ids or not self.ack_button.isEnabled():
+            return
+        try:
             await self._alerts.acknowledge(ids, self._who)
+        except DatabaseError as exc:  # e.g. the role was revoked mid-shift
+            self.problem.setText(f"Not acknowledged: {exc}")
+            return
+        self.problem.setText("")

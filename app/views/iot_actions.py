@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from qasync import asyncSlot
 
+from app.services.access import Capability
 from app.services.iot.runtime import IotRuntime
 from app.views.iot_device_panel import IotDevicePanel
 from app.views.iot_unknown_dialog import UnknownDevicesDialog
@@ -31,7 +32,11 @@ class IotActions(QObject):
         self._parts = parts
         self.context = parts.context
         self.panel = IotDevicePanel(
-            self.runtime, self.context.iot, parts.confirm, read_only=self.context.read_only
+            self.runtime,
+            self.context.iot,
+            parts.confirm,
+            read_only=self.context.read_only,
+            refusal=self.context.access.refusal(Capability.COMMAND),
         )
         self.panel.preconditions = self._command_refusal
         parts.detail.set_iot_panel(self.panel)

@@ -72,13 +72,16 @@ class IotDevicePanel(QWidget):
         confirm: Confirm,
         *,
         read_only: bool,
+        refusal: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``refusal``: why the signed-in person may not send commands (None: they may)."""
         super().__init__(parent)
         self.setObjectName("iotDevicePanel")
         self._runtime = runtime
         self._iot = iot
         self._read_only = read_only
+        self._refusal = refusal
         self._confirm = confirm
         # The operator preconditions (not while moving; a reason during a rental), shared
         # with the car commands: RentalService.command_refusal. Set by the owner.
@@ -233,6 +236,8 @@ class IotDevicePanel(QWidget):
             reason = ""
             if self._read_only:
                 reason = "Offline review: the database is read-only, nothing is sent"
+            elif self._refusal is not None:
+                reason = self._refusal
             elif runtime is None:
                 reason = "The IoT gateway is not running in this console"
             elif action not in allowed:
@@ -281,7 +286,7 @@ class IotDevicePanel(QWidget):
     @asyncSlot(str)
     async def command(self, action: str) -> None:
         runtime, row = self._runtime(), self.row
-        if runtime is None or row is None:
+        if runtime is None or row is None or self._refusal is not None:
             return
         label = ACTIONS[action][0]
         question = f"{label} {row.name} [{row.fleet_number}]?"

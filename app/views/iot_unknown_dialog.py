@@ -39,6 +39,7 @@ from app.models.iot_devices import (
     UnknownEntry,
 )
 from app.models.vehicles import VehicleFields
+from app.services.access import Capability
 from app.services.iot.ingest import INBOX_MAX, INBOX_PER_ADDRESS
 from app.services.iot.runtime import IotRuntime
 from app.services.wiring.context import AppContext
@@ -190,9 +191,12 @@ class UnknownDevicesDialog(QDialog):
         entry = self.selected()
         self.note.setText(f"{entry.device_id} {entry.hint}" if entry and entry.hint else "")
         self.note.setVisible(bool(entry and entry.hint))
-        ok = entry is not None and self._runtime() is not None
+        refusal = self._context.access.refusal(Capability.DEVICES)
+        ok = entry is not None and self._runtime() is not None and refusal is None
         self.claim_button.setEnabled(ok and not self._context.read_only)
-        if self._runtime() is None:
+        if refusal is not None:
+            self.claim_button.setToolTip(refusal)
+        elif self._runtime() is None:
             self.claim_button.setToolTip("The IoT gateway is not running in this console")
 
     def claim(self) -> VehicleDialog | None:

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from qasync import asyncSlot
 
 from app.models.vehicles import VehicleRow
+from app.services.access import Capability
 from app.services.wiring.context import AppContext
 from app.views import formatting as fmt
 from app.views.connection_actions import ConnectionActions
@@ -213,7 +214,7 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Vehicles")
         toolbar.setObjectName("vehicleToolbar")
         self.addToolBar(toolbar)
-        read_only = self.context.read_only
+        refusal = self._editing_refusal()
         self.add_action = self._action(
             "&Add Vehicle…", QKeySequence.StandardKey.New, self.add_vehicle
         )
@@ -236,9 +237,9 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action)
         self.addActions([find, clear])
         for action in (self.add_action, self.edit_action, self.archive_action, self.undo_action):
-            action.setEnabled(action is not self.undo_action and not read_only)
-            if read_only:
-                action.setToolTip("Offline review: the database is read-only")
+            action.setEnabled(action is not self.undo_action and refusal is None)
+            if refusal is not None:
+                action.setToolTip(refusal)
         self._update_selection_actions()
         self.quit_action = self._action("&Quit", QKeySequence.StandardKey.Quit, self.close)
         if self.quit_action.shortcut().isEmpty():  # a platform without a standard Quit key
@@ -260,10 +261,17 @@ class MainWindow(QMainWindow):
         self.mode_label = QLabel(f"{self.context.mode.value.capitalize()} mode")
         self.mode_label.setObjectName("modeLabel")
         self.database_label = QLabel(self.context.database_label)
+        self.signed_in_label = QLabel(self.context.access.label)  # "" when single-user
+        self.signed_in_label.setObjectName("signedInLabel")
         self.workers_label = QLabel("")  # live updates in shared mode (shared_feed.py)
         self.workers_label.setObjectName("workersLabel")
         self.worker_status = WorkerStatusLabel()  # the supervisor's truth (worker_status.py)
-        for widget in (self.mode_label, self.database_label, self.workers_label):
+        for widget in (
+            self.mode_label,
+            self.signed_in_label,
+            self.database_label,
+            self.workers_label,
+        ):
             bar.addPermanentWidget(widget)
         bar.addPermanentWidget(self.worker_status)
         bar.addPermanentWidget(
@@ -328,12 +336,18 @@ class MainWindow(QMainWindow):
         self.table.scrollTo(index)
         return True
 
+    def _editing_refusal(self) -> str | None:
+        """Why vehicles cannot be added, edited or archived here (None: they can)."""
+        if self.context.read_only:
+            return "Offline review: the database is read-only"
+        return self.context.access.refusal(Capability.VEHICLES)
+
     def _on_current_changed(self, *_: object) -> None:
         self.detail.show_vehicle(self.current_row())
         self._update_selection_actions()
 
     def _update_selection_actions(self) -> None:
-        has = self.current_vehicle_id() is not None and not self.context.read_only
+        has = self.current_vehicle_id() is not None and self._editing_refusal() is None
         self.edit_action.setEnabled(has)
         row = self.current_row()
         self.archive_action.setEnabled(has and row is not None and not row.archived)
@@ -369,7 +383,9 @@ class MainWindow(QMainWindow):
         self.detail.show_vehicle(self.current_row())
 
     # Editing ------------------------------------------------------------------------
-    def add_vehicle(self) -> VehicleDialog:
+    def add_vehicle(self) -> VehicleDialog | None:
+        if self._editing_refusal() is not None:  # the shortcut, when the action is disabled
+            return None
         dialog = VehicleDialog(self.context.vehicles, parent=self)
         dialog.saved.connect(self._after_save)
         dialog.open()
@@ -379,7 +395,7 @@ class MainWindow(QMainWindow):
     async def edit_vehicle(self) -> VehicleDialog | None:
         """Edit Vehicle on the selected one (its fields read on the database thread)."""
         vehicle_id = self.current_vehicle_id()
-        if vehicle_id is None or self.context.read_only:
+        if vehicle_id is None or self._editing_refusal() is not None:
             return None
         fields = await self.context.vehicles.fields(vehicle_id)
         if vehicle_id != self.current_vehicle_id():
@@ -402,7 +418,7 @@ class MainWindow(QMainWindow):
     @asyncSlot()
     async def archive_vehicle(self) -> None:
         row = self.current_row()
-        if row is None or row.archived or self.context.read_only:
+        if row is None or row.archived or self._editing_refusal() is not None:
             return
         if not await self.confirm(
             self,

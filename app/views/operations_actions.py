@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractButton, QMenu, QWidget
 from qasync import asyncSlot
 
+from app.services.access import Capability
 from app.services.commands.senders import CommandOutcome
 from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
@@ -56,12 +57,15 @@ class OperationsActions:
             menu.addAction(action)
             self.actions[key] = action
         ctx = parts.context
-        self.actions["start_rental"].setEnabled(not ctx.read_only)
+        rental_refusal = ctx.access.refusal(Capability.RENTAL)
+        self.actions["start_rental"].setEnabled(not ctx.read_only and rental_refusal is None)
+        self.actions["start_rental"].setToolTip(rental_refusal or "")
         self.commands_panel = VehicleCommandsPanel(
             lambda: ctx.rentals,
             parts.confirm,
             finished=self.refresh_row,
             read_only=ctx.read_only,
+            refusal=ctx.access.refusal(Capability.COMMAND),
         )
         parts.detail.set_commands_panel(self.commands_panel)
         self.alerts_first = AlertsFirst(parts.fleet, ctx.alerts, alerts_first)
@@ -79,6 +83,8 @@ class OperationsActions:
         return cast(View, view)  # each key is only ever built by the one ``build`` it comes with
 
     def start_rental(self) -> RentalStartDialog | None:
+        if not self.actions["start_rental"].isEnabled():  # review mode, or the role lacks it
+            return None
         row = self._parts.fleet.current_row()
         if row is None:
             self._parts.show_message("Select a vehicle to rent first.")
@@ -96,7 +102,8 @@ class OperationsActions:
     def show_alerts(self) -> AlertInbox:
         ctx = self._parts.context
         who = ctx.rentals.operator
-        return self._show("alerts", lambda: AlertInbox(ctx.alerts, who))
+        refusal = ctx.access.refusal(Capability.ACKNOWLEDGE)
+        return self._show("alerts", lambda: AlertInbox(ctx.alerts, who, refusal=refusal))
 
     def show_audit(self) -> AuditView:
         ctx = self._parts.context

@@ -43,8 +43,11 @@ class VehicleCommandsPanel(QGroupBox):
         prompt: Prompt = ask_text,
         finished: Finished | None = None,
         read_only: bool = False,
+        refusal: str | None = None,
         clock: Callable[[], datetime] = datetime.now,
     ) -> None:
+        """``refusal``: why the signed-in person may not send commands (buttons disabled
+        and the reason shown), None if they may."""
         super().__init__("Remote commands")
         self.setObjectName("vehicleCommandsPanel")
         self._rentals = rentals
@@ -52,6 +55,7 @@ class VehicleCommandsPanel(QGroupBox):
         self.prompt = prompt
         self._finished = finished
         self._read_only = read_only
+        self.refusal = refusal
         self._clock = clock
         self.row: VehicleRow | None = None
         self.in_flight: str | None = None
@@ -75,7 +79,7 @@ class VehicleCommandsPanel(QGroupBox):
 
     def show_vehicle(self, row: VehicleRow | None) -> None:
         if row is None or self.row is None or row.id != self.row.id:
-            self.status.setText("")
+            self.status.setText(self.refusal or "")
         self.row = row
         commandable = (
             row is not None
@@ -88,19 +92,20 @@ class VehicleCommandsPanel(QGroupBox):
 
     def _update_buttons(self) -> None:
         locked = self.row.locked if self.row is not None else None
-        idle = self.in_flight is None
+        idle = self.in_flight is None and self.refusal is None
         # The button for the state the car is already in has nothing to do.
         self.lock_button.setEnabled(idle and locked is not True)
         self.unlock_button.setEnabled(idle and locked is not False)
         for action in ("lock", "unlock"):
             text = _IN_FLIGHT[action] if self.in_flight == action else action.capitalize()
             self.button(action).setText(text)
+            self.button(action).setToolTip(self.refusal or "")
 
     @asyncSlot(str)
     async def run(self, action: str) -> None:
         """Confirm, send through guarded_command (asking for a reason if it needs one)."""
         row = self.row
-        if row is None or self.in_flight is not None:
+        if row is None or self.in_flight is not None or self.refusal is not None:
             return
         verb = action.capitalize()
         question = f"{verb} {row.name} [{row.fleet_number}]?"

@@ -28,6 +28,7 @@ from app.models.database import Database
 from app.models.rentals import vehicle_basics
 from app.models.roles import SignedIn
 from app.paths import AppPaths
+from app.services.access import Access
 from app.services.alerts.service import AlertService
 from app.services.change_feed import ChangePublisher, is_postgres
 from app.services.commands.audit import AuditTrail
@@ -177,6 +178,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         command_relay=relay,
         publisher=publisher,
         webhooks=webhooks,
+        access=Access(opened.signed_in),
     )
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.config import Settings
 from app.models.database import Database, sqlite_url
 from app.paths import AppPaths
+from app.services.access import Access
 from app.services.alerts.service import AlertService
 from app.services.change_feed import Change, ChangeListener, ChangePublisher
 from app.services.commands.audit import AuditTrail
@@ -75,6 +76,8 @@ class AppContext:
     publisher: ChangePublisher | None
     #: Smartcar webhooks (V3): built where telemetry is stored and a signing key is known.
     webhooks: WebhookRuntime | None = None
+    #: What the signed-in person may do (shared mode); everything when single-user.
+    access: Access = field(default_factory=lambda: Access(None))
 
     @property
     def read_only(self) -> bool:
