@@ -28,6 +28,17 @@ class AuditRow:
     error: str
 
 
+def _who(command: Command) -> str:
+    """The signed-in login where the database recorded one (shared mode: written by the
+    server, so no client can forge it), with the workstation's user if it differs."""
+    typed = f"{command.actor_user}@{command.actor_host}"
+    if command.requester is None:
+        return typed
+    if command.requester == command.actor_user:
+        return f"{command.requester} (at {command.actor_host})"
+    return f"{command.requester} (workstation user {typed})"
+
+
 def audit_rows(
     database: Database, *, search: str = "", since: datetime | None = None, limit: int = 2000
 ) -> list[AuditRow]:
@@ -44,6 +55,7 @@ def audit_rows(
                 Vehicle.name.ilike(like),
                 Command.action.ilike(like),
                 Command.actor_user.ilike(like),
+                Command.requester.ilike(like),
                 Command.state.ilike(like),
             )
         )
@@ -56,7 +68,7 @@ def audit_rows(
                 v.name,
                 c.action,
                 c.channel,
-                f"{c.actor_user}@{c.actor_host}",
+                _who(c),
                 c.reason,
                 c.state,
                 c.error,
