@@ -163,8 +163,16 @@ def run_console(args: argparse.Namespace) -> int:
         print(f"Fleet Console cannot start: no database file at {review}", file=sys.stderr)
         return 2
     db_url = f"sqlite:///{review.resolve()}" if review else args.db
+    from app.views.sign_in import ask_password
+
     try:
-        opened = open_database(settings, paths, db_url=db_url, review=review is not None)
+        opened = open_database(
+            settings,
+            paths,
+            db_url=db_url,
+            review=review is not None,
+            ask_password=None if args.smoke_test else ask_password,
+        )
     except DatabaseError as exc:
         logger.error("%s", exc)
         if not args.smoke_test:

@@ -12,3 +12,8 @@ class DatabaseClosed(DatabaseError):
 class PermissionRefused(DatabaseError):
     """The database refused an action the signed-in person's role does not allow (or no
     longer allows: a role revoked mid-shift); nothing of it was written."""
+
+
+class SignInRefused(DatabaseError):
+    """The server wants a password this process did not have, or refused the one given:
+    a console may ask the person for it and try again."""

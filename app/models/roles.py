@@ -39,7 +39,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from app.models.errors import DatabaseError
+from app.models.errors import DatabaseError, SignInRefused
 from app.models.orm import Base, SmartcarConnection
 
 VIEWER = "fleet_viewer"
@@ -498,6 +498,9 @@ def check_access(engine: Engine, describe: str) -> SignedIn:
             login = connection.execute(text("SELECT session_user")).scalar_one()
             role = role_of(connection, login)
     except OperationalError as exc:
+        detail = _first_line(exc)
+        if "password authentication failed" in detail or "no password supplied" in detail:
+            raise SignInRefused(_connect_problem(exc, describe)) from None
         raise DatabaseError(_connect_problem(exc, describe)) from None
     except DBAPIError as exc:
         raise DatabaseError(f"cannot use {describe}: {_first_line(exc)}") from None

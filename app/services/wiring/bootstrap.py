@@ -21,10 +21,14 @@ tests and tools that need no live Smartcar backend.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.models.database import Database
+from app.models.errors import SignInRefused
 from app.models.rentals import vehicle_basics
 from app.models.roles import SignedIn
 from app.paths import AppPaths
@@ -81,15 +85,44 @@ class OpenedDatabase:
     signed_in: SignedIn | None = None
 
 
+#: How often a console asks for the password before it gives up (as psql does, once per
+#: start; three tries forgive a typo without inviting guessing).
+SIGN_IN_ATTEMPTS = 3
+
+
 def open_database(
-    settings: Settings, paths: AppPaths, *, db_url: str | None = None, review: bool = False
+    settings: Settings,
+    paths: AppPaths,
+    *,
+    db_url: str | None = None,
+    review: bool = False,
+    ask_password: Callable[[str, str], str | None] | None = None,
 ) -> OpenedDatabase:
     """Open and migrate the database, seed the demo fleet in demo mode.
 
     Raises DatabaseError with an operator-readable message when the database is unusable,
     including (shared mode) a wrong password and a cluster whose roles were never created.
+    Where the server wants a password that ``~/.pgpass``, a service file or PGPASSWORD did
+    not give, ``ask_password(login, problem)`` is asked (None: the person gave up); the
+    password lives only in this process's memory, never in a log or a file.
     """
     url = database_url(settings, paths, db_url)
+    attempts = 1
+    while True:
+        try:
+            return _open(settings, paths, url, review)
+        except SignInRefused as refused:
+            if ask_password is None or attempts == SIGN_IN_ATTEMPTS:
+                raise
+            parsed = make_url(url)
+            password = ask_password(parsed.username or "", str(refused))
+            if password is None:
+                raise
+            url = parsed.set(password=password).render_as_string(hide_password=False)
+            attempts += 1
+
+
+def _open(settings: Settings, paths: AppPaths, url: str, review: bool) -> OpenedDatabase:
     mode = choose_mode(settings, url, review)
     database = Database(url, read_only=review)
     try:
