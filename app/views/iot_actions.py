@@ -15,6 +15,7 @@ from qasync import asyncSlot
 
 from app.services.access import Capability
 from app.services.iot.runtime import IotRuntime
+from app.services.wiring.context import Mode
 from app.views.iot_device_panel import IotDevicePanel
 from app.views.iot_unknown_dialog import UnknownDevicesDialog
 from app.views.window_parts import WindowParts
@@ -37,6 +38,7 @@ class IotActions(QObject):
             parts.confirm,
             read_only=self.context.read_only,
             refusal=self.context.access.refusal(Capability.COMMAND),
+            through_collector=self.context.mode is Mode.SHARED,
         )
         self.panel.preconditions = self._command_refusal
         parts.detail.set_iot_panel(self.panel)

@@ -73,15 +73,19 @@ class IotDevicePanel(QWidget):
         *,
         read_only: bool,
         refusal: str | None = None,
+        through_collector: bool = False,
         parent: QWidget | None = None,
     ) -> None:
-        """``refusal``: why the signed-in person may not send commands (None: they may)."""
+        """``refusal``: why the signed-in person may not send commands (None: they may).
+        ``through_collector``: a shared-mode console, whose lock and unlock go through the
+        collector (the Remote commands panel), as this console runs no gateway."""
         super().__init__(parent)
         self.setObjectName("iotDevicePanel")
         self._runtime = runtime
         self._iot = iot
         self._read_only = read_only
         self._refusal = refusal
+        self._through_collector = through_collector
         self._confirm = confirm
         # The operator preconditions (not while moving; a reason during a rental), shared
         # with the car commands: RentalService.command_refusal. Set by the owner.
@@ -238,6 +242,11 @@ class IotDevicePanel(QWidget):
                 reason = "Offline review: the database is read-only, nothing is sent"
             elif self._refusal is not None:
                 reason = self._refusal
+            elif runtime is None and self._through_collector:
+                reason = (
+                    "On a shared database the collector runs the devices: lock and unlock "
+                    "are under Remote commands"
+                )
             elif runtime is None:
                 reason = "The IoT gateway is not running in this console"
             elif action not in allowed:

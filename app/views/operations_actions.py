@@ -19,6 +19,7 @@ from qasync import asyncSlot
 
 from app.services.access import Capability
 from app.services.commands.senders import CommandOutcome
+from app.services.wiring.context import Mode
 from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
 from app.views.audit_view import AuditView
@@ -66,6 +67,7 @@ class OperationsActions:
             finished=self.refresh_row,
             read_only=ctx.read_only,
             refusal=ctx.access.refusal(Capability.COMMAND),
+            iot_through_collector=ctx.mode is Mode.SHARED,
         )
         parts.detail.set_commands_panel(self.commands_panel)
         self.alerts_first = AlertsFirst(parts.fleet, ctx.alerts, alerts_first)

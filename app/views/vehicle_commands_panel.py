@@ -33,7 +33,8 @@ _DONE = {"lock": "Locked", "unlock": "Unlocked"}
 
 
 class VehicleCommandsPanel(QGroupBox):
-    """Shown only for Smartcar cars with an active connection (and never in review mode)."""
+    """Shown for Smartcar cars with an active connection, and on a shared database for IoT
+    vehicles too (never in review mode)."""
 
     def __init__(
         self,
@@ -44,10 +45,13 @@ class VehicleCommandsPanel(QGroupBox):
         finished: Finished | None = None,
         read_only: bool = False,
         refusal: str | None = None,
+        iot_through_collector: bool = False,
         clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         """``refusal``: why the signed-in person may not send commands (buttons disabled
-        and the reason shown), None if they may."""
+        and the reason shown), None if they may. ``iot_through_collector``: a console on a
+        shared database, where the collector also commands the IoT vehicles (this console
+        runs no gateway), so the panel is theirs too."""
         super().__init__("Remote commands")
         self.setObjectName("vehicleCommandsPanel")
         self._rentals = rentals
@@ -56,6 +60,7 @@ class VehicleCommandsPanel(QGroupBox):
         self._finished = finished
         self._read_only = read_only
         self.refusal = refusal
+        self._iot_through_collector = iot_through_collector
         self._clock = clock
         self.row: VehicleRow | None = None
         self.in_flight: str | None = None
@@ -81,12 +86,13 @@ class VehicleCommandsPanel(QGroupBox):
         if row is None or self.row is None or row.id != self.row.id:
             self.status.setText(self.refusal or "")
         self.row = row
-        commandable = (
+        smartcar = (
             row is not None
-            and not self._read_only
             and row.connection_type == "smartcar"
             and row.connection_status == "active"
         )
+        iot = self._iot_through_collector and row is not None and row.connection_type == "iot"
+        commandable = not self._read_only and (smartcar or iot)
         self.setVisible(commandable)
         self._update_buttons()
 

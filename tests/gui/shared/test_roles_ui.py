@@ -80,3 +80,28 @@ async def test_a_refusal_by_the_database_is_a_message_not_sql(postgres, fleet_ur
         assert "SQL" not in text and "UPDATE" not in text
         with pytest.raises(PermissionRefused):
             IotDeviceRepository(db).record_serial("861234567890123", "/dev/ttyUSB0", 9600)
+
+
+async def test_a_dispatcher_commands_an_iot_scooter_through_the_collector(
+    qtbot, tmp_path, postgres, fleet_url
+):
+    """A shared console runs no IoT gateway: the scooter's lock and unlock are the Remote
+    commands panel's (queued for the collector), and the device panel says so."""
+    with person(postgres, fleet_url, "dispatcher") as (_login, url):
+        context = open_context(Settings(), resolve_paths(tmp_path / "c").ensure(), db_url=url)
+        window = MainWindow(context)
+        qtbot.addWidget(window)
+        try:
+            window.show()
+            window.reload()
+            await until(lambda: window.model.rowCount() == 1, what="the fleet list")
+            window.select_vehicle(window.model.rows[0].id)
+            panel = window.operations.commands_panel
+            await until(panel.isVisible, what="the Remote commands panel")
+            assert panel.lock_button.isEnabled() and panel.unlock_button.isEnabled()
+            device_lock = window.iot.panel.buttons["lock"]
+            assert not device_lock.isEnabled()
+            assert "under Remote commands" in device_lock.toolTip()
+        finally:
+            window.close()
+            context.close()
