@@ -74,7 +74,13 @@ def _exists(connection: Connection, name: str) -> bool:
 
 def init(database: Database, admin: str | None, collector: str | None, read: PasswordReader) -> str:
     """Everything ``roles init`` does; returns what to tell the operator."""
-    database.migrate()
+    with database.engine.connect() as connection:
+        owner = connection.execute(
+            text(
+                "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()"
+            )
+        ).scalar_one()
+    database.migrate(as_role=owner)  # the owner's tables, whoever runs init
     lines = []
     with database.engine.begin() as connection:
         created = roles.create_roles(connection)

@@ -147,12 +147,14 @@ class Database:
         with self.engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
 
-    def migrate(self, backup_dir: Path | None = None) -> Path | None:
+    def migrate(self, backup_dir: Path | None = None, *, as_role: str | None = None) -> Path | None:
         """Bring the schema to the newest revision; back the SQLite file up first.
 
         Returns the backup file, if one was made. A database that is already current is
         neither backed up nor touched. On PostgreSQL an advisory lock makes two
-        workstations starting at once migrate one after the other.
+        workstations starting at once migrate one after the other. ``as_role`` (PostgreSQL):
+        create the tables as that role, so a superuser running ``roles init`` leaves them
+        owned by the database's owner, who runs the later upgrades.
         """
         head = head_revision()
         try:
@@ -171,8 +173,13 @@ class Database:
                     connection.execute(
                         text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
                     )
+                if as_role is not None:
+                    quoted = connection.dialect.identifier_preparer.quote(as_role)
+                    connection.execute(text(f"SET LOCAL ROLE {quoted}"))
                 config.attributes["connection"] = connection
                 command.upgrade(config, "head")
+                if as_role is not None:
+                    connection.execute(text("RESET ROLE"))  # grants need the superuser back
                 if roles.roles_exist(connection):  # new tables and columns get their grants
                     roles.apply_grants(connection)
             logger.info("database migrated from %s to %s", current or "empty", head)

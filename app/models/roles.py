@@ -544,7 +544,7 @@ def _connect_problem(exc: OperationalError, describe: str) -> str:
     detail = _first_line(exc)
     if "password authentication failed" in detail:
         return (
-            f"{describe} refused the password ({detail.rpartition(': ')[2]}); check the "
+            f"{describe} refused the password ({detail.rpartition(': ')[2].strip()}); check the "
             "password in ~/.pgpass, PGPASSWORD or the service file, or ask an administrator "
             "to reset it"
         )
