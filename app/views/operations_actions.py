@@ -3,7 +3,8 @@ telemetry export, the detail panel's remote commands and the list's "Alerts firs
 
 Each view opens its own window (kept, re-shown on the next use). Shortcuts: Ctrl+Shift+R
 start a rental for the selected vehicle, Ctrl+Shift+B rentals board, Ctrl+Shift+A alerts,
-Ctrl+Shift+T audit trail, Ctrl+Shift+E export the selected vehicle's telemetry.
+Ctrl+Shift+T audit trail, Ctrl+Shift+E export the selected vehicle's telemetry,
+Ctrl+Shift+M the Administration window (shared mode, administrators).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from qasync import asyncSlot
 from app.services.access import Capability
 from app.services.commands.senders import CommandOutcome
 from app.services.wiring.context import Mode
+from app.views.administration import AdministrationWindow
 from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
 from app.views.audit_view import AuditView
@@ -49,6 +51,7 @@ class OperationsActions:
                 "Ctrl+Shift+E",
                 self.export_telemetry,
             ),
+            ("administration", "Ad&ministration…", "Ctrl+Shift+M", self.show_administration),
         )
         self.actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in specs:
@@ -58,6 +61,9 @@ class OperationsActions:
             menu.addAction(action)
             self.actions[key] = action
         ctx = parts.context
+        admin_refusal = self._administration_refusal()
+        self.actions["administration"].setEnabled(admin_refusal is None)
+        self.actions["administration"].setToolTip(admin_refusal or "")
         rental_refusal = ctx.access.refusal(Capability.RENTAL)
         self.actions["start_rental"].setEnabled(not ctx.read_only and rental_refusal is None)
         self.actions["start_rental"].setToolTip(rental_refusal or "")
@@ -106,6 +112,19 @@ class OperationsActions:
         who = ctx.rentals.operator
         refusal = ctx.access.refusal(Capability.ACKNOWLEDGE)
         return self._show("alerts", lambda: AlertInbox(ctx.alerts, who, refusal=refusal))
+
+    def _administration_refusal(self) -> str | None:
+        people = self._parts.context.people
+        if people is None or not people.available:
+            return "A single-user database has no people to manage (shared mode only)"
+        return self._parts.context.access.refusal(Capability.PEOPLE)
+
+    def show_administration(self) -> AdministrationWindow | None:
+        people = self._parts.context.people
+        if people is None or self._administration_refusal() is not None:
+            return None
+        confirm = self._parts.confirm
+        return self._show("administration", lambda: AdministrationWindow(people, confirm))
 
     def show_audit(self) -> AuditView:
         ctx = self._parts.context

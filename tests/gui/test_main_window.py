@@ -145,3 +145,10 @@ async def test_window_geometry_and_splitter_are_remembered(qtbot, context, confi
     assert (second.width(), second.height()) == size
     assert second.splitter.sizes() == sizes
     second.close()
+
+
+def test_administration_is_for_shared_databases_and_says_so(window):
+    action = window.operations.actions["administration"]
+    assert not action.isEnabled()
+    assert "single-user database" in action.toolTip()
+    assert window.signed_in_label.text() == ""

@@ -48,6 +48,7 @@ from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.iot.runtime import IotHandle
+from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
 from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.reads import Exports, TelemetryReads
@@ -212,6 +213,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         publisher=publisher,
         webhooks=webhooks,
         access=Access(opened.signed_in),
+        people=PeopleService(database),
     )
 
 

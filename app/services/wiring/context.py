@@ -24,6 +24,7 @@ from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.iot.runtime import IotHandle
+from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
 from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.reads import Exports, TelemetryReads
@@ -78,6 +79,8 @@ class AppContext:
     webhooks: WebhookRuntime | None = None
     #: What the signed-in person may do (shared mode); everything when single-user.
     access: Access = field(default_factory=lambda: Access(None))
+    #: People and their roles (the Administration window); unavailable on SQLite.
+    people: PeopleService | None = None
 
     @property
     def read_only(self) -> bool:
