@@ -50,7 +50,7 @@ _HEAD_RE = re.compile(r"\+(RESP|BUFF|ACK):GT([A-Z0-9]{3})")
 _IMEI_RE = re.compile(r"\d{15}|[0-9A-F]{14}")
 _LON_RE = re.compile(r"-?\d{1,3}\.\d{6}")
 _LAT_RE = re.compile(r"-?\d{1,2}\.\d{6}")
-_STAMP_RE = re.compile(r"\d{14}")
+_STAMP_RE = re.compile(r"[0-9]{14}")  # ASCII digits only, as strptime reads them
 _COUNT_RE = re.compile(r"[0-9A-Fa-f]{4}")
 _ODOMETER_RE = re.compile(r"\d{1,7}\.\d")
 _DECIMAL_RE = re.compile(r"-?\d{1,9}(\.\d{0,9})?")
@@ -89,10 +89,21 @@ _IGNITION_TYPES = {"IGN": True, "VGN": True, "IGF": False, "VGF": False}
 
 
 def _stamp(value: str) -> datetime | None:
+    """``yyyyMMddHHmmss`` as UTC, None if it is not one. Read by slicing, not ``strptime``
+    (which took 45 % of a report's decode): for 14 digits both accept exactly the same
+    strings, as strptime can only match all six fields two digits wide (four the year)."""
     if not _STAMP_RE.fullmatch(value):
         return None
     try:
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        return datetime(
+            int(value[:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[8:10]),
+            int(value[10:12]),
+            int(value[12:]),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from app.integrations.iot.codecs.gl200 import _COUNT_RE, _HEAD_RE, Gl200Codec, _float
+from app.integrations.iot.codecs.gl200 import _COUNT_RE, _HEAD_RE, Gl200Codec, _float, _stamp
 from app.integrations.iot.codecs.gl200_framing import Gl200Framer, is_binary
 from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import (
@@ -136,7 +136,7 @@ class OkaiCodec:
         if len(v) < _FIRST + 3:
             raise FrameError(f"okai GT{kind} has {len(v)} fields, too few for its layout")
         imei = check_imei(v[2], NAME)
-        sent = _time(v[-2])
+        sent = _stamp(v[-2])
         tail_ok = sent is not None and _COUNT_RE.fullmatch(v[-1]) is not None
         if strict and not tail_ok:
             raise FrameError(f"okai report tail is not '<yyyyMMddHHmmss>,<hex count>': {v[-2:]!r}")
@@ -190,25 +190,6 @@ class OkaiCodec:
             raise ValueError(f"okai does not support {action!r}; supported: {supported}")
         serial = f"{sequence & 0xFFFF:04X}"
         return f"AT+GTRTO={self._password},{sub},{argument},,,,,{serial}$".encode("ascii")
-
-
-def _time(value: str) -> datetime | None:
-    """``yyyyMMddHHmmss`` as UTC, None if it is not one: gl200's ``_stamp`` without
-    ``strptime``, which took 45 % of an OKAI decode (two stamps per report)."""
-    if len(value) != 14 or not value.isdigit():  # ASCII only: the frame decoded as ASCII
-        return None
-    try:
-        return datetime(
-            int(value[:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[8:10]),
-            int(value[10:12]),
-            int(value[12:]),
-            tzinfo=UTC,
-        )
-    except ValueError:
-        return None
 
 
 def _speed_limit(value: str) -> int:
@@ -304,7 +285,7 @@ def _position(
     hdop_value = _float(hdop)
     if hdop_value is not None:
         attributes["hdop"] = hdop_value
-    lon, lat, when = _float(lon_s), _float(lat_s), _time(when_s)
+    lon, lat, when = _float(lon_s), _float(lat_s), _stamp(when_s)
     if lon is None or lat is None or abs(lat) > 90 or abs(lon) > 180 or when is None:
         kind = RecordKind.ALARM if alarms else RecordKind.STATUS
         return DeviceRecord(
@@ -340,7 +321,7 @@ def _samples(
         values = v[_FIRST + n * len(fields) : _FIRST + (n + 1) * len(fields)]
         samples.append({f: _float(x) for f, x in zip(fields, values, strict=True)})
     header[key] = samples
-    generated = _time(v[-3])
+    generated = _stamp(v[-3])
     return (DeviceRecord(**base, kind=RecordKind.STATUS, fix_time=generated, attributes=header),)
 
 
