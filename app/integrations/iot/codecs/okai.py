@@ -23,7 +23,6 @@ are read from the end of the report and the block itself is kept raw in ``ecu_in
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from datetime import datetime
@@ -108,7 +107,7 @@ class OkaiCodec:
     def __init__(self, *, password: str = "", sack_all: bool = False) -> None:
         self._password = password
         self._sack_all = sack_all
-        self._queclink = Gl200Codec(password=password, sack_all=sack_all)
+        self._queclink = Gl200Codec(password=password, sack_all=sack_all, text_protocol=NAME)
 
     def __repr__(self) -> str:  # never show the device password
         return f"OkaiCodec(sack_all={self._sack_all})"
@@ -161,16 +160,14 @@ class OkaiCodec:
 
     def _as_queclink(self, frame: bytes, device_id: str | None, strict: bool) -> DecodeResult:
         """ACKs, the heartbeat and report types OKAI shares with Queclink: the gl200
-        decoder's reading, relabelled as okai (``layout`` says whose reading it is)."""
+        decoder's reading, its records labelled okai (``layout`` says whose reading it is)."""
         try:
             result = self._queclink.decode(frame, device_id=device_id, strict=strict)
         except FrameError as exc:
             raise FrameError(f"okai (Queclink layout): {exc}") from None
-        records = []
         for record in result.records:
             record.attributes["layout"] = "queclink"
-            records.append(dataclasses.replace(record, protocol=NAME))
-        return DecodeResult(tuple(records), result.ack)
+        return result
 
     def encode_command(self, device_id: str, action: str, *, sequence: int = 0) -> bytes:
         """``lock``, ``unlock``, ``locate`` and ``speed_limit:<km/h>`` as ``AT+GTRTO``.
