@@ -50,7 +50,7 @@ _HEAD_RE = re.compile(r"\+(RESP|BUFF|ACK):GT([A-Z0-9]{3})")
 _IMEI_RE = re.compile(r"\d{15}|[0-9A-F]{14}")
 _LON_RE = re.compile(r"-?\d{1,3}\.\d{6}")
 _LAT_RE = re.compile(r"-?\d{1,2}\.\d{6}")
-_STAMP_RE = re.compile(r"\d{14}")
+_STAMP_RE = re.compile(r"[0-9]{14}")  # ASCII digits only, as strptime reads them
 _COUNT_RE = re.compile(r"[0-9A-Fa-f]{4}")
 _ODOMETER_RE = re.compile(r"\d{1,7}\.\d")
 _DECIMAL_RE = re.compile(r"-?\d{1,9}(\.\d{0,9})?")
@@ -89,10 +89,21 @@ _IGNITION_TYPES = {"IGN": True, "VGN": True, "IGF": False, "VGF": False}
 
 
 def _stamp(value: str) -> datetime | None:
+    """``yyyyMMddHHmmss`` as UTC, None if it is not one. Read by slicing, not ``strptime``
+    (which took 45 % of a report's decode): for 14 digits both accept exactly the same
+    strings, as strptime can only match all six fields two digits wide (four the year)."""
     if not _STAMP_RE.fullmatch(value):
         return None
     try:
-        return datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+        return datetime(
+            int(value[:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[8:10]),
+            int(value[10:12]),
+            int(value[12:]),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
 
@@ -113,13 +124,19 @@ def _locations(v: list[str]) -> list[int]:
 
 class Gl200Codec:
     """Queclink codec. ``sack_all`` answers every report with ``+SACK:<count>$``, for
-    devices provisioned with SACK enabled; ``password`` goes into every AT command."""
+    devices provisioned with SACK enabled; ``password`` goes into every AT command.
+    ``text_protocol`` is the protocol its text reports' records carry: OKAI reads the
+    report types it shares with Queclink through this codec, and relabelling each record
+    afterwards (``dataclasses.replace``) cost a tenth of an OKAI decode."""
 
     name = NAME
 
-    def __init__(self, *, password: str = "", sack_all: bool = False) -> None:
+    def __init__(
+        self, *, password: str = "", sack_all: bool = False, text_protocol: str = NAME
+    ) -> None:
         self._password = password
         self._sack_all = sack_all
+        self._text_protocol = text_protocol
 
     def __repr__(self) -> str:  # never show the device password
         return f"Gl200Codec(sack_all={self._sack_all})"
@@ -161,7 +178,12 @@ class Gl200Codec:
             raise FrameError(
                 f"Queclink report tail is not '<yyyyMMddHHmmss>,<hex count>': {values[-2:]!r}"
             )
-        base = {"protocol": NAME, "device_id": imei, "raw": bytes(frame), "checksum_ok": tail_ok}
+        base = {
+            "protocol": self._text_protocol,
+            "device_id": imei,
+            "raw": bytes(frame),
+            "checksum_ok": tail_ok,
+        }
         source, kind = head.groups()
         if source == "ACK":
             return self._ack(kind, values, base, sent)

@@ -238,6 +238,13 @@ def eri(v: list[str], model: str) -> dict:
     if (_bit(mask, 3) or _bit(mask, 4) or (_bit(mask, 0) and model == "GV350M")) and i < len(v) - 2:
         count = int(v[i])
         i += 1
+        if not (_bit(mask, 3) or (_bit(mask, 0) and model == "GV350M")):
+            # Nothing is read per sensor, so skip them all at once: a mangled count (one
+            # fuzzed frame said 202,408,171) would otherwise spin here for minutes.
+            count, i = (
+                0,
+                i + max(count, 0) * (1 + (model == "GV350M") + _bit(mask, 4) + _bit(mask, 10)),
+            )
         for _ in range(count):
             i += 1 + (model == "GV350M")
             if _bit(mask, 0) and model == "GV350M":

@@ -39,6 +39,9 @@ _LENGTH_FIELD: dict[bytes | None, tuple[int, int]] = {
     b"+LGN": (6, 2),
 }
 _DEFAULT_LENGTH_FIELD = (9, 2)
+# A head this long is a strict prefix of no header, so it can never be "partial"
+_LONGEST_HEADER = max(len(h) for h in (*TEXT_HEADERS, *BINARY_HEADERS))
+_PLUS, _MINUS = ord("+"), ord("-")
 
 
 def is_binary(frame: bytes) -> bool:
@@ -57,7 +60,9 @@ def _classify(buf: bytearray) -> str:
         return "partial" if len(head) < 2 else "binary" if head[1] == 0 else "garbage"
     if (len(head) >= 2 and head[1] == 0) or head[:2] == PRO_HEARTBEAT:
         return "binary"
-    if any(h.startswith(head) and len(head) < len(h) for h in (*TEXT_HEADERS, *BINARY_HEADERS)):
+    if len(head) < _LONGEST_HEADER and any(
+        h.startswith(head) and len(head) < len(h) for h in (*TEXT_HEADERS, *BINARY_HEADERS)
+    ):
         return "partial"
     if head[:4] == b"+ACK":
         return "binary" if head[4] != ord(":") else "text"
@@ -85,12 +90,13 @@ class Gl200Framer(StreamFramer):
     """
 
     def _cut(self) -> bytes | None:
-        found = (self._buf.find(b"+"), self._buf.find(b"-"))
-        start = min((i for i in found if i >= 0), default=-1)
-        if start < 0:
-            self._buf.clear()
-            return None
-        del self._buf[:start]
+        if not self._buf or self._buf[0] not in (_PLUS, _MINUS):  # else a frame starts here
+            found = (self._buf.find(b"+"), self._buf.find(b"-"))
+            start = min((i for i in found if i >= 0), default=-1)
+            if start < 0:
+                self._buf.clear()
+                return None
+            del self._buf[:start]
         kind = _classify(self._buf)
         if kind == "garbage":
             del self._buf[:1]
@@ -116,16 +122,18 @@ class Gl200Framer(StreamFramer):
 
     def _text(self) -> bytes | None:
         """The next ASCII frame, ``b""`` after a resync, None if more is needed."""
-        end = -1
-        for terminator in (b"$", b"\x00"):
-            found = self._buf.find(terminator, 1)
-            if found >= 0 and (end < 0 or found < end):
-                end = found
-        limit = end if end >= 0 else len(self._buf)
-        restart = min(
-            (i for i in (self._buf.find(h, 1, limit) for h in TEXT_HEADERS) if i >= 0),
-            default=-1,
-        )
+        buf = self._buf
+        end = buf.find(b"$", 1)
+        nul = buf.find(b"\x00", 1, end if end >= 0 else len(buf))  # NUL-ended old firmware
+        if nul >= 0:
+            end = nul
+        limit = end if end >= 0 else len(buf)
+        restart = -1
+        if buf.find(b"+", 1, limit) >= 0:  # every header starts with '+'; most reports have none
+            restart = min(
+                (i for i in (buf.find(h, 1, limit) for h in TEXT_HEADERS) if i >= 0),
+                default=-1,
+            )
         if restart > 0:
             del self._buf[:restart]
             return b""

@@ -73,17 +73,18 @@ def _bcd_time(data: bytes) -> datetime:
     if not digits.isdigit():
         raise FrameError(f"JT/T 808 time is not BCD: {digits}")
     try:
-        local = datetime(
+        beijing = datetime(
             2000 + int(digits[0:2]),
             int(digits[2:4]),
             int(digits[4:6]),
             int(digits[6:8]),
             int(digits[8:10]),
             int(digits[10:12]),
+            tzinfo=UTC,
         )
     except ValueError as error:
         raise FrameError(f"JT/T 808 time {digits} is not a date: {error}") from None
-    return (local - _BEIJING).replace(tzinfo=UTC)
+    return beijing - _BEIJING  # the wall clock read as UTC, moved back to real UTC
 
 
 def parse_location(body: bytes) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def parse_location(body: bytes) -> dict[str, Any]:
         "lock_state": LockState.LOCKED if blocked else LockState.UNLOCKED,
         "charging": charge,
     }
-    alarms = [name for bit, name in ALARM_BITS if alarm_flags >> bit & 1]
+    alarms = [name for bit, name in ALARM_BITS if alarm_flags >> bit & 1] if alarm_flags else []
     items = body[_BASIC:]
     if len(items) == 20:  # Traccar: a vendor's fixed 20-byte tail instead of items
         attributes["odometer"] = int.from_bytes(items[4:8], "big") * 1000

@@ -23,13 +23,12 @@ are read from the end of the report and the block itself is kept raw in ``ecu_in
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from app.integrations.iot.codecs.gl200 import _COUNT_RE, _HEAD_RE, Gl200Codec, _float
+from app.integrations.iot.codecs.gl200 import _COUNT_RE, _HEAD_RE, Gl200Codec, _float, _stamp
 from app.integrations.iot.codecs.gl200_framing import Gl200Framer, is_binary
 from app.integrations.iot.device_ids import check_imei
 from app.integrations.iot.records import (
@@ -108,7 +107,7 @@ class OkaiCodec:
     def __init__(self, *, password: str = "", sack_all: bool = False) -> None:
         self._password = password
         self._sack_all = sack_all
-        self._queclink = Gl200Codec(password=password, sack_all=sack_all)
+        self._queclink = Gl200Codec(password=password, sack_all=sack_all, text_protocol=NAME)
 
     def __repr__(self) -> str:  # never show the device password
         return f"OkaiCodec(sack_all={self._sack_all})"
@@ -136,7 +135,7 @@ class OkaiCodec:
         if len(v) < _FIRST + 3:
             raise FrameError(f"okai GT{kind} has {len(v)} fields, too few for its layout")
         imei = check_imei(v[2], NAME)
-        sent = _time(v[-2])
+        sent = _stamp(v[-2])
         tail_ok = sent is not None and _COUNT_RE.fullmatch(v[-1]) is not None
         if strict and not tail_ok:
             raise FrameError(f"okai report tail is not '<yyyyMMddHHmmss>,<hex count>': {v[-2:]!r}")
@@ -161,16 +160,14 @@ class OkaiCodec:
 
     def _as_queclink(self, frame: bytes, device_id: str | None, strict: bool) -> DecodeResult:
         """ACKs, the heartbeat and report types OKAI shares with Queclink: the gl200
-        decoder's reading, relabelled as okai (``layout`` says whose reading it is)."""
+        decoder's reading, its records labelled okai (``layout`` says whose reading it is)."""
         try:
             result = self._queclink.decode(frame, device_id=device_id, strict=strict)
         except FrameError as exc:
             raise FrameError(f"okai (Queclink layout): {exc}") from None
-        records = []
         for record in result.records:
             record.attributes["layout"] = "queclink"
-            records.append(dataclasses.replace(record, protocol=NAME))
-        return DecodeResult(tuple(records), result.ack)
+        return result
 
     def encode_command(self, device_id: str, action: str, *, sequence: int = 0) -> bytes:
         """``lock``, ``unlock``, ``locate`` and ``speed_limit:<km/h>`` as ``AT+GTRTO``.
@@ -190,25 +187,6 @@ class OkaiCodec:
             raise ValueError(f"okai does not support {action!r}; supported: {supported}")
         serial = f"{sequence & 0xFFFF:04X}"
         return f"AT+GTRTO={self._password},{sub},{argument},,,,,{serial}$".encode("ascii")
-
-
-def _time(value: str) -> datetime | None:
-    """``yyyyMMddHHmmss`` as UTC, None if it is not one: gl200's ``_stamp`` without
-    ``strptime``, which took 45 % of an OKAI decode (two stamps per report)."""
-    if len(value) != 14 or not value.isdigit():  # ASCII only: the frame decoded as ASCII
-        return None
-    try:
-        return datetime(
-            int(value[:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[8:10]),
-            int(value[10:12]),
-            int(value[12:]),
-            tzinfo=UTC,
-        )
-    except ValueError:
-        return None
 
 
 def _speed_limit(value: str) -> int:
@@ -304,7 +282,7 @@ def _position(
     hdop_value = _float(hdop)
     if hdop_value is not None:
         attributes["hdop"] = hdop_value
-    lon, lat, when = _float(lon_s), _float(lat_s), _time(when_s)
+    lon, lat, when = _float(lon_s), _float(lat_s), _stamp(when_s)
     if lon is None or lat is None or abs(lat) > 90 or abs(lon) > 180 or when is None:
         kind = RecordKind.ALARM if alarms else RecordKind.STATUS
         return DeviceRecord(
@@ -340,7 +318,7 @@ def _samples(
         values = v[_FIRST + n * len(fields) : _FIRST + (n + 1) * len(fields)]
         samples.append({f: _float(x) for f, x in zip(fields, values, strict=True)})
     header[key] = samples
-    generated = _time(v[-3])
+    generated = _stamp(v[-3])
     return (DeviceRecord(**base, kind=RecordKind.STATUS, fix_time=generated, attributes=header),)
 
 

@@ -297,3 +297,15 @@ def test_builder_buffered_and_heartbeat_get_their_acks() -> None:
 def test_parse_command_rejects_non_commands() -> None:
     with pytest.raises(FrameError):
         parse_command(b"+RESP:GTFRI,1$")
+
+
+@pytest.mark.timeout(10)
+def test_a_mangled_eri_sensor_count_does_not_spin_the_decoder() -> None:
+    """A fuzzed GTERI (a NUL for one field, a broken send time) put 202,408,171 in the
+    fuel-sensor count with mask bit 4 only, so nothing is read per sensor: the walk
+    looped that many times (minutes); the frame now decodes at once, position intact."""
+    report = b"+BUFF:GTERI,358803,862364030181926,gv200,00000011,,51,1,\x00,21.0,98,30.2,"
+    report += b"38.249517,24.008269,20240817131401,0420,0004,75A0,412C,00,84795.4,,,,,01,00,0,,"
+    report += b"202408171,1358,F127$"
+    [record] = CODEC.decode(report, strict=False).records
+    assert (record.kind, record.latitude, record.longitude) == ("position", 24.008269, 38.249517)
