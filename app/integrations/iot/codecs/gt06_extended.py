@@ -161,6 +161,19 @@ def _read_modular(r: Reader, parsed: Parsed) -> None:
             parsed.fields["odometer_km"] = int.from_bytes(value.take(4), "little") / 1000
         elif module == 0x33:
             _modular_fix(value, parsed)
+        elif module == 0x7F:
+            _read_ble_tag(value, parsed)
+
+
+def _read_ble_tag(r: Reader, parsed: Parsed) -> None:
+    """Module 0x7F: one BLE sensor tag (id, battery mV and %, temperature x10, humidity,
+    status), under Traccar's ``tag1…`` names."""
+    parsed.attributes["tag1Id"] = r.take(6).hex()
+    parsed.attributes["tag1Battery"] = r.uint(2) / 1000
+    parsed.attributes["tag1BatteryLevel"] = r.uint(1)
+    parsed.attributes["tag1Temp"] = r.sint(2) / 10
+    parsed.attributes["tag1Humidity"] = r.sint(2)
+    parsed.attributes["tag1Status"] = r.uint(1)
 
 
 def _modular_fix(r: Reader, parsed: Parsed) -> None:

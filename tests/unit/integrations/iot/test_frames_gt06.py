@@ -16,6 +16,7 @@ from app.integrations.iot.codecs.gt06_build import (
     build_location,
     build_login,
 )
+from app.integrations.iot.codecs.gt06_messages import UNMATCHED
 from app.integrations.iot.records import FrameError, LockState, RecordKind
 from tests.unit.integrations.iot.binary_corpus import (
     agreement,
@@ -30,14 +31,11 @@ LINES = decoder_lines("gt06")
 IMEI = "864717003283581"
 WHEN = datetime(2026, 5, 4, 10, 11, 12, tzinfo=UTC)
 # Expectations we knowingly do not reproduce, by fidelity_id (frames added from Traccar's
-# older stored test carry its commit prefix). Layouts newer than the Traccar decoder we
-# could read (2024) are not guessed from a single asserted value.
+# older stored test carry its commit prefix); the codec names each in UNMATCHED.
 GAPS = {
-    "testDecode-3": "0xF1 (2025 firmware): no reference layout for its power item",
-    "testDecode-5": "0x61 RFID position (2025 firmware): no reference layout",
-    "testDecode-6": "0x70 module 0x7F (BLE tag temperature): no reference layout",
-    "testDecode-10": "0xA3 step counter: no reference layout (Traccar 2024 reads 0xA3 as GPS)",
-    "testDecode-21": "Traccar reads this 0x32 altitude from the CRC bytes",
+    "testDecode-3": UNMATCHED["0xF1"],
+    "testDecode-10": UNMATCHED["0xA3 steps"],
+    "testDecode-21": UNMATCHED["0x32 SL4X altitude"],
 }
 
 
@@ -79,6 +77,33 @@ def test_rfid_serial_does_not_collide_with_the_packet_serial() -> None:
     (record,) = replay_session(CODEC, LINES, line).records
     assert record.attributes["serial"] == "RFID:008FB2BEBA39"
     assert record.attributes["index"] == int(line["frame"][-12:-8], 16)
+
+
+def test_ibutton_position_carries_the_decimal_driver_id() -> None:
+    """0x61: IMEI, GPS, a cell with a 4-byte id, then the 6-byte iButton id (Traccar 2026)."""
+    (line,) = [x for x in LINES if x["frame"][6:8] == "61"]
+    (record,) = replay_session(CODEC, LINES, line).records
+    assert record.kind is RecordKind.POSITION and record.valid_fix
+    assert (record.latitude, record.longitude) == pytest.approx((-25.082746, -50.168727))
+    assert record.fix_time == datetime(2025, 10, 30, 13, 56, 6, tzinfo=UTC)
+    assert record.attributes["driverUniqueId"] == str(0x0139_5581)
+
+
+def test_modular_ble_tag_module_is_read_under_traccar_names() -> None:
+    (line,) = [x for x in LINES if "007f000e" in x["frame"]]
+    (record,) = replay_session(CODEC, LINES, line).records
+    assert {k: v for k, v in record.attributes.items() if k.startswith("tag1")} == {
+        "tag1Id": "c4a82841074a",
+        "tag1Battery": 32.767,
+        "tag1BatteryLevel": 100,
+        "tag1Temp": 29.0,
+        "tag1Humidity": 476,
+        "tag1Status": 7,
+    }
+
+
+def test_every_unmatched_reason_is_a_gap() -> None:
+    assert set(GAPS.values()) == set(UNMATCHED.values())
 
 
 def test_door_is_read_after_the_device_time() -> None:
