@@ -41,6 +41,7 @@ NAME = "gl200"
 _BUFFERED = frozenset({b"+BSP", b"+BVT", b"+BNF"})
 _LOCATION_HEADERS = frozenset({b"+RSP", b"+BSP", b"+EVT", b"+BVT"})
 _COMPRESSED = 100  # +RSP type 100: a bit-packed one-point-per-second track
+_LOCATION_BY_CALL = 3  # +RSP type 3 (GTLCB): the caller's number comes before the points
 # Report-mask bits (AT+GTHRM) and the size of the field each one adds.
 _BIT_IMEI_AS_NAME, _BIT_LENGTH = 6, 7
 _HEAD_FIELDS = ((8, 1), (9, 2), (10, 2))  # device type, protocol version, firmware
@@ -234,6 +235,8 @@ def _location(frame: bytes, device_id: str | None, strict: bool, sack_all: bool)
         points = _compressed(r, mask)
     elif header in (b"+RSP", b"+BSP"):
         r.take(1)  # report id / type, as in ASCII ``10``
+        if msg_type == _LOCATION_BY_CALL:
+            _skip_caller_number(r)
         points = [_block(r, mask) for _ in range(r.uint(1))]
     else:
         points = [_event_block(r, mask, msg_type)]
@@ -258,6 +261,17 @@ def _location(frame: bytes, device_id: str | None, strict: bool, sack_all: bool)
         for n, point in enumerate(points)
     )
     return DecodeResult(records, ack)
+
+
+def _skip_caller_number(r: Reader) -> None:
+    """GTLCB's phone number, read as Traccar reads it: a byte it calls the number's length
+    (the corpus frame's does not count the digits), then BCD digits up to the byte that
+    holds the 0xF filler nibble. The number is not stored."""
+    r.take(1)
+    while True:
+        digits = r.uint(1)
+        if digits & 0x0F == 0x0F or digits & 0xF0 == 0xF0:
+            return
 
 
 def _event_block(r: Reader, mask: int, msg_type: int) -> dict:

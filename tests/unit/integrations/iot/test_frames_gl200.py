@@ -34,11 +34,7 @@ FIELDS = {
 }
 JAVA_KEYS = {"Position.PREFIX_IN + 1": "in1", "Position.PREFIX_TEMP + 1": "temp1"}
 # Corpus frames we deliberately decode differently from Traccar's test, and why.
-GAPS = {
-    "2B5253500300FC1FFF0064": "+RSP type 3 whose device-name field (mask bit 6) is longer "
-    "than the 8 bytes the published HEX layout gives; refused with a FrameError where "
-    "Traccar only asserts a non-null result",
-}
+GAPS: dict[str, str] = {}
 
 
 def gap(frame) -> str | None:

@@ -64,8 +64,9 @@ def test_binary_corpus_frame_decodes_as_traccar_expects(frame) -> None:
         assert not any(r.kind is RecordKind.POSITION for r in records)
         return
     assert records and all(r.checksum_ok and r.raw == frame.data for r in records)
-    # +INF with mask bit 6 names the device ("gb100") instead of its IMEI
-    assert {r.device_id for r in records} <= {"865084030003675", "865134050947226", "gb100"}
+    # with mask bit 6 +INF and +RSP name the device (first 8 bytes) instead of its IMEI
+    names = {"865084030003675", "865134050947226", "gb100", "gb100-Do"}
+    assert {r.device_id for r in records} <= names
     assert_meets_expectations(frame, records)
 
 
@@ -116,6 +117,23 @@ def test_info_frame_gives_identity_and_firmware() -> None:
     assert record.kind is RecordKind.STATUS and record.firmware == "2.09"
     assert record.device_id == "gb100"  # mask bit 6: a device name instead of the IMEI
     assert CODEC.decode(INFO, device_id="865084030003675").records[0].device_id.isdigit()
+
+
+def test_location_by_call_skips_the_caller_number() -> None:
+    """+RSP type 3 (GTLCB): the number before the point is read up to its 0xF filler nibble,
+    as Traccar does, and the point and mileage tail then line up with the mask."""
+    (frame,) = [f for f in BINARY if f.data[4] == 3]
+    (record,) = CODEC.decode(frame.data).records
+    assert record.device_id == "gb100-Do" and record.attributes["device_name"] == "gb100-Do"
+    assert record.kind is RecordKind.POSITION and record.valid_fix
+    assert (record.latitude, record.longitude) == (31.164093, 121.392449)
+    assert record.fix_time == datetime(2017, 6, 19, 11, 43, 15, tzinfo=UTC)
+    assert (record.course_deg, record.altitude_m, record.battery_pct) == (272, 69, 100)
+    assert (record.odometer_km, record.attributes["trip_km"]) == (1.6, 0.3)
+    no_filler = bytearray(frame.data)
+    no_filler[36] = 0x00  # the 0x5F that ends the number
+    with pytest.raises(FrameError):
+        CODEC.decode(reseal(bytes(no_filler)))
 
 
 def test_buffered_reports_are_acknowledged_live_ones_only_in_sack_mode() -> None:
