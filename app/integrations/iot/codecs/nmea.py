@@ -11,8 +11,7 @@ one; lenient mode decodes it and marks ``checksum_ok=False``. A sentence without
 is accepted, as Traccar accepts it (many trackers never send one), and so are vendor
 fields after the checksum (``…,D*71,11,<imei>,…``). Speeds in RMC are knots and are
 converted to km/h. Attributes keep Traccar's names (``battery`` in volts). NMEA has no
-commands. Not reproduced: Traccar's Maxon behaviour of returning a position received
-before the ``$GPFID`` identity when that identity arrives (a codec here is stateless).
+commands. What Traccar does that we deliberately do not is named in ``NOT_REPRODUCED``.
 
 """
 
@@ -20,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +37,13 @@ _DECIMAL_RE = re.compile(r"-?\d{1,9}(\.\d{0,9})?")
 _CHECKSUM_RE = re.compile(r"([^*]*)\* ?([0-9A-Fa-f]{2})(,.*)?")
 _BARE_ID_RE = re.compile(r"[0-9A-F]{6,20}")
 _ID_SENTENCES = {"PGID": 1, "DEVID": 1, "PCPTI": 1, "GPFID": 1, "PSIWMDID": 1}
+# Traccar behaviour we deliberately do not reproduce, and why.
+NOT_REPRODUCED: Mapping[str, str] = {
+    "id with a space": "an identity such as $PCPTI,CradlePoint Test is refused by the"
+    " console's device-id rule (printable, no space or comma); Traccar takes it",
+    "fix before $GPFID": "Traccar returns a fix received before the Maxon $GPFID identity"
+    " once that identity arrives; a codec here is stateless, so the fix is held back",
+}
 _PUBX_FIXES = frozenset({"G2", "G3", "D2", "D3"})  # 2D/3D, standalone or differential
 _QZE_RE = re.compile(
     r"QZE,(\d{15}),(\d+),(\d{2})(\d{2})(\d{4}),(\d{2})(\d{2})(\d{2}),(-?\d+\.\d+),(-?\d+\.\d+),"
@@ -151,7 +157,7 @@ class NmeaCodec:
         if name in _ID_SENTENCES:
             if len(fields) < 2 or not fields[1]:
                 raise FrameError(f"{name} without a device id")
-            identity = check_device_id(fields[1], NAME)
+            identity = check_device_id(fields[1], NAME)  # NOT_REPRODUCED["id with a space"]
             record = DeviceRecord(
                 **base, kind=RecordKind.LOGIN, device_id=identity, checksum_ok=checksum_ok
             )
@@ -159,7 +165,7 @@ class NmeaCodec:
         decoded = self._sentence(name, fields)
         if decoded is None:
             return DecodeResult(())
-        if device_id is None:
+        if device_id is None:  # NOT_REPRODUCED["fix before $GPFID"]
             logger.debug("nmea: %s held back, no device identity on this connection", name)
             return DecodeResult(())
         return DecodeResult(

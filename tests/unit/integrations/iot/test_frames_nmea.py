@@ -8,6 +8,7 @@ import pytest
 
 from app.integrations.iot.codecs import get_codec
 from app.integrations.iot.codecs.nmea import (
+    NOT_REPRODUCED,
     NmeaCodec,
     build_identity,
     build_rmc,
@@ -24,11 +25,9 @@ SESSIONS = sessions(FRAMES)
 
 
 # Traccar expectations we knowingly do not reproduce, by (commit, test method, seq).
-_MAXON = "Traccar returns the fix held back before $GPFID; our codec is stateless"
-_SPACED_ID = "an id with a space is refused by the console's device-id rule; Traccar takes it"
 GAPS = {
-    ("014cf82", "testMaxonDecode", 2): _MAXON,
-    ("014cf82", "testDecode", 17): _SPACED_ID,
+    ("014cf82", "testMaxonDecode", 2): NOT_REPRODUCED["fix before $GPFID"],
+    ("014cf82", "testDecode", 17): NOT_REPRODUCED["id with a space"],
 }
 
 
@@ -81,6 +80,10 @@ def test_agreement_with_traccar_is_all_but_the_gaps() -> None:
             if records is None or expect_mismatches(records, frame.extra):
                 disagreeing.add(_key(frame))
     assert disagreeing == set(GAPS)
+
+
+def test_every_reason_the_codec_names_is_a_gap() -> None:
+    assert set(GAPS.values()) == set(NOT_REPRODUCED.values())
 
 
 def test_sentence_without_checksum_and_slashed_id_prefix_are_accepted() -> None:
