@@ -313,10 +313,9 @@ class ConnectRequest(Base):
     action: Mapped[str] = mapped_column(String(16))  # "connect" or "disconnect"
     api_version: Mapped[str] = mapped_column(String(8), default="2.0")
     smartcar_user_id: Mapped[str | None] = mapped_column(OutsideString(64))
-    #: v2.0's authorization code; the collector clears it once used (it is single-use).
-    code: Mapped[str | None] = mapped_column(OutsideText())
-    #: Link to the car Smartcar returned even if its VIN differs from the record's.
-    accept_vin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: v2.0's authorization code: single-use, cleared once the request ends, and readable
+    #: only by the collector (deferred: a console's reads of its request never name it).
+    code: Mapped[str | None] = mapped_column(OutsideText(), deferred=True)
     #: Disconnect: the connection to end; connect: the connection made (once linked).
     connection_id: Mapped[int | None] = mapped_column(Integer)
     requester: Mapped[str | None] = mapped_column(String(64))

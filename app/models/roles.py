@@ -40,7 +40,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.models.errors import DatabaseError
-from app.models.orm import Base, SmartcarConnection
+from app.models.orm import Base, ConnectRequest, SmartcarConnection
 
 VIEWER = "fleet_viewer"
 DISPATCHER = "fleet_dispatcher"
@@ -60,9 +60,11 @@ PEOPLE_ROLES: dict[str, str] = {
 
 INIT_COMMAND = "python main.py roles init --db URL"
 
-#: Columns no person's role may read: only the collector decrypts and uses them.
+#: Columns no person's role may read: only the collector decrypts and uses them (a v2.0
+#: authorization code is worthless without the client secret, but it is a grant in flight).
 SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
     SmartcarConnection.__tablename__: ("access_token_enc", "refresh_token_enc"),
+    ConnectRequest.__tablename__: ("code",),
 }
 
 

@@ -42,7 +42,6 @@ def upgrade() -> None:
         sa.Column("api_version", sa.String(length=8), nullable=False),
         sa.Column("smartcar_user_id", sa.String(length=64), nullable=True),
         sa.Column("code", sa.Text(), nullable=True),
-        sa.Column("accept_vin", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("connection_id", sa.Integer(), nullable=True),
         sa.Column("requester", sa.String(length=64), nullable=True),
         sa.Column("state", sa.String(length=16), nullable=False),
