@@ -85,6 +85,10 @@ async def test_connect_car_on_a_shared_console_is_linked_by_the_collector(qtbot,
         await until(lambda: panel.status.text() == "● Active", 20, "Active status")
         assert dialog.outcome.startswith("Connected") and spec.vin in dialog.outcome
         assert not panel.refresh_button.isEnabled()  # the collector's job here
+        window.connections.action.trigger()
+        view = window.connections.view
+        await until(lambda: view is not None and view.table.rowCount() == 1, what="the view")
+        assert not view.refresh_all.isEnabled() and "collector" in view.refresh_all.toolTip()
     finally:
         window.close()
         running.cancel()
