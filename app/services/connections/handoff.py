@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
@@ -222,7 +223,14 @@ class HandoffClient:
         return await self._ask(vehicle_id, DISCONNECT, queue)
 
     async def _ask(self, vehicle_id: int, action: str, queue: Callable[[], int]) -> Outcome:
-        request_id = await self._db.run(queue)
+        try:
+            request_id = await self._db.run(queue)
+        except DBAPIError as exc:  # a viewer, or a login revoked mid-shift: nothing written
+            why = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+            logger.info(
+                "vehicle %d %s: the database refused the request: %s", vehicle_id, action, why
+            )
+            return Outcome(FAILED, f"The database refused the request ({why}).")
         logger.info("vehicle %d %s: request #%d queued", vehicle_id, action, request_id)
         try:
             outcome = await asyncio.wait_for(self._outcome(request_id), self._timeout_s)

@@ -247,6 +247,17 @@ async def test_the_collector_refuses_a_request_whose_requester_lost_the_right(fl
 
 
 @pytest.mark.asyncio
+async def test_a_viewers_console_is_told_the_database_refused_and_nothing_is_queued(fleet):
+    viewer = fleet.person("viewer")
+    with Database(fleet.url_of(viewer)) as console_db:
+        outcome = await HandoffClient(console_db, timeout_s=5).connect(1, "3", "user-1")
+    assert outcome.state == FAILED
+    assert outcome.error.startswith("The database refused the request (permission denied")
+    with Database(fleet.url) as db, db.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM connect_request")).scalar() == 0
+
+
+@pytest.mark.asyncio
 async def test_an_unanswered_request_times_out_and_a_later_collector_never_does_it(fleet):
     dispatcher = fleet.person("dispatcher")
     with Database(fleet.url_of(dispatcher)) as console_db:
