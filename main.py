@@ -236,6 +236,7 @@ async def _run_window(
         opened.settings,
         demo=opened.mode is Mode.DEMO,
         offline=opened.mode is Mode.REVIEW,
+        shared_console=opened.mode is Mode.SHARED,  # no client secret on a workstation
     )
     context = assemble(opened, backends, role=Role.CONSOLE)
     quit_requested = asyncio.Event()

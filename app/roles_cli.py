@@ -85,6 +85,7 @@ def init(database: Database, admin: str | None, collector: str | None, read: Pas
     with database.engine.begin() as connection:
         created = roles.create_roles(connection)
         roles.install_command_guard(connection)
+        roles.install_connect_request_guard(connection)
         roles.install_people_functions(connection)
         roles.apply_grants(connection)
         lines.append(f"roles created: {', '.join(created)}" if created else "roles: all present")

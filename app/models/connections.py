@@ -2,8 +2,11 @@
 
 Rows leave as frozen :class:`ConnectionRecord` values without the token ciphertext; tokens are
 read and written only through the dedicated methods, so nothing that lists or shows
-connections ever carries them. A disconnected row stays (history) and a reconnect after it
-writes a new row; the fleet list shows only the latest non-disconnected one.
+connections ever carries them. The token columns are deferred in the mapping and
+``has_tokens`` says whether a pair is stored: a person's console, whose database role may
+not read those columns, lists and shows connections with queries that never name them.
+A disconnected row stays (history) and a reconnect after it writes a new row; the fleet
+list shows only the latest non-disconnected one.
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def _record(c: SmartcarConnection, v: Vehicle) -> ConnectionRecord:
         last_command_at=c.last_command_at,
         last_error=c.last_error,
         last_error_at=c.last_error_at if c.last_error else None,
-        can_call=c.refresh_token_enc is not None
+        can_call=c.has_tokens
         or (c.api_version == "3" and c.status != ConnectionStatus.DISCONNECTED.value),
         requests_this_month=(
             c.requests_this_month if c.budget_month == datetime.now(UTC).strftime("%Y-%m") else 0
@@ -175,20 +178,29 @@ class ConnectionRepository:
                 .join(Vehicle, Vehicle.id == SmartcarConnection.vehicle_id)
                 .where(
                     SmartcarConnection.status.in_(statuses),
-                    SmartcarConnection.refresh_token_enc.is_not(None),
+                    SmartcarConnection.has_tokens.is_(True),
                 )
             ).all()
             return [_record(c, v) for c, v in rows]
 
     def tokens(self, connection_id: int) -> EncryptedTokens | None:
+        """The stored pair (the collector's role only: people may not read these columns)."""
+        c = SmartcarConnection
         with self._db.session() as s:
-            c = s.get(SmartcarConnection, connection_id)
-            if c is None or c.access_token_enc is None or c.refresh_token_enc is None:
+            row = s.execute(
+                select(
+                    c.access_token_enc,
+                    c.refresh_token_enc,
+                    c.access_expires_at,
+                    c.refresh_expires_at,
+                ).where(c.id == connection_id)
+            ).first()
+            if row is None:
                 return None
-            assert c.access_expires_at is not None and c.refresh_expires_at is not None
-            return EncryptedTokens(
-                c.access_token_enc, c.refresh_token_enc, c.access_expires_at, c.refresh_expires_at
-            )
+            access, refresh, access_expires, refresh_expires = row
+            if access is None or refresh is None or access_expires is None or not refresh_expires:
+                return None
+            return EncryptedTokens(access, refresh, access_expires, refresh_expires)
 
     def sibling_tokens(self, connection_id: int) -> dict[int, bytes]:
         """Encrypted refresh tokens of the other live connections of the same Smartcar user.
@@ -269,8 +281,7 @@ class ConnectionRepository:
             row.last_sync_at = now
             if tokens is None:
                 row.api_version = "3"
-                row.access_token_enc = row.refresh_token_enc = None
-                row.access_expires_at = row.refresh_expires_at = None
+                _clear_tokens(row)
             else:
                 row.api_version = "2.0"
                 _put_tokens(row, tokens)
@@ -317,8 +328,7 @@ class ConnectionRepository:
             row.api_version = "3"
             row.smartcar_user_id = user_id
             row.granted_scopes = list(scopes)
-            row.access_token_enc = row.refresh_token_enc = None
-            row.access_expires_at = row.refresh_expires_at = None
+            _clear_tokens(row)
 
     def live_v3(self) -> list[ConnectionRecord]:
         """Every V3 connection that is not disconnected (webhook routing, subscriptions)."""
@@ -354,10 +364,16 @@ def _put_tokens(row: SmartcarConnection, tokens: EncryptedTokens) -> None:
     row.access_token_enc, row.refresh_token_enc = tokens.access, tokens.refresh
     row.access_expires_at = tokens.access_expires_at
     row.refresh_expires_at = tokens.refresh_expires_at
+    row.has_tokens = True
+
+
+def _clear_tokens(row: SmartcarConnection) -> None:
+    row.access_token_enc = row.refresh_token_enc = None
+    row.access_expires_at = row.refresh_expires_at = None
+    row.has_tokens = False
 
 
 def _wipe(row: SmartcarConnection, reason: str) -> None:
     row.status = ConnectionStatus.DISCONNECTED.value
     row.status_reason = reason
-    row.access_token_enc = row.refresh_token_enc = None
-    row.access_expires_at = row.refresh_expires_at = None
+    _clear_tokens(row)

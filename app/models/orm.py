@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -173,8 +174,10 @@ class SmartcarConnection(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     status_reason: Mapped[str] = mapped_column(OutsideText(), default="")
     granted_scopes: Mapped[list] = mapped_column(JSON, default=list)
-    access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
-    refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Deferred: people's roles may not read these two (app/models/roles.py), so loading a
+    # connection never names them; only the collector's token paths select them.
+    access_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     access_expires_at: Mapped[datetime | None]
     refresh_expires_at: Mapped[datetime | None]
     connected_at: Mapped[datetime | None]
@@ -190,6 +193,9 @@ class SmartcarConnection(Base):
     webhook_state: Mapped[str] = mapped_column(String(16), default="", server_default="")
     webhook_error: Mapped[str] = mapped_column(OutsideText(), default="", server_default="")
     last_delivery_at: Mapped[datetime | None]
+    # Revision 0009 (issue #18): whether a token pair is stored, kept by every write of
+    # the pair, so a console can tell a usable v2.0 connection without reading a secret.
+    has_tokens: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class WebhookEvent(Base):
@@ -288,6 +294,35 @@ class Command(Base):
     # Revision 0008 (issue #18): the database login that wrote the row. On PostgreSQL a
     # trigger sets it from session_user, whatever the client sends; SQLite leaves it NULL.
     requester: Mapped[str | None] = mapped_column(String(64))
+
+
+class ConnectRequest(Base):
+    """A shared-mode console's Connect or Disconnect, carried out by the collector.
+
+    Revision 0009 (issue #18): a console on a shared database holds no Smartcar secret, so
+    it hands what Connect's redirect gave it (V3: the user id; v2.0: the one-time
+    authorization code) to the collector, which links the car and sets ``state`` to
+    ``linked`` / ``disconnected`` or ``failed`` with ``error``. On PostgreSQL a trigger
+    writes ``requester`` from ``session_user`` and the initial state (app/models/roles.py).
+    """
+
+    __tablename__ = "connect_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # "connect" or "disconnect"
+    api_version: Mapped[str] = mapped_column(String(8), default="2.0")
+    smartcar_user_id: Mapped[str | None] = mapped_column(OutsideString(64))
+    #: v2.0's authorization code: single-use, cleared once the request ends, and readable
+    #: only by the collector (deferred: a console's reads of its request never name it).
+    code: Mapped[str | None] = mapped_column(OutsideText(), deferred=True)
+    #: Disconnect: the connection to end; connect: the connection made (once linked).
+    connection_id: Mapped[int | None] = mapped_column(Integer)
+    requester: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    error: Mapped[str] = mapped_column(OutsideText(), default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
 
 
 #: "The rental is open" in SQL: not in a terminal state. ``ended_at`` cannot serve, because

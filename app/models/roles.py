@@ -40,7 +40,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from app.models.errors import DatabaseError, SignInRefused
-from app.models.orm import Base, SmartcarConnection
+from app.models.orm import Base, ConnectRequest, SmartcarConnection
 
 VIEWER = "fleet_viewer"
 DISPATCHER = "fleet_dispatcher"
@@ -60,9 +60,11 @@ PEOPLE_ROLES: dict[str, str] = {
 
 INIT_COMMAND = "python main.py roles init --db URL"
 
-#: Columns no person's role may read: only the collector decrypts and uses them.
+#: Columns no person's role may read: only the collector decrypts and uses them (a v2.0
+#: authorization code is worthless without the client secret, but it is a grant in flight).
 SECRET_COLUMNS: dict[str, tuple[str, ...]] = {
     SmartcarConnection.__tablename__: ("access_token_enc", "refresh_token_enc"),
+    ConnectRequest.__tablename__: ("code",),
 }
 
 
@@ -114,6 +116,7 @@ ALLOWED: tuple[Allowed, ...] = (
 _TABLE_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
     DISPATCHER: (
         ("INSERT, UPDATE (state, error, updated_at)", "command"),
+        ("INSERT, UPDATE (state, error, updated_at)", "connect_request"),
         ("INSERT, UPDATE", "rental"),
         ("UPDATE (acknowledged_by, acknowledged_at)", "alert"),
     ),
@@ -293,6 +296,52 @@ def install_command_guard(connection: Connection) -> None:
         connection.execute(text(COMMAND_GUARD_SQL))  # text(): it escapes the % for psycopg
 
 
+#: BEFORE INSERT OR UPDATE on ``connect_request``, like the command guard: the requester
+#: is the session's login; a person's new request is always queued (whatever state, error
+#: or result the client sent) and afterwards a person may only time out their own queued
+#: one. Linking, failing and the result are the collector's.
+CONNECT_REQUEST_GUARD_SQL = f"""
+CREATE OR REPLACE FUNCTION fleet_connect_request_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    console boolean := to_regrole('{COLLECTOR}') IS NOT NULL
+        AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER');
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.requester := session_user;
+        IF console THEN
+            NEW.state := 'queued';
+            NEW.error := '';
+            IF NEW.action IS DISTINCT FROM 'disconnect' THEN
+                NEW.connection_id := NULL;
+            END IF;
+            NEW.created_at := now() AT TIME ZONE 'UTC';
+            NEW.updated_at := NEW.created_at;
+        END IF;
+    ELSE
+        NEW.requester := OLD.requester;
+        IF console AND (OLD.requester IS DISTINCT FROM session_user
+                OR OLD.state IS DISTINCT FROM 'queued'
+                OR NEW.state IS DISTINCT FROM 'timed_out') THEN
+            RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+                MESSAGE = format('%s may only time out their own queued requests', session_user);
+        END IF;
+    END IF;
+    RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS fleet_connect_request_guard ON connect_request;
+CREATE TRIGGER fleet_connect_request_guard BEFORE INSERT OR UPDATE ON connect_request
+    FOR EACH ROW EXECUTE FUNCTION fleet_connect_request_guard();
+"""
+
+
+def install_connect_request_guard(connection: Connection) -> None:
+    """Create or replace the ``connect_request`` trigger (PostgreSQL only; idempotent)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(CONNECT_REQUEST_GUARD_SQL))
+
+
 # -- people: the administrator's functions ---------------------------------------------------
 
 _GROUP_OF = (
@@ -448,8 +497,11 @@ def role_of(connection: Connection, login: str) -> str | None:
     return None
 
 
-def command_refusal(connection: Connection, login: str | None) -> str | None:
-    """Why ``login`` may not have a command executed now, or None if they may.
+def command_refusal(
+    connection: Connection, login: str | None, *, what: str = "send commands"
+) -> str | None:
+    """Why ``login`` may not have a command executed now (or, ``what``, a car connected),
+    or None if they may.
 
     Everything comes from the catalog, nothing from what the client wrote: the role held
     now (a person revoked after queueing is refused), whether the login is still enabled
@@ -471,12 +523,12 @@ def command_refusal(connection: Connection, login: str | None) -> str | None:
         return f"{login} no longer exists; not sent"
     role = role_of(connection, login)
     if role not in ("owner", "dispatcher", "manager", "admin"):
-        return f"{login} may not send commands (role {role or 'none'})"
+        return f"{login} may not {what} (role {role or 'none'})"
     can_login, expired, valid_until = row
     if not can_login:
-        return f"{login} may not send commands (signing in is disabled)"
+        return f"{login} may not {what} (signing in is disabled)"
     if expired:
-        return f"{login} may not send commands (the login expired {valid_until} UTC)"
+        return f"{login} may not {what} (the login expired {valid_until} UTC)"
     return None
 
 

@@ -54,6 +54,7 @@ class LockedGrant:
                 refresh_token_enc=tokens.refresh,
                 access_expires_at=tokens.access_expires_at,
                 refresh_expires_at=tokens.refresh_expires_at,
+                has_tokens=True,
             )
         )
 

@@ -242,6 +242,9 @@ class ConnectDialog(QDialog):
         await self._complete(url)
 
     async def _complete(self, url: str) -> None:
+        if self.service.hands_off:
+            await self._hand_off(url)
+            return
         self._say("working", "Finishing the connection…")
         try:
             self.auth = await self.service.complete(url)
@@ -253,6 +256,23 @@ class ConnectDialog(QDialog):
             await self._link(plan.match, accept_vin=False, others=[])
             return
         self._choose(self.auth, plan.match, plan.vin_conflict)
+
+    async def _hand_off(self, url: str) -> None:
+        """Shared database: the collector, which holds the Smartcar secret, links the car."""
+        self._say("working", "The collector is linking the car…")
+        try:
+            record = await self.service.hand_off(url)
+        except ConnectFailed as exc:
+            self._fail(str(exc))
+            return
+        car = " ".join(str(p) for p in (record.year, record.make, record.model) if p)
+        self.outcome = (
+            f"Connected {car or record.vehicle_name} — VIN {record.vin or 'unknown'}. "
+            f"Status: {record.status.capitalize()}."
+        )
+        self._say("done", self.outcome)
+        self.connected.emit([record.vehicle_id])
+        self.accept()
 
     def _choose(self, auth: Authorization, match: SmartcarCar | None, conflict: bool) -> None:
         self.cars.clear()

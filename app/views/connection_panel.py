@@ -257,7 +257,14 @@ class ConnectionPanel(QWidget):
         for button in (self.connect_button, self.disconnect_button, self.refresh_button):
             button.setToolTip(reason)
         self.disconnect_button.setEnabled(usable and live and can_call)
-        self.refresh_button.setEnabled(usable and live and can_call)
+        # Refreshing reads the car with its grant, which only the collector can use.
+        hands_off = self.service.hands_off
+        self.refresh_button.setEnabled(usable and live and can_call and not hands_off)
+        if hands_off and not reason:
+            self.refresh_button.setToolTip(
+                "On a shared database the collector keeps connections fresh (it holds the "
+                "Smartcar secret)"
+            )
 
     # -- actions ---------------------------------------------------------------------------
 

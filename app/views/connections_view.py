@@ -129,7 +129,10 @@ class ConnectionsView(QDialog):
         self.refresh_selected.clicked.connect(lambda _c=False: self.refresh(selected_only=True))
         self.refresh_all.clicked.connect(lambda _c=False: self.refresh(selected_only=False))
         for button in (self.refresh_selected, self.refresh_all):
-            button.setEnabled(not read_only and service.available)
+            # Refreshing uses the grants, which on a shared database only the collector holds.
+            button.setEnabled(not read_only and service.available and not service.hands_off)
+            if service.hands_off:
+                button.setToolTip("On a shared database the collector keeps connections fresh")
         close = QPushButton("Close")
         close.clicked.connect(self.accept)
         buttons = QHBoxLayout()

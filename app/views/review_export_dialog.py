@@ -112,9 +112,10 @@ class ReviewExport:
         finally:
             progress.close()
         rows = summary.rows
+        left_out = "; Smartcar tokens left out" if summary.left_out else ""
         parts.show_message(
             f"Exported {rows.get('vehicle', 0)} vehicles and {rows.get('telemetry_sample', 0):,} "
-            f"readings to {target} (open with --review)",
+            f"readings to {target} (open with --review{left_out})",
             15_000,
         )
         return summary

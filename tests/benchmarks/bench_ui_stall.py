@@ -84,6 +84,7 @@ def _fleet(database, ids: list[str], tokens) -> None:  # type: ignore[no-untyped
                     refresh_token_enc=tokens.refresh_token.encode(),
                     access_expires_at=tokens.expires_at,
                     refresh_expires_at=tokens.refresh_expires_at, connected_at=now,
+                    has_tokens=True,
                 )
             )  # fmt: skip
 

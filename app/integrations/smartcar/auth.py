@@ -111,6 +111,35 @@ def parse_v3_connect_redirect(url: str, states: OAuthStateManager) -> tuple[str,
     return user_id, context
 
 
+def connect_url(
+    origins: SmartcarOrigins,
+    credentials: SmartcarCredentials,
+    scopes: Sequence[str],
+    state: str,
+    *,
+    mode: Literal["live", "simulated"] = "live",
+    make: str | None = None,
+    single_select_vin: str | None = None,
+    approval_prompt: Literal["auto", "force"] = "force",
+) -> str:
+    """The Connect URL: public parts only (client or application id, redirect URI), so a
+    process without the client secret (a shared-mode console) can build it too."""
+    params: dict[str, str] = {
+        "response_type": "code",
+        "client_id": credentials.application_id or credentials.client_id,
+        "redirect_uri": credentials.redirect_uri,
+        "scope": " ".join(scopes),
+        "state": state,
+        "mode": mode,
+        "approval_prompt": approval_prompt,
+    }
+    if single_select_vin:
+        params |= {"single_select": "true", "single_select_vin": single_select_vin}
+    elif make:
+        params["make"] = make.upper()
+    return f"{origins.connect}/oauth/authorize?{urlencode(params)}"
+
+
 class SmartcarAuth:
     """OAuth against Smartcar's token endpoint; shares the client's HTTP connections."""
 
@@ -138,20 +167,16 @@ class SmartcarAuth:
         approval_prompt: Literal["auto", "force"] = "force",
     ) -> str:
         """The URL to open in the browser (QtWebEngine view in the app)."""
-        params: dict[str, str] = {
-            "response_type": "code",
-            "client_id": self._credentials.application_id or self._credentials.client_id,
-            "redirect_uri": self._credentials.redirect_uri,
-            "scope": " ".join(scopes),
-            "state": state,
-            "mode": mode,
-            "approval_prompt": approval_prompt,
-        }
-        if single_select_vin:
-            params |= {"single_select": "true", "single_select_vin": single_select_vin}
-        elif make:
-            params["make"] = make.upper()
-        return f"{self._origins.connect}/oauth/authorize?{urlencode(params)}"
+        return connect_url(
+            self._origins,
+            self._credentials,
+            scopes,
+            state,
+            mode=mode,
+            make=make,
+            single_select_vin=single_select_vin,
+            approval_prompt=approval_prompt,
+        )
 
     async def exchange_code(self, code: str) -> TokenSet:
         body = await self._token_request(

@@ -70,6 +70,11 @@ class Backends:
     problems: list[str] = field(default_factory=list)
     management_token: str | None = field(default=None, repr=False)
     webhook_id: str | None = None
+    #: The Smartcar API this process speaks (settings ``smartcar.api_version``).
+    api_version: str = "3"
+    #: A console on a shared database: ``credentials`` hold the public parts only (no
+    #: client secret), there is no client, and the collector does what needs the secret.
+    connect_only: bool = False
 
     @property
     def smartcar_available(self) -> bool:
@@ -82,16 +87,22 @@ class Backends:
             await self.simulator.stop()
 
 
-async def start_backends(settings: Settings, *, demo: bool, offline: bool) -> Backends:
+async def start_backends(
+    settings: Settings, *, demo: bool, offline: bool, shared_console: bool = False
+) -> Backends:
     """Start what the mode needs; a failure is recorded in ``problems``, never raised.
 
     The console must open even when Smartcar cannot be reached; the status bar then
-    tells the operator why connecting cars is unavailable.
+    tells the operator why connecting cars is unavailable. A console on a shared database
+    (``shared_console``) never reads the client secret or the management token: its
+    Connect needs only the public client id, the collector does the rest (issue #18).
     """
-    backends = Backends()
+    backends = Backends(api_version=settings.smartcar.api_version)
     if offline:
         return backends
     redirect_uri = settings.smartcar.redirect_uri
+    if shared_console:
+        return _connect_only(settings, backends)
     try:
         if demo:
             # A fresh secret and management token per run: neither is ever stored.
@@ -116,14 +127,7 @@ async def start_backends(settings: Settings, *, demo: bool, offline: bool) -> Ba
             )
         elif settings.live:
             sc = settings.smartcar
-            backends.origins = SmartcarOrigins(
-                connect=sc.connect_origin,
-                token_url=f"{sc.auth_origin.rstrip('/')}/oauth/token",
-                api=sc.api_origin,
-                iam_token_url=sc.iam_token_url,
-                vehicle_api=sc.vehicle_api_origin,
-                management_api=sc.management_api_origin,
-            )
+            backends.origins = _origins(settings)
             backends.credentials = SmartcarCredentials(
                 sc.client_id, os.environ[SECRET_ENV], redirect_uri, sc.application_id
             )
@@ -138,4 +142,29 @@ async def start_backends(settings: Settings, *, demo: bool, offline: bool) -> Ba
     except OSError as exc:
         logger.exception("could not start the Smartcar backend")
         backends.problems.append(f"Smartcar unavailable: {exc}")
+    return backends
+
+
+def _origins(settings: Settings) -> SmartcarOrigins:
+    sc = settings.smartcar
+    return SmartcarOrigins(
+        connect=sc.connect_origin,
+        token_url=f"{sc.auth_origin.rstrip('/')}/oauth/token",
+        api=sc.api_origin,
+        iam_token_url=sc.iam_token_url,
+        vehicle_api=sc.vehicle_api_origin,
+        management_api=sc.management_api_origin,
+    )
+
+
+def _connect_only(settings: Settings, backends: Backends) -> Backends:
+    """A shared console's Smartcar: the Connect URL's public parts, nothing secret."""
+    sc = settings.smartcar
+    backends.connect_only = True
+    if not sc.client_id:
+        backends.problems.append("Smartcar is not configured (see README, 'Live mode')")
+        return backends
+    backends.origins = _origins(settings)
+    backends.credentials = SmartcarCredentials(sc.client_id, "", sc.redirect_uri, sc.application_id)
+    logger.info("shared console: Connect hands its result to the collector (no secret here)")
     return backends

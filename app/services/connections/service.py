@@ -5,6 +5,11 @@ the attempt to the console vehicle), :meth:`complete` takes the redirect URL the
 the loopback listener caught, checks the state, exchanges the code and reads the cars the
 grant covers; :meth:`link` stores the connection on the vehicle. Nothing here ever sees the
 manufacturer login: that happens between the owner and Smartcar's pages.
+
+A console on a shared database (``handoff`` given) holds no Smartcar secret: it builds the
+Connect URL from public parts and checks the redirect's state, then :meth:`hand_off` asks
+the collector to link the car, and :meth:`disconnect` asks it to disconnect
+(:mod:`app.services.connections.handoff`). The collector's worker calls :meth:`carry_out`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,11 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
-from app.integrations.smartcar.auth import parse_connect_redirect, parse_v3_connect_redirect
+from app.integrations.smartcar.auth import (
+    connect_url,
+    parse_connect_redirect,
+    parse_v3_connect_redirect,
+)
 from app.integrations.smartcar.client import SmartcarClient
 from app.integrations.smartcar.errors import (
     ConnectRedirectError,
@@ -47,6 +56,15 @@ from app.services.connections.connect_results import (
     redirect_message,
     short_error,
 )
+from app.services.connections.handoff import (
+    DISCONNECT,
+    DISCONNECTED,
+    FAILED,
+    LINKED,
+    Claimed,
+    HandoffClient,
+    Outcome,
+)
 from app.services.connections.health import active_reason
 from app.services.connections.subscriptions import WebhookSubscriptions
 from app.services.connections.token_cipher import TokenCipher
@@ -75,8 +93,11 @@ class ConnectionService:
         *,
         connect_mode: Literal["live", "simulated"] = "live",
         demo: bool = False,
+        handoff: HandoffClient | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``handoff``: this is a console on a shared database, whose Connect and
+        Disconnect the collector carries out (it holds no secret itself)."""
         self.repository = ConnectionRepository(database)
         self.cipher = cipher
         self.scopes: list[str] = connect_scope_param()
@@ -90,6 +111,7 @@ class ConnectionService:
         self._mode = connect_mode
         self._demo = demo
         self._clock = clock
+        self._handoff = handoff
         self._states = OAuthStateManager()
         self.tokens = TokenKeeper(
             database, self.repository, cipher, self._client, self.changes.notify, clock=clock
@@ -107,8 +129,20 @@ class ConnectionService:
         return self._backends.smartcar
 
     @property
+    def hands_off(self) -> bool:
+        """Connect and Disconnect go to the collector (a console on a shared database)."""
+        return self._handoff is not None
+
+    @property
     def available(self) -> bool:
-        return self._client() is not None
+        return self._client() is not None or (
+            self._handoff is not None and self._backends.credentials is not None
+        )
+
+    @property
+    def api_version(self) -> str:
+        client = self._client()
+        return client.api_version if client is not None else self._backends.api_version
 
     @property
     def redirect_uri(self) -> str | None:
@@ -118,6 +152,11 @@ class ConnectionService:
     # -- Connect ---------------------------------------------------------------------------
 
     async def check_compatibility(self, vin: str) -> CompatibilityReport:
+        if self._handoff is not None:
+            raise ConnectFailed(
+                "The compatibility check needs the Smartcar application's secret, which on a "
+                "shared database only the collector holds."
+            )
         try:
             reading = await self.tokens.client().compatibility(vin, list(REQUIRED_SCOPES))
         except SmartcarError as exc:
@@ -135,13 +174,24 @@ class ConnectionService:
 
     def begin(self, vehicle_id: int, vin: str | None) -> str:
         """The Connect URL for this vehicle; in demo mode it offers exactly the record's car."""
+        single = vin if self._demo and vin else None
+        client = self._client()
+        backends = self._backends
+        if client is None and self._handoff is not None and backends.credentials is not None:
+            assert backends.origins is not None  # set with the credentials
+            state = self._states.issue(vehicle_id)
+            return connect_url(
+                backends.origins,
+                backends.credentials,
+                self.scopes,
+                state,
+                mode=self._mode,
+                single_select_vin=single,
+            )
         client = self.tokens.client()
         state = self._states.issue(vehicle_id)
         return client.auth.connect_url(
-            self.scopes,
-            state,
-            mode=self._mode,
-            single_select_vin=vin if self._demo and vin else None,
+            self.scopes, state, mode=self._mode, single_select_vin=single
         )
 
     def is_redirect(self, url: str) -> bool:
@@ -160,8 +210,15 @@ class ConnectionService:
     async def complete(self, redirect_url: str) -> Authorization:
         """State check, then the grant's cars: v2.0 exchanges the code for the grant's
         tokens, V3 lists the user's connections. Raises ConnectFailed."""
-        client = self.tokens.client()
-        parse = parse_v3_connect_redirect if client.api_version == "3" else parse_connect_redirect
+        self.tokens.client()  # Smartcar unavailable: raise before the state is consumed
+        vehicle_id, answer = self._checked_redirect(redirect_url)
+        return await self.authorize(vehicle_id, answer)
+
+    def _checked_redirect(self, redirect_url: str) -> tuple[int, str]:
+        """(vehicle id, V3 user id or v2.0 code) of a redirect whose state this console
+        issued (each state is good once). Raises ConnectFailed."""
+        v3 = self.api_version == "3"
+        parse = parse_v3_connect_redirect if v3 else parse_connect_redirect
         try:
             answer, context = parse(redirect_url, self._states)
         except OAuthStateError as exc:
@@ -174,8 +231,13 @@ class ConnectionService:
             logger.info("Connect ended with %s", exc.error)
             raise ConnectFailed(redirect_message(exc)) from exc
         assert isinstance(context, int)
+        return context, answer
+
+    async def authorize(self, vehicle_id: int, answer: str) -> Authorization:
+        """The grant's cars from a checked redirect's answer (V3 user id, v2.0 code)."""
+        client = self.tokens.client()
         if client.api_version == "3":
-            return await self._complete_v3(client, context, answer)
+            return await self._complete_v3(client, vehicle_id, answer)
         try:
             tokens = await client.auth.exchange_code(answer)
             user = (await client.get_user(tokens.access_token)).value.id
@@ -189,7 +251,7 @@ class ConnectionService:
             raise ConnectFailed(f"Reading the connected cars failed: {short_error(exc)}") from exc
         if not cars:
             raise ConnectFailed("The authorization covers no cars.")
-        return Authorization(context, tokens, user, cars)
+        return Authorization(vehicle_id, tokens, user, cars)
 
     async def _complete_v3(
         self, client: SmartcarClient, vehicle_id: int, user_id: str
@@ -222,6 +284,68 @@ class ConnectionService:
         if "read_vin" in scopes:
             vin = (await client.vin(car_id, token)).value.vin.upper()
         return SmartcarCar(car_id, make, model, year, vin, tuple(scopes))
+
+    async def hand_off(self, redirect_url: str) -> ConnectionRecord:
+        """A shared console's Connect: check the redirect's state here, let the collector
+        read the grant and link the car, return the connection it made. Raises
+        ConnectFailed with the collector's reason."""
+        assert self._handoff is not None, "only a console on a shared database hands off"
+        vehicle_id, answer = self._checked_redirect(redirect_url)
+        outcome = await self._handoff.connect(vehicle_id, self.api_version, answer)
+        record = None
+        if outcome.state == LINKED and outcome.connection_id is not None:
+            record = await self._db.run(self.repository.get, outcome.connection_id)
+        if record is None:
+            raise ConnectFailed(outcome.error or f"The collector reported {outcome.state}.")
+        self.changes.notify(vehicle_id)
+        self.connects.notify(vehicle_id)
+        return record
+
+    async def carry_out(self, request: Claimed) -> Outcome:
+        """The collector's side of a console's request: what a standalone console's
+        Connect (or Disconnect) does, with the grant's one match linked."""
+        if request.action == DISCONNECT:
+            return await self._carry_out_disconnect(request)
+        client = self._client()
+        if client is None:
+            return Outcome(FAILED, "Smartcar is not configured on the collector.")
+        if request.api_version != client.api_version:
+            return Outcome(
+                FAILED,
+                f"The console used Smartcar API {request.api_version}, the collector "
+                f"{client.api_version}; set the same smartcar.api_version on both.",
+            )
+        answer = request.user_id if client.api_version == "3" else request.code
+        if not answer:
+            return Outcome(FAILED, "The request carries no Connect answer.")
+        try:
+            auth = await self.authorize(request.vehicle_id, answer)
+            plan = await self.plan(auth)
+            if plan.match is None:
+                cars = "; ".join(c.label for c in auth.cars)
+                return Outcome(
+                    FAILED,
+                    f"The account has several cars ({cars}) and none has this vehicle's VIN. "
+                    "Enter the VIN on the vehicle, then connect again.",
+                )
+            record = await self.link(auth, plan.match)
+        except VinMismatch as exc:
+            return Outcome(FAILED, f"{exc} Correct the vehicle's VIN, then connect again.")
+        except (ConnectFailed, VinInUse) as exc:
+            return Outcome(FAILED, str(exc))
+        return Outcome(LINKED, connection_id=record.id)
+
+    async def _carry_out_disconnect(self, request: Claimed) -> Outcome:
+        record = None
+        if request.connection_id is not None:
+            record = await self._db.run(self.repository.get, request.connection_id)
+        if record is None or record.vehicle_id != request.vehicle_id:
+            return Outcome(FAILED, "That connection does not belong to this vehicle.")
+        try:
+            await self.disconnect(record.id)
+        except (ConnectionProblem, SmartcarError) as exc:
+            return Outcome(FAILED, short_error(exc))
+        return Outcome(DISCONNECTED, connection_id=record.id)
 
     async def plan(self, auth: Authorization) -> LinkPlan:
         vehicle = await self._db.run(self.repository.vehicle, auth.vehicle_id)
@@ -374,6 +498,14 @@ class ConnectionService:
         """
         record = await self._db.run(self.repository.get, connection_id)
         if record is None:
+            return
+        if self._handoff is not None:
+            outcome = await self._handoff.disconnect(
+                record.vehicle_id, connection_id, record.api_version
+            )
+            if outcome.state != DISCONNECTED:
+                raise ConnectionProblem(outcome.error or f"the collector reported {outcome.state}")
+            self.changes.notify(record.vehicle_id)
             return
         await self.subscriptions.unsubscribe(record)
         if record.can_call:

@@ -120,3 +120,21 @@ class TokenCipher:
             raise TokenDecryptError(
                 "stored Smartcar tokens cannot be opened with this computer's key; reconnect"
             ) from exc
+
+
+class NoTokenKey(TokenCipher):
+    """The cipher of a process that must never hold the token key: a console on a shared
+    database, where only the collector stores and uses tokens. It never looks for a key
+    (no keyring entry, no key file is read or made); every use is refused."""
+
+    def __init__(self) -> None:
+        super().__init__(Path())
+
+    def __repr__(self) -> str:
+        return "NoTokenKey()"
+
+    def _get(self) -> Fernet:
+        raise TokenKeyError(
+            "this console holds no token key: on a shared database the collector keeps the "
+            "Smartcar tokens"
+        )

@@ -4,7 +4,10 @@ The file is built with the same migrations as any database (so ``--review`` open
 the same code), then filled with the chosen vehicles and what belongs to them: current
 state, devices, connections, telemetry, commands, rentals and alerts within the time range.
 Smartcar tokens are never copied: a review file may be mailed around, and the tokens would
-unlock customers' cars. Runs blocking (call it on a worker thread) and reports progress.
+unlock customers' cars. The query never even names those columns, so a person whose
+database role may not read them (issue #18) can export too; the copies' token columns stay
+empty and the summary (``left_out``, shown by the export dialog) names what was left out.
+Runs blocking (call it on a worker thread) and reports progress.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Table, and_, func, or_, select, true
 
+from app.models import roles
 from app.models.database import Database, sqlite_url
 from app.models.orm import (
     Alert,
@@ -36,10 +40,8 @@ logger = logging.getLogger(__name__)
 
 BATCH = 5000
 Progress = Callable[[int, int], None]  # rows copied so far, rows in total
-#: Columns blanked in the copy: secrets stay in the shared database.
-SECRET_COLUMNS = {
-    "smartcar_connection": ("access_token_enc", "refresh_token_enc"),
-}
+#: Columns never read nor copied: secrets stay in the shared database.
+SECRET_COLUMNS = roles.SECRET_COLUMNS
 
 
 class ExportError(Exception):
@@ -59,6 +61,8 @@ class ExportRequest:
 class ExportSummary:
     file: Path
     rows: dict[str, int] = field(default_factory=dict)
+    #: "table.column" of what was not exported (secrets); empty in the copy.
+    left_out: list[str] = field(default_factory=list)
 
 
 def _in_range(column: Any, since: datetime | None, until: datetime | None) -> ColumnElement[bool]:
@@ -148,12 +152,12 @@ def export_for_review(
                 with out.engine.begin() as dst:
                     for table, where in plan:
                         count = 0
-                        blank = dict.fromkeys(SECRET_COLUMNS.get(table.name, ()))
-                        query = select(table).where(where).order_by(*table.primary_key.columns)
+                        secret = SECRET_COLUMNS.get(table.name, ())
+                        summary.left_out += [f"{table.name}.{c}" for c in secret]
+                        columns = [c for c in table.columns if c.name not in secret]
+                        query = select(*columns).where(where).order_by(*table.primary_key.columns)
                         rows = src.execution_options(yield_per=BATCH).execute(query)
                         for batch in _batches(rows, BATCH):
-                            if blank:
-                                batch = [{**row, **blank} for row in batch]
                             dst.execute(table.insert(), batch)
                             count += len(batch)
                             copied += len(batch)

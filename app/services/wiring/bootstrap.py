@@ -4,10 +4,12 @@ Four kinds of process are built here and nowhere else:
 
 * a standalone console (demo or live, SQLite): it polls, runs the gateway and executes
   its own commands;
-* a console on a shared PostgreSQL database: it polls nothing and queues its commands for
-  the collector (``RelayedCommands``), learning the outcome from the change feed;
+* a console on a shared PostgreSQL database: it polls nothing, queues its commands for
+  the collector (``RelayedCommands``) and hands Connect and Disconnect to it
+  (``HandoffClient``); it holds no token key (``NoTokenKey``) and no client secret;
 * the collector of a shared database: it polls, runs the gateway, executes the consoles'
-  queued commands (``CommandRelay``) and publishes every change it commits;
+  queued commands (``CommandRelay``), links the consoles' Connect results
+  (``ConnectHandoff``) and publishes every change it commits;
 * offline review: read-only, nothing runs.
 
 Start-up is two steps because the database must be opened (and its errors shown) before
@@ -45,8 +47,9 @@ from app.services.commands.senders import (
     VehicleCommands,
 )
 from app.services.connections.backends import Backends
+from app.services.connections.handoff import ConnectHandoff, HandoffClient
 from app.services.connections.service import ConnectionService
-from app.services.connections.token_cipher import TokenCipher
+from app.services.connections.token_cipher import NoTokenKey, TokenCipher
 from app.services.iot.runtime import IotHandle
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
@@ -72,6 +75,9 @@ logger = logging.getLogger(__name__)
 
 #: Added to the command timeout for relayed commands: the collector's sweep and claim.
 RELAY_MARGIN_S = 15.0
+#: How long a shared console waits for the collector to link a car: its sweep, then a
+#: few Smartcar calls (list or exchange, describe each car, link, subscribe).
+HANDOFF_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -147,13 +153,16 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
     settings, database, mode = opened.settings, opened.database, opened.mode
     demo = mode is Mode.DEMO
     vehicles = VehicleService(database)
+    # A console on a shared database holds no token key: the collector keeps the tokens.
+    shared_console = mode is Mode.SHARED and role is Role.CONSOLE
     connections = ConnectionService(
         database,
         vehicles,
-        TokenCipher(opened.paths.data_dir),
+        NoTokenKey() if shared_console else TokenCipher(opened.paths.data_dir),
         backends,
         connect_mode="simulated" if demo else "live",
         demo=demo,
+        handoff=HandoffClient(database, timeout_s=HANDOFF_TIMEOUT_S) if shared_console else None,
     )
     writer = TelemetryWriter(database) if runs_pollers(mode, role) else None
     hooks = settings.smartcar.webhooks
@@ -180,9 +189,10 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         database, settings, commands, reader=SmartcarReader(connections, writer)
     )
     alerts = AlertService(database, settings)
-    relay = publisher = None
+    relay = publisher = handoff = None
     if role is Role.COLLECTOR and is_postgres(database.url):
         relay = CommandRelay(database, commands)
+        handoff = ConnectHandoff(database, connections.carry_out)
         publisher = ChangePublisher(database.url)
         _publish_changes(publisher, writer, connections, alerts)
     if writer is not None:  # where the alert rules run (see workers): not on a shared
@@ -210,6 +220,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         telemetry_writer=writer,
         telemetry_cron=cron,
         command_relay=relay,
+        connect_handoff=handoff,
         publisher=publisher,
         webhooks=webhooks,
         access=Access(opened.signed_in),

@@ -22,6 +22,7 @@ from app.services.commands.audit import AuditTrail
 from app.services.commands.collector_relay import CommandRelay
 from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
+from app.services.connections.handoff import ConnectHandoff
 from app.services.connections.service import ConnectionService
 from app.services.iot.runtime import IotHandle
 from app.services.people import PeopleService
@@ -53,7 +54,8 @@ class AppContext:
 
     ``telemetry_writer`` exists only where pollers run (demo and live consoles, the
     collector); ``telemetry_cron`` only there and when Smartcar is available;
-    ``command_relay`` and ``publisher`` only on the collector of a shared database.
+    ``command_relay``, ``connect_handoff`` and ``publisher`` only on the collector of a
+    shared database.
     """
 
     settings: Settings
@@ -75,6 +77,8 @@ class AppContext:
     telemetry_cron: TelemetryCron | None
     command_relay: CommandRelay | None
     publisher: ChangePublisher | None
+    #: The collector of a shared database: carries out the consoles' Connect requests.
+    connect_handoff: ConnectHandoff | None = None
     #: Smartcar webhooks (V3): built where telemetry is stored and a signing key is known.
     webhooks: WebhookRuntime | None = None
     #: What the signed-in person may do (shared mode); everything when single-user.

@@ -63,6 +63,9 @@ def start_workers(context: AppContext, tasks: TaskOwner) -> Workers:
     if context.command_relay is not None:
         # Consoles on a shared database queue commands; the leader sends them (issue 8).
         tasks.spawn(context.command_relay.run, "command-relay", restart=True)
+    if context.connect_handoff is not None:
+        # Consoles hand over Connect and Disconnect; the leader does them (issue #18).
+        tasks.spawn(context.connect_handoff.run, "connect-handoff", restart=True)
     started = Workers(tasks.running)
     logger.info("%s workers: %s", context.role.value, ", ".join(started.names))
     return started

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers.postgres import PostgresServer, running_postgres
+from tests.integration.shared.people import fleet
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +27,6 @@ def pg_url(postgres: PostgresServer) -> str:
 def db_url(pg_url: str) -> str:
     """``db`` (tests/conftest.py) is the schema migrated into that fresh database."""
     return pg_url
+
+
+__all__ = ["fleet"]  # the fixture, for every shared test

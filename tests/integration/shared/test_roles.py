@@ -8,11 +8,9 @@ and drops them after.
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import errors
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from app import roles_cli
 from app.models import roles
@@ -34,66 +32,10 @@ from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.commands.collector_relay import CommandRelay, queue_command
 from app.services.commands.console_requests import give_up
 from app.services.commands.senders import CommandOutcome, LockReading
-from tests.helpers.postgres import PostgresServer, running_postgres
+from tests.helpers.postgres import running_postgres
 from tests.helpers.waiting import until
 from tests.integration.shared.collectors import ROOT, CollectorProcess, write_settings
-
-_names = itertools.count()
-
-
-@dataclass
-class Fleet:
-    """A database after ``roles init``, and the people made on it."""
-
-    server: PostgresServer
-    url: str
-    collector: str
-    made: list[str] = field(default_factory=list)
-
-    def person(self, role: str) -> str:
-        """A new person with ``role``, signed up by the superuser; returns their login."""
-        login = f"p{os.getpid()}_{next(_names)}_{role}"
-        engine = create_engine(self.url)
-        with engine.begin() as connection:
-            verifier = roles.password_verifier(connection, login, "secret " + login)
-            roles.add_person(connection, login, role, verifier)
-        engine.dispose()
-        self.made.append(login)
-        return login
-
-    def url_of(self, login: str, password: str | None = None) -> str:
-        return self.server.url_as(login, password or "secret " + login, self.url)
-
-    def connect(self, login: str) -> psycopg.Connection:
-        """A raw libpq session as ``login`` (autocommit: each statement stands alone)."""
-        dsn = f"{self.server.dsn(self.url.rpartition('/')[2])} password='secret {login}'"
-        return psycopg.connect(dsn.replace("user=postgres", f"user={login}"), autocommit=True)
-
-
-@pytest.fixture
-def fleet(postgres: PostgresServer, pg_url: str) -> Iterator[Fleet]:
-    collector = f"c{os.getpid()}_{next(_names)}_collector"
-    report = roles_cli.run(["init", "--db", pg_url, "--collector", collector], read=lambda _: "x")
-    assert f"{collector} created (collector)" in report
-    made = Fleet(postgres, pg_url, collector, [collector])
-    with Database(pg_url) as db:
-        VehicleRepository(db).add_many(
-            [VehicleFields(name="Focus", fleet_number="F-1", kind="car", vin="VIN1")]
-        )
-    with psycopg.connect(postgres.dsn(pg_url.rpartition("/")[2]), autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO smartcar_connection (vehicle_id, smartcar_vehicle_id, status, "
-            "status_reason, granted_scopes, access_token_enc, refresh_token_enc, last_error, "
-            "budget_month, requests_this_month) VALUES (1, 'sc-1', 'connected', '', '[]', "
-            "'\\x01', '\\x02', '', '', 0)"
-        )
-    try:
-        yield made
-    finally:
-        with psycopg.connect(postgres.dsn(), autocommit=True) as conn:
-            for login in made.made:
-                conn.execute(f'DROP ROLE IF EXISTS "{login}"')
-
+from tests.integration.shared.people import NAMES
 
 _QUEUE = (
     "INSERT INTO command (vehicle_id, action, channel, actor_user, actor_host, reason, state, "
@@ -158,7 +100,7 @@ def test_a_manager_edits_vehicles_and_an_administrator_manages_people(fleet):
         pytest.raises(errors.InsufficientPrivilege, match="fleet_add_person"),
     ):
         conn.execute("SELECT fleet_add_person('x', 'admin', NULL)")
-    newcomer = f"p{os.getpid()}_{next(_names)}_new"
+    newcomer = f"p{os.getpid()}_{next(NAMES)}_new"
     fleet.made.append(newcomer)
     admin_url = fleet.url_of(admin)
     report = roles_cli.run(
@@ -242,7 +184,7 @@ async def test_the_collector_refuses_a_command_whose_requester_lacks_the_right(f
 
 
 def test_roles_init_is_idempotent(fleet):
-    admin = f"p{os.getpid()}_{next(_names)}_first"
+    admin = f"p{os.getpid()}_{next(NAMES)}_first"
     fleet.made.append(admin)
     asked: list[str] = []
 

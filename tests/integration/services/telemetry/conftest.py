@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest_asyncio
+from sqlalchemy.orm import undefer
 
 from app.config import TelemetrySettings
 from app.integrations.smartcar import SmartcarClient, SmartcarCredentials, SmartcarOrigins
@@ -49,7 +50,8 @@ class DbRefresher:
 
     def _row(self, connection_id: int) -> SmartcarConnection:
         with self.db.session() as session:
-            return session.get_one(SmartcarConnection, connection_id)
+            # The token columns are deferred (people may not read them): load them now.
+            return session.get_one(SmartcarConnection, connection_id, options=[undefer("*")])
 
     async def ensure_fresh_token(self, connection_id: int, *, rejected: str | None = None):
         row = await self.db.run(self._row, connection_id)
@@ -113,6 +115,7 @@ class Rig:
                     refresh_token_enc=tokens.refresh_token.encode(),
                     access_expires_at=tokens.expires_at,
                     refresh_expires_at=tokens.refresh_expires_at,
+                    has_tokens=True,
                     connected_at=datetime.now(UTC),
                 )
                 session.add(row)
