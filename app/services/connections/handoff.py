@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
+from app.models.errors import PermissionRefused
 from app.models.orm import ConnectRequest
 from app.models.roles import command_refusal
 from app.services.change_feed import CHANNEL, Change, ChangeListener
@@ -225,12 +225,9 @@ class HandoffClient:
     async def _ask(self, vehicle_id: int, action: str, queue: Callable[[], int]) -> Outcome:
         try:
             request_id = await self._db.run(queue)
-        except DBAPIError as exc:  # a viewer, or a login revoked mid-shift: nothing written
-            why = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-            logger.info(
-                "vehicle %d %s: the database refused the request: %s", vehicle_id, action, why
-            )
-            return Outcome(FAILED, f"The database refused the request ({why}).")
+        except PermissionRefused as refused:  # a viewer, or a login revoked mid-shift
+            logger.info("vehicle %d %s: %s", vehicle_id, action, refused)
+            return Outcome(FAILED, str(refused))
         logger.info("vehicle %d %s: request #%d queued", vehicle_id, action, request_id)
         try:
             outcome = await asyncio.wait_for(self._outcome(request_id), self._timeout_s)

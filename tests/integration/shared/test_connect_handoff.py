@@ -252,7 +252,8 @@ async def test_a_viewers_console_is_told_the_database_refused_and_nothing_is_que
     with Database(fleet.url_of(viewer)) as console_db:
         outcome = await HandoffClient(console_db, timeout_s=5).connect(1, "3", "user-1")
     assert outcome.state == FAILED
-    assert outcome.error.startswith("The database refused the request (permission denied")
+    assert outcome.error.startswith("The database refused this for ")
+    assert "permission denied for table connect_request" in outcome.error
     with Database(fleet.url) as db, db.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM connect_request")).scalar() == 0
 
