@@ -367,6 +367,9 @@ class Zone(Base):
     ring: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: Goes up by one with every edit: what tells another process its index is out of
+    #: date (a timestamp cannot, workstation clocks differ).
+    revision: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class ZonePresence(Base):

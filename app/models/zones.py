@@ -21,6 +21,7 @@ from datetime import datetime
 
 import shapely
 from shapely.geometry import MultiPoint, Polygon
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import delete, func, select
 
 from app.models.database import Database
@@ -89,6 +90,16 @@ def _normalised(ring: Iterable[Sequence[float]]) -> list[tuple[float, float]]:
     return points
 
 
+#: Below this a zone has "no area": points on one line up to floating-point noise.
+MIN_AREA_M2 = 1.0
+
+
+def _square_metres(geometry: BaseGeometry) -> float:
+    """The area in m², near enough (a degree is ~111 km; longitude shrinks with cos lat)."""
+    lat = math.radians(geometry.centroid.y) if not geometry.is_empty else 0.0
+    return float(geometry.area) * 111_320.0**2 * math.cos(lat)
+
+
 def validated(shape: ZoneShape) -> ZoneShape:
     """``shape`` with its name trimmed and its ring normalised, or ZoneInvalid(reason)."""
     name = shape.name.strip()
@@ -103,10 +114,10 @@ def validated(shape: ZoneShape) -> ZoneShape:
     distinct = len(set(ring))
     if distinct < 3:
         raise ZoneInvalid(f"A zone needs at least 3 distinct points; this one has {distinct}.")
-    if MultiPoint(ring).convex_hull.area == 0.0:
+    if _square_metres(MultiPoint(ring).convex_hull) < MIN_AREA_M2:
         raise ZoneInvalid("The points lie on one line: the zone has no area.")
     polygon = Polygon(ring)
-    if not polygon.is_valid or polygon.area == 0.0:
+    if not polygon.is_valid or _square_metres(polygon) < MIN_AREA_M2:
         reason = shapely.is_valid_reason(polygon)
         where = reason.partition("[")[2].rstrip("]").split()
         at = f" near {float(where[0]):.6f}, {float(where[1]):.6f}" if len(where) == 2 else ""
@@ -145,13 +156,17 @@ class ZoneRepository:
         with self._db.session() as s:
             return [_shape(z) for z in s.scalars(select(Zone).order_by(Zone.id))]
 
-    def fingerprint(self) -> tuple[int, int | None, datetime | None]:
-        """(count, highest id, latest change): differs after any add, edit or delete, here
-        or on another workstation, so a process knows its index is out of date."""
+    def fingerprint(self) -> tuple[int, int, int]:
+        """(count, highest id, sum of revisions): differs after any add, edit or delete,
+        here or on another workstation, so a process knows its index is out of date."""
         with self._db.session() as s:
-            query = select(func.count(), func.max(Zone.id), func.max(Zone.updated_at))
+            query = select(
+                func.count(),
+                func.coalesce(func.max(Zone.id), 0),
+                func.coalesce(func.sum(Zone.revision), 0),
+            )
             row = s.execute(query).one()
-            return int(row[0]), row[1], row[2]
+            return int(row[0]), int(row[1]), int(row[2])
 
     def add(self, shape: ZoneShape, now: datetime) -> ZoneShape:
         good = validated(shape)
@@ -162,6 +177,7 @@ class ZoneRepository:
                 ring=json.dumps([list(p) for p in good.ring]),
                 created_at=now,
                 updated_at=now,
+                revision=1,
             )
             s.add(row)
             s.flush()
@@ -176,6 +192,7 @@ class ZoneRepository:
             row.name, row.kind = good.name, good.kind
             row.ring = json.dumps([list(p) for p in good.ring])
             row.updated_at = now
+            row.revision += 1
             return good
 
     def delete(self, zone_id: int) -> bool:

@@ -31,6 +31,7 @@ def upgrade() -> None:
         sa.Column("ring", sa.Text(), nullable=False),
         sa.Column("created_at", app.models.orm.UtcDateTime(), nullable=False),
         sa.Column("updated_at", app.models.orm.UtcDateTime(), nullable=False),
+        sa.Column("revision", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_zone")),
     )
     with op.batch_alter_table("zone", schema=None) as batch_op:
