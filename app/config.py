@@ -228,6 +228,15 @@ class StatusSettings(_Section):
     discharged_below_pct: float = Field(default=15.0, ge=0, le=100)
 
 
+class ZoneSettings(_Section):
+    """Zones (issue #19): the GPS margin a position must be clearly inside a zone by to
+    enter it and clearly outside by to leave it (app.services.zones.index), and how often
+    the zone worker looks for zones edited on another workstation."""
+
+    gps_margin_m: float = Field(default=15.0, ge=0, le=500)
+    sweep_interval_s: int = Field(default=60, ge=5)
+
+
 class Settings(_Section):
     """The whole settings file."""
 
@@ -241,6 +250,7 @@ class Settings(_Section):
     rentals: RentalSettings = Field(default_factory=RentalSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
+    zones: ZoneSettings = Field(default_factory=ZoneSettings)
 
     @field_validator("database_url")
     @classmethod

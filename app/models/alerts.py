@@ -28,6 +28,7 @@ from app.models.orm import (
     Vehicle,
     VehicleState,
 )
+from app.models.zones import zone_verdicts
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 
@@ -59,6 +60,8 @@ class VehicleFacts:
     watched_since: datetime | None = None  # when the evaluating process started listening
     connection_status: str | None = None
     refresh_expires_at: datetime | None = None
+    outside_service_area: bool = False  # in no service area (and there is one)
+    no_parking_zone: str | None = None  # the no-parking zone it stands in, by name
 
 
 @dataclass(slots=True)
@@ -240,7 +243,9 @@ class AlertRepository:
             .where(Vehicle.archived_at.is_(None))
         )
         if vehicle_ids is not None:
-            query = query.where(Vehicle.id.in_(list(vehicle_ids)))
+            vehicle_ids = list(vehicle_ids)
+            query = query.where(Vehicle.id.in_(vehicle_ids))
+        zones = zone_verdicts(self._db, vehicle_ids)
         with self._db.session() as s:
             rented = set(
                 s.scalars(select(Rental.vehicle_id).where(Rental.state.in_(list(open_states))))
@@ -279,6 +284,8 @@ class AlertRepository:
                     in_rental=v.id in rented,
                     connection_status=conn.status if conn else None,
                     refresh_expires_at=conn.refresh_expires_at if conn else None,
+                    outside_service_area=v.id in zones and zones[v.id].outside_service_area,
+                    no_parking_zone=zones[v.id].no_parking_zone if v.id in zones else None,
                 )
             return list(out.values())
 

@@ -386,3 +386,51 @@ class Alert(Base):
     cleared_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(80))
     acknowledged_at: Mapped[datetime | None]
+
+
+class Zone(Base):
+    """A named polygon on the map (revision 0010, issue #19): a service area, a parking or
+    no-parking zone, a slow zone. ``ring`` is JSON text of [lon, lat] pairs (WGS84, the
+    first point not repeated), the same on SQLite and PostgreSQL; app.models.zones checks
+    it before it is stored."""
+
+    __tablename__ = "zone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    ring: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    #: Goes up by one with every edit: what tells another process its index is out of
+    #: date (a timestamp cannot, workstation clocks differ).
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ZonePresence(Base):
+    """Which zones each vehicle is in now (one row per vehicle once its position was
+    checked), so a restart neither re-raises enter events nor forgets an exit."""
+
+    __tablename__ = "zone_presence"
+
+    vehicle_id: Mapped[int] = mapped_column(
+        ForeignKey("vehicle.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone_ids: Mapped[list] = mapped_column(JSON)
+    checked_at: Mapped[datetime]
+
+
+class ZoneEvent(Base):
+    """One vehicle entering or leaving one zone, where it was seen when it did."""
+
+    __tablename__ = "zone_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id", ondelete="CASCADE"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(8))  # "enter" or "exit"
+    at: Mapped[datetime]
+    latitude: Mapped[float] = mapped_column(Float)
+    longitude: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (Index("ix_zone_event_vehicle_at", "vehicle_id", "at"),)

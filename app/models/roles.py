@@ -124,6 +124,7 @@ _TABLE_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("INSERT, UPDATE, DELETE", "vehicle"),
         ("INSERT, UPDATE, DELETE", "iot_device"),
         ("INSERT, UPDATE, DELETE", "unknown_device"),
+        ("INSERT, UPDATE, DELETE", "zone"),
     ),
 }
 

@@ -83,8 +83,9 @@ async def test_start_dialog_blocks_then_starts_and_board_checks_out(window, cont
     assert "No telemetry" in dialog.status.text() and not dialog.start_button.isEnabled()
     dialog.close()
 
+    # At the demo city's centre: in its "Parking Centre" zone, so the check-out may end.
     report(
-        context, row.id, lat=52.5, lon=13.4, speed=0.0, battery=80.0, odometer=120.0, locked=True
+        context, row.id, lat=52.52, lon=13.405, speed=0.0, battery=80.0, odometer=120.0, locked=True
     )
     dialog = window.operations.start_rental()
     await until(lambda: dialog.start_button.isEnabled(), what="gate passes")

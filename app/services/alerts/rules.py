@@ -9,6 +9,12 @@ alert), level alerts clear only ``hysteresis_pct`` above their threshold, and "s
 is not raised while a vehicle is charging, not ready or in maintenance (Levy suppresses
 the disconnect alert in those states).
 
+Zones (issue #19) come in as stored presence (app.services.zones), so the GPS margin's
+hysteresis is already applied: "outside the service area" holds while a vehicle is in no
+service area (critical during a rental, the rider took it away; there must be at least
+one service area), "in a no-parking zone" while it is parked there (not moving, no open
+rental: a ride passing through is not parking).
+
 "Silent" uses the vehicle status's overdue limit (vehicle_status.overdue_after_s), so a
 Smartcar car waiting for its budget-paced poll is neither silent nor Offline. "Unlocked
 outside a rental" only counts a vehicle that was once seen locked (one never seen locked
@@ -39,6 +45,8 @@ class AlertKind(enum.StrEnum):
     OIL_LOW = "oil_life_low"
     CONNECTION_EXPIRING = "connection_expiring"
     CONNECTION_EXPIRED = "connection_expired"
+    OUTSIDE_SERVICE_AREA = "outside_service_area"
+    IN_NO_PARKING_ZONE = "in_no_parking_zone"
 
 
 LABELS = {
@@ -51,6 +59,8 @@ LABELS = {
     AlertKind.OIL_LOW: "Oil life low",
     AlertKind.CONNECTION_EXPIRING: "Connection expiring",
     AlertKind.CONNECTION_EXPIRED: "Connection expired",
+    AlertKind.OUTSIDE_SERVICE_AREA: "Outside the service area",
+    AlertKind.IN_NO_PARKING_ZONE: "Parked in a no-parking zone",
 }
 QUIET_STATUSES = frozenset(
     {VehicleStatus.CHARGING.value, VehicleStatus.NOT_READY.value, VehicleStatus.MAINTENANCE.value}
@@ -106,6 +116,25 @@ def conditions(
         where = "while locked" if f.locked else "while parked"
         found.append(
             Condition(0, AlertKind.DOOR_OPEN, "warning", f"{', '.join(open_doors)} open {where}")
+        )
+    if f.outside_service_area:  # stored presence, with the GPS margin's hysteresis
+        during = " during a rental" if f.in_rental else ""
+        found.append(
+            Condition(
+                0,
+                AlertKind.OUTSIDE_SERVICE_AREA,
+                "critical" if f.in_rental else "warning",
+                f"Outside every service area{during}",
+            )
+        )
+    if f.no_parking_zone is not None and not f.in_rental and not moving:
+        found.append(
+            Condition(
+                0,
+                AlertKind.IN_NO_PARKING_ZONE,
+                "warning",
+                f"Parked in the no-parking zone {f.no_parking_zone}",
+            )
         )
     if f.locked is False and not f.in_rental and f.ever_locked:
         found.append(Condition(0, AlertKind.UNLOCKED, "critical", "Unlocked, not in a rental"))

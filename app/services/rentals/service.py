@@ -8,7 +8,8 @@ typing; a value older than ``telemetry.stale_after_min`` counts as missing.
 
 Failures are typed and carry text for the operator: :class:`RentalBlocked` (gate, with
 every problem listed), :class:`RentalStepFailed` (unlock failed: retry or cancel),
-:class:`CheckoutBlocked` (door open, lock failed: the rental stays active).
+:class:`CheckoutBlocked` (door open, lock failed, not in a parking zone where parking zones
+exist: the rental stays active).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from app.services.rentals.gate import (
 from app.services.rentals.motion import LOOKBACK, LOOKBACK_FIXES, Motion, MotionVerdict
 from app.services.rentals.states import OPEN, PRE_ACTIVE, check_transition, is_expired
 from app.services.rentals.surcharges import Readings, compute_receipt
+from app.services.zones.service import ZoneService
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +120,10 @@ class RentalService:
         reader: VehicleReader | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         operator: str | None = None,
+        zones: ZoneService | None = None,
     ) -> None:
         self._db = database
+        self._zones = zones
         self._settings = settings
         self.commands = commands
         self._reader = reader
@@ -313,10 +317,20 @@ class RentalService:
     # -- check-out -------------------------------------------------------------------------
 
     async def check_out(self, rental_id: int) -> RentalRecord:
-        """Doors closed, lock verified, end readings, surcharges; CheckoutBlocked keeps it
-        active with the reason (the door named)."""
+        """In a parking zone (where there are any), doors closed, lock verified, end
+        readings, surcharges; CheckoutBlocked keeps it active with the reason (the door
+        named, the nearest parking zone)."""
         rental = await self._move(await self.get(rental_id), S.CHECK_OUT_STARTED, "check-out")
         vehicle_id = rental.vehicle_id
+        latest = None
+        if self._zones is not None and await self._zones.has_parking_zones():
+            # The fresh read that places the vehicle is also the end reading (one request).
+            latest, _ = await self._fresh_latest(vehicle_id)
+            _, lat, lon = readings_from(latest, self._clock(), self.stale_after)
+            position = None if lat is None or lon is None else (lon, lat)
+            label = rental.fleet_number or rental.vehicle_name
+            if refusal := await self._zones.parking_refusal(label, position):
+                await self._back_to_active(rental, refusal)
         try:
             status = await self.commands.read_lock_status(vehicle_id)
         except CommandUnavailable as exc:
@@ -333,14 +347,16 @@ class RentalService:
             doors = ", ".join(door_label(d) for d in blocking)
             await self._back_to_active(rental, f"the {doors} is open; close it and try again")
         rental = await self._move(rental, S.VEHICLE_LOCKED, "vehicle locked")
-        return await self._bill(rental)
+        return await self._bill(rental, latest)
 
     async def _back_to_active(self, rental: RentalRecord, why: str) -> NoReturn:
         back = await self._move(rental, S.RENTAL_ACTIVE, f"check-out blocked: {why}")
         raise CheckoutBlocked(f"Check-out blocked: {why}.", back)
 
-    async def _bill(self, rental: RentalRecord) -> RentalRecord:
-        latest, _ = await self._fresh_latest(rental.vehicle_id)
+    async def _bill(self, rental: RentalRecord, latest: LatestState | None) -> RentalRecord:
+        """End readings (``latest`` when check-out already read the vehicle), surcharges."""
+        if latest is None:
+            latest, _ = await self._fresh_latest(rental.vehicle_id)
         now = self._clock()
         end, lat, lon = readings_from(latest, now, self.stale_after)
         start = Readings(

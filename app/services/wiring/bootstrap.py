@@ -70,6 +70,8 @@ from app.services.wiring.context import (
     database_url,
     runs_pollers,
 )
+from app.services.zones.demo import seed_demo_zones
+from app.services.zones.service import ZoneService
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +141,8 @@ def _open(settings: Settings, paths: AppPaths, url: str, review: bool) -> Opened
             added = seed_if_empty(VehicleService(database).repository, settings.demo)
             if added:
                 logger.info("demo fleet of %d vehicles seeded", added)
+            if zones := seed_demo_zones(ZoneService(database, settings).repository, settings.demo):
+                logger.info("demo zones seeded: %d", zones)
     except Exception:
         database.close()
         raise
@@ -185,8 +189,9 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         webhooks = _webhooks(opened, backends, connections, writer, cron)
     iot = IotHandle(database, settings, writer, demo=demo)
     commands = _commands(opened, connections, writer, iot, role=role)
+    zones = ZoneService(database, settings)
     rentals = RentalService(
-        database, settings, commands, reader=SmartcarReader(connections, writer)
+        database, settings, commands, reader=SmartcarReader(connections, writer), zones=zones
     )
     alerts = AlertService(database, settings)
     relay = publisher = handoff = None
@@ -201,6 +206,10 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         writer.commits.subscribe(alerts.vehicles_changed)
         rentals.vehicle_changes.subscribe(alerts.vehicles_changed)
         vehicles.changes.subscribe(lambda vehicle_id: alerts.vehicles_changed((vehicle_id,)))
+        # Zone presence follows the same commits; a vehicle that entered or left a zone is
+        # evaluated again (outside the service area, parked in a no-parking zone).
+        writer.commits.subscribe(zones.vehicles_changed)
+        zones.presence_changes.subscribe(alerts.vehicles_changed)
     return AppContext(
         settings=settings,
         paths=opened.paths,
@@ -225,6 +234,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         webhooks=webhooks,
         access=Access(opened.signed_in),
         people=PeopleService(database),
+        zones=zones,
     )
 
 

@@ -32,6 +32,7 @@ from app.services.telemetry.reads import Exports, TelemetryReads
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.service import VehicleService
 from app.services.webhooks.runtime import WebhookRuntime
+from app.services.zones.service import ZoneService
 
 
 class Mode(enum.StrEnum):
@@ -85,6 +86,8 @@ class AppContext:
     access: Access = field(default_factory=lambda: Access(None))
     #: People and their roles (the Administration window); unavailable on SQLite.
     people: PeopleService | None = None
+    #: Zones (issue #19): editing, presence (its worker runs where telemetry is stored).
+    zones: ZoneService | None = None
 
     @property
     def read_only(self) -> bool:

@@ -27,6 +27,7 @@ from app.services.rentals.service import RentalService
 from app.services.telemetry.vehicle_reads import SmartcarReader
 from app.services.telemetry.writer import TelemetryWriter
 from app.services.vehicles.service import VehicleService
+from app.services.zones.service import ZoneService
 from tests.integration.integrations.smartcar.conftest import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -60,6 +61,7 @@ class Rig:
     reader: SmartcarReader
     http: httpx.AsyncClient
     vehicles: dict[str, int] = field(default_factory=dict)
+    zones: ZoneService | None = None
 
     async def connect(self, vin: str) -> int:
         vehicle_id = self.vehicles[vin]
@@ -125,7 +127,10 @@ async def rig(tmp_path) -> AsyncIterator[Rig]:
         IotCommands(db, lambda: None),
     )
     reader = SmartcarReader(connections, writer, clock=now)
-    rentals = RentalService(db, SETTINGS, commands, reader=reader, clock=now, operator="tester")
+    zones = ZoneService(db, SETTINGS, clock=now)
+    rentals = RentalService(
+        db, SETTINGS, commands, reader=reader, clock=now, operator="tester", zones=zones
+    )
     http = httpx.AsyncClient(base_url=sim.base_url, timeout=10.0)
     rig = Rig(
         db,
@@ -135,6 +140,7 @@ async def rig(tmp_path) -> AsyncIterator[Rig]:
         reader,
         http,
         {s.vin: i for s, i in zip(FLEET[:3], ids, strict=True)},
+        zones,
     )
     try:
         yield rig

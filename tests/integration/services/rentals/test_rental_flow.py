@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from app.models.enums import RentalState
 from app.models.orm import Command
+from app.models.zones import ZoneShape
 from app.services.rentals.service import CheckoutBlocked, RentalBlocked, RentalStepFailed
+from app.services.zones.index import metres_per_degree
 from tests.integration.services.rentals.conftest import FORD, TESLA, Rig
 
 pytestmark = pytest.mark.asyncio
@@ -219,3 +221,33 @@ async def test_a_driving_smartcar_car_is_refused_even_with_a_reason(rig: Rig):
     assert refusal is not None and re.fullmatch(
         r"the vehicle is moving \([\d,]+ m in \d+ min\); not unlocked", refusal
     )
+
+
+def square_around(name: str, lon: float, lat: float, half_m: float) -> ZoneShape:
+    per_lon, per_lat = metres_per_degree(lat)
+    dx, dy = half_m / per_lon, half_m / per_lat
+    ring = [(lon - dx, lat - dy), (lon + dx, lat - dy), (lon + dx, lat + dy), (lon - dx, lat + dy)]
+    return ZoneShape(None, name, "parking", ring)
+
+
+async def test_check_out_outside_every_parking_zone_is_refused_with_the_nearest(rig: Rig):
+    assert rig.zones is not None
+    await rig.connect(FORD)
+    await rig.sim_state(FORD, activity="parked", locked=True, open_doors=[])
+    rental = await rig.rentals.start(rig.vehicles[FORD], "booking 7", override_reason=PARKED)
+    lat, lon = rental.start["latitude"], rental.start["longitude"]
+    assert lat is not None and lon is not None
+    depot = square_around("Depot", lon + 1000 / metres_per_degree(lat)[0], lat, 100.0)
+    await rig.zones.add(depot)
+    with pytest.raises(CheckoutBlocked) as blocked:
+        await rig.rentals.check_out(rental.id)
+    assert re.fullmatch(
+        rf"Check-out blocked: {rental.fleet_number} is not in a parking zone "
+        r"\(nearest: Depot, 9\d\d m\)\.",
+        str(blocked.value),
+    ), str(blocked.value)
+    assert blocked.value.rental.state == RentalState.RENTAL_ACTIVE
+    assert (await rig.sim_state(FORD))["locked"] is False  # not locked: the ride goes on
+    await rig.zones.add(square_around("Kerb", lon, lat, 50.0))
+    done = await rig.rentals.check_out(rental.id)
+    assert done.state == RentalState.COMPLETED and done.end["latitude"] == pytest.approx(lat)
