@@ -1,7 +1,7 @@
 """zones: zone, zone_presence, zone_event
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-04 18:30:00.000000
 
 Issue #19: service areas, parking, no-parking and slow zones as polygons (``zone``), which
@@ -17,7 +17,7 @@ from alembic import op
 import app.models.orm
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
