@@ -303,7 +303,12 @@ async def _smoke_checks(window: MainWindow, context: AppContext, loaded: asyncio
     # The drawing plugin comes from npm (web/node_modules), not with the Python packages:
     # proving it loaded proves the bundle carries it.
     drawing: asyncio.Future[object] = asyncio.get_running_loop().create_future()
-    fleet_map.run_js("fleetZones.canDraw()", lambda ok: drawing.done() or drawing.set_result(ok))
+
+    def answered(ok: object) -> None:
+        if not drawing.done():
+            drawing.set_result(ok)
+
+    fleet_map.run_js("fleetZones.canDraw()", answered)
     if await drawing is True:
         logger.info("smoke test: zone drawing plugin loaded")
     else:
