@@ -146,7 +146,9 @@ window.fleetZones = (function () {
     if (visible) {
       group.addTo(map);
       legend.addTo(map);
+      setEditing(mode === "edit");
     } else {
+      setEditing(false); // no vertex handles left floating over hidden zones
       group.remove();
       legend.remove();
     }

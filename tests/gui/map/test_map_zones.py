@@ -155,6 +155,12 @@ async def test_vertices_edited_with_the_plugin_and_a_confirmed_delete_are_emitte
     zone_id, ring = edited[-1]
     assert zone_id == 7
     assert flat(ring) == pytest.approx(flat([(13.39, 52.49), *PARK.ring[1:]]))
+    handles = "document.querySelectorAll('.leaflet-marker-pane .marker-icon').length"
+    assert await evaluate(map_view, handles) == len(PARK.ring) * 2 + len(NO_PARK.ring) * 2
+    map_view.zones.tools.show_action.trigger()  # hidden while editing: no handles left
+    assert await evaluate(map_view, handles) == 0
+    map_view.zones.tools.show_action.trigger()
+    assert await evaluate(map_view, "fleetZones.polygon(7).pm.enabled()") is True
     # Vehicles are not the plugin's: no vertex handles on them, none on other modes.
     map_view.set_rows([row(1, 52.505, 13.41)])
     await painted(map_view, "vehicles")
