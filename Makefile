@@ -3,15 +3,23 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# The map page's browser packages (Leaflet-Geoman for drawing zones): pinned by
+# web/package-lock.json, installed into the git-ignored web/node_modules, never committed.
+WEB_STAMP := web/node_modules/.installed-stamp
 
 .PHONY: run test bench soak-kill lint format migration clean package
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(WEB_STAMP)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Fleet Console needs Python 3.11 or newer")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed to install the map's drawing plugin (web/package.json)" >&2; exit 1; }
+	npm ci --prefix web --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $(WEB_STAMP)
 
 run: $(STAMP)  ## start the console (demo mode unless Smartcar credentials are set)
 	$(PY) main.py $(ARGS)
@@ -52,4 +60,4 @@ package: $(STAMP)  ## one-folder bundle in dist/fleet-console, smoke-tested
 	bash packaging/build.sh
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache
+	rm -rf $(VENV) web/node_modules build dist .pytest_cache .ruff_cache

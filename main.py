@@ -301,6 +301,21 @@ async def _smoke_checks(window: MainWindow, context: AppContext, loaded: asyncio
     if not fleet_map.is_ready:
         await map_ready.wait()
     logger.info("smoke test: map page loaded")
+    # The drawing plugin comes from npm (web/node_modules), not with the Python packages:
+    # proving it loaded proves the bundle carries it.
+    drawing: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+    def answered(ok: object) -> None:
+        if not drawing.done():
+            drawing.set_result(ok)
+
+    fleet_map.run_js("fleetZones.canDraw()", answered)
+    if await drawing is True:
+        logger.info("smoke test: zone drawing plugin loaded")
+    else:
+        from app.views.map_scheme import drawing_unavailable
+
+        logger.error("smoke test: %s", drawing_unavailable() or "the drawing plugin did not load")
     if context.mode is Mode.DEMO:
         while (iot := context.iot.current) is None:
             await asyncio.sleep(0.1)  # waiting for the IoT gateway to start

@@ -21,6 +21,7 @@ class Capability(Enum):
     ACKNOWLEDGE = ("dispatcher", "acknowledging alerts")
     VEHICLES = ("manager", "adding, editing and archiving vehicles")
     DEVICES = ("manager", "claiming and editing IoT devices")
+    ZONES = ("manager", "drawing and editing zones")
     PEOPLE = ("admin", "managing people")
 
     @property

@@ -21,11 +21,13 @@ import folium
 from branca.element import MacroElement
 from jinja2 import Template
 from PySide6.QtCore import QTimer, Signal, Slot
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from app.models.vehicles import VehicleRow
 from app.views import formatting as fmt
+from app.views import map_zones
 from app.views.map_host import MapPageView, PageBridge, js_value
+from app.views.map_scheme import GEOMAN_JS, drawing_unavailable
 from app.views.map_tiles import TileCache
 
 logger = logging.getLogger(__name__)
@@ -56,14 +58,22 @@ def record_of(row: VehicleRow) -> Record:
 
 
 def build_page(center: tuple[float, float], zoom: int = 12) -> str:
-    """The map page: Leaflet, the QWebChannel client and our glue (which clusters)."""
+    """The map page: Leaflet, the QWebChannel client, our glue (which clusters) and the
+    zone layer; Leaflet-Geoman (drawing zones) only when it is installed, so a missing
+    plugin costs the drawing tools and nothing else."""
     fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True)
+    drawing = drawing_unavailable() is None
     fmap.default_js = [
         ("leaflet", "app://assets/leaflet/leaflet.js"),
+        *([("geoman", f"app://assets/geoman/{GEOMAN_JS}")] if drawing else []),
         ("qwebchannel", "app://assets/qtwebchannel/qwebchannel.js"),
         ("fleet_map", "app://page/fleet_map.js"),
+        ("zones", f"app://page/{map_zones.SCRIPT}"),
     ]
-    fmap.default_css = [("leaflet_css", "app://assets/leaflet/leaflet.css")]
+    fmap.default_css = [
+        ("leaflet_css", "app://assets/leaflet/leaflet.css"),
+        *([("geoman_css", "app://assets/geoman/leaflet-geoman.css")] if drawing else []),
+    ]
     folium.TileLayer(
         TILE_URL, attr="&copy; OpenStreetMap contributors", max_zoom=19, name="OpenStreetMap"
     ).add_to(fmap)
@@ -77,12 +87,15 @@ class _GlueInit(MacroElement):
     _template = Template(
         "{% macro script(this, kwargs) %}"
         "fleetMap.init({{ this._parent.get_name() }}, {{ this.config }});"
+        "fleetZones.init({{ this._parent.get_name() }}, "
+        "Object.assign({{ this.zones }}, {renderer: fleetMap.renderer()}));"
         "{% endmacro %}"
     )
 
     def __init__(self) -> None:
         super().__init__()
         self.config = json.dumps(PAGE_CONFIG)
+        self.zones = json.dumps(map_zones.PAGE_OPTIONS)
 
 
 class MapBridge(PageBridge):
@@ -103,6 +116,9 @@ class MapBridge(PageBridge):
 class FleetMapView(MapPageView):
     """Every vehicle on one map.
 
+    ``zones`` (a :class:`~app.views.map_zones.ZoneLayer`) draws the zones and carries
+    the tools to draw, edit and delete them, with their signals.
+
     Signals:
         vehicle_clicked(int): a marker was clicked.
         ready(): the page is loaded and accepts data.
@@ -122,9 +138,14 @@ class FleetMapView(MapPageView):
             html=build_page(center),
             script=GLUE_JS,
             bridge=MapBridge,
+            extra_scripts=(map_zones.SCRIPT,),
             parent=parent,
         )
         self.setObjectName("fleetMap")
+        self.zones = map_zones.ZoneLayer(self, editable=True)
+        layout = self.layout()
+        if self.zones.tools is not None and isinstance(layout, QVBoxLayout):
+            layout.insertWidget(0, self.zones.tools)
         self._full: dict[int, Record] | None = None
         self._changed: dict[int, Record] = {}
         self._gone: set[int] = set()

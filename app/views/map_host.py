@@ -64,15 +64,17 @@ def host_page(
     html: str,
     script: str,
     bridge: QObject,
+    extra_scripts: tuple[str, ...] = (),
 ) -> HostedPage | None:
-    """Load ``app://page/<page>`` (``html``) with ``resources/map/<script>`` beside it."""
+    """Load ``app://page/<page>`` (``html``) with ``resources/map/<script>`` (and each of
+    ``extra_scripts``) beside it."""
     if not schemes_registered():
         # Too late to register them once QApplication exists: say so, do not crash.
         logger.error("map URL schemes were not registered before QApplication")
         layout.addWidget(QLabel("Map unavailable: start-up did not register its schemes."))
         return None
     try:
-        glue = resource_path("map", script).read_bytes()
+        glue = {name: resource_path("map", name).read_bytes() for name in (script, *extra_scripts)}
     except OSError as exc:  # an incomplete bundle: no map, but the console runs
         logger.error("map page script unavailable: %s", exc)
         layout.addWidget(QLabel(f"Map unavailable: {exc}"))
@@ -86,7 +88,8 @@ def host_page(
     for scheme in (b"app", b"tiles"):
         profile.installUrlSchemeHandler(scheme, handler)
     handler.set_page(page, html.encode())
-    handler.set_page(script, glue)
+    for name, content in glue.items():
+        handler.set_page(name, content)
     web_page = LoggingPage(page, profile, view)
     channel = QWebChannel(web_page)
     channel.registerObject("bridge", bridge)
@@ -130,6 +133,7 @@ class MapPageView(QWidget):
         html: str,
         script: str,
         bridge: type[PageBridge] = PageBridge,
+        extra_scripts: tuple[str, ...] = (),
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -139,7 +143,14 @@ class MapPageView(QWidget):
         self.bridge = bridge(self)
         self.bridge.ready.connect(self._on_ready)
         hosted = host_page(
-            self, layout, tiles=tiles, page=page, html=html, script=script, bridge=self.bridge
+            self,
+            layout,
+            tiles=tiles,
+            page=page,
+            html=html,
+            script=script,
+            bridge=self.bridge,
+            extra_scripts=extra_scripts,
         )
         self.view: QWebEngineView | None = hosted.view if hosted else None
         if hosted:

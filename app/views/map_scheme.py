@@ -2,7 +2,10 @@
 
 ``app://page/<name>`` serves the generated map page and our JS glue,
 ``app://assets/<package>/<file>`` serves Leaflet and its plugins straight from the
-installed xstatic packages (no third-party file in this repository), and
+installed xstatic packages, and the drawing plugin (Leaflet-Geoman, ``geoman``) from the
+npm folder make installs (``web/node_modules``, pinned by web/package-lock.json): no
+third-party file in this repository. Without that folder the map still works; only
+drawing zones is unavailable (``drawing_unavailable()`` says why), and
 ``tiles://<source>/<z>/<x>/<y>.png`` serves tiles from the on-disk cache, fetching a
 missing one when online and answering with a plain placeholder otherwise, so vehicles
 still show on a blank background with no cache and no network.
@@ -27,12 +30,17 @@ from PySide6.QtWebEngineCore import (
     QWebEngineUrlSchemeHandler,
 )
 
+from app.resources import web_packages_root
 from app.views.map_tiles import BadTile, TileCache, tile_key
 
 logger = logging.getLogger(__name__)
 
 SCHEMES = (b"app", b"tiles")
-ASSET_DIRS = {"leaflet": Path(xstatic.pkg.leaflet.BASE_DIR)}
+ASSET_DIRS = {
+    "leaflet": Path(xstatic.pkg.leaflet.BASE_DIR),
+    "geoman": web_packages_root() / "@geoman-io" / "leaflet-geoman-free" / "dist",
+}
+GEOMAN_JS = "leaflet-geoman.min.js"
 QWEBCHANNEL_JS = ":/qtwebchannel/qwebchannel.js"  # shipped inside Qt's resources
 BACKGROUND = "#e9eef2"
 
@@ -50,6 +58,17 @@ def register_schemes() -> None:
             | QWebEngineUrlScheme.Flag.CorsEnabled
         )
         QWebEngineUrlScheme.registerScheme(scheme)
+
+
+def drawing_unavailable() -> str | None:
+    """Why zones cannot be drawn on the map (the plugin is not installed), or None."""
+    folder = ASSET_DIRS["geoman"]
+    if (folder / GEOMAN_JS).is_file():
+        return None
+    return (
+        f"Drawing zones is unavailable: the Leaflet-Geoman plugin is not installed "
+        f"({folder} is missing; run make, which installs it with npm ci --prefix web)."
+    )
 
 
 def schemes_registered() -> bool:

@@ -3,7 +3,8 @@
 It reuses map_scheme's handler (Leaflet from the xstatic package, qwebchannel.js from Qt,
 tiles from the on-disk cache) but not the live fleet map's page or glue: the replay
 draws one track and a cursor, and must not depend on how the fleet map is optimised.
-The page side is resources/map/replay.js.
+The page side is resources/map/replay.js; the zones are drawn read-only by the fleet
+map's zone layer (resources/map/zones.js, without the drawing plugin).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from PySide6.QtWidgets import QWidget
 
 from app.models.track_queries import Track
+from app.views import map_zones
 from app.views.map_host import MapPageView, js_value
 from app.views.map_tiles import TileCache
 
@@ -34,19 +36,21 @@ _PAGE = """<!DOCTYPE html>
 <script src="app://assets/leaflet/leaflet.js"></script>
 <script src="app://assets/qtwebchannel/qwebchannel.js"></script>
 <script src="app://page/replay.js"></script>
+<script src="app://page/zones.js"></script>
 </head><body><div id="map"></div>
-<script>routeReplay.init({config});</script>
+<script>routeReplay.init({config}); fleetZones.init(routeReplay.map(), {zones});</script>
 </body></html>
 """
 
 
 def build_page(center: tuple[float, float], zoom: int = 13) -> str:
     config = dict(PAGE_CONFIG, center=list(center), zoom=zoom)
-    return _PAGE.format(config=json.dumps(config))
+    return _PAGE.format(config=json.dumps(config), zones=json.dumps(map_zones.PAGE_OPTIONS))
 
 
 class ReplayMap(MapPageView):
-    """One track and a cursor on a map. Calls made before the page is ready are queued.
+    """One track and a cursor on a map, over the zones (``zones.show_zones``, read-only).
+    Calls made before the page is ready are queued.
 
     Signals:
         ready(): the page is loaded and accepts data.
@@ -55,8 +59,16 @@ class ReplayMap(MapPageView):
     def __init__(
         self, tiles: TileCache, center: tuple[float, float], parent: QWidget | None = None
     ) -> None:
-        super().__init__(tiles, page=PAGE, html=build_page(center), script=GLUE_JS, parent=parent)
+        super().__init__(
+            tiles,
+            page=PAGE,
+            html=build_page(center),
+            script=GLUE_JS,
+            extra_scripts=(map_zones.SCRIPT,),
+            parent=parent,
+        )
         self._pending: list[str] = []
+        self.zones = map_zones.ZoneLayer(self, editable=False)
 
     def set_track(self, track: Track) -> None:
         segments = [

@@ -6,6 +6,7 @@
  *   fleetMap.focus(id)               a new selection: highlight it, centre on it once
  *                                    (null releases it)
  *   fleetMap.painted(token)          reports token back once the change is on screen
+ * Zones (resources/map/zones.js) are drawn on the same canvas, below the vehicles.
  * A record is [id, lat, lon, kind, status, label]. Clicks go back through the
  * QWebChannel object "bridge" (markerClicked(id)).
  *
@@ -311,6 +312,9 @@ window.fleetMap = (function () {
     map.on("zoomend", layout);
     new QWebChannel(qt.webChannelTransport, function (channel) {
       bridge = channel.objects.bridge;
+      if (window.fleetZones) {
+        fleetZones.connect(channel.objects.zones); // zones.js: drawing and editing zones
+      }
       bridge.pageReady();
     });
   }
@@ -330,6 +334,9 @@ window.fleetMap = (function () {
     },
     map: function () {
       return map;
+    },
+    renderer: function () {
+      return renderer; // zones.js draws the zones on it, below the vehicles
     },
     vehicleMarkers: function () {
       return Array.from(markers.values());

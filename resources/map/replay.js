@@ -4,6 +4,7 @@
  *   routeReplay.setTrack(segments)   segments: [[[lat, lon], ...], ...], split at gaps
  *   routeReplay.cursor(lat, lon)     move the cursor marker (null, null hides it)
  *   routeReplay.state()              what is drawn, for tests and diagnostics
+ * The zones (resources/map/zones.js, read-only here) are drawn under the track.
  * Segments are solid polylines; each gap (the end of one segment to the start of the
  * next) is a thin dashed grey line, so the eye sees "no data here", not a drive.
  * pageReady() on the QWebChannel object "bridge" says the page accepts calls.
@@ -95,5 +96,13 @@ window.routeReplay = (function () {
     return { segments: lines, gaps: gaps, cursor: at ? [at.lat, at.lng] : null };
   }
 
-  return { init: init, setTrack: setTrack, cursor: cursor, state: state };
+  return {
+    init: init,
+    setTrack: setTrack,
+    cursor: cursor,
+    state: state,
+    map: function () {
+      return map; // zones.js draws the zones on it (read-only)
+    },
+  };
 })();

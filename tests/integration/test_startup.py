@@ -28,10 +28,11 @@ def test_smoke_test_starts_seeds_and_exits_zero(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "main window shown with 100 vehicles" in result.stderr
     assert "smoke test: map page loaded" in result.stderr
+    assert "smoke test: zone drawing plugin loaded" in result.stderr
     assert "Smartcar simulator on http://127.0.0.1:" in result.stderr
     assert "IoT gateway with" in result.stderr
     assert (tmp_path / "fleet.sqlite").exists()
-    assert (tmp_path / "logs" / "fleet-console.log").read_text().count("smoke test:") == 3
+    assert (tmp_path / "logs" / "fleet-console.log").read_text().count("smoke test:") == 4
     with closing(sqlite3.connect(tmp_path / "fleet.sqlite")) as db:
         assert db.execute("SELECT count(*) FROM vehicle").fetchone() == (100,)
     # Location history and logs are private to the user (0600 files, 0700 directories).

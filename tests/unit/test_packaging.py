@@ -1,6 +1,7 @@
 """Packaging files: the desktop entry is valid and resources are found from source and frozen."""
 
 import configparser
+import json
 import sys
 from pathlib import Path
 
@@ -74,7 +75,23 @@ def test_resources_found_when_frozen(tmp_path, monkeypatch):
         resources.resource_path("icons", "missing.svg")
 
 
+def test_web_packages_found_from_source_and_frozen(tmp_path, monkeypatch):
+    assert resources.web_packages_root() == ROOT / "web" / "node_modules"
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert resources.web_packages_root() == tmp_path / "web"
+
+
+def test_drawing_plugin_is_pinned_and_ignored_by_git():
+    lock = json.loads((ROOT / "web" / "package-lock.json").read_text())
+    wanted = json.loads((ROOT / "web" / "package.json").read_text())["dependencies"]
+    installed = lock["packages"]["node_modules/@geoman-io/leaflet-geoman-free"]["version"]
+    assert wanted["@geoman-io/leaflet-geoman-free"] == installed  # an exact pin
+    assert "web/node_modules/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
 def test_spec_bundles_the_migrations_and_resources():
     spec = (ROOT / "packaging" / "fleet-console.spec").read_text()
     assert '"app" / "models" / "migrations"' in spec and '"resources"' in spec
     assert "xstatic.pkg.leaflet.BASE_DIR" in spec
+    assert '"web/@geoman-io/leaflet-geoman-free/dist"' in spec
