@@ -20,7 +20,6 @@ import html
 import json
 import logging
 from collections.abc import Coroutine, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models.zones import ZoneShape
 from app.views.dialogs import ask, run_dialog
 from app.views.map_host import MapPageView, js_value
 from app.views.map_scheme import drawing_unavailable
@@ -58,20 +58,6 @@ STYLES = {  # Leaflet path options per kind: the service area is an outline only
 PAGE_OPTIONS = {"styles": STYLES, "labels": KINDS}
 
 Ring = list[tuple[float, float]]
-
-
-@dataclass(frozen=True)
-class ZoneShape:
-    """One zone as the map draws it (ISSUE19: the zones model's ZoneShape, same fields).
-
-    ``ring`` is [(lon, lat), ...] in WGS84 without repeating the first point; ``id`` is
-    None for a zone not stored yet.
-    """
-
-    id: int | None
-    name: str
-    kind: str
-    ring: Ring
 
 
 def shape_record(shape: ZoneShape) -> dict[str, object]:

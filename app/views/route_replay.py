@@ -32,7 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.models.errors import DatabaseError
 from app.models.track_queries import Track
+from app.services.zones.service import ZoneService
 from app.views import formatting as fmt
 from app.views.map_tiles import TileCache, TileFetcher
 from app.views.replay_map import ReplayMap
@@ -75,6 +77,11 @@ class RouteReplayDialog(QDialog):
         tiles = TileCache(context.paths.tile_cache_dir, TileFetcher() if online else None)
         demo = context.settings.demo
         self.map = ReplayMap(tiles, (demo.center_lat, demo.center_lon))
+        self._zones_task = (
+            None
+            if context.zones is None
+            else asyncio.get_running_loop().create_task(self._show_zones(context.zones))
+        )
 
         now = QDateTime.currentDateTimeUtc()
         self.since_edit = QDateTimeEdit(now.addSecs(-int(DEFAULT_RANGE.total_seconds())))
@@ -149,6 +156,15 @@ class RouteReplayDialog(QDialog):
     def set_range(self, since: datetime, until: datetime) -> None:
         self.since_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(since.timestamp())))
         self.until_edit.setDateTime(QDateTime.fromSecsSinceEpoch(int(until.timestamp())))
+
+    async def _show_zones(self, zones: ZoneService) -> None:
+        """The zones under the track (read-only), as the fleet map shows them."""
+        try:
+            shapes = await zones.zones()
+        except DatabaseError as exc:
+            logger.warning("route replay: zones could not be read: %s", exc)
+            return
+        self.map.zones.show_zones(shapes)
 
     def load(self) -> None:
         """Read the track of the chosen range; a newer load replaces one in flight."""

@@ -20,6 +20,7 @@ from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt
 from PySide6.QtWidgets import QLabel, QTabWidget, QWidget
 
 from app.models.telemetry_queries import LatestState
+from app.services.access import Capability
 from app.services.telemetry.reads import TelemetryReads
 from app.services.telemetry.status import CronStatus, VehiclePollStatus
 from app.views.cron_status import CronStatusLabel
@@ -28,6 +29,7 @@ from app.views.map_tiles import TileCache, TileFetcher
 from app.views.telemetry_charts import SeriesLoader, TelemetryCharts
 from app.views.telemetry_readouts import Latest, LatestLoader, Stamped
 from app.views.window_parts import WindowParts
+from app.views.zone_editing import ZoneEditing
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class TelemetryViews(QObject):
         series = series or reads.chart
         latest = latest or (lambda vid: _latest(reads, vid))
         self.map: FleetMapView | None = None
+        self.zone_editing: ZoneEditing | None = None  # with the map, where zones exist
         self._closing: set[asyncio.Task[None]] = set()
 
         # Left pane: the list and, beside it in a tab, the map.
@@ -161,6 +164,19 @@ class TelemetryViews(QObject):
             placeholder.deleteLater()
             self.map.set_rows(self._fleet.model.rows)
             self.map.focus(self._fleet.current_vehicle_id())
+            context = self._parts.context
+            if context.zones is not None:
+                refusal = (
+                    "Offline review: the database is read-only"
+                    if context.read_only
+                    else context.access.refusal(Capability.ZONES)
+                )
+                self.zone_editing = ZoneEditing(
+                    self.map.zones,
+                    context.zones,
+                    refusal=refusal,
+                    show_message=self._parts.show_message,
+                )
         return self.map
 
     def _push_all(self) -> None:

@@ -7,10 +7,11 @@ import pytest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMessageBox
 
 from app.models.roles import SignedIn
+from app.models.zones import ZoneShape
 from app.services.access import Access, Capability
 from app.views import map_scheme
 from app.views.fleet_map import FleetMapView
-from app.views.map_zones import ZoneDialog, ZoneShape
+from app.views.map_zones import ZoneDialog
 from tests.gui.map.test_fleet_map import evaluate, painted, row
 from tests.helpers.waiting import until
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.models.track_queries import Fix, Track
-from app.views.map_zones import ZoneShape
+from app.models.zones import ZoneShape
 from app.views.replay_map import ReplayMap
 from tests.gui.map.test_fleet_map import evaluate
 from tests.helpers.waiting import until
