@@ -17,6 +17,7 @@ class Capability(Enum):
     refusal calls the action."""
 
     COMMAND = ("dispatcher", "sending commands")
+    CONNECT = ("dispatcher", "connecting and disconnecting cars")
     RENTAL = ("dispatcher", "running rentals")
     ACKNOWLEDGE = ("dispatcher", "acknowledging alerts")
     VEHICLES = ("manager", "adding, editing and archiving vehicles")

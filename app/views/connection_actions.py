@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
 
+from app.services.access import Capability
 from app.services.wiring.context import AppContext
 from app.views.connection_panel import ConnectionPanel
 from app.views.connections_view import ConnectionsView
@@ -50,7 +51,12 @@ class ConnectionActions(QObject):
         self._parts = parts
         self.service = parts.context.connections
         read_only = parts.context.read_only
-        self.panel = ConnectionPanel(self.service, parts.confirm, read_only=read_only)
+        self.panel = ConnectionPanel(
+            self.service,
+            parts.confirm,
+            read_only=read_only,
+            refusal=parts.context.access.refusal(Capability.CONNECT),
+        )
         parts.detail.set_connection_panel(self.panel)
         self.view: ConnectionsView | None = None
         self._tasks: set[asyncio.Task[Any]] = set()

@@ -74,13 +74,16 @@ class ConnectionPanel(QWidget):
         confirm: Confirm,
         *,
         read_only: bool = False,
+        refusal: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """``refusal``: why the signed-in person may not connect or disconnect cars."""
         super().__init__(parent)
         self.setObjectName("connectionPanel")
         self.service = service
         self.confirm = confirm
         self.read_only = read_only
+        self.refusal = refusal
         self.row: VehicleRow | None = None
         self.record: ConnectionRecord | None = None
         self.dialog: ConnectDialog | None = None
@@ -245,11 +248,13 @@ class ConnectionPanel(QWidget):
         record = self.record
         live = record is not None and record.status != "disconnected"
         can_call = record is not None and bool(record.can_call)
-        usable = self.service.available and not self.read_only and not busy
+        usable = self.service.available and not self.read_only and self.refusal is None and not busy
         self.connect_button.setText("Reconnect" if live else "Connect Car")
         self.connect_button.setEnabled(usable)
         if self.read_only:
             reason = "Offline review: the database is read-only, nothing is sent"
+        elif self.refusal is not None:
+            reason = self.refusal
         elif not self.service.available:
             reason = "Smartcar is not available (see the status bar)"
         else:
@@ -270,7 +275,12 @@ class ConnectionPanel(QWidget):
 
     def start_connect(self) -> ConnectDialog | None:
         """Open the Connect Car dialog for the shown vehicle (Reconnect keeps all history)."""
-        if self.row is None or not self.service.available or self.read_only:
+        if (
+            self.row is None
+            or not self.service.available
+            or self.read_only
+            or self.refusal is not None
+        ):
             return None
         self.message.clear()
         self.dialog = ConnectDialog(self.service, self.row, parent=self)

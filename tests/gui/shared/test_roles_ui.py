@@ -34,6 +34,7 @@ def fleet_url(pg_url: str) -> str:
     with Database(pg_url) as db:
         db.migrate()
         VehicleRepository(db).add(SCOOTER)
+        VehicleRepository(db).add(VehicleFields(name="Focus", fleet_number="C-1", kind="car"))
     return pg_url
 
 
@@ -48,8 +49,8 @@ async def test_a_viewer_sees_unlock_and_editing_disabled_with_the_reason(
             assert window.signed_in_label.text() == f"Signed in: {login} (Viewer)"
             window.show()
             window.reload()
-            await until(lambda: window.model.rowCount() == 1, what="the fleet list")
-            [row] = window.model.rows
+            await until(lambda: window.model.rowCount() == 2, what="the fleet list")
+            [row] = [r for r in window.model.rows if r.connection_type == "iot"]
             window.select_vehicle(row.id)
             unlock = window.iot.panel.buttons["unlock"]
             await until(lambda: unlock.toolTip() != "", what="the Unlock button's reason")
@@ -61,6 +62,15 @@ async def test_a_viewer_sees_unlock_and_editing_disabled_with_the_reason(
             assert not window.add_action.isEnabled()
             assert "needs the Fleet manager role" in window.add_action.toolTip()
             assert window.add_vehicle() is None  # its shortcut does nothing either
+            [car] = [r for r in window.model.rows if r.kind == "car"]
+            window.select_vehicle(car.id)
+            connect = window.connections.panel.connect_button
+            await until(lambda: connect.toolTip() != "", what="Connect Car's reason")
+            assert not connect.isEnabled()
+            assert "connecting and disconnecting cars needs the Dispatcher role" in (
+                connect.toolTip()
+            )
+            assert window.connections.panel.start_connect() is None
         finally:
             window.close()
             context.close()
@@ -71,7 +81,7 @@ async def test_a_refusal_by_the_database_is_a_message_not_sql(postgres, fleet_ur
     with person(postgres, fleet_url, "dispatcher") as (login, url), Database(url) as db:
         db.check_access()
         repository = VehicleRepository(db)
-        [row] = repository.list_rows()
+        [row] = [r for r in repository.list_rows() if r.kind == "scooter"]
         with pytest.raises(PermissionRefused) as refused:
             repository.update(row.id, replace(SCOOTER, name="Renamed"))
         text = str(refused.value)
@@ -94,8 +104,8 @@ async def test_a_dispatcher_commands_an_iot_scooter_through_the_collector(
         try:
             window.show()
             window.reload()
-            await until(lambda: window.model.rowCount() == 1, what="the fleet list")
-            window.select_vehicle(window.model.rows[0].id)
+            await until(lambda: window.model.rowCount() == 2, what="the fleet list")
+            window.select_vehicle(next(r.id for r in window.model.rows if r.kind == "scooter"))
             panel = window.operations.commands_panel
             await until(panel.isVisible, what="the Remote commands panel")
             assert panel.lock_button.isEnabled() and panel.unlock_button.isEnabled()
