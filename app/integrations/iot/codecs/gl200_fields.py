@@ -100,6 +100,8 @@ def _tower(mcc: str, mnc: str, lac: str, cid: str, rssi: str) -> dict:
 def gsm(v: list[str], model: str) -> dict:
     """GTGSM: six cell slots after the fix type, six fields each (the last is reserved)."""
     cells = v[4:-2]
+    if len(cells) < 35:  # a cut report: IndexError keeps the readings found by shape
+        raise IndexError("GTGSM has fewer than six cell slots")
     towers = [_tower(*cells[k : k + 5]) for k in range(0, 36, 6) if cells[k]]
     return {"cellTowers": towers}
 

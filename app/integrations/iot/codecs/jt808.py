@@ -392,7 +392,9 @@ class Jt808Codec:
             record = DeviceRecord(
                 NAME, RecordKind.OTHER, device_id, frame, attributes={"sentence": text}
             )
-            return DecodeResult((record,), ack=text.replace("TIME", now).encode("ascii"))
+            # The answer is the device's own bytes with the time put in: a byte that is not
+            # ASCII (line noise in a clone's sentence) goes back as it came, not re-encoded.
+            return DecodeResult((record,), ack=frame.replace(b"TIME", now.encode("ascii")))
         record = DeviceRecord(
             NAME, RecordKind.COMMAND_RESULT, device_id, frame, command_result=text
         )

@@ -305,3 +305,13 @@ def test_a_mangled_eri_sensor_count_does_not_spin_the_decoder() -> None:
     report += b"202408171,1358,F127$"
     [record] = CODEC.decode(report, strict=False).records
     assert (record.kind, record.latitude, record.longitude) == ("position", 24.008269, 38.249517)
+
+
+def test_a_cut_gtgsm_report_keeps_its_report_without_the_cells() -> None:
+    """Found by the codec fuzz test: a GTGSM with fewer than six cell slots raised
+    TypeError from the cell reader instead of keeping the readings found by shape."""
+    (gsm, *_) = [f for f in TEXT if b"GTGSM" in f.data]
+    fields = gsm.data.split(b",")
+    cut = b",".join([*fields[:12], *fields[-2:]])
+    (record,) = CODEC.decode(cut).records
+    assert "cellTowers" not in record.attributes

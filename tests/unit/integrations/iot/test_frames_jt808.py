@@ -307,3 +307,10 @@ def test_text_sentences_time_request_and_result() -> None:
     (line,) = [x for x in LINES if x["seq"] == 16]
     (record,) = codec.decode(_frame(line), device_id=PHONE).records
     assert record.command_result == line["expect"]["result"]
+
+
+def test_a_time_request_with_a_byte_that_is_not_ascii_is_answered_not_crashed() -> None:
+    """Found by the gateway fuzz test: the answer re-encoded the decoded text as ASCII."""
+    codec = Jt808Codec(clock=lambda: datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    result = codec.decode(b"(794104004140,1,001,BASE,2,\xfeTIME)", device_id=PHONE)
+    assert result.ack == b"(794104004140,1,001,BASE,2,\xfe20260102030405)"
