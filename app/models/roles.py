@@ -116,11 +116,13 @@ _TABLE_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("INSERT, UPDATE (state, error, updated_at)", "command"),
         ("INSERT, UPDATE", "rental"),
         ("UPDATE (acknowledged_by, acknowledged_at)", "alert"),
+        ("INSERT, UPDATE", "field_task"),
     ),
     MANAGER: (
         ("INSERT, UPDATE, DELETE", "vehicle"),
         ("INSERT, UPDATE, DELETE", "iot_device"),
         ("INSERT, UPDATE, DELETE", "unknown_device"),
+        ("INSERT, UPDATE, DELETE", "maintenance_plan"),
     ),
 }
 

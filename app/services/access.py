@@ -19,6 +19,7 @@ class Capability(Enum):
     COMMAND = ("dispatcher", "sending commands")
     RENTAL = ("dispatcher", "running rentals")
     ACKNOWLEDGE = ("dispatcher", "acknowledging alerts")
+    TASKS = ("dispatcher", "working on field tasks")
     VEHICLES = ("manager", "adding, editing and archiving vehicles")
     DEVICES = ("manager", "claiming and editing IoT devices")
     PEOPLE = ("admin", "managing people")

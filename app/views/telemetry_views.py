@@ -81,6 +81,7 @@ class TelemetryViews(QObject):
         series = series or reads.chart
         latest = latest or (lambda vid: _latest(reads, vid))
         self.map: FleetMapView | None = None
+        self._map_only: frozenset[int] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
         # Left pane: the list and, beside it in a tab, the map.
@@ -159,9 +160,16 @@ class TelemetryViews(QObject):
             self.left_tabs.insertTab(1, self.map, "Map")
             self.left_tabs.setCurrentIndex(current)
             placeholder.deleteLater()
-            self.map.set_rows(self._fleet.model.rows)
+            self.map.set_only(self._map_only, self._fleet.model.rows)
             self.map.focus(self._fleet.current_vehicle_id())
         return self.map
+
+    def set_map_only(self, vehicle_ids: frozenset[int] | None) -> None:
+        """Show only these vehicles on the map (the quick lists' "open tasks" filter)."""
+        if vehicle_ids != self._map_only:
+            self._map_only = vehicle_ids
+            if self.map is not None:
+                self.map.set_only(vehicle_ids, self._fleet.model.rows)
 
     def _push_all(self) -> None:
         if self.map is not None:

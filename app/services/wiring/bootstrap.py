@@ -47,6 +47,7 @@ from app.services.commands.senders import (
 from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
+from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
@@ -180,6 +181,8 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         database, settings, commands, reader=SmartcarReader(connections, writer)
     )
     alerts = AlertService(database, settings)
+    people = PeopleService(database)
+    tasks = TaskService(database, settings, who=rentals.operator, people=people)
     relay = publisher = None
     if role is Role.COLLECTOR and is_postgres(database.url):
         relay = CommandRelay(database, commands)
@@ -191,6 +194,9 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         writer.commits.subscribe(alerts.vehicles_changed)
         rentals.vehicle_changes.subscribe(alerts.vehicles_changed)
         vehicles.changes.subscribe(lambda vehicle_id: alerts.vehicles_changed((vehicle_id,)))
+        # The task rules run beside them; a rule on an alert (outside the service area ->
+        # rebalance) sees it at the latest in the next sweep, after the alert is written.
+        writer.commits.subscribe(tasks.vehicles_changed)
     return AppContext(
         settings=settings,
         paths=opened.paths,
@@ -213,7 +219,8 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         publisher=publisher,
         webhooks=webhooks,
         access=Access(opened.signed_in),
-        people=PeopleService(database),
+        people=people,
+        tasks=tasks,
     )
 
 

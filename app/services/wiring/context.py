@@ -23,6 +23,7 @@ from app.services.commands.collector_relay import CommandRelay
 from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
+from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
@@ -81,6 +82,8 @@ class AppContext:
     access: Access = field(default_factory=lambda: Access(None))
     #: People and their roles (the Administration window); unavailable on SQLite.
     people: PeopleService | None = None
+    #: Field tasks and maintenance plans (issue #19); the rules run where ``telemetry_writer`` is.
+    tasks: TaskService | None = None
 
     @property
     def read_only(self) -> bool:

@@ -23,13 +23,17 @@ def test_the_owner_and_the_collector_are_not_held_back_by_people_roles(role: str
     ("role", "allowed"),
     [
         ("viewer", set()),
-        ("dispatcher", {Capability.COMMAND, Capability.RENTAL, Capability.ACKNOWLEDGE}),
+        (
+            "dispatcher",
+            {Capability.COMMAND, Capability.RENTAL, Capability.ACKNOWLEDGE, Capability.TASKS},
+        ),
         (
             "manager",
             {
                 Capability.COMMAND,
                 Capability.RENTAL,
                 Capability.ACKNOWLEDGE,
+                Capability.TASKS,
                 Capability.VEHICLES,
                 Capability.DEVICES,
             },
