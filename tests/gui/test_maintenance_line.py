@@ -18,7 +18,7 @@ def line(window) -> str:
 
 
 async def test_the_line_counts_down_and_turns_overdue(window, context):
-    car = next(r.id for r in window.model.rows if r.kind == "car")
+    car = next(r.id for r in window.model.rows if r.kind == "scooter")  # demo cars have plans
     report(context, car, odometer=23_800.0)
     window.refresh_vehicle(await context.vehicles.row(car))
     assert window.select_vehicle(car)
@@ -32,7 +32,7 @@ async def test_the_line_counts_down_and_turns_overdue(window, context):
 
 
 async def test_a_plan_from_the_dialog_is_stored_and_a_due_one_makes_a_task(window, context):
-    car = next(r for r in window.model.rows if r.kind == "car")
+    car = next(r for r in window.model.rows if r.kind == "e-bike")  # no plan yet
     report(context, car.id, odometer=40_000.0)
     window.refresh_vehicle(await context.vehicles.row(car.id))
     assert window.select_vehicle(car.id)

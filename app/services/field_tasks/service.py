@@ -151,12 +151,13 @@ class TaskService:
         self.changes.notify()
 
     async def maintenance(self, vehicle_id: int) -> MaintenanceDue | None:
-        """The detail panel's maintenance line (None: no plan, or nothing to count from)."""
-        plan = await self._db.run(self.repository.plan, vehicle_id)
-        if plan is None:
-            return None
-        odometer, oil = await self._db.run(self.repository.latest_readings, vehicle_id)
-        return assess(plan, odometer, oil, self._clock())
+        """The detail panel's maintenance line (None: no plan, or nothing to count from);
+        one trip to the database thread (the panel reads it on every refresh)."""
+        repo = self.repository
+        plan, (odometer, oil) = await self._db.run(
+            lambda: (repo.plan(vehicle_id), repo.latest_readings(vehicle_id))
+        )
+        return None if plan is None else assess(plan, odometer, oil, self._clock())
 
     # -- the rules -------------------------------------------------------------------------
 

@@ -23,12 +23,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.models.database import Database
 from app.models.errors import SignInRefused
+from app.models.field_tasks import TaskRepository
 from app.models.rentals import vehicle_basics
 from app.models.roles import SignedIn
 from app.paths import AppPaths
@@ -47,6 +49,7 @@ from app.services.commands.senders import (
 from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
+from app.services.field_tasks.demo import seed_demo_plans
 from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
 from app.services.people import PeopleService
@@ -134,6 +137,8 @@ def _open(settings: Settings, paths: AppPaths, url: str, review: bool) -> Opened
             added = seed_if_empty(VehicleService(database).repository, settings.demo)
             if added:
                 logger.info("demo fleet of %d vehicles seeded", added)
+                repository = VehicleService(database).repository
+                seed_demo_plans(repository, TaskRepository(database), datetime.now(UTC))
     except Exception:
         database.close()
         raise
