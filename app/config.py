@@ -237,6 +237,18 @@ class ZoneSettings(_Section):
     sweep_interval_s: int = Field(default=60, ge=5)
 
 
+class TaskSettings(_Section):
+    """``[tasks]``: the rules that create field tasks (app.services.field_tasks.rules).
+
+    ``sweep_interval_s`` paces the periodic run for what happens without new data
+    (silence, a maintenance date reached)."""
+
+    rules_enabled: bool = True
+    battery_swap_below_pct: float = Field(default=20.0, ge=0, le=100)
+    silent_after_min: int = Field(default=120, ge=1, le=30 * 24 * 60)
+    sweep_interval_s: int = Field(default=60, ge=5)
+
+
 class Settings(_Section):
     """The whole settings file."""
 
@@ -251,6 +263,7 @@ class Settings(_Section):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
 
     @field_validator("database_url")
     @classmethod

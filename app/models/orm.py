@@ -434,3 +434,62 @@ class ZoneEvent(Base):
     longitude: Mapped[float] = mapped_column(Float)
 
     __table_args__ = (Index("ix_zone_event_vehicle_at", "vehicle_id", "at"),)
+
+
+#: "The field task still needs someone" in SQL. Frozen as text beside the state machine's
+#: OPEN_STATES (app.services.field_tasks.states), which a unit test holds equal to it.
+OPEN_TASK_SQL = "state IN ('open', 'assigned', 'in_progress')"
+
+
+class FieldTask(Base):
+    """Work for someone in the street: swap a battery, rebalance, inspect, repair, collect.
+
+    Revision 0011: the partial unique index lets the database itself refuse a second open
+    task of one kind for one vehicle, because two rule runs (or two workstations) can both
+    check and then insert. ``created_by`` is the database login on PostgreSQL (a trigger
+    sets it from session_user), the operating-system user on SQLite.
+    """
+
+    __tablename__ = "field_task"
+    __table_args__ = (
+        Index(
+            "uq_field_task_open_kind",
+            "vehicle_id",
+            "kind",
+            unique=True,
+            sqlite_where=text(OPEN_TASK_SQL),
+            postgresql_where=text(OPEN_TASK_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    priority: Mapped[str] = mapped_column(String(8), default="normal")
+    due_at: Mapped[datetime | None]
+    assignee: Mapped[str] = mapped_column(String(80), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: Which rule raised it ("" for a task made by hand), e.g. "battery below 20 %".
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class MaintenancePlan(Base):
+    """When a vehicle is next due for service: every ``every_km`` and/or ``every_months``
+    counted from the last service, or as soon as oil life drops below ``oil_below_pct``."""
+
+    __tablename__ = "maintenance_plan"
+
+    vehicle_id: Mapped[int] = mapped_column(
+        ForeignKey("vehicle.id", ondelete="CASCADE"), primary_key=True
+    )
+    every_km: Mapped[float | None] = mapped_column(Float)
+    every_months: Mapped[int | None] = mapped_column(Integer)
+    last_service_km: Mapped[float | None] = mapped_column(Float)
+    last_service_at: Mapped[datetime | None]
+    oil_below_pct: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime]

@@ -119,12 +119,14 @@ _TABLE_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
         ("INSERT, UPDATE (state, error, updated_at)", "connect_request"),
         ("INSERT, UPDATE", "rental"),
         ("UPDATE (acknowledged_by, acknowledged_at)", "alert"),
+        ("INSERT, UPDATE", "field_task"),
     ),
     MANAGER: (
         ("INSERT, UPDATE, DELETE", "vehicle"),
         ("INSERT, UPDATE, DELETE", "iot_device"),
         ("INSERT, UPDATE, DELETE", "unknown_device"),
         ("INSERT, UPDATE, DELETE", "zone"),
+        ("INSERT, UPDATE, DELETE", "maintenance_plan"),
     ),
 }
 

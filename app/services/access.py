@@ -20,6 +20,7 @@ class Capability(Enum):
     CONNECT = ("dispatcher", "connecting and disconnecting cars")
     RENTAL = ("dispatcher", "running rentals")
     ACKNOWLEDGE = ("dispatcher", "acknowledging alerts")
+    TASKS = ("dispatcher", "working on field tasks")
     VEHICLES = ("manager", "adding, editing and archiving vehicles")
     DEVICES = ("manager", "claiming and editing IoT devices")
     ZONES = ("manager", "drawing and editing zones")

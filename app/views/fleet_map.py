@@ -150,6 +150,7 @@ class FleetMapView(MapPageView):
         self._changed: dict[int, Record] = {}
         self._gone: set[int] = set()
         self._focus: int | None = None
+        self._only: frozenset[int] | None = None  # show only these (None: every vehicle)
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(FLUSH_MS)
@@ -158,9 +159,18 @@ class FleetMapView(MapPageView):
         self.bridge.painted.connect(self.painted)
 
     # Data in ------------------------------------------------------------------------
+    def set_only(self, vehicle_ids: frozenset[int] | None, rows: Iterable[VehicleRow]) -> None:
+        """Show only ``vehicle_ids`` of the fleet ``rows`` from now on (None: all of them),
+        e.g. the vehicles with open tasks."""
+        self._only = vehicle_ids
+        self.set_rows(rows)
+
+    def _shown(self, vehicle_id: int) -> bool:
+        return self._only is None or vehicle_id in self._only
+
     def set_rows(self, rows: Iterable[VehicleRow]) -> None:
         """The whole fleet (after a reload): vehicles not in ``rows`` leave the map."""
-        self._full = {row.id: record_of(row) for row in rows}
+        self._full = {row.id: record_of(row) for row in rows if self._shown(row.id)}
         self._changed.clear()
         self._gone.clear()
         self._schedule()
@@ -168,6 +178,9 @@ class FleetMapView(MapPageView):
     def update_rows(self, rows: Iterable[VehicleRow]) -> None:
         """Changed or new vehicles; sent with the next coalesced push."""
         for row in rows:
+            if not self._shown(row.id):
+                self.remove((row.id,))
+                continue
             record = record_of(row)
             if self._full is not None:
                 self._full[row.id] = record

@@ -41,6 +41,7 @@ from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFil
 from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, VehicleTableModel
 from app.views.list_layout import HEADER_STATE_KEY, initial_size, lay_out_columns
 from app.views.operations_actions import OperationsActions
+from app.views.quick_lists import QuickLists
 from app.views.review_export_dialog import ReviewExport
 from app.views.route_replay import RouteReplayActions
 from app.views.storage_status import StorageStatusLabel
@@ -149,6 +150,8 @@ class MainWindow(QMainWindow):
         self.operations = OperationsActions(parts, operations_menu, self.alerts_first)
         # Route Replay… Ctrl+Shift+P (issue 8).
         self.route_replay = RouteReplayActions(parts, view_menu)
+        self.quick_lists.map_only_changed.connect(self.telemetry_views.set_map_only)
+        self.fleet_loaded.connect(lambda _count: self.quick_lists.refresh())
         self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)  # last in File, after the helpers' entries
 
@@ -195,9 +198,16 @@ class MainWindow(QMainWindow):
             bar.addWidget(widget)
         bar.addWidget(self.count_label)
         pane = QWidget()
+        # The dispatcher's quick lists with counts (issue #19): one click narrows the list.
+        ctx = self.context
+        self.quick_lists = QuickLists(
+            self.model, ctx.tasks, ctx.alerts, ctx.settings.tasks.battery_swap_below_pct, pane
+        )
+        self.quick_lists.changed.connect(self._apply_filter)
         layout = QVBoxLayout(pane)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(bar)
+        layout.addWidget(self.quick_lists.widget)
         layout.addWidget(self.table)
         return pane
 
@@ -361,6 +371,7 @@ class MainWindow(QMainWindow):
                 kind=self.kind_filter.currentData(),
                 connection=self.connection_filter.currentData(),
                 status=self.status_filter.currentData(),
+                ids=self.quick_lists.ids(),
             )
         )
         if selected is not None and not self.select_vehicle(selected):

@@ -4,7 +4,8 @@ telemetry export, the detail panel's remote commands and the list's "Alerts firs
 Each view opens its own window (kept, re-shown on the next use). Shortcuts: Ctrl+Shift+R
 start a rental for the selected vehicle, Ctrl+Shift+B rentals board, Ctrl+Shift+A alerts,
 Ctrl+Shift+T audit trail, Ctrl+Shift+E export the selected vehicle's telemetry,
-Ctrl+Shift+M the Administration window (shared mode, administrators).
+Ctrl+Shift+M the Administration window (shared mode, administrators), Ctrl+Shift+K the
+field tasks (issue #19).
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from app.views.administration import AdministrationWindow
 from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
 from app.views.audit_view import AuditView
+from app.views.maintenance_panel import MaintenancePanel
 from app.views.rental_views import RentalsBoard, RentalStartDialog
+from app.views.tasks_window import TasksWindow
 from app.views.telemetry_export_dialog import TelemetryExportDialog
 from app.views.vehicle_commands_panel import VehicleCommandsPanel
 from app.views.window_parts import WindowParts
@@ -52,6 +55,7 @@ class OperationsActions:
                 self.export_telemetry,
             ),
             ("administration", "Ad&ministration…", "Ctrl+Shift+M", self.show_administration),
+            ("tasks", "Field Tas&ks", "Ctrl+Shift+K", self.show_tasks),
         )
         self.actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in specs:
@@ -76,6 +80,12 @@ class OperationsActions:
             iot_through_collector=ctx.mode is Mode.SHARED,
         )
         parts.detail.set_commands_panel(self.commands_panel)
+        if ctx.tasks is not None:
+            plan_refusal = "Read-only review" if ctx.read_only else None
+            self.maintenance_panel = MaintenancePanel(
+                ctx.tasks, refusal=plan_refusal or ctx.access.refusal(Capability.VEHICLES)
+            )
+            parts.detail.set_maintenance_panel(self.maintenance_panel)
         self.alerts_first = AlertsFirst(parts.fleet, ctx.alerts, alerts_first)
 
     def _show(self, key: str, build: Callable[[], View]) -> View:
@@ -125,6 +135,28 @@ class OperationsActions:
             return None
         confirm = self._parts.confirm
         return self._show("administration", lambda: AdministrationWindow(people, confirm))
+
+    def show_tasks(self) -> TasksWindow | None:
+        ctx = self._parts.context
+        tasks = ctx.tasks
+        if tasks is None:
+            return None
+        fleet = self._parts.fleet
+        refusal = "Read-only review" if ctx.read_only else ctx.access.refusal(Capability.TASKS)
+
+        def vehicles() -> list[tuple[int, str]]:
+            return [(r.id, f"{r.name} [{r.fleet_number}]") for r in fleet.model.rows]
+
+        return self._show(
+            "tasks",
+            lambda: TasksWindow(
+                tasks,
+                vehicles,
+                current_vehicle=fleet.current_vehicle_id,
+                refusal=refusal,
+                confirm=self._parts.confirm,
+            ),
+        )
 
     def show_audit(self) -> AuditView:
         ctx = self._parts.context

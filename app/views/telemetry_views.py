@@ -84,6 +84,7 @@ class TelemetryViews(QObject):
         latest = latest or (lambda vid: _latest(reads, vid))
         self.map: FleetMapView | None = None
         self.zone_editing: ZoneEditing | None = None  # with the map, where zones exist
+        self._map_only: frozenset[int] | None = None
         self._closing: set[asyncio.Task[None]] = set()
 
         # Left pane: the list and, beside it in a tab, the map.
@@ -162,7 +163,7 @@ class TelemetryViews(QObject):
             self.left_tabs.insertTab(1, self.map, "Map")
             self.left_tabs.setCurrentIndex(current)
             placeholder.deleteLater()
-            self.map.set_rows(self._fleet.model.rows)
+            self.map.set_only(self._map_only, self._fleet.model.rows)
             self.map.focus(self._fleet.current_vehicle_id())
             context = self._parts.context
             if context.zones is not None:
@@ -178,6 +179,13 @@ class TelemetryViews(QObject):
                     show_message=self._parts.show_message,
                 )
         return self.map
+
+    def set_map_only(self, vehicle_ids: frozenset[int] | None) -> None:
+        """Show only these vehicles on the map (the quick lists' "open tasks" filter)."""
+        if vehicle_ids != self._map_only:
+            self._map_only = vehicle_ids
+            if self.map is not None:
+                self.map.set_only(vehicle_ids, self._fleet.model.rows)
 
     def _push_all(self) -> None:
         if self.map is not None:

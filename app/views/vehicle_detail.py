@@ -31,6 +31,7 @@ from app.views.telemetry_readouts import TelemetryReadouts
 if TYPE_CHECKING:
     from app.views.connection_panel import ConnectionPanel
     from app.views.iot_device_panel import IotDevicePanel
+    from app.views.maintenance_panel import MaintenancePanel
     from app.views.vehicle_commands_panel import VehicleCommandsPanel
 
 
@@ -43,6 +44,8 @@ class VehicleDetailPanel(QWidget):
     iot_panel: IotDevicePanel | None = None
     #: Lock / Unlock for connected Smartcar cars (issue 7), shown by itself when usable.
     commands_panel: VehicleCommandsPanel | None = None
+    #: "Maintenance: due in …" and the plan dialog (issue #19), below the vehicle's rows.
+    maintenance_panel: MaintenancePanel | None = None
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -121,6 +124,11 @@ class VehicleDetailPanel(QWidget):
         self.commands_panel = panel
         self._embed(panel)
 
+    def set_maintenance_panel(self, panel: MaintenancePanel) -> None:
+        """The maintenance line (maintenance_panel.py), in the Vehicle group."""
+        self.maintenance_panel = panel
+        _form(self.identity).addRow(panel)
+
     def show_vehicle(self, row: VehicleRow | None, now: datetime | None = None) -> None:
         for group in (self.identity, self.connection, self.telemetry):
             group.setVisible(row is not None)
@@ -131,6 +139,8 @@ class VehicleDetailPanel(QWidget):
             self.iot_panel.show_vehicle(row)
         if self.commands_panel is not None:
             self.commands_panel.show_vehicle(row)
+        if self.maintenance_panel is not None:
+            self.maintenance_panel.show_vehicle(row)
         if row is None:
             self.title.setText("Select a vehicle in the list")
             return

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.models.database import Database
+from app.models.field_tasks import TaskRecord
 from app.models.orm import Command, Rental, TelemetrySample, Vehicle
 from app.models.telemetry_store import STATE_COLUMNS
 
@@ -185,3 +186,48 @@ def export_telemetry(
             yield from (list(row) for row in s.execute(query.execution_options(yield_per=5000)))
 
     return _write(path, TELEMETRY_COLUMNS, rows())
+
+
+TASK_HEADER = [
+    "id",
+    "vehicle",
+    "fleet_number",
+    "kind",
+    "state",
+    "priority",
+    "due_at",
+    "assignee",
+    "reason",
+    "notes",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "finished_at",
+]
+
+
+def export_tasks(database: Database, path: Path, tasks: Iterable[TaskRecord]) -> int:
+    """The field tasks the Tasks window lists (its filters applied), in its order."""
+    return _write(
+        path,
+        TASK_HEADER,
+        (
+            [
+                t.id,
+                t.vehicle_name,
+                t.fleet_number,
+                t.kind,
+                t.state,
+                t.priority,
+                t.due_at,
+                t.assignee,
+                t.reason,
+                t.notes,
+                t.created_by,
+                t.created_at,
+                t.updated_at,
+                t.finished_at,
+            ]
+            for t in tasks
+        ),
+    )

@@ -25,12 +25,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.models.database import Database
 from app.models.errors import SignInRefused
+from app.models.field_tasks import TaskRepository
 from app.models.rentals import vehicle_basics
 from app.models.roles import SignedIn
 from app.paths import AppPaths
@@ -50,6 +52,8 @@ from app.services.connections.backends import Backends
 from app.services.connections.handoff import ConnectHandoff, HandoffClient
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import NoTokenKey, TokenCipher
+from app.services.field_tasks.demo import seed_demo_plans
+from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
@@ -141,6 +145,8 @@ def _open(settings: Settings, paths: AppPaths, url: str, review: bool) -> Opened
             added = seed_if_empty(VehicleService(database).repository, settings.demo)
             if added:
                 logger.info("demo fleet of %d vehicles seeded", added)
+                repository = VehicleService(database).repository
+                seed_demo_plans(repository, TaskRepository(database), datetime.now(UTC))
             if zones := seed_demo_zones(ZoneService(database, settings).repository, settings.demo):
                 logger.info("demo zones seeded: %d", zones)
     except Exception:
@@ -194,6 +200,8 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         database, settings, commands, reader=SmartcarReader(connections, writer), zones=zones
     )
     alerts = AlertService(database, settings)
+    people = PeopleService(database)
+    tasks = TaskService(database, settings, who=rentals.operator, people=people)
     relay = publisher = handoff = None
     if role is Role.COLLECTOR and is_postgres(database.url):
         relay = CommandRelay(database, commands)
@@ -210,6 +218,9 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         # evaluated again (outside the service area, parked in a no-parking zone).
         writer.commits.subscribe(zones.vehicles_changed)
         zones.presence_changes.subscribe(alerts.vehicles_changed)
+        # The task rules run beside them; a rule on an alert (outside the service area ->
+        # rebalance) sees it at the latest in the next sweep, after the alert is written.
+        writer.commits.subscribe(tasks.vehicles_changed)
     return AppContext(
         settings=settings,
         paths=opened.paths,
@@ -233,8 +244,9 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         publisher=publisher,
         webhooks=webhooks,
         access=Access(opened.signed_in),
-        people=PeopleService(database),
+        people=people,
         zones=zones,
+        tasks=tasks,
     )
 
 

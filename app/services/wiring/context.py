@@ -24,6 +24,7 @@ from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
 from app.services.connections.handoff import ConnectHandoff
 from app.services.connections.service import ConnectionService
+from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
@@ -88,6 +89,8 @@ class AppContext:
     people: PeopleService | None = None
     #: Zones (issue #19): editing, presence (its worker runs where telemetry is stored).
     zones: ZoneService | None = None
+    #: Field tasks and maintenance plans (issue #19); the rules run where ``telemetry_writer`` is.
+    tasks: TaskService | None = None
 
     @property
     def read_only(self) -> bool:

@@ -35,6 +35,8 @@ class VehicleFilter:
     kind: str | None = None
     connection: str | None = None  # "smartcar", "iot" or "none"
     status: str | None = None
+    #: Only these vehicles (a quick list: low battery, offline, with open tasks, ...).
+    ids: frozenset[int] | None = None
 
 
 class VehicleFilterProxy(QAbstractProxyModel):
@@ -177,6 +179,9 @@ class VehicleFilterProxy(QAbstractProxyModel):
             candidates = [i for i in candidates if rows[i].connection_type == f.connection]
         if f.status is not None:
             candidates = [i for i in candidates if rows[i].status == f.status]
+        if f.ids is not None:
+            only = f.ids
+            candidates = [i for i in candidates if rows[i].id in only]
         self.beginResetModel()
         self._visible = candidates if candidates is not self._order else list(candidates)
         self._proxy_row = {}
@@ -206,7 +211,12 @@ class VehicleFilterProxy(QAbstractProxyModel):
 
 def _narrows(old: VehicleFilter, new: VehicleFilter) -> bool:
     """True when every row ``new`` accepts is also accepted by ``old``."""
-    same_choices = (old.kind, old.connection, old.status) == (new.kind, new.connection, new.status)
+    same_choices = (old.kind, old.connection, old.status, old.ids) == (
+        new.kind,
+        new.connection,
+        new.status,
+        new.ids,
+    )
     old_words = old.text.lower().split()
     new_text = new.text.lower()
     return same_choices and bool(old_words) and new_text.startswith(old.text.lower().rstrip())

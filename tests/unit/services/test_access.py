@@ -25,7 +25,13 @@ def test_the_owner_and_the_collector_are_not_held_back_by_people_roles(role: str
         ("viewer", set()),
         (
             "dispatcher",
-            {Capability.COMMAND, Capability.CONNECT, Capability.RENTAL, Capability.ACKNOWLEDGE},
+            {
+                Capability.COMMAND,
+                Capability.CONNECT,
+                Capability.RENTAL,
+                Capability.ACKNOWLEDGE,
+                Capability.TASKS,
+            },
         ),
         (
             "manager",
@@ -34,6 +40,7 @@ def test_the_owner_and_the_collector_are_not_held_back_by_people_roles(role: str
                 Capability.CONNECT,
                 Capability.RENTAL,
                 Capability.ACKNOWLEDGE,
+                Capability.TASKS,
                 Capability.VEHICLES,
                 Capability.DEVICES,
                 Capability.ZONES,
