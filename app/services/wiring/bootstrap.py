@@ -48,6 +48,7 @@ from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.connections.token_cipher import TokenCipher
 from app.services.iot.runtime import IotHandle
+from app.services.notifications.dispatcher import NotificationDispatcher
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
 from app.services.telemetry.cron import TelemetryCron
@@ -191,6 +192,10 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         writer.commits.subscribe(alerts.vehicles_changed)
         rentals.vehicle_changes.subscribe(alerts.vehicles_changed)
         vehicles.changes.subscribe(lambda vehicle_id: alerts.vehicles_changed((vehicle_id,)))
+    notifications = None
+    if writer is not None:  # beside the alert rules: the new alerts only queue there
+        notifications = NotificationDispatcher(database, settings.notifications)
+        alerts.raised.subscribe(notifications.alerts_raised)
     return AppContext(
         settings=settings,
         paths=opened.paths,
@@ -214,6 +219,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         webhooks=webhooks,
         access=Access(opened.signed_in),
         people=PeopleService(database),
+        notifications=notifications,
     )
 
 

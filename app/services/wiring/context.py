@@ -24,6 +24,7 @@ from app.services.commands.senders import VehicleCommands
 from app.services.connections.backends import Backends
 from app.services.connections.service import ConnectionService
 from app.services.iot.runtime import IotHandle
+from app.services.notifications.dispatcher import NotificationDispatcher
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
 from app.services.telemetry.cron import TelemetryCron
@@ -81,6 +82,9 @@ class AppContext:
     access: Access = field(default_factory=lambda: Access(None))
     #: People and their roles (the Administration window); unavailable on SQLite.
     people: PeopleService | None = None
+    #: Alerts sent by e-mail and to the desktop: built where the alert rules run (not on a
+    #: shared console: the collector sends the e-mail there; not in review).
+    notifications: NotificationDispatcher | None = None
 
     @property
     def read_only(self) -> bool:

@@ -56,6 +56,8 @@ def start_workers(context: AppContext, tasks: TaskOwner) -> Workers:
     tasks.spawn(lambda: context.iot.serve(tasks), "iot-gateway", restart=True)
     # Alert evaluation with vehicle status, and the check-in expiry sweep (issue 7).
     tasks.spawn(context.alerts.run, "alerts", restart=True)
+    if context.notifications is not None:  # e-mail and desktop messages of alerts (issue 19)
+        tasks.spawn(context.notifications.run, "notifications", restart=True)
     rentals = context.rentals
     tasks.spawn(lambda: _expiry_sweep(rentals, EXPIRY_SWEEP_S), "rental-expiry", restart=True)
     if context.publisher is not None:  # the collector of a shared database (issue 8)
