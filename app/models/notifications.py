@@ -118,18 +118,23 @@ class NotificationRepository:
             )
             return [_record(n) for n in s.scalars(query)]
 
-    def next_due(self) -> datetime | None:
-        """When the earliest waiting row is due (None: nothing waits)."""
-        with self._db.session() as s:
-            return s.scalar(
-                select(Notification.next_attempt_at)
-                .where(
-                    Notification.state.in_((QUEUED, FAILED)),
-                    Notification.next_attempt_at.is_not(None),
-                )
-                .order_by(Notification.next_attempt_at)
-                .limit(1)
+    def next_due(self, busy: Iterable[int] = ()) -> datetime | None:
+        """When the earliest waiting row is due, leaving out the ``busy`` ones (being sent
+        now); None: nothing waits."""
+        query = (
+            select(Notification.next_attempt_at)
+            .where(
+                Notification.state.in_((QUEUED, FAILED)),
+                Notification.next_attempt_at.is_not(None),
             )
+            .order_by(Notification.next_attempt_at)
+            .limit(1)
+        )
+        busy = list(busy)
+        if busy:
+            query = query.where(Notification.id.not_in(busy))
+        with self._db.session() as s:
+            return s.scalar(query)
 
     def attempted(
         self,

@@ -22,6 +22,7 @@ class Capability(Enum):
     VEHICLES = ("manager", "adding, editing and archiving vehicles")
     DEVICES = ("manager", "claiming and editing IoT devices")
     PEOPLE = ("admin", "managing people")
+    NOTIFICATIONS = ("manager", "sending test e-mails")
 
     @property
     def least_role(self) -> str:

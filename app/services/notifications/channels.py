@@ -110,8 +110,17 @@ class EmailChannel:
                 f"recipient refused by {self.server}: {refused}", permanent=True
             ) from None
         except aiosmtplib.SMTPConnectError as exc:
-            raise SendFailed(f"cannot connect to SMTP server {self.server}: {exc}") from None
+            raise SendFailed(f"cannot connect to SMTP server {self.server}: {_why(exc)}") from None
         except aiosmtplib.SMTPException as exc:
             raise SendFailed(f"SMTP server {self.server}: {exc}") from None
         except OSError as exc:
-            raise SendFailed(f"cannot reach SMTP server {self.server}: {exc}") from None
+            raise SendFailed(f"cannot reach SMTP server {self.server}: {_why(exc)}") from None
+
+
+def _why(exc: BaseException) -> str:
+    """The system's words for a failed connection ("Connection refused"), not the wrapped
+    exception's repetition of host and port."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+    if isinstance(cause, OSError) and cause.errno:
+        return os.strerror(cause.errno)
+    return str(exc)

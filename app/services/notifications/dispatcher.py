@@ -217,7 +217,9 @@ class NotificationDispatcher:
     async def _until_next_due(self) -> float:
         self._waiting = await self._db.run(self.repository.waiting)
         self.changes.notify()
-        due = await self._db.run(self.repository.next_due)
+        # Rows being sent are left out: their attempt ends with a wake-up, and counting
+        # them (due in the past) would spin this loop while a slow server holds them.
+        due = await self._db.run(self.repository.next_due, set(self._inflight))
         if due is None:
             return IDLE_CHECK_S
         return min(IDLE_CHECK_S, max(0.0, (due - self._clock()).total_seconds()))
@@ -254,7 +256,7 @@ class NotificationDispatcher:
         retry_at = None if delay is None else now + timedelta(seconds=delay)
         await self._db.run(self.repository.attempted, row.id, now, error=reason, retry_at=retry_at)
         self._problems[row.channel] = reason
-        then = "" if delay is None else f"; retrying in {delay:.0f} s"
+        then = "" if delay is None else f"; retrying in {delay:g} s"
         logger.warning(
             "%s notification %d to %s failed (attempt %d of %d): %s%s",
             row.channel,

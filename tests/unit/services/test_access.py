@@ -32,6 +32,7 @@ def test_the_owner_and_the_collector_are_not_held_back_by_people_roles(role: str
                 Capability.ACKNOWLEDGE,
                 Capability.VEHICLES,
                 Capability.DEVICES,
+                Capability.NOTIFICATIONS,
             },
         ),
         ("admin", set(Capability)),

@@ -163,12 +163,17 @@ async def test_a_stalled_server_fails_the_attempt_and_never_holds_the_alerts(fle
             return len(rows) == 2 and rows[-1].attempts == 0
 
         await until_async(both_recorded_first_pending, timeout=1.0)
+        looks = []
+        real_due = dispatcher.repository.due
+        dispatcher.repository.due = lambda now: looks.append(now) or real_due(now)  # type: ignore[method-assign]
 
         async def both_failed() -> bool:
             rows = await records(dispatcher)
             return len(rows) == 2 and all(r.state == FAILED for r in rows)
 
         await until_async(both_failed)
+        # While the server held both sends the sender slept (no loop over the table).
+        assert len(looks) < 10
         row = (await records(dispatcher))[-1]
         assert "did not answer within 1.5 s; gave up after 1 attempts" in row.last_error
         assert row.next_attempt_at is None
