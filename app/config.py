@@ -256,6 +256,9 @@ class EmailSettings(ChannelRules):
     username: str = ""
     sender: str = "fleet-console@localhost"
     recipients: tuple[str, ...] = ()
+    #: CA certificates (PEM) for a server whose certificate a private CA signed; empty =
+    #: the system's. The server's certificate is always verified.
+    ca_file: str = ""
     #: One SMTP conversation may take this long; a server that stalls fails the attempt.
     timeout_s: float = Field(default=20.0, gt=0, le=300)
 

@@ -16,6 +16,7 @@ import json
 import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -34,10 +35,24 @@ def free_port() -> int:
 
 
 class SmtpServer:
-    def __init__(self, port: int, maildir: Path, *, refuse_login: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        maildir: Path,
+        *,
+        refuse_login: bool = False,
+        login: str = "",
+        tls: tuple[Path, Path] | None = None,
+        implicit_tls: bool = False,
+    ) -> None:
+        """``login`` "user:password" is the one login accepted (and required); ``tls``
+        (certificate, key) offers STARTTLS, or with ``implicit_tls`` speaks TLS at once."""
         self.port = port
         self.maildir = maildir
         self.refuse_login = refuse_login
+        self.login = login
+        self.tls = tls
+        self.implicit_tls = implicit_tls
         self._process: subprocess.Popen[str] | None = None
 
     def start(self, timeout: float = 15.0) -> None:
@@ -51,6 +66,12 @@ class SmtpServer:
         ]
         if self.refuse_login:
             args.append("--refuse-login")
+        if self.login:
+            args += ["--login", self.login]
+        if self.tls is not None:
+            args += ["--tls", str(self.tls[0]), str(self.tls[1])]
+        if self.implicit_tls:
+            args.append("--implicit-tls")
         self._process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
         assert self._process.stdout is not None
         ready, _, _ = select.select([self._process.stdout], [], [], timeout)
@@ -99,6 +120,9 @@ def _main() -> None:
     parser.add_argument("port", type=int)
     parser.add_argument("maildir", type=Path)
     parser.add_argument("--refuse-login", action="store_true")
+    parser.add_argument("--login", default="")
+    parser.add_argument("--tls", nargs=2, type=Path)
+    parser.add_argument("--implicit-tls", action="store_true")
     args = parser.parse_args()
     options: dict[str, Any] = {}
     if args.refuse_login:
@@ -107,6 +131,22 @@ def _main() -> None:
             "auth_require_tls": False,
             "auth_required": True,
         }
+    elif args.login:
+        user, _, password = args.login.partition(":")
+
+        def check(_server: Any, _session: Any, _envelope: Any, _mech: str, data: Any) -> Any:
+            ok = data.login == user.encode() and data.password == password.encode()
+            return AuthResult(success=ok)
+
+        options = {"authenticator": check, "auth_required": True}
+    if args.tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*args.tls)
+        if args.implicit_tls:
+            options["ssl_context"] = context
+            options["auth_require_tls"] = False  # the whole session is TLS already
+        else:
+            options.update(tls_context=context, require_starttls=True)
     controller = Controller(_Maildir(args.maildir), hostname="127.0.0.1", port=args.port, **options)
     controller.start()
     stop = threading.Event()

@@ -93,6 +93,7 @@ class EmailChannel:
                     start_tls=s.security == "starttls",
                     username=s.username or None,
                     password=password,
+                    cert_bundle=s.ca_file or None,
                     timeout=s.timeout_s,
                 )
         except TimeoutError:  # aiosmtplib's own timeouts are TimeoutErrors too

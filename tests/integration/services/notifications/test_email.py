@@ -11,6 +11,7 @@ import pytest
 from app.models.notifications import FAILED, SENT, NotificationRepository
 from app.services.notifications.dispatcher import NotificationDispatcher
 from tests.helpers.smtp_server import SmtpServer, free_port
+from tests.helpers.tls_cert import make_server_cert
 from tests.helpers.waiting import until
 from tests.integration.services.notifications.conftest import Fleet, email_settings
 
@@ -230,3 +231,36 @@ async def test_quiet_hours_send_only_critical_alerts(fleet, smtp, running):
     assert message["Subject"].startswith("[Fleet Console] Critical: Unlocked outside a rental")
     rows = await records(dispatcher)
     assert [r.subject for r in rows] == [message["Subject"]]  # the warning was not recorded
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_tls_and_login_with_the_password_from_the_environment(
+    fleet, tmp_path, running, monkeypatch, security
+):
+    ca, cert, key = make_server_cert(tmp_path)
+    monkeypatch.setenv("FLEET_SMTP_PASSWORD", "s3cret")
+    server = SmtpServer(
+        free_port(),
+        tmp_path / "mail",
+        login="fleet:s3cret",
+        tls=(cert, key),
+        implicit_tls=security == "tls",
+    )
+    server.start()
+    try:
+        settings = email_settings(
+            server.port,
+            email={
+                "recipients": ["a@x.test"],
+                "username": "fleet",
+                "security": security,
+                "ca_file": str(ca),
+            },
+        )
+        dispatcher = dispatcher_for(fleet, settings)
+        running(dispatcher)
+        await fleet.low_fuel()
+        await until(lambda: len(server.messages()) == 1, what="the e-mail over TLS")
+        assert server.messages()[0][0] == ["a@x.test"]
+    finally:
+        server.stop()
