@@ -27,6 +27,8 @@ MANAGEMENT_TOKEN_ENV = "FLEET_SMARTCAR_MANAGEMENT_TOKEN"
 #: The MQTT broker password (``[iot.mqtt]`` has the user name; the password never sits
 #: in the settings file).
 MQTT_PASSWORD_ENV = "FLEET_MQTT_PASSWORD"
+#: The SMTP login's password (``[notifications.email]`` has the user name).
+SMTP_PASSWORD_ENV = "FLEET_SMTP_PASSWORD"
 
 
 class _Section(BaseModel):
@@ -249,6 +251,79 @@ class TaskSettings(_Section):
     sweep_interval_s: int = Field(default=60, ge=5)
 
 
+Severity = Literal["critical", "warning", "info"]
+
+
+class ChannelRules(_Section):
+    """Which alerts one channel carries: ``kinds`` empty = every kind; ``min_severity`` and
+    more severe ones ("critical" > "warning" > "info")."""
+
+    enabled: bool = True
+    kinds: tuple[str, ...] = ()
+    min_severity: Severity = "warning"
+
+
+class EmailSettings(ChannelRules):
+    """``[notifications.email]``: off until an SMTP server is set (demo mode has none).
+
+    ``security`` "starttls" (port 587), "tls" (implicit TLS, port 465) or "none" (a relay on
+    the local network). The password comes from ``FLEET_SMTP_PASSWORD``, never this file.
+    """
+
+    enabled: bool = False
+    host: str = ""
+    port: Port = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    sender: str = "fleet-console@localhost"
+    recipients: tuple[str, ...] = ()
+    #: CA certificates (PEM) for a server whose certificate a private CA signed; empty =
+    #: the system's. The server's certificate is always verified.
+    ca_file: str = ""
+    #: One SMTP conversation may take this long; a server that stalls fails the attempt.
+    timeout_s: float = Field(default=20.0, gt=0, le=300)
+
+
+class DesktopSettings(ChannelRules):
+    """``[notifications.desktop]``: a tray message on the workstation running the console."""
+
+
+def _quiet_hours(value: str) -> str:
+    """ "HH:MM-HH:MM" or "" (none); checked here so a typo is named at start."""
+    if value:
+        start, sep, end = value.partition("-")
+        for part in (start, end):
+            hours, colon, minutes = part.strip().partition(":")
+            if not (
+                sep
+                and colon
+                and hours.isdigit()
+                and minutes.isdigit()
+                and len(minutes) == 2
+                and 0 <= int(hours) < 24
+                and 0 <= int(minutes) < 60
+            ):
+                raise ValueError('quiet hours are "HH:MM-HH:MM", e.g. "22:00-06:00"')
+    return value
+
+
+class NotificationSettings(_Section):
+    """``[notifications]``: alerts sent outside the console (app.services.notifications).
+
+    ``quiet_hours`` ("22:00-06:00", the console's local time; may cross midnight): only
+    critical alerts go out then, on every channel. A failed send is retried
+    ``max_attempts`` times in all, ``retry_first_s`` doubling (at most 15 minutes apart).
+    """
+
+    quiet_hours: str = ""
+    max_attempts: int = Field(default=5, ge=1, le=50)
+    retry_first_s: float = Field(default=30.0, gt=0, le=3600)
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    desktop: DesktopSettings = Field(default_factory=DesktopSettings)
+
+    _check_quiet_hours = field_validator("quiet_hours")(_quiet_hours)
+
+
 class Settings(_Section):
     """The whole settings file."""
 
@@ -264,6 +339,7 @@ class Settings(_Section):
     status: StatusSettings = Field(default_factory=StatusSettings)
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
 
     @field_validator("database_url")
     @classmethod

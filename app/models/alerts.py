@@ -133,20 +133,24 @@ class AlertRepository:
             }
 
     def apply(self, changes: AlertChanges, now: datetime) -> None:
-        """Write one evaluation's changes in one transaction."""
+        """Write one evaluation's changes in one transaction; the new alerts get their ids."""
         with self._db.session() as s:
-            for a in changes.new:
-                s.add(
-                    Alert(
-                        vehicle_id=a.vehicle_id,
-                        kind=a.kind,
-                        severity=a.severity,
-                        message=a.message,
-                        first_seen=a.first_seen,
-                        last_seen=a.last_seen,
-                        count=a.count,
-                    )
+            added = [
+                Alert(
+                    vehicle_id=a.vehicle_id,
+                    kind=a.kind,
+                    severity=a.severity,
+                    message=a.message,
+                    first_seen=a.first_seen,
+                    last_seen=a.last_seen,
+                    count=a.count,
                 )
+                for a in changes.new
+            ]
+            s.add_all(added)
+            s.flush()
+            for a, row in zip(changes.new, added, strict=True):
+                a.id = row.id  # the notifications name the alert they are about
             for a in changes.updated:
                 s.execute(
                     update(Alert)

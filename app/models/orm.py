@@ -493,3 +493,27 @@ class MaintenancePlan(Base):
     last_service_at: Mapped[datetime | None]
     oil_below_pct: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """One alert sent (or to be sent) outside the console, written BEFORE the attempt so a
+    failing channel never loses it (revision 0012). ``alert_id`` is NULL for a test e-mail.
+    ``state`` is queued, sent or failed; a failed row with ``next_attempt_at`` is retried
+    then, one without it has given up (``attempts`` used, ``last_error`` says why)."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alert.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(8), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    next_attempt_at: Mapped[datetime | None]

@@ -25,6 +25,7 @@ class Capability(Enum):
     DEVICES = ("manager", "claiming and editing IoT devices")
     ZONES = ("manager", "drawing and editing zones")
     PEOPLE = ("admin", "managing people")
+    NOTIFICATIONS = ("manager", "sending test e-mails")
 
     @property
     def least_role(self) -> str:

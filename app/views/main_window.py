@@ -40,6 +40,7 @@ from app.views.iot_actions import IotActions
 from app.views.item_models.vehicle_filter_proxy import VehicleFilter, VehicleFilterProxy
 from app.views.item_models.vehicle_table_model import VEHICLE_ID_ROLE, VehicleTableModel
 from app.views.list_layout import HEADER_STATE_KEY, initial_size, lay_out_columns
+from app.views.notification_status import NotificationStatusLabel
 from app.views.operations_actions import OperationsActions
 from app.views.quick_lists import QuickLists
 from app.views.review_export_dialog import ReviewExport
@@ -287,6 +288,8 @@ class MainWindow(QMainWindow):
         bar.addPermanentWidget(
             StorageStatusLabel(self.context.telemetry_writer)
         )  # telemetry storage failing
+        self.notification_status = NotificationStatusLabel(self.context.notifications)
+        bar.addPermanentWidget(self.notification_status)  # e-mail not getting out
 
     def set_worker_health(self, text: str) -> None:
         """Called by background workers' owners to show their health in the status bar."""

@@ -5,7 +5,8 @@ Each view opens its own window (kept, re-shown on the next use). Shortcuts: Ctrl
 start a rental for the selected vehicle, Ctrl+Shift+B rentals board, Ctrl+Shift+A alerts,
 Ctrl+Shift+T audit trail, Ctrl+Shift+E export the selected vehicle's telemetry,
 Ctrl+Shift+M the Administration window (shared mode, administrators), Ctrl+Shift+K the
-field tasks (issue #19).
+field tasks, Ctrl+Shift+N the Notifications window (where this process sends them; the
+desktop channel is attached here) (issue #19).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
 from app.views.audit_view import AuditView
 from app.views.maintenance_panel import MaintenancePanel
+from app.views.notification_tray import TrayChannel
+from app.views.notifications_window import NotificationsWindow
 from app.views.rental_views import RentalsBoard, RentalStartDialog
 from app.views.tasks_window import TasksWindow
 from app.views.telemetry_export_dialog import TelemetryExportDialog
@@ -56,6 +59,7 @@ class OperationsActions:
             ),
             ("administration", "Ad&ministration…", "Ctrl+Shift+M", self.show_administration),
             ("tasks", "Field Tas&ks", "Ctrl+Shift+K", self.show_tasks),
+            ("notifications", "&Notifications", "Ctrl+Shift+N", self.show_notifications),
         )
         self.actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in specs:
@@ -68,6 +72,12 @@ class OperationsActions:
         admin_refusal = self._administration_refusal()
         self.actions["administration"].setEnabled(admin_refusal is None)
         self.actions["administration"].setToolTip(admin_refusal or "")
+        notifications_refusal = self._notifications_refusal()
+        self.actions["notifications"].setEnabled(notifications_refusal is None)
+        self.actions["notifications"].setToolTip(notifications_refusal or "")
+        if ctx.notifications is not None:  # alerts as tray messages on this workstation
+            detach = ctx.notifications.attach(TrayChannel(parts.owner))
+            parts.owner.destroyed.connect(lambda _obj=None: detach())
         rental_refusal = ctx.access.refusal(Capability.RENTAL)
         self.actions["start_rental"].setEnabled(not ctx.read_only and rental_refusal is None)
         self.actions["start_rental"].setToolTip(rental_refusal or "")
@@ -157,6 +167,22 @@ class OperationsActions:
                 confirm=self._parts.confirm,
             ),
         )
+
+    def _notifications_refusal(self) -> str | None:
+        ctx = self._parts.context
+        if ctx.notifications is not None:
+            return None
+        if ctx.read_only:
+            return "Review mode sends no notifications"
+        return "On a shared database the collector sends the notifications"
+
+    def show_notifications(self) -> NotificationsWindow | None:
+        ctx = self._parts.context
+        dispatcher = ctx.notifications
+        if dispatcher is None:
+            return None
+        refusal = ctx.access.refusal(Capability.NOTIFICATIONS)
+        return self._show("notifications", lambda: NotificationsWindow(dispatcher, refusal=refusal))
 
     def show_audit(self) -> AuditView:
         ctx = self._parts.context

@@ -4,7 +4,8 @@ periodic sweep of the whole fleet (silence and expiry happen without any new dat
 ``vehicles_changed`` is the telemetry writer's observer (sync, cheap: it only queues ids);
 the rental service calls it too when a rental starts or ends. ``run`` (spawn once)
 evaluates queued vehicles as they come and sweeps every ``alerts.sweep_interval_s``.
-``changes`` hear ``()`` after alerts changed (the inbox).
+``changes`` hear ``()`` after alerts changed (the inbox); ``raised`` hear the new alerts
+themselves, with their ids, after they are stored (notifications outside the console).
 
 Each evaluation first brings the vehicles' status up to date (app.services.vehicles.status,
 from the same facts, so alerts see the new status): only changed statuses are written,
@@ -23,7 +24,13 @@ from datetime import UTC, datetime
 from app.config import Settings
 from app.integrations.smartcar.client import snapshot_kinds
 from app.listeners import Listeners
-from app.models.alerts import AlertChanges, AlertRecord, AlertRepository, VehicleFacts
+from app.models.alerts import (
+    AlertChanges,
+    AlertRecord,
+    AlertRepository,
+    OpenAlert,
+    VehicleFacts,
+)
 from app.models.database import Database
 from app.models.vehicles import VehicleRepository
 from app.services.alerts.rules import AlertTracker
@@ -50,6 +57,7 @@ class AlertService:
         self.repository = AlertRepository(database)
         self.tracker = AlertTracker(settings.alerts)
         self.changes: Listeners[[]] = Listeners("alert changes")
+        self.raised: Listeners[[list[OpenAlert]]] = Listeners("alerts raised")
         self.status_changes: Listeners[[Iterable[int]]] = Listeners("vehicle statuses")
         self._vehicles = VehicleRepository(database)
         self._watched_since = clock()  # silence is counted from here at the earliest
@@ -81,6 +89,8 @@ class AlertService:
                 await self._db.run(self.repository.apply, changes, now)
         if changes.new or changes.cleared:
             logger.info("alerts: %d new, %d cleared", len(changes.new), len(changes.cleared))
+        if changes.new:
+            self.raised.notify(changes.new)
         if changes:
             self.changes.notify()
         return changes

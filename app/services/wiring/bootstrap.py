@@ -55,6 +55,7 @@ from app.services.connections.token_cipher import NoTokenKey, TokenCipher
 from app.services.field_tasks.demo import seed_demo_plans
 from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
+from app.services.notifications.dispatcher import NotificationDispatcher
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
 from app.services.telemetry.cron import TelemetryCron
@@ -221,6 +222,10 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         # The task rules run beside them; a rule on an alert (outside the service area ->
         # rebalance) sees it at the latest in the next sweep, after the alert is written.
         writer.commits.subscribe(tasks.vehicles_changed)
+    notifications = None
+    if writer is not None:  # beside the alert rules: the new alerts only queue there
+        notifications = NotificationDispatcher(database, settings.notifications)
+        alerts.raised.subscribe(notifications.alerts_raised)
     return AppContext(
         settings=settings,
         paths=opened.paths,
@@ -247,6 +252,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         people=people,
         zones=zones,
         tasks=tasks,
+        notifications=notifications,
     )
 
 

@@ -60,6 +60,8 @@ def start_workers(context: AppContext, tasks: TaskOwner) -> Workers:
         tasks.spawn(context.zones.run, "zones", restart=True)
     if context.tasks is not None:  # the field task rules, beside the alert rules (issue #19)
         tasks.spawn(context.tasks.run, "task-rules", restart=True)
+    if context.notifications is not None:  # e-mail and desktop messages of alerts (issue 19)
+        tasks.spawn(context.notifications.run, "notifications", restart=True)
     rentals = context.rentals
     tasks.spawn(lambda: _expiry_sweep(rentals, EXPIRY_SWEEP_S), "rental-expiry", restart=True)
     if context.publisher is not None:  # the collector of a shared database (issue 8)

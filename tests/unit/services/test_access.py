@@ -44,6 +44,7 @@ def test_the_owner_and_the_collector_are_not_held_back_by_people_roles(role: str
                 Capability.VEHICLES,
                 Capability.DEVICES,
                 Capability.ZONES,
+                Capability.NOTIFICATIONS,
             },
         ),
         ("admin", set(Capability)),
