@@ -17,6 +17,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QPushButton, QToolBar, QWidget
@@ -150,6 +151,19 @@ def _window_named(name: str) -> Any:
     return None
 
 
+async def park_at_the_demo_centre(window: MainWindow, vehicle_id: int) -> None:
+    """The customer parks the car in the demo's "Parking Centre" zone (at the demo city's
+    centre): check-out is refused outside every parking zone, as in the field."""
+    context = window.context
+    simulator = context.backends.simulator
+    assert simulator is not None, "the demo console runs the Smartcar simulator"
+    vin = next(r.vin for r in window.model.rows if r.id == vehicle_id)
+    demo = context.settings.demo
+    place = {"activity": "parked", "lat": demo.center_lat, "lon": demo.center_lon}
+    async with httpx.AsyncClient(base_url=simulator.base_url, timeout=10.0) as sim:
+        (await sim.post(f"/_sim/vehicles/{vin}/state", json=place)).raise_for_status()
+
+
 async def rental_round_trip(window: MainWindow, vehicle_id: int) -> None:
     """Start a rental (gate, unlock), then check it out from the board and see the bill."""
     await select_vehicle(window, vehicle_id)
@@ -175,6 +189,7 @@ async def rental_round_trip(window: MainWindow, vehicle_id: int) -> None:
     board = _window_named("rentalsBoard")
     assert board is not None, "the Rentals board did not open"
     row = await _table_row(board.active, rental_id, "the rental on the board")
+    await park_at_the_demo_centre(window, vehicle_id)
     board.active.selectRow(row)
     board.checkout_button.click()
     await until(lambda: _window_named("checkoutDialog"), WAIT_S, "the Check out dialog")

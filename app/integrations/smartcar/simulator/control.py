@@ -74,8 +74,18 @@ async def set_state(request: web.Request) -> web.Response:
     flags = {k: body[k] for k in ("asleep", "locked", "plugged_in") if k in body}
     if any(not isinstance(v, bool) for v in flags.values()):
         return _bad(request, "asleep, locked and plugged_in must be booleans")
+    # Where the car stands now (a customer parking it somewhere: a zone rule to exercise).
+    place = {k: body[k] for k in ("lat", "lon") if k in body}
+    if place and (
+        set(place) != {"lat", "lon"}
+        or any(isinstance(v, bool) or not isinstance(v, int | float) for v in place.values())
+        or not (-90 <= place["lat"] <= 90 and -180 <= place["lon"] <= 180)
+    ):
+        return _bad(request, "lat and lon go together, as numbers on the globe")
     now = sim.clock()
     vehicle.advance(now)
+    if place:
+        vehicle.lat, vehicle.lon = float(place["lat"]), float(place["lon"])
     if activity is not None:
         vehicle.set_activity(activity, now)
     if doors is not None:

@@ -184,3 +184,18 @@ async def test_settings_faults_every_nth_and_clear(
     assert codes == [200, 429, 200, 429]
     await http.post("/_sim/faults", json={})
     assert (await http.get(f"/v2.0/vehicles/{vid}/odometer", headers=auth)).status_code == 200
+
+
+@pytest.mark.asyncio
+async def test_a_car_can_be_parked_somewhere_and_a_bad_place_is_refused(
+    http: httpx.AsyncClient,
+) -> None:
+    """The zone rules need a car standing in a chosen place (the shift walk parks one)."""
+    vin = "1FADP3F20JL000003"
+    for body in ({"lat": 52.5}, {"lat": 91.0, "lon": 13.4}, {"lat": "52", "lon": 13.4}):
+        refused = await http.post(f"/_sim/vehicles/{vin}/state", json=body)
+        assert refused.status_code == 400 and "lat and lon" in refused.json()["message"]
+    parked = await http.post(
+        f"/_sim/vehicles/{vin}/state", json={"activity": "parked", "lat": 52.52, "lon": 13.405}
+    )
+    assert (parked.json()["latitude"], parked.json()["longitude"]) == (52.52, 13.405)
