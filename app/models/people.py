@@ -38,14 +38,18 @@ _PEOPLE = text(
     SELECT p.rolname, p.rolcanlogin,
            CASE WHEN p.rolvaliduntil = 'infinity' THEN NULL ELSE p.rolvaliduntil END
     FROM pg_roles p
-    WHERE pg_has_role(p.oid, '{roles.PERSON}', 'MEMBER') AND p.rolname <> '{roles.PERSON}'
+    WHERE EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                  WHERE g.rolname = '{roles.PERSON}' AND m.member = p.oid)
+      AND NOT p.rolsuper AND p.rolname <> '{roles.ACCOUNTS}'
     ORDER BY p.rolname
     """
 )
 
 
 def list_people(database: Database) -> list[Person]:
-    """Every Fleet Console person, revoked ones too (blocking)."""
+    """Every Fleet Console person, revoked ones too (blocking): direct members of
+    fleet_person, never a superuser (a member of every role) nor the internal
+    fleet_accounts (which administers fleet_person)."""
     with database.session() as session:
         connection = session.connection()
         rows = connection.execute(_PEOPLE).all()

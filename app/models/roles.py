@@ -603,6 +603,11 @@ def _connect_problem(exc: OperationalError, describe: str) -> str:
             "password in ~/.pgpass, PGPASSWORD or the service file, or ask an administrator "
             "to reset it"
         )
+    if "is not permitted to log in" in detail:
+        return (
+            f"{describe}: this login may not sign in (revoked by an administrator); ask an "
+            "administrator to give it a role again"
+        )
     if "no password supplied" in detail:
         return (
             f"{describe} needs a password: put it in ~/.pgpass (host:port:db:user:password), "

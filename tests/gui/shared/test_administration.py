@@ -55,6 +55,8 @@ async def test_an_administrator_adds_changes_and_revokes_a_person(
             people = window.operations.show_administration()
             assert people is not None
             await until(lambda: any(p.login == admin for p in people.rows), what="the list")
+            listed = {p.login for p in people.rows}
+            assert "postgres" not in listed and "fleet_accounts" not in listed  # not people
 
             adding = people.add()
             dialog = await _dialog()

@@ -132,7 +132,7 @@ def test_a_person_revoked_mid_shift_is_refused_at_their_next_insert(fleet):
         roles_cli.run(["revoke", dispatcher, "--db", fleet.url_of(admin)])
         with pytest.raises(errors.InsufficientPrivilege, match="table command"):
             conn.execute(_QUEUE, ("relay", "queued", None))
-    with pytest.raises(DatabaseError, match="not permitted to log in"):
+    with pytest.raises(DatabaseError, match=r"may not sign in \(revoked by an administrator\)"):
         Database(fleet.url_of(dispatcher)).check_access()
 
 

@@ -80,5 +80,5 @@ def test_compose_names_the_alert_vehicle_and_time():
     assert subject == "[Fleet Console] Critical: Low charge - Scooter 3 [S-3]"
     assert "Charge 4 % (below 15 %)" in body and "2026-03-01 22:15:00 UTC" in body
     assert "Alert id: 7" in body
-    other = OpenAlert(8, 3, "outside_service_area", "warning", "", T0, T0)
-    assert compose(other, "S", T0)[0].endswith("Warning: Outside service area - S")
+    other = OpenAlert(8, 3, "kind_of_a_newer_version", "warning", "", T0, T0)  # no label
+    assert compose(other, "S", T0)[0].endswith("Warning: Kind of a newer version - S")
