@@ -36,7 +36,7 @@ from app.models.vehicles import VehicleRepository
 from app.services.alerts.rules import AlertTracker
 from app.services.rentals.states import OPEN
 from app.services.vehicles import status as vehicle_status
-from app.services.waking import wait_woken
+from app.services.waking import VehicleQueue
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +63,12 @@ class AlertService:
         self._watched_since = clock()  # silence is counted from here at the earliest
         self._seen_locked: set[int] = set()
         self._lock_history_read: set[int] = set()
-        self._pending: set[int] = set()
-        self._wake = asyncio.Event()
+        self._queue = VehicleQueue()
         self._lock = asyncio.Lock()
 
     def vehicles_changed(self, vehicle_ids: Iterable[int]) -> None:
         """Telemetry writer observer: evaluate these vehicles soon."""
-        self._pending.update(vehicle_ids)
-        self._wake.set()
+        self._queue.add(vehicle_ids)
 
     async def evaluate(self, vehicle_ids: Iterable[int] | None = None) -> AlertChanges:
         """Evaluate ``vehicle_ids`` (None = the whole fleet) and store the changes."""
@@ -173,23 +171,9 @@ class AlertService:
 
     async def run(self) -> None:
         """Evaluate changed vehicles as they come; sweep everything periodically."""
-        interval = self._settings.alerts.sweep_interval_s
-        loop = asyncio.get_running_loop()
-        next_sweep = loop.time()
-        while True:
-            timeout = max(0.0, next_sweep - loop.time())
-            await wait_woken(self._wake, timeout)  # not wait_for: it can lose a cancel
-            self._wake.clear()
-            try:
-                if loop.time() >= next_sweep:
-                    self._pending.clear()
-                    await self.evaluate(None)
-                    next_sweep = loop.time() + interval
-                elif self._pending:
-                    batch, self._pending = self._pending, set()
-                    await self.evaluate(batch)
-            except Exception:
-                logger.exception("alert evaluation failed; will retry")
+        await self._queue.run(
+            self.evaluate, self._settings.alerts.sweep_interval_s, "alert evaluation"
+        )
 
 
 def _status_facts(f: VehicleFacts) -> vehicle_status.StatusFacts:

@@ -34,7 +34,7 @@ from app.services.field_tasks.maintenance import MaintenanceDue, assess
 from app.services.field_tasks.states import FINISHED, TaskState, check_transition
 from app.services.people import PeopleService
 from app.services.telemetry.exports import export_tasks
-from app.services.waking import wait_woken
+from app.services.waking import VehicleQueue
 
 logger = logging.getLogger(__name__)
 
@@ -61,8 +61,7 @@ class TaskService:
         self.repository = TaskRepository(database)
         self.changes: Listeners[[]] = Listeners("field tasks")
         self._watched_since = clock()
-        self._pending: set[int] = set()
-        self._wake = asyncio.Event()
+        self._queue = VehicleQueue()
         self._lock = asyncio.Lock()
 
     # -- the Tasks window ------------------------------------------------------------------
@@ -163,8 +162,7 @@ class TaskService:
 
     def vehicles_changed(self, vehicle_ids: Iterable[int]) -> None:
         """Telemetry writer observer: evaluate these vehicles soon."""
-        self._pending.update(vehicle_ids)
-        self._wake.set()
+        self._queue.add(vehicle_ids)
 
     async def evaluate(self, vehicle_ids: Iterable[int] | None = None) -> list[int]:
         """Create the tasks the rules ask for ``vehicle_ids`` (None = the whole fleet);
@@ -199,20 +197,6 @@ class TaskService:
 
     async def run(self) -> None:
         """Evaluate changed vehicles as they come; sweep everything periodically."""
-        interval = self._settings.tasks.sweep_interval_s
-        loop = asyncio.get_running_loop()
-        next_sweep = loop.time()
-        while True:
-            timeout = max(0.0, next_sweep - loop.time())
-            await wait_woken(self._wake, timeout)  # not wait_for: it can lose a cancel
-            self._wake.clear()
-            try:
-                if loop.time() >= next_sweep:
-                    self._pending.clear()
-                    await self.evaluate(None)
-                    next_sweep = loop.time() + interval
-                elif self._pending:
-                    batch, self._pending = self._pending, set()
-                    await self.evaluate(batch)
-            except Exception:
-                logger.exception("task rule evaluation failed; will retry")
+        await self._queue.run(
+            self.evaluate, self._settings.tasks.sweep_interval_s, "task rule evaluation"
+        )

@@ -63,7 +63,7 @@ async def test_rules_create_tasks_from_telemetry_through_the_writer_once(db):
     runner = asyncio.create_task(service.run())
     draining = asyncio.create_task(writer.run())
     try:
-        await until(lambda: service._pending == set(), what="the first sweep")
+        await until(lambda: service._queue.queued == 0, what="the first sweep")
         writer.submit_many(
             [
                 _reading(scooter, T0, battery=12.0, lat=52.5, lon=13.4),
