@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("fleet_console")
 
-TOOLS = ("simulator", "iot-simulator", "collect", "roles")
+TOOLS = ("simulator", "iot-simulator", "collect", "roles", "mqtt-broker")
 SMOKE_TEST_TIMEOUT_S = 90
 
 
@@ -81,6 +81,10 @@ def run_tool(name: str, argv: list[str]) -> int:
         from app.roles_cli import main as roles_main
 
         return roles_main(argv)
+    if name == "mqtt-broker":  # the demo's broker child, where ``-m`` cannot run (a bundle)
+        from app.integrations.iot.mqtt.broker import main as broker_main
+
+        return broker_main(argv)
     from app.integrations.iot.simulator.cli import main as iot_simulator_main
 
     return iot_simulator_main(argv)

@@ -56,7 +56,7 @@ class BrokerProcess:
         instead races amqtt's start-up (it logs an error for a session opened too early).
         """
         process = self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(self.port), self.host],
+            [*broker_command(), str(self.port), self.host],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )
@@ -103,6 +103,22 @@ class BrokerProcess:
             await asyncio.to_thread(self.stop)
 
 
+def broker_command() -> list[str]:
+    """How to start the broker child: this module from a checkout; inside a frozen bundle
+    (PyInstaller), whose executable is the console itself and knows no ``-m``, the
+    console's ``mqtt-broker`` tool, which runs :func:`main`."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "mqtt-broker"]
+    return [sys.executable, "-m", __name__]
+
+
+def main(argv: list[str]) -> int:
+    """``PORT [HOST]``: serve until SIGTERM (the demo's and the tests' broker child)."""
+    logging.basicConfig(level=logging.WARNING, format="mqtt-broker %(levelname)s %(message)s")
+    asyncio.run(_serve(int(argv[0]), argv[1] if len(argv) > 1 else "127.0.0.1"))
+    return 0
+
+
 async def _serve(port: int, host: str) -> None:
     from amqtt.broker import Broker
 
@@ -123,5 +139,4 @@ async def _serve(port: int, host: str) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, format="mqtt-broker %(levelname)s %(message)s")
-    asyncio.run(_serve(int(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"))
+    sys.exit(main(sys.argv[1:]))
