@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from sqlalchemy.engine import URL, make_url
+
+from app.services.waking import wait_woken
 
 logger = logging.getLogger(__name__)
 
@@ -177,3 +179,41 @@ class ChangeListener:
     def _state(self, connected: bool) -> None:
         if self._on_state is not None:
             self._on_state(connected)
+
+
+async def sweep_on_notice(
+    url: str | URL | None,
+    notices: Callable[[Change], bool],
+    sweep: Callable[[], Awaitable[object]],
+    sweep_s: float,
+    what: str,
+) -> None:
+    """The collector's request queues (commands, connect requests): ``sweep()`` now, again
+    at once when a change ``notices`` accepts arrives (LISTEN on ``url``; None: no feed,
+    SQLite), and every ``sweep_s`` anyway, because a notice sent while the listener was
+    reconnecting, or before this process led, is lost. A failed sweep is logged and retried.
+    """
+    wake = asyncio.Event()
+
+    def on_change(change: Change) -> None:
+        if notices(change):
+            wake.set()
+
+    listening: asyncio.Task[None] | None = None
+    if url is not None:
+        listener = ChangeListener(url, on_change, on_resync=wake.set)
+        listening = asyncio.get_running_loop().create_task(listener.run(), name=f"{what}-listen")
+    try:
+        while True:
+            try:
+                await sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("%s: sweep failed; will retry", what)
+            await wait_woken(wake, sweep_s)  # not wait_for: it loses cancels
+            wake.clear()
+    finally:
+        if listening is not None:
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)

@@ -42,9 +42,8 @@ from app.models.database import Database
 from app.models.enums import CommandState
 from app.models.orm import Command
 from app.models.roles import command_refusal
-from app.services.change_feed import CHANNEL, Change, ChangeListener
+from app.services.change_feed import CHANNEL, Change, sweep_on_notice
 from app.services.commands.senders import CommandOutcome, VehicleCommands
-from app.services.waking import wait_woken
 
 logger = logging.getLogger(__name__)
 
@@ -207,35 +206,19 @@ class CommandRelay:
         self._sweep_s = sweep_s
         self._max_age = timedelta(seconds=max_age_s)
         self._clock = clock
-        self._wake = asyncio.Event()
         self.done: deque[tuple[int, str]] = deque(maxlen=100)  # (request id, final state)
-
-    def _on_change(self, change: Change) -> None:
-        if change.table == "command" and change.state == CommandState.QUEUED.value:
-            self._wake.set()
 
     async def run(self) -> None:
         abandoned = await self._db.run(abandon_in_flight, self._db, self._clock())
         if abandoned:
             logger.warning("command relay: requests %s were in flight at a stop; failed", abandoned)
-        listening: asyncio.Task[None] | None = None
-        if not self._db.is_sqlite:
-            listener = ChangeListener(self._db.url, self._on_change, on_resync=self._wake.set)
-            listening = asyncio.get_running_loop().create_task(listener.run(), name="relay-listen")
-        try:
-            while True:
-                try:
-                    await self.sweep()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("command relay: sweep failed; will retry")
-                await wait_woken(self._wake, self._sweep_s)  # not wait_for: it loses cancels
-                self._wake.clear()
-        finally:
-            if listening is not None:
-                listening.cancel()
-                await asyncio.gather(listening, return_exceptions=True)
+        await sweep_on_notice(
+            None if self._db.is_sqlite else self._db.url,
+            lambda c: c.table == "command" and c.state == CommandState.QUEUED.value,
+            self.sweep,
+            self._sweep_s,
+            "command relay",
+        )
 
     async def sweep(self) -> int:
         """Execute every queued request, oldest first; returns how many were executed."""

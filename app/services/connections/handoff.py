@@ -44,8 +44,7 @@ from app.models.database import Database
 from app.models.errors import PermissionRefused
 from app.models.orm import ConnectRequest
 from app.models.roles import command_refusal
-from app.services.change_feed import CHANNEL, Change, ChangeListener
-from app.services.waking import wait_woken
+from app.services.change_feed import CHANNEL, Change, sweep_on_notice
 
 logger = logging.getLogger(__name__)
 
@@ -328,32 +327,19 @@ class ConnectHandoff:
         self._sweep_s = sweep_s
         self._max_age = timedelta(seconds=max_age_s)
         self._clock = clock
-        self._wake = asyncio.Event()
         self.done: deque[tuple[int, str]] = deque(maxlen=100)  # (request id, final state)
-
-    def _on_change(self, change: Change) -> None:
-        if change.table == TABLE and change.state == QUEUED:
-            self._wake.set()
 
     async def run(self) -> None:
         abandoned = await self._db.run(abandon_in_flight, self._db, self._clock())
         if abandoned:
             logger.warning("connect hand-off: requests %s were in flight at a stop", abandoned)
-        listener = ChangeListener(self._db.url, self._on_change, on_resync=self._wake.set)
-        listening = asyncio.get_running_loop().create_task(listener.run(), name="handoff-listen")
-        try:
-            while True:
-                try:
-                    await self.sweep()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("connect hand-off: sweep failed; will retry")
-                await wait_woken(self._wake, self._sweep_s)
-                self._wake.clear()
-        finally:
-            listening.cancel()
-            await asyncio.gather(listening, return_exceptions=True)
+        await sweep_on_notice(
+            self._db.url,
+            lambda c: c.table == TABLE and c.state == QUEUED,
+            self.sweep,
+            self._sweep_s,
+            "connect hand-off",
+        )
 
     async def sweep(self) -> int:
         """Carry out every queued request, oldest first; returns how many."""
