@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 import psycopg
 import pytest
-from sqlalchemy import create_engine
 
 from app import roles_cli
-from app.models import roles
 from app.models.database import Database
 from app.models.vehicles import VehicleFields, VehicleRepository
+from tests.helpers.people import password_of, sign_up
 from tests.helpers.postgres import PostgresServer
 
 NAMES = itertools.count()
@@ -35,21 +34,16 @@ class Fleet:
 
     def person(self, role: str) -> str:
         """A new person with ``role``, signed up by the superuser; returns their login."""
-        login = f"p{os.getpid()}_{next(NAMES)}_{role}"
-        engine = create_engine(self.url)
-        with engine.begin() as connection:
-            verifier = roles.password_verifier(connection, login, "secret " + login)
-            roles.add_person(connection, login, role, verifier)
-        engine.dispose()
+        login = sign_up(self.url, role, prefix="p")
         self.made.append(login)
         return login
 
     def url_of(self, login: str, password: str | None = None) -> str:
-        return self.server.url_as(login, password or "secret " + login, self.url)
+        return self.server.url_as(login, password or password_of(login), self.url)
 
     def connect(self, login: str) -> psycopg.Connection:
         """A raw libpq session as ``login`` (autocommit: each statement stands alone)."""
-        dsn = f"{self.server.dsn(self.url.rpartition('/')[2])} password='secret {login}'"
+        dsn = f"{self.server.dsn(self.url.rpartition('/')[2])} password='{password_of(login)}'"
         return psycopg.connect(dsn.replace("user=postgres", f"user={login}"), autocommit=True)
 
 
