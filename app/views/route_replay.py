@@ -270,8 +270,9 @@ class RouteReplayDialog(QDialog):
     # Closing ------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self.timer.stop()
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._zones_task):  # a read in flight paints no closed map
+            if task is not None:
+                task.cancel()
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
