@@ -107,8 +107,27 @@ def pytest_pyfunc_call(pyfuncitem):
         return None
     funcargs = pyfuncitem.funcargs
     kwargs = {name: funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
-    funcargs["qloop"].run_until_complete(pyfuncitem.obj(**kwargs))
+    loop = funcargs["qloop"]
+    before = asyncio.all_tasks(loop)
+    loop.run_until_complete(pyfuncitem.obj(**kwargs))
+    loop.run_until_complete(_settle(before))
     return True
+
+
+SETTLE_S = 5.0
+
+
+async def _settle(before: set[asyncio.Task]) -> None:
+    """End, on the running loop, the tasks the test's last actions started and left (the
+    detail panel's reloads after a command, say). Left pending, they were stepped by the
+    teardown's event processing, where no loop runs, and died with "no running event loop"
+    (a flaky ERROR in whichever test ended right after a command)."""
+    me = asyncio.current_task()
+    pending = {t for t in asyncio.all_tasks() if t not in before and t is not me}
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=SETTLE_S)
 
 
 @pytest.fixture
