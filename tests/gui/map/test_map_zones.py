@@ -49,6 +49,21 @@ async def polygons_on_map(view: FleetMapView) -> int:
     )
 
 
+async def pointer(view: FleetMapView, kind: str, lat: float, lon: float) -> None:
+    """A real DOM mouse event at the point, sent to whatever element is on top there."""
+    assert await evaluate(
+        view,
+        f"""(() => {{ const map = fleetMap.map();
+        const p = map.latLngToContainerPoint([{lat}, {lon}]);
+        const box = map.getContainer().getBoundingClientRect();
+        const x = box.left + p.x, y = box.top + p.y;
+        const target = document.elementFromPoint(x, y);
+        document.elementFromPoint(x, y).dispatchEvent(
+            new MouseEvent('{kind}', {{clientX: x, clientY: y, bubbles: true}}));
+        return true; }})()""",
+    )
+
+
 def flat(ring: list[tuple[float, float]]) -> list[float]:
     return [value for point in ring for value in point]
 
@@ -183,6 +198,31 @@ async def test_vertices_edited_with_the_plugin_and_a_confirmed_delete_are_emitte
     await click_zone(9)
     open_dialog(QMessageBox).button(QMessageBox.StandardButton.Yes).click()
     await until(lambda: deleted == [9], 10, "zone_deleted")
+
+
+async def test_the_pointer_finds_a_vehicle_inside_a_zone_first_and_the_zone_around_it_second(
+    map_view,
+):
+    """Real DOM events where the operator points: the shared canvas hit-tests in drawing
+    order, so the vehicle takes the click and the zone shows its name around it."""
+    await ready(map_view)
+    map_view.set_rows([row(1, 52.505, 13.41)])  # inside the park
+    map_view.zones.show_zones([PARK, AREA, NO_PARK])
+    await painted(map_view, "zones")  # the first push fits the map to the vehicle: then
+    await evaluate(map_view, "(fleetMap.map().setView([52.505, 13.42], 14, {animate: false}), 1)")
+    clicked: list[int] = []
+    map_view.vehicle_clicked.connect(clicked.append)
+    map_view.zones.tools.mode_actions["delete"].trigger()
+
+    await pointer(map_view, "mousemove", 52.503, 13.437)  # the square, no vehicle there
+    assert await evaluate(map_view, "fleetZones.polygon(9).isTooltipOpen()") is True
+    await pointer(map_view, "click", 52.503, 13.437)
+    await until(lambda: open_dialog(QMessageBox) is not None, 10, "the confirmation")
+    open_dialog(QMessageBox).button(QMessageBox.StandardButton.Cancel).click()
+    await until(lambda: open_dialog(QMessageBox) is None, 5, "closed")
+    await pointer(map_view, "click", 52.505, 13.41)  # the vehicle inside the park
+    await until(lambda: clicked == [1], 10, "the vehicle's click")
+    assert open_dialog(QMessageBox) is None  # the vehicle took it, not the park
 
 
 async def test_a_viewer_gets_the_zones_but_not_the_tools_and_is_told_why(map_view):
