@@ -114,6 +114,14 @@ ALLOWED: tuple[Allowed, ...] = (
 #: columns, e.g. ``UPDATE (state)``, grants those columns only. SELECT for the viewer is
 #: handled apart (every table, secret columns left out).
 _TABLE_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
+    # Each console records the desktop messages it shows (its own rows only: the
+    # notification trigger below); the attempt columns are all it updates.
+    VIEWER: (
+        (
+            "INSERT, UPDATE (state, attempts, last_error, updated_at, sent_at, next_attempt_at)",
+            "notification",
+        ),
+    ),
     DISPATCHER: (
         ("INSERT, UPDATE (state, error, updated_at)", "command"),
         ("INSERT, UPDATE (state, error, updated_at)", "connect_request"),
@@ -343,6 +351,40 @@ def install_connect_request_guard(connection: Connection) -> None:
     """Create or replace the ``connect_request`` trigger (PostgreSQL only; idempotent)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text(CONNECT_REQUEST_GUARD_SQL))
+
+
+#: BEFORE INSERT OR UPDATE on ``notification``. The collector sends every e-mail row, so a
+#: person's login (any role: each console records its desktop messages) may write desktop
+#: rows only, addressed to itself ("login@host", app.services.notifications.channels):
+#: otherwise a viewer could have the collector mail anything to anyone. The collector and
+#: the table's owner (a superuser too) are not held to it.
+NOTIFICATION_GUARD_SQL = f"""
+CREATE OR REPLACE FUNCTION fleet_notification_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regrole('{COLLECTOR}') IS NOT NULL
+            AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER')
+            AND NOT pg_has_role(session_user,
+                (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
+            AND (NEW.channel IS DISTINCT FROM 'desktop'
+                OR left(NEW.recipient, length(session_user) + 1)
+                    IS DISTINCT FROM session_user || '@') THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+            MESSAGE = format('%s may only record their own desktop notifications', session_user);
+    END IF;
+    RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS fleet_notification_guard ON notification;
+CREATE TRIGGER fleet_notification_guard BEFORE INSERT OR UPDATE ON notification
+    FOR EACH ROW EXECUTE FUNCTION fleet_notification_guard();
+"""
+
+
+def install_notification_guard(connection: Connection) -> None:
+    """Create or replace the ``notification`` trigger (PostgreSQL only; idempotent)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(NOTIFICATION_GUARD_SQL))
 
 
 # -- people: the administrator's functions ---------------------------------------------------
