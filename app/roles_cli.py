@@ -86,7 +86,6 @@ def init(database: Database, admin: str | None, collector: str | None, read: Pas
         created = roles.create_roles(connection)
         roles.install_command_guard(connection)
         roles.install_connect_request_guard(connection)
-        roles.install_notification_guard(connection)
         roles.install_people_functions(connection)
         roles.apply_grants(connection)
         lines.append(f"roles created: {', '.join(created)}" if created else "roles: all present")

@@ -214,6 +214,8 @@ def apply_grants(connection: Connection) -> None:
     Each role's privileges are revoked and granted again in the caller's transaction, so
     a privilege dropped from this list disappears on the next run and nobody ever sees a
     half-granted state. Needs the roles (:func:`create_roles`) and the schema at head.
+    The ``notification`` trigger comes with its grant, here, so one is never without the
+    other (whether ``roles init`` or a migration applies them).
     """
     schema = connection.execute(text("SELECT current_schema()")).scalar_one()
     tables = [t.name for t in Base.metadata.sorted_tables] + ["alembic_version"]
@@ -250,6 +252,7 @@ def apply_grants(connection: Connection) -> None:
             connection.exec_driver_sql(f"GRANT {privileges} ON TABLE {table} TO {role}")
             if "INSERT" in privileges and table in sequences:
                 connection.exec_driver_sql(f"GRANT USAGE ON SEQUENCE {sequences[table]} TO {role}")
+    install_notification_guard(connection)
 
 
 def _serial_sequence(connection: Connection, table: str) -> str | None:
@@ -357,7 +360,7 @@ def install_connect_request_guard(connection: Connection) -> None:
 #: person's login (any role: each console records its desktop messages) may write desktop
 #: rows only, addressed to itself ("login@host", app.services.notifications.channels):
 #: otherwise a viewer could have the collector mail anything to anyone. The collector and
-#: the table's owner (a superuser too) are not held to it.
+#: the table's owner (a superuser too) are not held to it. Installed with the grants.
 NOTIFICATION_GUARD_SQL = f"""
 CREATE OR REPLACE FUNCTION fleet_notification_guard() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

@@ -6,17 +6,13 @@ Create Date: 2026-12-04 19:00:00.000000
 
 Issue #19 item 4: every notification is written (queued) before it is sent, so an SMTP
 server that is down, slow or refuses the login never loses it; the row keeps its state,
-attempts, last error and when it is tried next. On PostgreSQL a trigger keeps people's
-logins to their own desktop rows (app.models.roles.install_notification_guard); a database
-already at this revision gets it with ``roles init``, as the grants it guards.
+attempts, last error and when it is tried next.
 """
 
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
-from app.models.roles import install_notification_guard
 
 revision: str = "0012"
 down_revision: str | None = "0011"
@@ -51,10 +47,7 @@ def upgrade() -> None:
             batch_op.f("ix_notification_created_at"), ["created_at"], unique=False
         )
         batch_op.create_index("ix_notification_state_next", ["state", "next_attempt_at"])
-    install_notification_guard(op.get_bind())
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS fleet_notification_guard() CASCADE")
     op.drop_table("notification")
