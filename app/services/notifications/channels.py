@@ -48,8 +48,8 @@ class Channel(Protocol):
 def workstation(login: str | None) -> str:
     """The desktop channel's recipient: "bob@ws-12" (the database login on this host) on
     a shared database, where every console's rows are in one table and each sends only its
-    own, "this workstation" on a single-user one. The collector's row rules let a login
-    record desktop rows named after itself only."""
+    own, "this workstation" on a single-user one. The database's row rule lets a login
+    record desktop rows named after itself only (app.models.roles)."""
     return "this workstation" if login is None else f"{login}@{socket.gethostname()}"
 
 
