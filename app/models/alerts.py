@@ -107,6 +107,12 @@ class AlertRecord:
     acknowledged_at: datetime | None
 
 
+def _open(a: Alert) -> OpenAlert:
+    return OpenAlert(
+        a.id, a.vehicle_id, a.kind, a.severity, a.message, a.first_seen, a.last_seen, a.count
+    )
+
+
 class AlertRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -118,19 +124,19 @@ class AlertRepository:
         if vehicle_ids is not None:
             query = query.where(Alert.vehicle_id.in_(list(vehicle_ids)))
         with self._db.session() as s:
-            return {
-                (a.vehicle_id, a.kind): OpenAlert(
-                    a.id,
-                    a.vehicle_id,
-                    a.kind,
-                    a.severity,
-                    a.message,
-                    a.first_seen,
-                    a.last_seen,
-                    a.count,
-                )
-                for a in s.scalars(query)
-            }
+            return {(a.vehicle_id, a.kind): _open(a) for a in s.scalars(query)}
+
+    def latest_id(self) -> int:
+        """The newest alert's id (0: none yet): where a reader of new alerts starts."""
+        with self._db.session() as s:
+            return s.scalar(select(func.coalesce(func.max(Alert.id), 0))) or 0
+
+    def raised_after(self, alert_id: int) -> list[OpenAlert]:
+        """The alerts raised since the one with ``alert_id`` (cleared since or not), oldest
+        first: a shared console's desktop notifications of what the collector raised."""
+        query = select(Alert).where(Alert.id > alert_id).order_by(Alert.id)
+        with self._db.session() as s:
+            return [_open(a) for a in s.scalars(query)]
 
     def apply(self, changes: AlertChanges, now: datetime) -> None:
         """Write one evaluation's changes in one transaction; the new alerts get their ids."""

@@ -2,15 +2,20 @@
 
 Rows are written before the first attempt (state queued), so a crash or a failing channel
 never loses one; the sender then marks each attempt. Blocking; call through ``Database.run``.
+
+On a shared database several processes send from one table: the collector its e-mail,
+each console the desktop messages of its own workstation. So what waits to be sent is
+always read for a :data:`Scope` (channel -> the recipients this process sends to): a
+process never takes, fails or counts a row another one will send.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, false, func, or_, select, update
 
 from app.models.database import Database
 from app.models.orm import Notification, Vehicle
@@ -18,6 +23,29 @@ from app.models.orm import Notification, Vehicle
 QUEUED = "queued"
 SENT = "sent"
 FAILED = "failed"
+#: The longest recipient stored (longer ones are cut, in the scope as in the row).
+RECIPIENT_MAX = 254
+
+#: channel -> recipients: the rows one process sends (see the module's docstring).
+Scope = Mapping[str, Collection[str]]
+
+
+def _in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Rows of ``scope`` that still wait: queued, or failed and to be retried."""
+    mine = [
+        and_(Notification.channel == channel, Notification.recipient.in_(_cut(recipients)))
+        for channel, recipients in scope.items()
+        if recipients
+    ]
+    return and_(
+        or_(*mine) if mine else false(),
+        Notification.state.in_((QUEUED, FAILED)),
+        Notification.next_attempt_at.is_not(None),
+    )
+
+
+def _cut(recipients: Collection[str]) -> list[str]:
+    return [r[:RECIPIENT_MAX] for r in recipients]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +115,7 @@ class NotificationRepository:
                 Notification(
                     alert_id=i.alert_id,
                     channel=i.channel,
-                    recipient=i.recipient[:254],
+                    recipient=i.recipient[:RECIPIENT_MAX],
                     subject=i.subject[:200],
                     body=i.body,
                     state=QUEUED,
@@ -103,30 +131,23 @@ class NotificationRepository:
             s.flush()
             return [_record(r) for r in rows]
 
-    def due(self, now: datetime) -> list[NotificationRecord]:
-        """Queued and failed-to-be-retried rows whose next attempt is now or past, oldest
-        first (also those left over by a console that quit before sending them)."""
+    def due(self, now: datetime, scope: Scope) -> list[NotificationRecord]:
+        """The rows of ``scope`` waiting whose next attempt is now or past, oldest first
+        (also those left over by a process that quit before sending them)."""
         with self._db.session() as s:
             query = (
                 select(Notification)
-                .where(
-                    Notification.state.in_((QUEUED, FAILED)),
-                    Notification.next_attempt_at.is_not(None),
-                    Notification.next_attempt_at <= now,
-                )
+                .where(_in_scope(scope), Notification.next_attempt_at <= now)
                 .order_by(Notification.id)
             )
             return [_record(n) for n in s.scalars(query)]
 
-    def next_due(self, busy: Iterable[int] = ()) -> datetime | None:
-        """When the earliest waiting row is due, leaving out the ``busy`` ones (being sent
-        now); None: nothing waits."""
+    def next_due(self, scope: Scope, busy: Iterable[int] = ()) -> datetime | None:
+        """When the earliest waiting row of ``scope`` is due, leaving out the ``busy`` ones
+        (being sent now); None: nothing waits."""
         query = (
             select(Notification.next_attempt_at)
-            .where(
-                Notification.state.in_((QUEUED, FAILED)),
-                Notification.next_attempt_at.is_not(None),
-            )
+            .where(_in_scope(scope))
             .order_by(Notification.next_attempt_at)
             .limit(1)
         )
@@ -165,15 +186,13 @@ class NotificationRepository:
         with self._db.session() as s:
             return [_record(n) for n in s.scalars(query)]
 
-    def waiting(self) -> dict[str, int]:
-        """channel -> how many rows still wait to be sent (queued, or failed and retried)."""
+    def waiting(self, scope: Scope) -> dict[str, int]:
+        """channel -> how many rows of ``scope`` still wait to be sent (queued, or failed
+        and retried)."""
         with self._db.session() as s:
             rows = s.execute(
                 select(Notification.channel, func.count())
-                .where(
-                    Notification.state.in_((QUEUED, FAILED)),
-                    Notification.next_attempt_at.is_not(None),
-                )
+                .where(_in_scope(scope))
                 .group_by(Notification.channel)
             )
             return {channel: count for channel, count in rows}

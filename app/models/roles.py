@@ -114,6 +114,14 @@ ALLOWED: tuple[Allowed, ...] = (
 #: columns, e.g. ``UPDATE (state)``, grants those columns only. SELECT for the viewer is
 #: handled apart (every table, secret columns left out).
 _TABLE_GRANTS: dict[str, tuple[tuple[str, str], ...]] = {
+    # Each console records the desktop messages it shows (its own rows only: the
+    # notification trigger below); the attempt columns are all it updates.
+    VIEWER: (
+        (
+            "INSERT, UPDATE (state, attempts, last_error, updated_at, sent_at, next_attempt_at)",
+            "notification",
+        ),
+    ),
     DISPATCHER: (
         ("INSERT, UPDATE (state, error, updated_at)", "command"),
         ("INSERT, UPDATE (state, error, updated_at)", "connect_request"),
@@ -206,6 +214,8 @@ def apply_grants(connection: Connection) -> None:
     Each role's privileges are revoked and granted again in the caller's transaction, so
     a privilege dropped from this list disappears on the next run and nobody ever sees a
     half-granted state. Needs the roles (:func:`create_roles`) and the schema at head.
+    The ``notification`` trigger comes with its grant, here, so one is never without the
+    other (whether ``roles init`` or a migration applies them).
     """
     schema = connection.execute(text("SELECT current_schema()")).scalar_one()
     tables = [t.name for t in Base.metadata.sorted_tables] + ["alembic_version"]
@@ -242,6 +252,7 @@ def apply_grants(connection: Connection) -> None:
             connection.exec_driver_sql(f"GRANT {privileges} ON TABLE {table} TO {role}")
             if "INSERT" in privileges and table in sequences:
                 connection.exec_driver_sql(f"GRANT USAGE ON SEQUENCE {sequences[table]} TO {role}")
+    install_notification_guard(connection)
 
 
 def _serial_sequence(connection: Connection, table: str) -> str | None:
@@ -343,6 +354,40 @@ def install_connect_request_guard(connection: Connection) -> None:
     """Create or replace the ``connect_request`` trigger (PostgreSQL only; idempotent)."""
     if connection.dialect.name == "postgresql":
         connection.execute(text(CONNECT_REQUEST_GUARD_SQL))
+
+
+#: BEFORE INSERT OR UPDATE on ``notification``. The collector sends every e-mail row, so a
+#: person's login (any role: each console records its desktop messages) may write desktop
+#: rows only, addressed to itself ("login@host", app.services.notifications.channels):
+#: otherwise a viewer could have the collector mail anything to anyone. The collector and
+#: the table's owner (a superuser too) are not held to it. Installed with the grants.
+NOTIFICATION_GUARD_SQL = f"""
+CREATE OR REPLACE FUNCTION fleet_notification_guard() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF to_regrole('{COLLECTOR}') IS NOT NULL
+            AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER')
+            AND NOT pg_has_role(session_user,
+                (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
+            AND (NEW.channel IS DISTINCT FROM 'desktop'
+                OR left(NEW.recipient, length(session_user) + 1)
+                    IS DISTINCT FROM session_user || '@') THEN
+        RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+            MESSAGE = format('%s may only record their own desktop notifications', session_user);
+    END IF;
+    RETURN NEW;
+END
+$$;
+DROP TRIGGER IF EXISTS fleet_notification_guard ON notification;
+CREATE TRIGGER fleet_notification_guard BEFORE INSERT OR UPDATE ON notification
+    FOR EACH ROW EXECUTE FUNCTION fleet_notification_guard();
+"""
+
+
+def install_notification_guard(connection: Connection) -> None:
+    """Create or replace the ``notification`` trigger (PostgreSQL only; idempotent)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(NOTIFICATION_GUARD_SQL))
 
 
 # -- people: the administrator's functions ---------------------------------------------------

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 from sqlalchemy.engine import URL, make_url
 
 from app.services.waking import wait_woken
@@ -76,8 +77,18 @@ def is_postgres(url: str | URL) -> bool:
 
 
 def libpq_dsn(url: str | URL) -> str:
-    """The SQLAlchemy URL as a libpq URI psycopg accepts (the driver suffix dropped)."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """The SQLAlchemy URL as libpq connection parameters psycopg accepts. Not the URL
+    rendered again: SQLAlchemy leaves a space in a password as it is, which libpq refuses."""
+    parsed = make_url(url)
+    given = {
+        "host": parsed.host,
+        "port": parsed.port,
+        "dbname": parsed.database,
+        "user": parsed.username,
+        "password": parsed.password,
+        **{k: v for k, v in parsed.query.items() if isinstance(v, str)},  # e.g. sslmode
+    }
+    return make_conninfo("", **{k: v for k, v in given.items() if v is not None})
 
 
 class ChangePublisher:

@@ -24,9 +24,11 @@ class TrayChannel:
 
     name = "desktop"
 
-    def __init__(self, owner: QWidget) -> None:
-        """``owner`` (the main window) parents the tray icon, which goes with it."""
+    def __init__(self, owner: QWidget, recipient: str) -> None:
+        """``owner`` (the main window) parents the tray icon, which goes with it;
+        ``recipient`` names this workstation in the records (channels.workstation)."""
         self._owner = owner
+        self._recipient = recipient
         self._icon: QSystemTrayIcon | None = None
 
     def unavailable(self) -> str | None:
@@ -37,7 +39,7 @@ class TrayChannel:
         return None
 
     def recipients(self) -> tuple[str, ...]:
-        return ("this workstation",)
+        return (self._recipient,)
 
     async def send(self, recipient: str, subject: str, body: str) -> None:
         reason = self.unavailable()

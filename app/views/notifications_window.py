@@ -63,7 +63,8 @@ class NotificationsWindow(QWidget):
         email = next((s for s in states if s.name == "email"), None)
         why = self._refusal
         if why is None and email is None:
-            why = "E-mail is off ([notifications.email] enabled = false)"
+            off = self._dispatcher.email_off  # off here, or the collector's (shared database)
+            why = off[:1].upper() + off[1:]
         elif why is None and email is not None and email.unavailable:
             why = f"E-mail cannot be sent: {email.unavailable}"
         self.test_button.setEnabled(why is None)

@@ -22,6 +22,7 @@ from qasync import asyncSlot
 
 from app.services.access import Capability
 from app.services.commands.senders import CommandOutcome
+from app.services.notifications.channels import workstation
 from app.services.wiring.context import Mode
 from app.views.administration import AdministrationWindow
 from app.views.alert_inbox import AlertInbox
@@ -76,7 +77,9 @@ class OperationsActions:
         self.actions["notifications"].setEnabled(notifications_refusal is None)
         self.actions["notifications"].setToolTip(notifications_refusal or "")
         if ctx.notifications is not None:  # alerts as tray messages on this workstation
-            detach = ctx.notifications.attach(TrayChannel(parts.owner))
+            signed_in = ctx.access.signed_in
+            here = workstation(None if signed_in is None else signed_in.login)
+            detach = ctx.notifications.attach(TrayChannel(parts.owner, here))
             parts.owner.destroyed.connect(lambda _obj=None: detach())
         rental_refusal = ctx.access.refusal(Capability.RENTAL)
         self.actions["start_rental"].setEnabled(not ctx.read_only and rental_refusal is None)
@@ -172,9 +175,7 @@ class OperationsActions:
         ctx = self._parts.context
         if ctx.notifications is not None:
             return None
-        if ctx.read_only:
-            return "Review mode sends no notifications"
-        return "On a shared database the collector sends the notifications"
+        return "Review mode sends no notifications"  # every other mode has a dispatcher
 
     def show_notifications(self) -> NotificationsWindow | None:
         ctx = self._parts.context

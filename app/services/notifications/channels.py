@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Protocol
@@ -42,6 +43,14 @@ class Channel(Protocol):
 
     async def send(self, recipient: str, subject: str, body: str) -> None:
         """Send one message; raises SendFailed."""
+
+
+def workstation(login: str | None) -> str:
+    """The desktop channel's recipient: "bob@ws-12" (the database login on this host) on
+    a shared database, where every console's rows are in one table and each sends only its
+    own, "this workstation" on a single-user one. The database's row rule lets a login
+    record desktop rows named after itself only (app.models.roles)."""
+    return "this workstation" if login is None else f"{login}@{socket.gethostname()}"
 
 
 class EmailChannel:

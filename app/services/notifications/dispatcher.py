@@ -12,6 +12,13 @@ Channels are attached: e-mail here (when enabled), the desktop one by the consol
 (it is Qt). A channel that is unavailable (no SMTP server, no system tray) is skipped and
 says why in :meth:`channel_states`; one whose sends fail shows the last error there until
 a send succeeds (the status bar and the Notifications window read it, hearing ``changes``).
+
+Each dispatcher sends only the rows addressed to its channels' recipients (a
+:data:`~app.models.notifications.Scope`): on a shared database the collector sends the
+e-mail and each console, whose dispatcher is built without e-mail, the desktop messages
+named after its login and workstation; none takes or fails another's rows. A console
+whose login may not write the table (grants older than this version) still shows each
+desktop message, unrecorded, and says why once in the log.
 """
 
 from __future__ import annotations
@@ -26,7 +33,13 @@ from app.config import ChannelRules, NotificationSettings
 from app.listeners import Listeners
 from app.models.alerts import OpenAlert
 from app.models.database import Database
-from app.models.notifications import NewNotification, NotificationRecord, NotificationRepository
+from app.models.errors import PermissionRefused
+from app.models.notifications import (
+    NewNotification,
+    NotificationRecord,
+    NotificationRepository,
+    Scope,
+)
 from app.services.notifications.channels import Channel, EmailChannel, SendFailed
 from app.services.notifications.rules import (
     channel_takes,
@@ -73,9 +86,11 @@ class NotificationDispatcher:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         local_time: Callable[[datetime], datetime] = lambda moment: moment.astimezone(),
+        sends_email: bool = True,
     ) -> None:
         """``local_time`` turns a UTC moment into the console's local time (quiet hours
-        and the text of the messages)."""
+        and the text of the messages). ``sends_email`` False: a console on a shared
+        database, where the collector sends the e-mail."""
         self._db = database
         self._settings = settings
         self._clock = clock
@@ -90,7 +105,15 @@ class NotificationDispatcher:
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._problems: dict[str, str] = {}
         self._waiting: dict[str, int] = {}
-        if settings.email.enabled:
+        self._unrecorded: set[asyncio.Task[None]] = set()  # shown without a row
+        self._unrecorded_said = False
+        #: Why no e-mail goes out from this process when it has no e-mail channel.
+        self.email_off = (
+            "e-mail is off ([notifications.email] enabled = false)"
+            if sends_email
+            else "the collector sends the e-mail of a shared database"
+        )
+        if sends_email and settings.email.enabled:
             self.attach(EmailChannel(settings.email))
 
     def _rules(self, channel: str) -> ChannelRules:
@@ -111,6 +134,10 @@ class NotificationDispatcher:
                 self.changes.notify()
 
         return detach
+
+    def _scope(self) -> Scope:
+        """The rows this process sends: its channels' own recipients."""
+        return {name: channel.recipients() for name, channel in self._channels.items()}
 
     def alerts_raised(self, alerts: list[OpenAlert]) -> None:
         """AlertService.raised listener: queue them for the sender; never waits."""
@@ -137,7 +164,7 @@ class NotificationDispatcher:
         NotificationUnavailable when e-mail is off or not set up."""
         channel = self._channels.get("email")
         if channel is None:
-            raise NotificationUnavailable("e-mail is off ([notifications.email] enabled = false)")
+            raise NotificationUnavailable(self.email_off)
         reason = channel.unavailable()
         if reason:
             raise NotificationUnavailable(f"e-mail cannot be sent: {reason}")
@@ -170,7 +197,7 @@ class NotificationDispatcher:
                 await wait_woken(self._wake, timeout)
                 self._wake.clear()
         finally:
-            for task in list(self._inflight.values()):
+            for task in [*self._inflight.values(), *self._unrecorded]:
                 task.cancel()
 
     async def _record_incoming(self) -> None:
@@ -194,32 +221,54 @@ class NotificationDispatcher:
                 )
         if quiet:
             logger.info("quiet hours: only critical alerts notified (%d)", len(items))
-        if items:
+        if not items:
+            return
+        try:
             await self._db.run(self.repository.add, items, now)
-            self.changes.notify()
+        except PermissionRefused as refused:
+            self._send_unrecorded(items, refused)
+            return
+        self.changes.notify()
+
+    def _send_unrecorded(self, items: list[NewNotification], refused: PermissionRefused) -> None:
+        """The table refused this login's rows: the desktop still shows each message (a
+        console must not go silent because of a grant), but nothing is recorded or retried."""
+        if not self._unrecorded_said:
+            self._unrecorded_said = True
+            logger.info(
+                "notifications are shown but not recorded: %s (the grants of this version "
+                "come with `python main.py roles init`)",
+                refused,
+            )
+        for item in items:
+            channel = self._channels.get(item.channel)
+            if channel is not None:
+                task = asyncio.create_task(self._send_once(item, channel), name="unrecorded")
+                self._unrecorded.add(task)
+                task.add_done_callback(self._unrecorded.discard)
+
+    async def _send_once(self, item: NewNotification, channel: Channel) -> None:
+        async with self._limits[item.channel]:
+            try:
+                await channel.send(item.recipient, item.subject, item.body)
+            except Exception as exc:  # no row to keep it: the log does
+                logger.warning("unrecorded %s notification failed: %s", item.channel, exc)
 
     async def _start_due(self) -> None:
-        for row in await self._db.run(self.repository.due, self._clock()):
-            if row.id in self._inflight:
-                continue
+        for row in await self._db.run(self.repository.due, self._clock(), self._scope()):
             channel = self._channels.get(row.channel)
-            if channel is None:  # a desktop row left by a console; this process has none
-                await self._db.run(
-                    self.repository.attempted,
-                    row.id,
-                    self._clock(),
-                    error=f"no {row.channel} channel in this process",
-                )
+            if row.id in self._inflight or channel is None:  # None: detached meanwhile
                 continue
             task = asyncio.create_task(self._send(row, channel), name=f"notification-{row.id}")
             self._inflight[row.id] = task
 
     async def _until_next_due(self) -> float:
-        self._waiting = await self._db.run(self.repository.waiting)
+        scope = self._scope()
+        self._waiting = await self._db.run(self.repository.waiting, scope)
         self.changes.notify()
         # Rows being sent are left out: their attempt ends with a wake-up, and counting
         # them (due in the past) would spin this loop while a slow server holds them.
-        due = await self._db.run(self.repository.next_due, set(self._inflight))
+        due = await self._db.run(self.repository.next_due, scope, set(self._inflight))
         if due is None:
             return IDLE_CHECK_S
         return min(IDLE_CHECK_S, max(0.0, (due - self._clock()).total_seconds()))

@@ -7,6 +7,7 @@ Four kinds of process are built here and nowhere else:
 * a console on a shared PostgreSQL database: it polls nothing, queues its commands for
   the collector (``RelayedCommands``) and hands Connect and Disconnect to it
   (``HandoffClient``); it holds no token key (``NoTokenKey``) and no client secret;
+  its dispatcher sends only to its desktop, the alerts the collector raised (``AlertFeed``);
 * the collector of a shared database: it polls, runs the gateway, executes the consoles'
   queued commands (``CommandRelay``), links the consoles' Connect results
   (``ConnectHandoff``) and publishes every change it commits;
@@ -55,6 +56,8 @@ from app.services.connections.token_cipher import NoTokenKey, TokenCipher
 from app.services.field_tasks.demo import seed_demo_plans
 from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
+from app.services.notifications.alert_feed import CHANGE_TABLE as ALERT_CHANGES
+from app.services.notifications.alert_feed import AlertFeed
 from app.services.notifications.dispatcher import NotificationDispatcher
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
@@ -222,10 +225,13 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         # The task rules run beside them; a rule on an alert (outside the service area ->
         # rebalance) sees it at the latest in the next sweep, after the alert is written.
         writer.commits.subscribe(tasks.vehicles_changed)
-    notifications = None
+    notifications = alert_feed = None
     if writer is not None:  # beside the alert rules: the new alerts only queue there
         notifications = NotificationDispatcher(database, settings.notifications)
         alerts.raised.subscribe(notifications.alerts_raised)
+    elif shared_console:  # the desktop of this workstation, fed what the collector raised
+        notifications = NotificationDispatcher(database, settings.notifications, sends_email=False)
+        alert_feed = AlertFeed(database, notifications.alerts_raised)
     return AppContext(
         settings=settings,
         paths=opened.paths,
@@ -253,6 +259,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         zones=zones,
         tasks=tasks,
         notifications=notifications,
+        alert_feed=alert_feed,
     )
 
 
@@ -336,11 +343,15 @@ def _publish_changes(
     connections: ConnectionService,
     alerts: AlertService,
 ) -> None:
-    """NOTIFY consoles after each commit of the telemetry writer, each connection change
-    and each derived status (In use, Offline, ...) the alert rules write."""
+    """NOTIFY consoles after each commit of the telemetry writer, each connection change,
+    each derived status (In use, Offline, ...) the alert rules write and the new alerts
+    they stored (the consoles' desktop notifications, app.services.notifications.alert_feed)."""
     if writer is not None:
         writer.commits.subscribe(lambda ids: publisher.publish_vehicles("telemetry", ids))
     connections.changes.subscribe(
         lambda vehicle_id: publisher.publish_vehicles("smartcar_connection", {vehicle_id})
     )
     alerts.status_changes.subscribe(lambda ids: publisher.publish_vehicles("vehicle", set(ids)))
+    alerts.raised.subscribe(
+        lambda new: publisher.publish_vehicles(ALERT_CHANGES, {a.vehicle_id for a in new})
+    )

@@ -26,6 +26,7 @@ from app.services.connections.handoff import ConnectHandoff
 from app.services.connections.service import ConnectionService
 from app.services.field_tasks.service import TaskService
 from app.services.iot.runtime import IotHandle
+from app.services.notifications.alert_feed import AlertFeed
 from app.services.notifications.dispatcher import NotificationDispatcher
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
@@ -92,9 +93,11 @@ class AppContext:
     zones: ZoneService | None = None
     #: Field tasks and maintenance plans (issue #19); the rules run where ``telemetry_writer`` is.
     tasks: TaskService | None = None
-    #: Alerts sent by e-mail and to the desktop: built where the alert rules run (not on a
-    #: shared console: the collector sends the e-mail there; not in review).
+    #: Alerts sent by e-mail and to the desktop: built where the alert rules run, and on a
+    #: shared console for its desktop only (the collector sends the e-mail); not in review.
     notifications: NotificationDispatcher | None = None
+    #: A shared console: the alerts the collector raised, read for ``notifications``.
+    alert_feed: AlertFeed | None = None
 
     @property
     def read_only(self) -> bool:

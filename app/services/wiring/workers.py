@@ -1,8 +1,9 @@
 """Which background workers run, in one place, for the console and the headless collector.
 
 Demo and live consoles run their own pollers. In shared mode exactly one collector runs
-them (see :mod:`app.services.wiring.collector`) and the consoles run none: they only
-listen to the change feed. Review mode runs nothing at all. The bootstrap has built what
+them (see :mod:`app.services.wiring.collector`) and the consoles poll nothing: they
+listen to the change feed, and run only their desktop notifications of the alerts the
+collector raised. Review mode runs nothing at all. The bootstrap has built what
 each role needs (a shared console has no telemetry writer, only the collector has a
 command relay); :func:`start_workers` spawns the run of each of those under the
 supervisor, so a new worker is added here once and runs wherever it should.
@@ -38,6 +39,12 @@ def start_workers(context: AppContext, tasks: TaskOwner) -> Workers:
     writer = context.telemetry_writer
     if writer is None:  # built only where pollers run (context.runs_pollers)
         why = "read-only review" if context.read_only else "the collector polls"
+        if context.notifications is not None and context.alert_feed is not None:
+            # A shared console's desktop notifications of the collector's alerts (issue 19).
+            tasks.spawn(context.notifications.run, "notifications", restart=True)
+            tasks.spawn(context.alert_feed.run, "collector-alerts", restart=True)
+            logger.info("%s: desktop notifications only (%s)", context.role.value, why)
+            return Workers(tasks.running)
         logger.info("%s: no background workers (%s)", context.role.value, why)
         return Workers()
     if context.backends.smartcar_available:

@@ -30,7 +30,9 @@ async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot
     qtbot.addWidget(window)
     try:
         assert context.mode is Mode.SHARED
-        assert start_workers(context, console_tasks).names == []
+        # No poller: only its desktop notifications of the collector's alerts.
+        workers = start_workers(context, console_tasks).names
+        assert workers == ["collector-alerts", "notifications"]
         vehicle_id = VehicleRepository(context.database).add(
             VehicleFields(name="Shared scooter", fleet_number="SH-1", kind="scooter")
         )
@@ -62,6 +64,13 @@ async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot
         await until(lambda: shown_battery() == 42.0, 5, "the new reading in the list")
         assert time.monotonic() - committed[0] < 1.0
         assert window.change_feed.received >= 1
+
+        # Notifications: this desktop's (no tray offscreen); the e-mail is the collector's.
+        window.operations.actions["notifications"].trigger()
+        view = window.operations._views["notifications"]
+        assert view.channels.text() == "Desktop: unavailable, no system tray on this desktop"
+        assert not view.test_button.isEnabled()
+        assert view.test_button.toolTip() == "The collector sends the e-mail of a shared database"
     finally:
         await collector_tasks.shutdown()
         await console_tasks.shutdown()

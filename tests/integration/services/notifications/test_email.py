@@ -17,6 +17,8 @@ from tests.integration.services.notifications.conftest import Fleet, email_setti
 
 pytestmark = pytest.mark.asyncio
 FAILURE_LOG = "app.services.notifications.dispatcher"
+#: The rows of the refused-login test's one recipient (a scope for ``due``).
+MAIL = {"email": ("a@x.test",)}
 
 
 @pytest.fixture
@@ -166,7 +168,7 @@ async def test_a_stalled_server_fails_the_attempt_and_never_holds_the_alerts(fle
         await until_async(both_recorded_first_pending, timeout=1.0)
         looks = []
         real_due = dispatcher.repository.due
-        dispatcher.repository.due = lambda now: looks.append(now) or real_due(now)  # type: ignore[method-assign]
+        dispatcher.repository.due = lambda now, scope: looks.append(now) or real_due(now, scope)  # type: ignore[method-assign]
 
         async def both_failed() -> bool:
             rows = await records(dispatcher)
@@ -206,7 +208,7 @@ async def test_a_refused_login_fails_with_the_reason_and_is_not_retried(
         assert "login refused by 127.0.0.1" in row.last_error and "not retried" in row.last_error
         assert "not-the-password" not in row.last_error
         assert row.attempts == 1 and row.next_attempt_at is None
-        assert await fleet.db.run(dispatcher.repository.due, row.updated_at) == []
+        assert await fleet.db.run(dispatcher.repository.due, row.updated_at, MAIL) == []
         assert server.messages() == []
     finally:
         server.stop()
