@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from stdnum import luhn
+
 VIN_RE = re.compile(r"^[A-HJ-NPR-Z0-9]{17}$")
 IMEI_RE = re.compile(r"^\d{15}$")
 SMARTCAR_MIN_YEAR = 2016
@@ -55,31 +57,16 @@ def vin_problem(vin: str) -> str | None:
     return None
 
 
-def luhn_valid(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2 == 1:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
-
-
 def luhn_complete(first_14: str) -> str:
     """Append the Luhn digit that makes ``first_14`` a valid IMEI."""
-    for digit in "0123456789":
-        if luhn_valid(first_14 + digit):
-            return first_14 + digit
-    raise AssertionError("unreachable: one digit always completes a Luhn number")
+    return first_14 + luhn.calc_check_digit(first_14)
 
 
 def imei_problem(imei: str) -> str | None:
     """Why ``imei`` is not a valid IMEI, or None when it is."""
     if not IMEI_RE.match(imei):
         return f"an IMEI has exactly 15 digits; got {len(imei)} character(s)"
-    if not luhn_valid(imei):
+    if not luhn.is_valid(imei):
         return "the IMEI's last digit (Luhn check) does not match: probably a typo"
     return None
 

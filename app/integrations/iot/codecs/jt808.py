@@ -30,6 +30,8 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
+from stdnum import luhn
+
 from app.integrations.iot.codecs.framing import StreamFramer
 from app.integrations.iot.codecs.jt808_items import (
     IGNORED_MESSAGES,
@@ -104,7 +106,7 @@ def terminal_address(device_id: str) -> tuple[bool, bytes]:
         raise ValueError(f"JT/T 808 terminal id must be up to 20 digits, got {device_id!r}")
     if len(device_id) <= 12:
         return False, bytes.fromhex(device_id.zfill(12))
-    if len(device_id) == 15 and _luhn_digit(device_id[:14]) == device_id[14]:
+    if len(device_id) == 15 and luhn.calc_check_digit(device_id[:14]) == device_id[14]:
         binary = int(device_id[:14]).to_bytes(6, "big")
         if not binary.hex().isdigit():  # else it would read back as a BCD phone
             return False, binary
@@ -221,16 +223,7 @@ def _device_id(phone: bytes, v2019: bool) -> str:
     if digits.isdigit():
         return digits
     imei = str(int.from_bytes(phone, "big"))
-    return check_device_id(imei + _luhn_digit(imei), NAME)
-
-
-def _luhn_digit(digits: str) -> str:
-    """The check digit Traccar appends to a binary IMEI (``Checksum.luhn``)."""
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if index % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return str((10 - total % 10) % 10)
+    return check_device_id(imei + luhn.calc_check_digit(imei), NAME)  # as Traccar does
 
 
 class Jt808Codec:

@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stdnum import luhn
+
 from app.integrations.iot.simulator.device import SimDevice, SimDeviceSpec
 from app.integrations.iot.simulator.gps import SimGps
 
@@ -26,8 +28,11 @@ FLEET_MIX: tuple[tuple[str, str], ...] = (
 
 
 def imei_for(index: int, seed: int = 0) -> str:
-    """A stable, valid-looking 15-digit IMEI for simulated device ``index``."""
-    return f"86{seed % 1000:03d}{index:010d}"
+    """A stable IMEI for simulated device ``index``, with its Luhn check digit: the
+    console refuses an IMEI whose check digit is wrong, so a simulated device the operator
+    adds from the unknown-devices list must have a real one."""
+    first_14 = f"86{seed % 1000:03d}{index:09d}"
+    return first_14 + luhn.calc_check_digit(first_14)
 
 
 def default_fleet(

@@ -7,6 +7,7 @@ import socket
 
 from app.integrations.iot.simulator import default_fleet, imei_for, main
 from app.integrations.iot.simulator.vehicle import CITY_CENTRE, SimVehicle
+from app.services.vehicles.validation import imei_problem
 
 
 def test_unlocked_vehicle_rides_and_drains_locked_one_stands_still() -> None:
@@ -71,3 +72,11 @@ def test_a_locked_vehicle_running_low_charges_until_nearly_full_or_unlocked() ->
     fleet = [SimVehicle.spawn(str(n), "scooter", random.Random(n)) for n in range(200)]
     assert 5 < sum(v.charging for v in fleet) < 60  # some start the day on the charger
     assert all(v.locked for v in fleet if v.charging)
+
+
+def test_simulated_imeis_are_ones_the_vehicle_dialog_accepts() -> None:
+    """An operator adds a simulated device from the unknown-devices list by its IMEI: a
+    wrong check digit would be refused as a typo."""
+    imeis = [imei_for(i, seed) for seed in (0, 3, 42, 999) for i in (0, 1, 9, 12_345, 10**9 - 1)]
+    assert [i for i in imeis if imei_problem(i) is not None] == []
+    assert len(set(imeis)) == len(imeis)
