@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 from qasync import asyncSlot
 
-from app.models.enums import CommandState
+from app.models.enums import CommandState, VehicleStatus
 from app.models.iot_devices import DeviceInfo
 from app.models.vehicles import VehicleRow
 from app.services.iot.commands import IotCommandEvent, IotCommandRefused
@@ -147,15 +147,23 @@ class IotDevicePanel(QWidget):
         is_iot = row is not None and row.connection_type == "iot"
         self.setVisible(is_iot)
         changed = (row.id if row else None) != (self.row.id if self.row else None)
+        previous = self.row
         self.row = row if is_iot else None
-        if not is_iot:
+        if row is None or not is_iot:
             self.device = None
             return
+        heard_since = (
+            not changed and previous is not None and (row.last_heard_at != previous.last_heard_at)
+        )
         self._attach()
         if changed:
             self.device = None
             self.outcome.clear()
             self._fill_frames()
+            self._load_device()
+        elif heard_since and self._runtime() is None:
+            # The collector runs the devices: what it learnt (protocol, firmware, when it
+            # last heard the device) is in the device's row, so read it again.
             self._load_device()
         self._render()
 
@@ -213,7 +221,12 @@ class IotDevicePanel(QWidget):
             address = heard.address if heard else (device.address or "—")
             if device.transport == "serial":
                 address = f"serial {device.serial_port} @ {device.baud} baud"
-        online = runtime.link_state(device.device_id, device.protocol, now) if runtime else "—"
+        if runtime is not None:
+            online = runtime.link_state(device.device_id, device.protocol, now)
+        elif self._through_collector:
+            online = _through_collector(device, self.row, now)
+        else:
+            online = "IoT gateway not running"
         firmware = (heard.firmware if heard else None) or device.firmware
         last = heard.last_heard_at if heard else device.last_heard_at
         texts = {
@@ -222,7 +235,7 @@ class IotDevicePanel(QWidget):
             "vendor": device.vendor or "—",
             "firmware": firmware or "—",
             "address": address,
-            "online": online if runtime else "IoT gateway not running",
+            "online": online,
             "heard": fmt.age(last, now) or "never",
         }
         for key, text in texts.items():
@@ -331,3 +344,14 @@ class IotDevicePanel(QWidget):
             self.outcome.setStyleSheet("color: #c62828")
         finally:
             self._render_buttons()
+
+
+def _through_collector(device: DeviceInfo, row: VehicleRow | None, now: datetime) -> str:
+    """A shared console's view of a device the collector runs: silent once the collector
+    has made the vehicle Offline (twice its interval without a report), reporting before."""
+    last = device.last_heard_at
+    if last is None:
+        return "Not heard yet (the collector runs the devices)"
+    if row is not None and row.status == VehicleStatus.OFFLINE.value:
+        return f"Silent since {fmt.age(last, now)} (through the collector)"
+    return "Reporting (through the collector)"

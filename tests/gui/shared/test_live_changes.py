@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 
 from app.config import Settings
 from app.models.database import Database
+from app.models.iot_devices import Heard, IotDeviceRepository
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
 from app.services.change_feed import ChangePublisher
 from app.services.tasks import TaskOwner
 from app.services.telemetry.writer import TelemetryReading, TelemetryWriter
+from app.services.vehicles.validation import luhn_complete
 from app.services.wiring.bootstrap import open_context
 from app.services.wiring.context import Mode, Role
 from app.services.wiring.workers import start_workers
@@ -139,4 +141,61 @@ async def test_a_status_the_collector_derives_reaches_the_console_list(qtbot, tm
         await console_tasks.shutdown()
         window.close()
         collector.close()
+        context.close()
+
+
+async def test_a_device_the_collector_hears_is_shown_as_reporting_in_the_console_panel(
+    qtbot, tmp_path, pg_url
+):
+    """The console runs no gateway: what the collector learnt about the device (its
+    protocol, when it last heard it) is read from the device's row as the reports come."""
+    context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
+    collector_db = Database(pg_url)
+    console_tasks, collector_tasks = TaskOwner(), TaskOwner()
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    try:
+        imei = luhn_complete("86000000000077")
+        vehicle_id = VehicleRepository(context.database).add(
+            VehicleFields(
+                name="Shared bike", fleet_number="SH-7", kind="ebike", imei=imei,
+                connection_type="iot", iot_vendor="teltonika",
+            )
+        )  # fmt: skip
+        window.show()
+        window.reload()
+        await until(lambda: window.model.rowCount() == 1, what="the fleet list")
+        window.live_updates = LiveUpdates(window.fleet, context.vehicles)
+        listener = start_change_feed(window, context, console_tasks)
+        await asyncio.wait_for(listener.listening.wait(), 10)
+        assert window.select_vehicle(vehicle_id)
+        panel = window.detail.iot_panel
+        assert panel is not None
+        await until(lambda: panel.device is not None, what="the device's row")
+        assert panel.values["online"].text() == "Not heard yet (the collector runs the devices)"
+        assert panel.values["protocol"].text() == "not known yet"
+
+        # The collector hears the device: its row first, then the report's commit.
+        now = datetime.now(UTC)
+        IotDeviceRepository(collector_db).record_heard(
+            {imei: Heard(now, "203.0.113.9:40112", "teltonika", firmware="03.28.07")}
+        )
+        writer = TelemetryWriter(collector_db)
+        publisher = ChangePublisher(pg_url)
+        writer.commits.subscribe(lambda ids: publisher.publish_vehicles("telemetry", ids))
+        collector_tasks.spawn(writer.run(), "writer")
+        collector_tasks.spawn(publisher.run(), "publisher")
+        writer.submit(TelemetryReading(vehicle_id, "iot", now, now, lat=52.5, lon=13.4))
+
+        await until(
+            lambda: panel.values["protocol"].text() == "teltonika", 5, "the learnt protocol"
+        )
+        assert panel.values["online"].text() == "Reporting (through the collector)"
+        assert panel.values["firmware"].text() == "03.28.07"
+        assert panel.values["heard"].text() == "just now"
+    finally:
+        await collector_tasks.shutdown()
+        await console_tasks.shutdown()
+        window.close()
+        collector_db.close()
         context.close()
