@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -353,25 +353,3 @@ def _plan(row: MaintenancePlan) -> Plan:
         row.last_service_at,
         row.oil_below_pct,
     )
-
-
-#: BEFORE INSERT on ``field_task``: the creator is the session's login, whatever the client
-#: sent (a dispatcher cannot file a task in someone else's name).
-TASK_CREATOR_SQL = """
-CREATE OR REPLACE FUNCTION fleet_task_creator() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    NEW.created_by := session_user;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS fleet_task_creator ON field_task;
-CREATE TRIGGER fleet_task_creator BEFORE INSERT ON field_task
-    FOR EACH ROW EXECUTE FUNCTION fleet_task_creator();
-"""
-
-
-def install_task_creator(connection: Connection) -> None:
-    """Create or replace the ``field_task`` creator trigger (PostgreSQL only; idempotent)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(TASK_CREATOR_SQL))
