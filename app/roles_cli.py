@@ -7,8 +7,9 @@
 
 ``init`` is idempotent: it migrates the schema, creates the missing roles, installs the
 people functions and (again) every row trigger (``roles.ROW_TRIGGERS``: who wrote a
-command, a connect request or a field task), applies every grant, and creates the first
-administrator and the collector's login if they do not exist yet. Passwords are read
+command, a connect request or a field task), applies every grant (the notification
+guard with its grant), and creates the first administrator and the collector's login if
+they do not exist yet. Passwords are read
 with getpass (never echoed, never printed) and sent as a SCRAM verifier computed here.
 The others call the SECURITY DEFINER functions of app/models/roles.py, so an
 administrator's own login, without CREATEROLE, is enough.

@@ -252,7 +252,7 @@ def apply_grants(connection: Connection) -> None:
             connection.exec_driver_sql(f"GRANT {privileges} ON TABLE {table} TO {role}")
             if "INSERT" in privileges and table in sequences:
                 connection.exec_driver_sql(f"GRANT USAGE ON SEQUENCE {sequences[table]} TO {role}")
-    install_notification_guard(connection)
+    install_trigger(connection, NOTIFICATION_GUARD)
 
 
 def _serial_sequence(connection: Connection, table: str) -> str | None:
@@ -379,7 +379,8 @@ TASK_CREATOR = RowTrigger(
     RETURN NEW;""",
 )
 
-#: Every row trigger, as ``roles init`` (re)installs them.
+#: The row triggers ``roles init`` (re)installs; the notification guard is not among them
+#: because :func:`apply_grants` installs it with its grant (which ``roles init`` applies).
 ROW_TRIGGERS = (COMMAND_GUARD, CONNECT_REQUEST_GUARD, TASK_CREATOR)
 
 
@@ -395,11 +396,11 @@ def install_row_triggers(connection: Connection) -> None:
 #: rows only, addressed to itself ("login@host", app.services.notifications.channels):
 #: otherwise a viewer could have the collector mail anything to anyone. The collector and
 #: the table's owner (a superuser too) are not held to it. Installed with the grants.
-NOTIFICATION_GUARD_SQL = f"""
-CREATE OR REPLACE FUNCTION fleet_notification_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF to_regrole('{COLLECTOR}') IS NOT NULL
+NOTIFICATION_GUARD = RowTrigger(
+    "fleet_notification_guard",
+    "notification",
+    "INSERT OR UPDATE",
+    body=f"""    IF to_regrole('{COLLECTOR}') IS NOT NULL
             AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER')
             AND NOT pg_has_role(session_user,
                 (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
@@ -409,19 +410,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
             MESSAGE = format('%s may only record their own desktop notifications', session_user);
     END IF;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS fleet_notification_guard ON notification;
-CREATE TRIGGER fleet_notification_guard BEFORE INSERT OR UPDATE ON notification
-    FOR EACH ROW EXECUTE FUNCTION fleet_notification_guard();
-"""
-
-
-def install_notification_guard(connection: Connection) -> None:
-    """Create or replace the ``notification`` trigger (PostgreSQL only; idempotent)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(NOTIFICATION_GUARD_SQL))
+    RETURN NEW;""",
+)
 
 
 # -- people: the administrator's functions ---------------------------------------------------

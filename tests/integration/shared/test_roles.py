@@ -209,6 +209,7 @@ def test_roles_init_reinstalls_every_row_trigger(fleet):
         "fleet_command_guard": "command",
         "fleet_connect_request_guard": "connect_request",
         "fleet_task_creator": "field_task",
+        "fleet_notification_guard": "notification",
     }
     installed = "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'fleet%%'"
     with psycopg.connect(fleet.server.dsn(fleet.url.rpartition("/")[2]), autocommit=True) as c:
