@@ -324,6 +324,18 @@ class NotificationSettings(_Section):
     _check_quiet_hours = field_validator("quiet_hours")(_quiet_hours)
 
 
+class RetentionSettings(_Section):
+    """``[retention]``: how many days history rows are kept (app.services.retention); 0
+    keeps them for ever. Only finished rows go: a queued or retrying notification and a
+    connect request still in flight stay whatever their age. Alerts are not pruned, and
+    enter/exit events and notifications explain alerts, so they are kept for a year."""
+
+    zone_event_days: int = Field(default=365, ge=0)
+    notification_days: int = Field(default=365, ge=0)
+    connect_request_days: int = Field(default=7, ge=0)
+    sweep_interval_s: int = Field(default=3600, ge=60)
+
+
 class Settings(_Section):
     """The whole settings file."""
 
@@ -340,6 +352,7 @@ class Settings(_Section):
     zones: ZoneSettings = Field(default_factory=ZoneSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("database_url")
     @classmethod

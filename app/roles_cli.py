@@ -6,8 +6,10 @@
     roles revoke NAME --db URL
 
 ``init`` is idempotent: it migrates the schema, creates the missing roles, installs the
-people functions and the command trigger, applies every grant, and creates the first
-administrator and the collector's login if they do not exist yet. Passwords are read
+people functions and (again) every row trigger (``roles.ROW_TRIGGERS``: who wrote a
+command, a connect request or a field task), applies every grant (the notification
+guard with its grant), and creates the first administrator and the collector's login if
+they do not exist yet. Passwords are read
 with getpass (never echoed, never printed) and sent as a SCRAM verifier computed here.
 The others call the SECURITY DEFINER functions of app/models/roles.py, so an
 administrator's own login, without CREATEROLE, is enough.
@@ -84,12 +86,11 @@ def init(database: Database, admin: str | None, collector: str | None, read: Pas
     lines = []
     with database.engine.begin() as connection:
         created = roles.create_roles(connection)
-        roles.install_command_guard(connection)
-        roles.install_connect_request_guard(connection)
+        roles.install_row_triggers(connection)
         roles.install_people_functions(connection)
         roles.apply_grants(connection)
         lines.append(f"roles created: {', '.join(created)}" if created else "roles: all present")
-        lines.append("grants, people functions and the command trigger applied")
+        lines.append("grants, people functions and the row triggers applied")
         for name, make in ((admin, "admin"), (collector, "collector")):
             if name is None:
                 continue

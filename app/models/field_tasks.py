@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -120,9 +120,16 @@ def sort_key(t: TaskRecord) -> tuple[object, ...]:
     )
 
 
+#: Told of every task written, inside its transaction: (session, the task's vehicle id).
+Announce = Callable[[Session, int], None]
+
+
 class TaskRepository:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, announce: Announce | None = None) -> None:
+        """``announce`` (the task service's change-feed notice) runs in the same
+        transaction as each create, edit and move, so it commits, or not, with the row."""
         self._db = database
+        self._announce: Announce = announce or (lambda _session, _vehicle_id: None)
 
     def create(self, task: NewTask, created_by: str | None, now: datetime) -> int:
         """Insert a task; DuplicateOpenTask if the vehicle has one of that kind open."""
@@ -146,6 +153,7 @@ class TaskRepository:
                 )
                 s.add(row)
                 s.flush()
+                self._announce(s, row.vehicle_id)
                 return row.id
         except IntegrityError as exc:
             # Lost a race: the index waited for the other commit, a fresh look names it.
@@ -182,6 +190,7 @@ class TaskRepository:
             row.priority, row.due_at = priority, due_at
             row.assignee, row.notes = assignee.strip()[:80], notes
             row.updated_at = now
+            self._announce(s, row.vehicle_id)
 
     def move(
         self,
@@ -200,6 +209,7 @@ class TaskRepository:
             row.state, row.updated_at = target, now
             if target in set(finished):
                 row.finished_at = now
+            self._announce(s, row.vehicle_id)
             return target
 
     def tasks(
@@ -343,25 +353,3 @@ def _plan(row: MaintenancePlan) -> Plan:
         row.last_service_at,
         row.oil_below_pct,
     )
-
-
-#: BEFORE INSERT on ``field_task``: the creator is the session's login, whatever the client
-#: sent (a dispatcher cannot file a task in someone else's name).
-TASK_CREATOR_SQL = """
-CREATE OR REPLACE FUNCTION fleet_task_creator() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    NEW.created_by := session_user;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS fleet_task_creator ON field_task;
-CREATE TRIGGER fleet_task_creator BEFORE INSERT ON field_task
-    FOR EACH ROW EXECUTE FUNCTION fleet_task_creator();
-"""
-
-
-def install_task_creator(connection: Connection) -> None:
-    """Create or replace the ``field_task`` creator trigger (PostgreSQL only; idempotent)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(TASK_CREATOR_SQL))

@@ -24,10 +24,10 @@ Roles are cluster-wide and need CREATEROLE, so :func:`create_roles` runs from th
 idempotent (:func:`apply_grants`): ``roles init`` applies them and so does every migration
 run on a database whose roles exist (:meth:`app.models.database.Database.migrate`).
 
-The ``command`` table's trigger (:func:`install_command_guard`) writes the requesting
-login (``session_user``) into every new row, whatever the client sent, and keeps consoles
-to their side of the queue; the collector checks that login's right before it executes
-(:func:`command_refusal`).
+The row triggers (:data:`ROW_TRIGGERS`) write the requesting login (``session_user``)
+into every new ``command``, ``connect_request`` and ``field_task`` row, whatever the client
+sent, and keep consoles to their side of the queues; the collector checks that login's
+right before it executes (:func:`command_refusal`).
 """
 
 from __future__ import annotations
@@ -252,7 +252,7 @@ def apply_grants(connection: Connection) -> None:
             connection.exec_driver_sql(f"GRANT {privileges} ON TABLE {table} TO {role}")
             if "INSERT" in privileges and table in sequences:
                 connection.exec_driver_sql(f"GRANT USAGE ON SEQUENCE {sequences[table]} TO {role}")
-    install_notification_guard(connection)
+    install_trigger(connection, NOTIFICATION_GUARD)
 
 
 def _serial_sequence(connection: Connection, table: str) -> str | None:
@@ -261,20 +261,59 @@ def _serial_sequence(connection: Connection, table: str) -> str | None:
     ).scalar()
 
 
-# -- the command queue's guard -------------------------------------------------------------
+# -- row triggers: who wrote a row, and what a console may do to the queues --------------
 
-#: BEFORE INSERT OR UPDATE on ``command``. The requester is always the session's login
-#: (a client cannot name someone else) and never changes afterwards. Once the roles exist,
-#: a login that is not the collector's may only queue relay requests (state forced to
-#: queued) and only time out its own pending ones: the execution side is the collector's.
-COMMAND_GUARD_SQL = f"""
-CREATE OR REPLACE FUNCTION fleet_command_guard() RETURNS trigger
+
+@dataclass(frozen=True, slots=True)
+class RowTrigger:
+    """A BEFORE ... FOR EACH ROW trigger on ``table`` running the plpgsql ``body`` (which
+    ends ``RETURN NEW;``), as the function ``name`` under a pinned search_path."""
+
+    name: str
+    table: str
+    events: str
+    body: str
+    declare: str = ""
+
+    def sql(self) -> str:
+        """Create or replace the function and (re)create the trigger: idempotent."""
+        declare = f"DECLARE\n    {self.declare}\n" if self.declare else ""
+        return f"""
+CREATE OR REPLACE FUNCTION {self.name}() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    console boolean := to_regrole('{COLLECTOR}') IS NOT NULL
-        AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER');
-BEGIN
-    IF TG_OP = 'INSERT' THEN
+{declare}BEGIN
+{self.body}
+END
+$$;
+DROP TRIGGER IF EXISTS {self.name} ON {self.table};
+CREATE TRIGGER {self.name} BEFORE {self.events} ON {self.table}
+    FOR EACH ROW EXECUTE FUNCTION {self.name}();
+"""
+
+
+def install_trigger(connection: Connection, trigger: RowTrigger) -> None:
+    """Create or replace one row trigger (PostgreSQL only; idempotent). Its migration
+    installs it once; ``roles init`` installs them all again (:func:`install_row_triggers`)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(trigger.sql()))  # text(): it escapes the % for psycopg
+
+
+#: A login that is not the collector's, once the roles exist: the queues' other side.
+_CONSOLE = (
+    f"console boolean := to_regrole('{COLLECTOR}') IS NOT NULL\n"
+    f"        AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER');"
+)
+
+#: On ``command``. The requester is always the session's login (a client cannot name
+#: someone else) and never changes afterwards. A console may only queue relay requests
+#: (state forced to queued) and only time out its own pending ones: the execution side is
+#: the collector's.
+COMMAND_GUARD = RowTrigger(
+    "fleet_command_guard",
+    "command",
+    "INSERT OR UPDATE",
+    declare=_CONSOLE,
+    body="""    IF TG_OP = 'INSERT' THEN
         NEW.requester := session_user;
         IF console THEN
             IF NEW.channel IS DISTINCT FROM 'relay' THEN
@@ -295,33 +334,19 @@ BEGIN
                 MESSAGE = format('%s may only time out their own pending requests', session_user);
         END IF;
     END IF;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS fleet_command_guard ON command;
-CREATE TRIGGER fleet_command_guard BEFORE INSERT OR UPDATE ON command
-    FOR EACH ROW EXECUTE FUNCTION fleet_command_guard();
-"""
+    RETURN NEW;""",
+)
 
-
-def install_command_guard(connection: Connection) -> None:
-    """Create or replace the ``command`` trigger (PostgreSQL only; idempotent)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(COMMAND_GUARD_SQL))  # text(): it escapes the % for psycopg
-
-
-#: BEFORE INSERT OR UPDATE on ``connect_request``, like the command guard: the requester
-#: is the session's login; a person's new request is always queued (whatever state, error
-#: or result the client sent) and afterwards a person may only time out their own queued
-#: one. Linking, failing and the result are the collector's.
-CONNECT_REQUEST_GUARD_SQL = f"""
-CREATE OR REPLACE FUNCTION fleet_connect_request_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    console boolean := to_regrole('{COLLECTOR}') IS NOT NULL
-        AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER');
-BEGIN
-    IF TG_OP = 'INSERT' THEN
+#: On ``connect_request``, like the command guard: the requester is the session's login;
+#: a person's new request is always queued (whatever state, error or result the client
+#: sent) and afterwards a person may only time out their own queued one. Linking, failing
+#: and the result are the collector's.
+CONNECT_REQUEST_GUARD = RowTrigger(
+    "fleet_connect_request_guard",
+    "connect_request",
+    "INSERT OR UPDATE",
+    declare=_CONSOLE,
+    body="""    IF TG_OP = 'INSERT' THEN
         NEW.requester := session_user;
         IF console THEN
             NEW.state := 'queued';
@@ -341,19 +366,29 @@ BEGIN
                 MESSAGE = format('%s may only time out their own queued requests', session_user);
         END IF;
     END IF;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS fleet_connect_request_guard ON connect_request;
-CREATE TRIGGER fleet_connect_request_guard BEFORE INSERT OR UPDATE ON connect_request
-    FOR EACH ROW EXECUTE FUNCTION fleet_connect_request_guard();
-"""
+    RETURN NEW;""",
+)
+
+#: On ``field_task``: the creator is the session's login, whatever the client sent (a
+#: dispatcher cannot file a task in someone else's name).
+TASK_CREATOR = RowTrigger(
+    "fleet_task_creator",
+    "field_task",
+    "INSERT",
+    body="""    NEW.created_by := session_user;
+    RETURN NEW;""",
+)
+
+#: The row triggers ``roles init`` (re)installs; the notification guard is not among them
+#: because :func:`apply_grants` installs it with its grant (which ``roles init`` applies).
+ROW_TRIGGERS = (COMMAND_GUARD, CONNECT_REQUEST_GUARD, TASK_CREATOR)
 
 
-def install_connect_request_guard(connection: Connection) -> None:
-    """Create or replace the ``connect_request`` trigger (PostgreSQL only; idempotent)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(CONNECT_REQUEST_GUARD_SQL))
+def install_row_triggers(connection: Connection) -> None:
+    """(Re)install every row trigger: ``roles init`` after an upgrade changed one, or on a
+    database restored without them."""
+    for trigger in ROW_TRIGGERS:
+        install_trigger(connection, trigger)
 
 
 #: BEFORE INSERT OR UPDATE on ``notification``. The collector sends every e-mail row, so a
@@ -361,11 +396,11 @@ def install_connect_request_guard(connection: Connection) -> None:
 #: rows only, addressed to itself ("login@host", app.services.notifications.channels):
 #: otherwise a viewer could have the collector mail anything to anyone. The collector and
 #: the table's owner (a superuser too) are not held to it. Installed with the grants.
-NOTIFICATION_GUARD_SQL = f"""
-CREATE OR REPLACE FUNCTION fleet_notification_guard() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    IF to_regrole('{COLLECTOR}') IS NOT NULL
+NOTIFICATION_GUARD = RowTrigger(
+    "fleet_notification_guard",
+    "notification",
+    "INSERT OR UPDATE",
+    body=f"""    IF to_regrole('{COLLECTOR}') IS NOT NULL
             AND NOT pg_has_role(session_user, '{COLLECTOR}', 'MEMBER')
             AND NOT pg_has_role(session_user,
                 (SELECT relowner FROM pg_class WHERE oid = TG_RELID), 'MEMBER')
@@ -375,19 +410,8 @@ BEGIN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
             MESSAGE = format('%s may only record their own desktop notifications', session_user);
     END IF;
-    RETURN NEW;
-END
-$$;
-DROP TRIGGER IF EXISTS fleet_notification_guard ON notification;
-CREATE TRIGGER fleet_notification_guard BEFORE INSERT OR UPDATE ON notification
-    FOR EACH ROW EXECUTE FUNCTION fleet_notification_guard();
-"""
-
-
-def install_notification_guard(connection: Connection) -> None:
-    """Create or replace the ``notification`` trigger (PostgreSQL only; idempotent)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(text(NOTIFICATION_GUARD_SQL))
+    RETURN NEW;""",
+)
 
 
 # -- people: the administrator's functions ---------------------------------------------------
@@ -612,7 +636,7 @@ def check_access(engine: Engine, describe: str) -> SignedIn:
     return SignedIn(login, role)
 
 
-#: PostgreSQL's SQLSTATE for "insufficient_privilege": a grant or the command trigger.
+#: PostgreSQL's SQLSTATE for "insufficient_privilege": a grant or a row trigger.
 _INSUFFICIENT_PRIVILEGE = "42501"
 
 

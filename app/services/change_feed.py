@@ -22,7 +22,9 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import make_conninfo
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 from app.services.waking import wait_woken
 
@@ -89,6 +91,19 @@ def libpq_dsn(url: str | URL) -> str:
         **{k: v for k, v in parsed.query.items() if isinstance(v, str)},  # e.g. sslmode
     }
     return make_conninfo("", **{k: v for k, v in given.items() if v is not None})
+
+
+def notify_in(session: Session, change: Change) -> None:
+    """NOTIFY ``change`` inside the caller's transaction: PostgreSQL sends it on commit and
+    drops it on rollback, so a notice never names a write that did not happen. How a
+    console announces its own writes (``pg_notify`` is every login's by default; no
+    grant needed); on SQLite nothing (one process owns the file)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(
+        text("SELECT pg_notify(:channel, :payload)"),
+        {"channel": CHANNEL, "payload": change.to_json()},
+    )
 
 
 class ChangePublisher:

@@ -6,7 +6,8 @@ again shows everything. At most one is checked. Low battery (below ``[tasks]
 battery_swap_below_pct``) and Offline come from the list's own rows, so they follow live
 updates; open tasks and outside-zone vehicles (open ``outside_service_area`` alerts, from
 the zones) are read from the task service after the fleet is loaded, when tasks or
-alerts change (coalesced), and every 30 s for changes another console made. "Map: open
+alerts change (coalesced; on a shared console also on another console's or the
+collector's ``field_task`` notice), and every 30 s in case a notice was lost. "Map: open
 tasks only" shows only the vehicles with open tasks on the fleet map.
 """
 

@@ -233,7 +233,8 @@ class TasksWindow(QWidget):
         layout.addWidget(self.table)
         layout.addWidget(self.message)
         tasks.changes.subscribe(self.reload)
-        # Tasks another console (or the collector's rules) made: no local change says so.
+        # Tasks another console (or the collector's rules) wrote arrive as change-feed
+        # notices (shared_feed fires ``tasks.changes``); this re-read catches any lost one.
         self._safety = QTimer(self)
         self._safety.setInterval(SAFETY_REFRESH_MS)
         self._safety.timeout.connect(lambda: self.reload() if self.isVisible() else None)

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models.command_audit import new_command
@@ -42,7 +42,7 @@ from app.models.database import Database
 from app.models.enums import CommandState
 from app.models.orm import Command
 from app.models.roles import command_refusal
-from app.services.change_feed import CHANNEL, Change, sweep_on_notice
+from app.services.change_feed import Change, notify_in, sweep_on_notice
 from app.services.commands.senders import CommandOutcome, VehicleCommands
 
 logger = logging.getLogger(__name__)
@@ -73,16 +73,6 @@ class Request:
         return typed if self.requester is None else f"{self.requester} ({typed})"
 
 
-def _notify(session: Session, vehicle_id: int, command_id: int, state: str) -> None:
-    """NOTIFY inside the caller's transaction (PostgreSQL sends it on commit)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return  # one process owns a SQLite file: nobody to tell
-    payload = Change("command", vehicle_id, command_id, state).to_json()
-    session.execute(
-        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-    )
-
-
 def queue_command(
     database: Database,
     vehicle_id: int,
@@ -109,7 +99,7 @@ def queue_command(
         )
         session.add(row)
         session.flush()
-        _notify(session, vehicle_id, row.id, row.state)
+        notify_in(session, Change("command", vehicle_id, row.id, row.state))
         return row.id
 
 
@@ -118,7 +108,7 @@ def set_state(session: Session, row: Command, state: str, error: str, at: dateti
     row.state = state
     row.error = error
     row.updated_at = at
-    _notify(session, row.vehicle_id, row.id, state)
+    notify_in(session, Change("command", row.vehicle_id, row.id, state))
 
 
 def abandon_in_flight(database: Database, at: datetime) -> list[int]:

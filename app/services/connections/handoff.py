@@ -37,14 +37,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models.database import Database
 from app.models.errors import PermissionRefused
 from app.models.orm import ConnectRequest
 from app.models.roles import command_refusal
-from app.services.change_feed import CHANNEL, Change, sweep_on_notice
+from app.services.change_feed import Change, notify_in, sweep_on_notice
 
 logger = logging.getLogger(__name__)
 
@@ -90,13 +90,7 @@ class Claimed:
 
 
 def _notify(session: Session, row: ConnectRequest) -> None:
-    """NOTIFY inside the caller's transaction (PostgreSQL sends it on commit)."""
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    payload = Change(TABLE, row.vehicle_id, row.id, row.state).to_json()
-    session.execute(
-        text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload}
-    )
+    notify_in(session, Change(TABLE, row.vehicle_id, row.id, row.state))
 
 
 def _set(

@@ -7,6 +7,10 @@ as they come and sweeps the whole fleet every ``[tasks] sweep_interval_s`` for w
 happens without new data (silence, a service date reached). ``changes`` hear ``()`` after
 any task changed (the Tasks window, the fleet list's counts).
 
+On a shared database every task write (a console's, or the collector's rules') NOTIFYs
+``Change("field_task", vehicle_id)`` in its own transaction, so the other consoles hear it
+on their change feed (app/views/shared_feed.py) and fire their ``changes`` too.
+
 Every blocking call goes through ``Database.run``; a task is moved by the state machine
 (states.check_transition), inside the transaction that writes it.
 """
@@ -19,6 +23,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from app.config import Settings
 from app.listeners import Listeners
 from app.models.database import Database
@@ -29,6 +35,7 @@ from app.models.field_tasks import (
     TaskRecord,
     TaskRepository,
 )
+from app.services.change_feed import Change, notify_in
 from app.services.field_tasks import rules
 from app.services.field_tasks.maintenance import MaintenanceDue, assess
 from app.services.field_tasks.states import FINISHED, TaskState, check_transition
@@ -40,6 +47,12 @@ logger = logging.getLogger(__name__)
 
 RULE_AUTHOR = "rules"
 """``created_by`` of a rule's task on SQLite (PostgreSQL writes the collector's login)."""
+CHANGE_TABLE = "field_task"
+"""The change-feed notice of a task written (by a console or the collector's rules)."""
+
+
+def _announce(session: Session, vehicle_id: int) -> None:
+    notify_in(session, Change(CHANGE_TABLE, vehicle_id))
 
 
 class TaskService:
@@ -58,7 +71,7 @@ class TaskService:
         self._who = who
         self._people = people
         self._clock = clock
-        self.repository = TaskRepository(database)
+        self.repository = TaskRepository(database, announce=_announce)
         self.changes: Listeners[[]] = Listeners("field tasks")
         self._watched_since = clock()
         self._queue = VehicleQueue()

@@ -61,6 +61,7 @@ from app.services.notifications.alert_feed import AlertFeed
 from app.services.notifications.dispatcher import NotificationDispatcher
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
+from app.services.retention import Retention
 from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.reads import Exports, TelemetryReads
 from app.services.telemetry.runtime import build_cron
@@ -254,6 +255,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         connect_handoff=handoff,
         publisher=publisher,
         webhooks=webhooks,
+        retention=Retention(database, settings.retention) if writer is not None else None,
         access=Access(opened.signed_in),
         people=people,
         zones=zones,

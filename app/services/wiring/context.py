@@ -30,6 +30,7 @@ from app.services.notifications.alert_feed import AlertFeed
 from app.services.notifications.dispatcher import NotificationDispatcher
 from app.services.people import PeopleService
 from app.services.rentals.service import RentalService
+from app.services.retention import Retention
 from app.services.telemetry.cron import TelemetryCron
 from app.services.telemetry.reads import Exports, TelemetryReads
 from app.services.telemetry.writer import TelemetryWriter
@@ -85,6 +86,8 @@ class AppContext:
     connect_handoff: ConnectHandoff | None = None
     #: Smartcar webhooks (V3): built where telemetry is stored and a signing key is known.
     webhooks: WebhookRuntime | None = None
+    #: Prunes old history rows ([retention]): where the alert rules run, as notifications.
+    retention: Retention | None = None
     #: What the signed-in person may do (shared mode); everything when single-user.
     access: Access = field(default_factory=lambda: Access(None))
     #: People and their roles (the Administration window); unavailable on SQLite.

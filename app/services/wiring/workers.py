@@ -71,6 +71,8 @@ def start_workers(context: AppContext, tasks: TaskOwner) -> Workers:
         tasks.spawn(context.notifications.run, "notifications", restart=True)
     rentals = context.rentals
     tasks.spawn(lambda: _expiry_sweep(rentals, EXPIRY_SWEEP_S), "rental-expiry", restart=True)
+    if context.retention is not None:  # old zone events, notifications, connect requests
+        tasks.spawn(context.retention.run, "retention", restart=True)
     if context.publisher is not None:  # the collector of a shared database (issue 8)
         tasks.spawn(context.publisher.run, "change-publisher", restart=True)
     if context.command_relay is not None:

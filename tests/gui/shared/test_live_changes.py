@@ -199,3 +199,59 @@ async def test_a_device_the_collector_hears_is_shown_as_reporting_in_the_console
         window.close()
         collector_db.close()
         context.close()
+
+
+async def test_tasks_the_collector_or_another_console_write_reach_the_console_at_once(
+    qtbot, tmp_path, pg_url
+):
+    """The Tasks window, the quick-list count and the map's open-task filter follow the
+    field_task notices, well within their 30 s safety re-read."""
+    context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
+    other = open_context(Settings(), resolve_paths(tmp_path / "other").ensure(), db_url=pg_url)
+    collector = open_context(
+        Settings(),
+        resolve_paths(tmp_path / "collector").ensure(),
+        db_url=pg_url,
+        role=Role.COLLECTOR,
+    )
+    console_tasks, collector_tasks = TaskOwner(), TaskOwner()
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    try:
+        assert collector.tasks is not None and other.tasks is not None
+        writer = collector.telemetry_writer
+        assert writer is not None
+        scooter = VehicleRepository(context.database).add(
+            VehicleFields(name="Task scooter", fleet_number="TS-1", kind="scooter")
+        )
+        window.show()
+        window.reload()
+        await until(lambda: window.model.rowCount() == 1, what="the fleet list")
+        listener = start_change_feed(window, context, console_tasks)
+        await asyncio.wait_for(listener.listening.wait(), 10)
+        tasks_window = window.operations.show_tasks()
+        assert tasks_window is not None
+        window.quick_lists.map_open_tasks.setChecked(True)
+        collector_tasks.spawn(writer.run(), "writer")
+        committed = asyncio.Event()
+        writer.commits.subscribe(lambda _ids: committed.set())
+        now = datetime.now(UTC)
+        writer.submit(TelemetryReading(scooter, "iot", now, now, lat=52.5, lon=13.4, battery=8.0))
+        await asyncio.wait_for(committed.wait(), 10)
+
+        [task_id] = await collector.tasks.evaluate([scooter])
+        await until(lambda: [t.id for t in tasks_window.rows] == [task_id], 5, "the rule's task")
+        await until(lambda: window.quick_lists.count("open_tasks") == 1, 5, "the count")
+        assert window.telemetry_views._map_only == frozenset({scooter})
+
+        await other.tasks.move(task_id, "cancelled")  # another dispatcher's console
+        await until(lambda: tasks_window.rows == [], 5, "the cancelled task leaving the list")
+        await until(lambda: window.quick_lists.count("open_tasks") == 0, 5, "the count")
+        assert window.telemetry_views._map_only == frozenset()
+    finally:
+        await collector_tasks.shutdown()
+        await console_tasks.shutdown()
+        window.close()
+        collector.close()
+        other.close()
+        context.close()

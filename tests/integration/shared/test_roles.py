@@ -202,6 +202,34 @@ def test_roles_init_is_idempotent(fleet):
         assert db.check_access() == roles.SignedIn(admin, "admin")
 
 
+def test_roles_init_reinstalls_every_row_trigger(fleet):
+    """A database whose triggers were lost (restored without them) or are older than this
+    release gets them all back from ``roles init``, run twice; the field task creator too."""
+    triggers = {
+        "fleet_command_guard": "command",
+        "fleet_connect_request_guard": "connect_request",
+        "fleet_task_creator": "field_task",
+        "fleet_notification_guard": "notification",
+    }
+    installed = "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'fleet%%'"
+    with psycopg.connect(fleet.server.dsn(fleet.url.rpartition("/")[2]), autocommit=True) as c:
+        for name, table in triggers.items():
+            c.execute(f"DROP TRIGGER {name} ON {table}")
+            c.execute(f"DROP FUNCTION {name}()")
+        assert c.execute(installed).fetchall() == []
+        for _ in range(2):
+            roles_cli.run(["init", "--db", fleet.url])
+            assert dict(c.execute(installed).fetchall()) == triggers
+    bob = fleet.person("dispatcher")
+    with fleet.connect(bob) as as_bob:
+        creator = as_bob.execute(
+            "INSERT INTO field_task (vehicle_id, kind, state, priority, assignee, notes, "
+            "reason, created_by, created_at, updated_at) VALUES (1, 'collect', 'open', "
+            "'normal', '', '', '', 'someone else', now(), now()) RETURNING created_by"
+        ).fetchone()
+    assert creator == (bob,)
+
+
 def test_a_wrong_password_is_a_clear_message(fleet):
     viewer = fleet.person("viewer")
     with pytest.raises(DatabaseError, match=r"refused the password .* ~/\.pgpass"):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models.roles import install_command_guard
+from app.models.roles import COMMAND_GUARD, install_trigger
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -27,7 +27,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("command", schema=None) as batch_op:
         batch_op.add_column(sa.Column("requester", sa.String(length=64), nullable=True))
-    install_command_guard(op.get_bind())
+    install_trigger(op.get_bind(), COMMAND_GUARD)
 
 
 def downgrade() -> None:

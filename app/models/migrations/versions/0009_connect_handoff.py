@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models.roles import install_connect_request_guard
+from app.models.roles import CONNECT_REQUEST_GUARD, install_trigger
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -60,7 +60,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_connect_request_vehicle_id"), ["vehicle_id"], unique=False
         )
-    install_connect_request_guard(op.get_bind())
+    install_trigger(op.get_bind(), CONNECT_REQUEST_GUARD)
 
 
 def downgrade() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models.field_tasks import install_task_creator
+from app.models.roles import TASK_CREATOR, install_trigger
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -74,7 +74,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("vehicle_id", name=op.f("pk_maintenance_plan")),
     )
-    install_task_creator(op.get_bind())
+    install_trigger(op.get_bind(), TASK_CREATOR)
 
 
 def downgrade() -> None:
