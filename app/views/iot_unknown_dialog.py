@@ -192,12 +192,10 @@ class UnknownDevicesDialog(QDialog):
         self.note.setText(f"{entry.device_id} {entry.hint}" if entry and entry.hint else "")
         self.note.setVisible(bool(entry and entry.hint))
         refusal = self._context.access.refusal(Capability.DEVICES)
-        ok = entry is not None and self._runtime() is not None and refusal is None
+        ok = entry is not None and refusal is None
         self.claim_button.setEnabled(ok and not self._context.read_only)
         if refusal is not None:
             self.claim_button.setToolTip(refusal)
-        elif self._runtime() is None:
-            self.claim_button.setToolTip("The IoT gateway is not running in this console")
 
     def claim(self) -> VehicleDialog | None:
         """Claim the selected device into the chosen vehicle (or open Add Vehicle first)."""
@@ -226,12 +224,9 @@ class UnknownDevicesDialog(QDialog):
 
     @asyncSlot()
     async def _claim(self, entry: UnknownEntry, vehicle_id: int) -> None:
-        runtime = self._runtime()
-        if runtime is None:
-            return
         self.claim_button.setEnabled(False)
         try:
-            device = await runtime.claim(entry.id, vehicle_id)
+            device = await self._context.iot.claim(entry.id, vehicle_id)
         except ClaimError as exc:
             self.status.setText(f"Not claimed: {exc}")
             return
@@ -241,9 +236,14 @@ class UnknownDevicesDialog(QDialog):
             return
         finally:
             self._update_buttons()
-        self.status.setText(
-            f"Device {device.device_id} ({device.protocol}) now belongs to the vehicle; "
+        later = (
             "its next report is stored."
+            if self._runtime() is not None
+            else "the gateway stores its reports within a minute (when it next reads the "
+            "registered devices)."
+        )
+        self.status.setText(
+            f"Device {device.device_id} ({device.protocol}) now belongs to the vehicle; {later}"
         )
         self.claimed.emit(vehicle_id)
         await self.reload()

@@ -23,10 +23,12 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from app.config import Settings
 from app.integrations.iot.codecs import PROTOCOLS
 from app.integrations.iot.gateway import DEFAULT_PORTS, GatewayConfig, IotGateway
+from app.integrations.iot.profiles import vendor_for_protocol
 from app.integrations.iot.serial_reader import PortUnavailable, SerialConfig, SerialReader
 from app.integrations.iot.simulator import SimDeviceSpec
 from app.integrations.iot.simulator.protocols import SPEAKERS
@@ -255,6 +257,17 @@ class IotHandle:
     async def claim_candidates(self) -> list[ClaimCandidate]:
         """Live vehicles without a device that are not Smartcar cars."""
         return await self._database.run(self._devices.claim_candidates)
+
+    async def claim(self, unknown_id: int, vehicle_id: int) -> DeviceEntry:
+        """Make an inbox device the vehicle's (ClaimError if it cannot be): through the
+        running gateway, which lets the device log in again at once; with none here (a
+        shared console: the collector runs the gateway) in the database alone, where the
+        gateway's index refresh finds it (``IotIngest.refresh_interval_s``, a minute)."""
+        if self.current is not None:
+            return await self.current.claim(unknown_id, vehicle_id)
+        return await self._database.run(
+            partial(self._devices.claim, guess_vendor=vendor_for_protocol), unknown_id, vehicle_id
+        )
 
     async def serve(self, tasks: TaskOwner | None = None) -> None:
         """Run the IoT side for the process's lifetime (spawn it with restart; cancel to

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from app.config import Settings
 from app.models.database import Database
-from app.models.iot_devices import Heard, IotDeviceRepository
+from app.models.iot_devices import Heard, IotDeviceRepository, UnknownSighting
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.paths import resolve_paths
 from app.services.change_feed import ChangePublisher
+from app.services.iot.ingest import IotIngest
 from app.services.tasks import TaskOwner
 from app.services.telemetry.writer import TelemetryReading, TelemetryWriter
 from app.services.vehicles.validation import luhn_complete
@@ -254,4 +255,52 @@ async def test_tasks_the_collector_or_another_console_write_reach_the_console_at
         window.close()
         collector.close()
         other.close()
+        context.close()
+
+
+async def test_a_shared_console_claims_an_unknown_device_the_collector_then_stores(
+    qtbot, tmp_path, pg_url
+):
+    """The collector runs the gateway, so the console claims in the database alone; the
+    collector's next index refresh knows the device and drops it from its inbox."""
+    context = open_context(Settings(), resolve_paths(tmp_path / "console").ensure(), db_url=pg_url)
+    collector = open_context(
+        Settings(), resolve_paths(tmp_path / "collector").ensure(), db_url=pg_url,
+        role=Role.COLLECTOR,
+    )  # fmt: skip
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    try:
+        imei = luhn_complete("86000000000099")
+        now = datetime.now(UTC)
+        collector_devices = IotDeviceRepository(collector.database)
+        collector_devices.record_unknown(
+            {(imei, "gt06"): UnknownSighting("127.0.0.1:40100", now, now, 3)}
+        )
+        ingest = IotIngest(collector.database, TelemetryWriter(collector.database))
+        await ingest.refresh()
+        assert not ingest.is_known(imei, "gt06")
+        vehicle_id = VehicleRepository(context.database).add(
+            VehicleFields(name="Stray bike", fleet_number="SB-1", kind="ebike")
+        )
+        window.show()
+        window.iot.unknown_action.trigger()
+        dialog = window.iot.dialog
+        assert dialog is not None
+        await until(lambda: dialog.table.rowCount() == 1, what="the collector's stranger")
+        dialog.table.selectRow(0)
+        assert dialog.claim_button.isEnabled()  # no gateway in this console, yet claimable
+        dialog.target.setCurrentIndex(dialog.target.findData(vehicle_id))
+        assert dialog.claim() is None
+        await until(lambda: "now belongs" in dialog.status.text(), what="the claim outcome")
+        assert "within a minute" in dialog.status.text()
+        await until(lambda: dialog.table.rowCount() == 0, what="the inbox emptied")
+
+        await ingest.refresh()  # the collector's periodic re-read
+        assert ingest.is_known(imei, "gt06")
+        assert ingest.device_for_vehicle(vehicle_id) is not None
+        assert [u.device_id for u in collector_devices.list_unknown()] == []
+    finally:
+        window.close()
+        collector.close()
         context.close()
