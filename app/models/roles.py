@@ -379,9 +379,42 @@ TASK_CREATOR = RowTrigger(
     RETURN NEW;""",
 )
 
+#: On ``alert``: a person who acknowledges is recorded as the session's login, whatever
+#: the client sent (the alert inbox cannot be acknowledged in someone else's name).
+ALERT_ACKNOWLEDGER = RowTrigger(
+    "fleet_alert_acknowledger",
+    "alert",
+    "UPDATE",
+    declare=_CONSOLE,
+    body="""    IF console AND NEW.acknowledged_at IS DISTINCT FROM OLD.acknowledged_at THEN
+        NEW.acknowledged_by := session_user;
+    END IF;
+    RETURN NEW;""",
+)
+
+#: On ``rental``: the operator who opens a rental is the session's login, and stays it.
+RENTAL_OPERATOR = RowTrigger(
+    "fleet_rental_operator",
+    "rental",
+    "INSERT OR UPDATE",
+    declare=_CONSOLE,
+    body="""    IF TG_OP = 'UPDATE' THEN
+        NEW.operator := OLD.operator;
+    ELSIF console THEN
+        NEW.operator := session_user;
+    END IF;
+    RETURN NEW;""",
+)
+
 #: The row triggers ``roles init`` (re)installs; the notification guard is not among them
 #: because :func:`apply_grants` installs it with its grant (which ``roles init`` applies).
-ROW_TRIGGERS = (COMMAND_GUARD, CONNECT_REQUEST_GUARD, TASK_CREATOR)
+ROW_TRIGGERS = (
+    COMMAND_GUARD,
+    CONNECT_REQUEST_GUARD,
+    TASK_CREATOR,
+    ALERT_ACKNOWLEDGER,
+    RENTAL_OPERATOR,
+)
 
 
 def install_row_triggers(connection: Connection) -> None:

@@ -201,8 +201,17 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
     iot = IotHandle(database, settings, writer, demo=demo)
     commands = _commands(opened, connections, writer, iot, role=role)
     zones = ZoneService(database, settings)
+    # Who acts, in rentals, acknowledgements and tasks: the database login where there is
+    # one (the database also holds every login to it, see roles.ALERT_ACKNOWLEDGER), else
+    # the workstation's user@host.
+    signed_in = opened.signed_in
     rentals = RentalService(
-        database, settings, commands, reader=SmartcarReader(connections, writer), zones=zones
+        database,
+        settings,
+        commands,
+        reader=SmartcarReader(connections, writer),
+        zones=zones,
+        operator=signed_in.login if signed_in is not None else None,
     )
     alerts = AlertService(database, settings)
     people = PeopleService(database)

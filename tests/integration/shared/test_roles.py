@@ -26,7 +26,7 @@ from app.models.alerts import AlertRepository
 from app.models.command_audit import CommandAudit
 from app.models.database import Database
 from app.models.errors import DatabaseError
-from app.models.orm import Command
+from app.models.orm import Alert, Command, Rental
 from app.models.rentals import RentalRepository
 from app.models.vehicles import VehicleFields, VehicleRepository
 from app.services.commands.collector_relay import CommandRelay, queue_command
@@ -210,6 +210,8 @@ def test_roles_init_reinstalls_every_row_trigger(fleet):
         "fleet_connect_request_guard": "connect_request",
         "fleet_task_creator": "field_task",
         "fleet_notification_guard": "notification",
+        "fleet_alert_acknowledger": "alert",
+        "fleet_rental_operator": "rental",
     }
     installed = "SELECT tgname, tgrelid::regclass::text FROM pg_trigger WHERE tgname LIKE 'fleet%%'"
     with psycopg.connect(fleet.server.dsn(fleet.url.rpartition("/")[2]), autocommit=True) as c:
@@ -329,6 +331,9 @@ def test_the_consoles_own_paths_work_for_a_dispatcher(fleet):
         )
         assert rentals.move(rental, "reserved", "active", started_at=now).state == "active"
         assert AlertRepository(db).acknowledge([1], "me", now) == 1
+        with db.session() as session:  # the database names who did it, not the client
+            assert session.get_one(Rental, rental).operator == dispatcher
+            assert session.get_one(Alert, 1).acknowledged_by == dispatcher
         request = queue_command(db, 1, "lock", actor_user="boss", actor_host="desk")
         state, error = give_up(db, request, 5, datetime.now(UTC))
         assert state == "timed_out" and "not sent" in error
