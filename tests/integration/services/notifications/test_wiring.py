@@ -6,9 +6,9 @@ import pytest
 
 from app.config import DemoSettings, Settings
 from app.paths import resolve_paths
-from app.services.tasks import TaskOwner
 from app.services.wiring.bootstrap import open_context
 from app.services.wiring.context import AppContext
+from tests.helpers.workers import spawned_workers
 
 
 @pytest.fixture
@@ -30,12 +30,5 @@ def test_a_demo_console_notifies_the_alerts_it_raises(demo: AppContext):
 
 @pytest.mark.asyncio
 async def test_the_sender_runs_as_a_supervised_worker(demo: AppContext, monkeypatch):
-    from app.services.wiring import workers
-
-    spawned: list[str] = []
-    tasks = TaskOwner()
-    monkeypatch.setattr(
-        tasks, "spawn", lambda _factory, name, **_kw: spawned.append(name)
-    )  # which workers, not the gateway's ports
-    workers.start_workers(demo, tasks)
+    spawned = spawned_workers(demo, monkeypatch)
     assert "notifications" in spawned and spawned.index("notifications") > spawned.index("alerts")

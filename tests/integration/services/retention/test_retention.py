@@ -8,11 +8,10 @@ import pytest
 from app.config import RetentionSettings, Settings
 from app.paths import resolve_paths
 from app.services.retention import Retention
-from app.services.tasks import TaskOwner
-from app.services.wiring import workers
 from app.services.wiring.bootstrap import open_context
 from tests.helpers import retention_rows
 from tests.helpers.retention_rows import KEPT_BY_DEFAULT, NOW, PRUNED_BY_DEFAULT
+from tests.helpers.workers import spawned_workers
 
 
 @pytest.mark.asyncio
@@ -38,12 +37,6 @@ def test_the_sweep_runs_where_the_alert_rules_run(tmp_path, monkeypatch):
     demo = open_context(Settings(), resolve_paths(tmp_path / "demo").ensure())
     try:
         assert demo.retention is not None
-        spawned: list[str] = []
-        tasks = TaskOwner()
-        monkeypatch.setattr(
-            tasks, "spawn", lambda _factory, name, **_kw: spawned.append(name)
-        )  # which workers, not the gateway's ports
-        workers.start_workers(demo, tasks)
-        assert "retention" in spawned
+        assert "retention" in spawned_workers(demo, monkeypatch)
     finally:
         demo.close()
