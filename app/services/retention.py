@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 
 class Retention:
+    """Spawn :meth:`run` once (a supervised worker); ``clock`` lets tests pick "now"."""
+
     def __init__(
         self,
         database: Database,
