@@ -40,6 +40,22 @@ def fill(table: QTableWidget, rows: Sequence[tuple[int, Sequence[object]]]) -> N
                 item.setData(ID_ROLE, row_id)
             table.setItem(r, c, item)
     table.resizeColumnsToContents()
+    _stretch_last(table)
+
+
+def _stretch_last(table: QTableWidget) -> None:
+    """Let the last column fill the table again. Sizing to contents sizes it too, which
+    ends its stretch until the next resize, so a table narrower than its window ends in an
+    empty grey band; unless its text needs more room than is left (then it keeps the width
+    that shows it whole, and the table scrolls sideways)."""
+    header = table.horizontalHeader()
+    last = table.columnCount() - 1
+    fitted = header.sectionSize(last)
+    header.setStretchLastSection(False)
+    header.setStretchLastSection(True)
+    if header.sectionSize(last) < fitted:
+        header.setStretchLastSection(False)
+        header.resizeSection(last, fitted)
 
 
 def selected_ids(table: QTableWidget) -> list[int]:

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication, QTableView
 from app.views.item_models.vehicle_table_model import Column, VehicleTableModel
 from app.views.list_layout import initial_size
 from app.views.main_window import MainWindow
+from app.views.ops_tables import fill, make_table
 
 pytestmark = pytest.mark.gui
 
@@ -105,3 +106,24 @@ def test_key_columns_visible_even_after_an_old_saved_header_state(qtbot, context
         QSettings(str(context.paths.window_state_file), QSettings.Format.IniFormat).value("header")
         is None
     )  # the old key is gone for good
+
+
+def test_operations_tables_fill_their_width_after_each_reload(qtbot):
+    """Sizing the columns to their contents (each reload of Tasks, Alerts, Notifications,
+    Rentals, Audit) must not leave the table ending in an empty band; a last column whose
+    text needs more room keeps it whole."""
+    table = make_table(["When", "Vehicle", "Last error"], "opsTable")
+    qtbot.addWidget(table)
+    table.resize(800, 300)
+    table.show()
+    header = table.horizontalHeader()
+
+    def right_edge() -> int:
+        return header.sectionPosition(2) + header.sectionSize(2)
+
+    fill(table, [(1, ["12:00", "Scooter [S-1]", "timeout"])])
+    assert right_edge() == table.viewport().width()
+    fill(table, [(1, ["12:00", "Scooter [S-1]", "x" * 400])])
+    assert right_edge() > table.viewport().width()  # whole, the table scrolls sideways
+    fill(table, [(1, ["12:00", "Scooter [S-1]", "sent"])])
+    assert right_edge() == table.viewport().width()
