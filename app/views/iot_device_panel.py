@@ -132,8 +132,15 @@ class IotDevicePanel(QWidget):
         layout.addLayout(form)
         layout.addLayout(bar)
         layout.addWidget(self.outcome)
-        layout.addWidget(QLabel("Frames (newest first)"))
+        frames_title = QLabel("Frames (newest first)")
+        layout.addWidget(frames_title)
         layout.addWidget(self.frame_log)
+        if through_collector:  # the frames arrive at the collector's gateway, not here
+            frames_title.hide()
+            self.frame_log.hide()
+            elsewhere = QLabel("The collector receives this device's frames (see its log).")
+            elsewhere.setObjectName("iot_frames_elsewhere")
+            layout.addWidget(elsewhere)
 
         self.timer = QTimer(self)  # online / last heard age, and the runtime appearing
         self.timer.setInterval(2000)

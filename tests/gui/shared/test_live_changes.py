@@ -6,6 +6,8 @@ import asyncio
 import time
 from datetime import UTC, datetime
 
+from PySide6.QtWidgets import QLabel
+
 from app.config import Settings
 from app.models.iot_devices import Heard, IotDeviceRepository, UnknownSighting
 from app.models.vehicles import VehicleFields, VehicleRepository
@@ -123,6 +125,8 @@ async def test_a_device_the_collector_hears_is_shown_as_reporting_in_the_console
         await until(lambda: panel.device is not None, what="the device's row")
         assert panel.values["online"].text() == "Not heard yet (the collector runs the devices)"
         assert panel.values["protocol"].text() == "not known yet"
+        assert not panel.frame_log.isVisibleTo(panel)  # no empty list of frames it never sees
+        assert panel.findChild(QLabel, "iot_frames_elsewhere").isVisibleTo(panel)
 
         # The collector hears the device: its row first, then the report's commit.
         now = datetime.now(UTC)
