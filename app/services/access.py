@@ -2,7 +2,9 @@
 
 The database enforces every rule (``app/models/roles.py``); this only spares a
 dispatcher a refusal after they filled in a form. Standalone (SQLite) and demo consoles
-are single-user and may do everything; so may the schema owner and a superuser.
+are single-user and may do everything; so may the schema owner and a superuser. Offline
+review opens its file read-only, so there nobody may change anything, and the refusal
+says that rather than naming a role.
 """
 
 from __future__ import annotations
@@ -39,11 +41,17 @@ class Capability(Enum):
 _RANK = {role: rank for rank, role in enumerate(PEOPLE_ROLES)}
 
 
-class Access:
-    """The rights of one console's sign-in (None: single-user, every right)."""
+#: Why nothing can be changed in offline review (whatever the role).
+READ_ONLY = "Offline review: the database is read-only"
 
-    def __init__(self, signed_in: SignedIn | None) -> None:
+
+class Access:
+    """The rights of one console's sign-in (None: single-user, every right), and whether
+    its database is read-only (offline review: no right at all)."""
+
+    def __init__(self, signed_in: SignedIn | None, *, read_only: bool = False) -> None:
         self.signed_in = signed_in
+        self.read_only = read_only
 
     @property
     def label(self) -> str:
@@ -55,6 +63,8 @@ class Access:
     def refusal(self, capability: Capability) -> str | None:
         """Why this person may not take the action (for a disabled button's tooltip and
         text), or None if they may."""
+        if self.read_only:
+            return READ_ONLY
         signed_in = self.signed_in
         if signed_in is None or signed_in.role not in _RANK:  # owner, superuser, collector
             return None

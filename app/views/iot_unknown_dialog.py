@@ -193,7 +193,7 @@ class UnknownDevicesDialog(QDialog):
         self.note.setVisible(bool(entry and entry.hint))
         refusal = self._context.access.refusal(Capability.DEVICES)
         ok = entry is not None and refusal is None
-        self.claim_button.setEnabled(ok and not self._context.read_only)
+        self.claim_button.setEnabled(ok)
         if refusal is not None:
             self.claim_button.setToolTip(refusal)
 

@@ -351,8 +351,6 @@ class MainWindow(QMainWindow):
 
     def _editing_refusal(self) -> str | None:
         """Why vehicles cannot be added, edited or archived here (None: they can)."""
-        if self.context.read_only:
-            return "Offline review: the database is read-only"
         return self.context.access.refusal(Capability.VEHICLES)
 
     def _on_current_changed(self, *_: object) -> None:

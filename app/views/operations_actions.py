@@ -82,7 +82,7 @@ class OperationsActions:
             detach = ctx.notifications.attach(TrayChannel(parts.owner, here))
             parts.owner.destroyed.connect(lambda _obj=None: detach())
         rental_refusal = ctx.access.refusal(Capability.RENTAL)
-        self.actions["start_rental"].setEnabled(not ctx.read_only and rental_refusal is None)
+        self.actions["start_rental"].setEnabled(rental_refusal is None)
         self.actions["start_rental"].setToolTip(rental_refusal or "")
         self.commands_panel = VehicleCommandsPanel(
             lambda: ctx.rentals,
@@ -94,9 +94,8 @@ class OperationsActions:
         )
         parts.detail.set_commands_panel(self.commands_panel)
         if ctx.tasks is not None:
-            plan_refusal = "Read-only review" if ctx.read_only else None
             self.maintenance_panel = MaintenancePanel(
-                ctx.tasks, refusal=plan_refusal or ctx.access.refusal(Capability.VEHICLES)
+                ctx.tasks, refusal=ctx.access.refusal(Capability.VEHICLES)
             )
             parts.detail.set_maintenance_panel(self.maintenance_panel)
         self.alerts_first = AlertsFirst(parts.fleet, ctx.alerts, alerts_first)
@@ -155,7 +154,7 @@ class OperationsActions:
         if tasks is None:
             return None
         fleet = self._parts.fleet
-        refusal = "Read-only review" if ctx.read_only else ctx.access.refusal(Capability.TASKS)
+        refusal = ctx.access.refusal(Capability.TASKS)
 
         def vehicles() -> list[tuple[int, str]]:
             return [(r.id, f"{r.name} [{r.fleet_number}]") for r in fleet.model.rows]

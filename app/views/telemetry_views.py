@@ -167,11 +167,7 @@ class TelemetryViews(QObject):
             self.map.focus(self._fleet.current_vehicle_id())
             context = self._parts.context
             if context.zones is not None:
-                refusal = (
-                    "Offline review: the database is read-only"
-                    if context.read_only
-                    else context.access.refusal(Capability.ZONES)
-                )
+                refusal = context.access.refusal(Capability.ZONES)
                 self.zone_editing = ZoneEditing(
                     self.map.zones,
                     context.zones,

@@ -4,6 +4,7 @@ import pytest
 from PySide6.QtWidgets import QPushButton
 
 from app.paths import resolve_paths
+from app.services.access import READ_ONLY
 from app.services.wiring.bootstrap import open_context
 from tests.helpers.waiting import until
 
@@ -47,6 +48,11 @@ async def test_commands_and_connect_are_disabled_with_the_reason(window):
             )
 
         await until(all_refused, what=f"{kind} buttons disabled with the review reason")
+    # Nor can alerts be acknowledged or tasks worked on (a read-only file would refuse it).
+    window.operations.actions["alerts"].trigger()
+    inbox = window.operations._views["alerts"]
+    assert not inbox.ack_button.isEnabled() and inbox.ack_button.toolTip() == READ_ONLY
+    assert not window.operations.actions["start_rental"].isEnabled()
 
 
 @pytest.fixture

@@ -265,7 +265,7 @@ def assemble(opened: OpenedDatabase, backends: Backends, *, role: Role) -> AppCo
         publisher=publisher,
         webhooks=webhooks,
         retention=Retention(database, settings.retention) if writer is not None else None,
-        access=Access(opened.signed_in),
+        access=Access(opened.signed_in, read_only=opened.mode is Mode.REVIEW),
         people=people,
         zones=zones,
         tasks=tasks,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.models.roles import SignedIn
-from app.services.access import Access, Capability
+from app.services.access import READ_ONLY, Access, Capability
 
 
 def test_single_user_consoles_may_do_everything_and_show_no_sign_in() -> None:
@@ -62,3 +62,9 @@ def test_a_refusal_names_the_person_their_role_and_the_role_needed() -> None:
         "bob is signed in as Dispatcher: adding, editing and archiving vehicles needs the "
         "Fleet manager role"
     )
+
+
+@pytest.mark.parametrize("signed_in", [None, SignedIn("ada", "admin"), SignedIn("fleet", "owner")])
+def test_offline_review_refuses_every_change_whoever_is_signed_in(signed_in) -> None:
+    access = Access(signed_in, read_only=True)
+    assert {access.refusal(c) for c in Capability} == {READ_ONLY}
