@@ -50,6 +50,7 @@ from app.views.telemetry_views import TelemetryViews
 from app.views.vehicle_detail import VehicleDetailPanel
 from app.views.vehicle_dialog import VehicleDialog
 from app.views.window_parts import FleetList, WindowParts
+from app.views.window_state import window_state
 from app.views.worker_status import WorkerStatusLabel
 
 if TYPE_CHECKING:
@@ -466,7 +467,7 @@ class MainWindow(QMainWindow):
 
     # State --------------------------------------------------------------------------
     def _settings(self) -> QSettings:
-        return QSettings(str(self.context.paths.window_state_file), QSettings.Format.IniFormat)
+        return window_state(self.context.paths)
 
     def _restore_state(self) -> None:
         settings = self._settings()
@@ -487,6 +488,7 @@ class MainWindow(QMainWindow):
         settings.setValue("state", self.saveState())
         settings.setValue("splitter", self.splitter.saveState())
         settings.setValue(HEADER_STATE_KEY, self.table.horizontalHeader().saveState())
+        self.operations.save_state(settings)
         settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:

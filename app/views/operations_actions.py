@@ -15,9 +15,9 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar, cast
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QAbstractButton, QMenu, QWidget
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import QAbstractButton, QDialog, QMenu, QWidget
 from qasync import asyncSlot
 
 from app.services.access import Capability
@@ -36,8 +36,14 @@ from app.views.tasks_window import TasksWindow
 from app.views.telemetry_export_dialog import TelemetryExportDialog
 from app.views.vehicle_commands_panel import VehicleCommandsPanel
 from app.views.window_parts import WindowParts
+from app.views.window_state import window_state
 
 logger = logging.getLogger(__name__)
+
+#: The window-state group where each operations window (Tasks, Alerts, ...) is remembered.
+WINDOWS_GROUP = "windows"
+#: Closes an operations window (Ctrl+W everywhere: the platform's own "Close" differs).
+CLOSE_WINDOW = "Ctrl+W"
 
 View = TypeVar("View", bound=QWidget)
 
@@ -106,11 +112,21 @@ class OperationsActions:
             view = self._views[key] = build()
             # A separate window, but owned by the main window: it goes when the console goes.
             view.setParent(self._parts.owner, Qt.WindowType.Window)
-            view.resize(1000, 600)
+            saved = window_state(self._parts.context.paths).value(f"{WINDOWS_GROUP}/{key}")
+            if saved is None or not view.restoreGeometry(saved):
+                view.resize(1000, 600)
+            QShortcut(QKeySequence(CLOSE_WINDOW), view, view.close)
         view.show()
         view.raise_()
         view.reload()  # type: ignore[attr-defined]
         return cast(View, view)  # each key is only ever built by the one ``build`` it comes with
+
+    def save_state(self, settings: QSettings) -> None:
+        """Where each window opened in this session was, for the next start (with the main
+        window's own state, when the console quits)."""
+        for key, view in self._views.items():
+            if view.isWindow() and not isinstance(view, QDialog):
+                settings.setValue(f"{WINDOWS_GROUP}/{key}", view.saveGeometry())
 
     def start_rental(self) -> RentalStartDialog | None:
         if not self.actions["start_rental"].isEnabled():  # review mode, or the role lacks it

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from PySide6.QtCore import QRect, QSettings, QSize, QTimer
+from PySide6.QtCore import QPoint, QRect, QSettings, QSize, Qt, QTimer
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QTableView
 
 from app.views.item_models.vehicle_table_model import Column, VehicleTableModel
 from app.views.list_layout import initial_size
 from app.views.main_window import MainWindow
 from app.views.ops_tables import fill, make_table
+from tests.helpers.waiting import until
 
 pytestmark = pytest.mark.gui
 
@@ -127,3 +129,28 @@ def test_operations_tables_fill_their_width_after_each_reload(qtbot):
     assert right_edge() > table.viewport().width()  # whole, the table scrolls sideways
     fill(table, [(1, ["12:00", "Scooter [S-1]", "sent"])])
     assert right_edge() == table.viewport().width()
+
+
+async def test_operations_windows_reopen_where_they_were_and_close_with_ctrl_w(
+    window, context, qtbot, confirmations
+):
+    tasks = window.operations.show_tasks()
+    assert tasks is not None and tasks.isVisible()
+    await until(lambda: "task(s)" in tasks.count.text(), what="the tasks read")
+    tasks.setGeometry(120, 140, 700, 420)
+    tasks.activateWindow()
+    await until(lambda: QApplication.activeWindow() is tasks, what="the window active")
+    QTest.keyClick(tasks, Qt.Key.Key_W, Qt.KeyboardModifier.ControlModifier)
+    assert not tasks.isVisible()
+    window.save_state()  # as when the console quits
+
+    second = MainWindow(context, confirm=confirmations)
+    qtbot.addWidget(second)
+    again = second.operations.show_tasks()
+    assert again is not None
+    await until(lambda: "task(s)" in again.count.text(), what="the tasks read again")
+    assert again.size() == QSize(700, 420)  # not the first-open 1000 x 600
+    moved = again.pos() - QPoint(120, 140)  # the platform may shift it by its frame
+    assert abs(moved.x()) < 40 and abs(moved.y()) < 40
+    again.close()
+    second.close()
