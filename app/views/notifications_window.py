@@ -58,13 +58,14 @@ class NotificationsWindow(QWidget):
 
     def _show_channels(self) -> None:
         states = self._dispatcher.channel_states()
-        lines = [channel_line(s) for s in states] or ["No channel: e-mail is off, no desktop"]
-        self.channels.setText("\n".join(lines))
         email = next((s for s in states if s.name == "email"), None)
+        lines = [channel_line(s) for s in states]
+        if email is None:  # say so: a silent absence reads as "e-mail works"
+            lines.insert(0, f"E-mail: {self._dispatcher.email_off}")
+        self.channels.setText("\n".join(lines))
         why = self._refusal
         if why is None and email is None:
-            off = self._dispatcher.email_off  # off here, or the collector's (shared database)
-            why = off[:1].upper() + off[1:]
+            why = f"E-mail: {self._dispatcher.email_off}"  # off, or the collector's
         elif why is None and email is not None and email.unavailable:
             why = f"E-mail cannot be sent: {email.unavailable}"
         self.test_button.setEnabled(why is None)
@@ -105,7 +106,8 @@ class NotificationsWindow(QWidget):
         except NotificationUnavailable as exc:
             text = str(exc)
         else:
-            text = "Test e-mail queued to " + ", ".join(r.recipient for r in records)
+            recipients = ", ".join(r.recipient for r in records)
+            text = f"Test e-mail queued to {recipients}: the list shows when it is sent"
         if not gone(self):
             self.message.setText(text)
             self.reload()

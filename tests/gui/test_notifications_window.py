@@ -93,9 +93,9 @@ async def test_demo_defaults_and_a_viewer_cannot_send_a_test_email(qtbot, db):
     # Demo mode's defaults: e-mail off (no server configured); the button says why.
     off = NotificationsWindow(NotificationDispatcher(db, NotificationSettings()))
     qtbot.addWidget(off)
-    assert off.channels.text() == "No channel: e-mail is off, no desktop"
+    assert off.channels.text() == "E-mail: off ([notifications.email] enabled = false)"
     assert not off.test_button.isEnabled()
-    assert off.test_button.toolTip() == "E-mail is off ([notifications.email] enabled = false)"
+    assert off.test_button.toolTip() == "E-mail: off ([notifications.email] enabled = false)"
     email = EmailSettings(enabled=True, host="127.0.0.1", port=PORT, recipients=("a@x.test",))
     dispatcher = NotificationDispatcher(db, NotificationSettings(email=email))
     viewer = NotificationsWindow(dispatcher, refusal="bob is signed in as Viewer: ...")

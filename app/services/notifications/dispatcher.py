@@ -107,11 +107,12 @@ class NotificationDispatcher:
         self._waiting: dict[str, int] = {}
         self._unrecorded: set[asyncio.Task[None]] = set()  # shown without a row
         self._unrecorded_said = False
-        #: Why no e-mail goes out from this process when it has no e-mail channel.
+        #: Why no e-mail goes out from this process when it has no e-mail channel, as the
+        #: rest of "E-mail: ..." (the Notifications window, the refusal of a test e-mail).
         self.email_off = (
-            "e-mail is off ([notifications.email] enabled = false)"
+            "off ([notifications.email] enabled = false)"
             if sends_email
-            else "the collector sends the e-mail of a shared database"
+            else "sent by the collector of this shared database"
         )
         if sends_email and settings.email.enabled:
             self.attach(EmailChannel(settings.email))
@@ -164,7 +165,7 @@ class NotificationDispatcher:
         NotificationUnavailable when e-mail is off or not set up."""
         channel = self._channels.get("email")
         if channel is None:
-            raise NotificationUnavailable(self.email_off)
+            raise NotificationUnavailable(f"E-mail: {self.email_off}")
         reason = channel.unavailable()
         if reason:
             raise NotificationUnavailable(f"e-mail cannot be sent: {reason}")

@@ -58,9 +58,12 @@ async def test_a_collector_commit_reaches_the_console_list_within_a_second(qtbot
         # Notifications: this desktop's (no tray offscreen); the e-mail is the collector's.
         window.operations.actions["notifications"].trigger()
         view = window.operations._views["notifications"]
-        assert view.channels.text() == "Desktop: unavailable, no system tray on this desktop"
+        assert view.channels.text() == (
+            "E-mail: sent by the collector of this shared database\n"
+            "Desktop: unavailable, no system tray on this desktop"
+        )
         assert not view.test_button.isEnabled()
-        assert view.test_button.toolTip() == "The collector sends the e-mail of a shared database"
+        assert view.test_button.toolTip() == "E-mail: sent by the collector of this shared database"
 
 
 async def test_export_action_writes_a_review_file_from_the_shared_database(qtbot, tmp_path, pg_url):
