@@ -55,6 +55,7 @@ LBS_TYPES = frozenset(
     | {0xA0, 0xA3, 0xA4, 0xA5, 0xA7}
 )
 STATUS_TYPES = frozenset({0x16, 0x19, 0x26, 0x27, 0x32, 0x36, 0xA4, 0xA5})
+_LOCATED_TYPES = GPS_TYPES | LBS_TYPES | STATUS_TYPES  # Traccar's isSupported
 # Several cell towers (and Wi-Fi) with a time but no fix.
 MULTI_LBS_TYPES = frozenset({0x18, 0x24, 0x28, 0x2C, 0x2E, 0x33, 0xA1})
 _GEOFENCE_BYTE_TYPES = frozenset({0x27, 0xA4})
@@ -279,7 +280,7 @@ def _dispatch(msg_type: int, r: Reader, parsed: Parsed, variant: Variant, length
         msg_type == MSG_WIFI_3 and variant is not Variant.LW4G
     ):
         _read_multi_lbs(msg_type, r, parsed)
-    elif msg_type in GPS_TYPES | LBS_TYPES | STATUS_TYPES or variant in _GPS_VARIANTS:
+    elif msg_type in _LOCATED_TYPES or variant in _GPS_VARIANTS:
         _read_located(msg_type, r, parsed, variant)
 
 
