@@ -42,6 +42,8 @@ class Listeners(Generic[P]):
 
     def notify(self, *args: P.args, **kwargs: P.kwargs) -> None:
         """Call every callback (a copy of the list: one may unsubscribe while called)."""
+        if not self._callbacks:
+            return  # the usual case for the frame log, told of every frame the gateway stores
         for callback in list(self._callbacks):
             try:
                 callback(*args, **kwargs)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select, update
 
 from app.models.database import Database
 from app.models.enums import ConnectionType
@@ -23,6 +23,7 @@ from app.models.orm import IotDevice, UnknownDevice, Vehicle
 logger = logging.getLogger(__name__)
 
 _IMEI_RE = re.compile(r"^\d{15}$")
+_HEARD_COLUMNS = ("last_heard_at", "address", "firmware", "protocol")
 
 
 class ClaimError(ValueError):
@@ -150,22 +151,36 @@ class IotDeviceRepository:
             )
 
     def record_heard(self, heard: Mapping[str, Heard]) -> None:
-        """Store last heard / address / firmware (and a learnt protocol) in one transaction."""
+        """Store last heard / address / firmware (and a learnt protocol) in one transaction.
+
+        Core rows, not ORM objects: this runs every second for every device heard (the
+        whole fleet under load), where loading and flushing an object per device cost a
+        tenth of a core at 2,000 devices. As the ORM's flush did, only devices whose
+        values change are updated, in one executemany.
+        """
         if not heard:
             return
+        table = IotDevice.__table__
+        c = table.c
+        query = select(c.id, c.device_id, c.last_heard_at, c.address, c.firmware, c.protocol)
+        changed = []
         with self._db.session() as session:
-            devices = session.scalars(
-                select(IotDevice).where(IotDevice.device_id.in_(list(heard)))
-            ).all()
-            for device in devices:
-                h = heard[device.device_id]
-                if device.last_heard_at is None or h.last_heard_at > device.last_heard_at:
-                    device.last_heard_at = h.last_heard_at
-                device.address = h.address[:80]
-                if h.firmware:
-                    device.firmware = h.firmware[:60]
-                if not device.protocol:
-                    device.protocol = h.protocol
+            for row in session.execute(query.where(c.device_id.in_(list(heard)))):
+                h = heard[row.device_id]
+                new = {
+                    "p_id": row.id,
+                    "last_heard_at": row.last_heard_at
+                    if row.last_heard_at is not None and h.last_heard_at <= row.last_heard_at
+                    else h.last_heard_at,
+                    "address": h.address[:80],
+                    "firmware": h.firmware[:60] if h.firmware else row.firmware,
+                    "protocol": row.protocol or h.protocol,
+                }
+                if any(new[k] != row._mapping[k] for k in _HEARD_COLUMNS):
+                    changed.append(new)
+            if changed:
+                statement = update(table).where(c.id == bindparam("p_id"))
+                session.execute(statement, changed)
 
     def record_serial(self, device_id: str, port: str, baud: int) -> None:
         """Note that ``device_id`` is read from a serial port (shown in the detail panel)."""

@@ -22,14 +22,17 @@ changes after a successful commit.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import math
 import operator
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii as _json_key
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -123,14 +126,12 @@ class TelemetryStore:
         self._db = database
         self._heartbeat_s = math.inf if heartbeat_s is None else heartbeat_s
         self._known: dict[int, _Known] = {}
-        cols = ", ".join(_SAMPLE_COLUMNS)
-        marks = ", ".join("?" * len(_SAMPLE_COLUMNS))
-        self._sqlite_insert = f"INSERT INTO telemetry_sample ({cols}) VALUES ({marks})"
-        state_cols = ("vehicle_id", *_STATE_TAIL)
-        self._sqlite_upsert = (
-            f"INSERT INTO vehicle_state ({', '.join(state_cols)}) "
-            f"VALUES ({', '.join('?' * len(state_cols))}) ON CONFLICT(vehicle_id) DO UPDATE SET "
-            + ", ".join(f"{c} = excluded.{c}" for c in _STATE_TAIL)
+        self._sqlite_insert = _SqliteRows("telemetry_sample", _SAMPLE_COLUMNS)
+        self._sqlite_upsert = _SqliteRows(
+            "vehicle_state",
+            ("vehicle_id", *_STATE_TAIL),
+            " ON CONFLICT(vehicle_id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in _STATE_TAIL),
         )
 
     def forget(self, vehicle_id: int) -> None:
@@ -275,7 +276,7 @@ class TelemetryStore:
         if connection.dialect.name == "sqlite":
             # Hot path: plain tuples through the driver, times pre-formatted exactly as the
             # ORM type stores them (several times faster than per-value type processing).
-            connection.exec_driver_sql(self._sqlite_insert, [_sqlite_row(r) for r in samples])
+            self._sqlite_insert.write(connection, [_sqlite_row(r) for r in samples])
             return
         if connection.dialect.name == "postgresql" and connection.dialect.driver == "psycopg":
             _copy_samples(connection, samples)
@@ -288,9 +289,7 @@ class TelemetryStore:
 
     def _write_states(self, connection: Connection, work: dict[int, _Known]) -> None:
         if connection.dialect.name == "sqlite" and work:
-            connection.exec_driver_sql(
-                self._sqlite_upsert, [_state_row(v, k) for v, k in work.items()]
-            )
+            self._sqlite_upsert.write(connection, [_state_row(v, k) for v, k in work.items()])
             return
         table = VehicleState.__table__
         new, old = [], []
@@ -312,6 +311,41 @@ class TelemetryStore:
         if old:
             statement = update(table).where(table.c.vehicle_id == bindparam("p_vehicle"))
             connection.execute(statement, old)
+
+
+class _SqliteRows:
+    """Rows into one SQLite table as multi-row ``INSERT … VALUES (…), (…), …`` statements.
+
+    Not executemany: the sqlite3 module lets go of the GIL around every statement step,
+    so executemany gives the GIL up and must win it back once per row, and with the
+    gateway's event loop busy on the other thread every one of those hand-overs waits
+    (rows cost ten times what they cost alone). One statement per ``ROWS_PER_STATEMENT``
+    rows is one hand-over per few hundred rows. Rows, order and transaction are the
+    same; a constraint violation still fails the statement, hence the batch.
+    """
+
+    ROWS_PER_STATEMENT = 500
+
+    def __init__(self, table: str, columns: Sequence[str], tail: str = "") -> None:
+        self._head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        self._marks = f"({', '.join('?' * len(columns))})"
+        self._width = len(columns)
+        self._tail = tail
+        self._statements: dict[int, str] = {}  # by row count: full chunks, the odd last
+
+    def write(self, connection: Connection, rows: list[tuple[Any, ...]]) -> None:
+        # Builds of SQLite before 3.32 allow 999 parameters per statement, newer 32,766.
+        raw = connection.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)  # the sqlite dialect's hot path only
+        limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        step = max(1, min(self.ROWS_PER_STATEMENT, limit // self._width))
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            statement = self._statements.get(len(chunk))
+            if statement is None:
+                statement = self._head + ", ".join([self._marks] * len(chunk)) + self._tail
+                self._statements[len(chunk)] = statement
+            connection.exec_driver_sql(statement, tuple(itertools.chain.from_iterable(chunk)))
 
 
 def _row(r: TelemetryReading, time: Any, as_json: Any) -> tuple[Any, ...]:
@@ -372,7 +406,22 @@ def _state_row(vehicle_id: int, known: _Known) -> tuple[Any, ...]:
     for index in _JSON_CELLS:
         if cells[index] is not None:
             cells[index] = json.dumps(cells[index])
-    cells.append(json.dumps(known.times))
+    cells.append(_times_json(known.times))
     cells.append(None if known.recorded_at is None else _sqlite_time(known.recorded_at))
     cells.append(None if known.last_heard_at is None else _sqlite_time(known.last_heard_at))
     return tuple(cells)
+
+
+def _times_json(times: dict[str, float]) -> str:
+    """``json.dumps(times)``, the same text, written out for the state row's field times.
+
+    ``json.dumps`` sets up an encoder per call, which made it most of the cost of a state
+    row (one per vehicle per batch). Field times are finite floats (timestamps), which
+    JSON writes as their ``repr``; anything else is left to ``json.dumps`` itself.
+    """
+    parts = []
+    for key, value in times.items():
+        if value.__class__ is not float or not math.isfinite(value) or key.__class__ is not str:
+            return json.dumps(times)
+        parts.append(f"{_json_key(key)}: {value!r}")
+    return "{" + ", ".join(parts) + "}"

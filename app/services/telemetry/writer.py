@@ -58,6 +58,7 @@ __all__ = [
 ]
 
 _Item = TelemetryReading | ConnectionPollUpdate | WebhookDelivery
+_BOOKKEEPING = (ConnectionPollUpdate, WebhookDelivery)  # a tuple: no union built per item
 
 
 class TelemetryBacklogError(Exception):
@@ -253,7 +254,7 @@ class TelemetryWriter:
         count = min(len(self._pending), self._max_batch)
         items = [self._pending.popleft() for _ in range(count)]
         # Anything that is not bookkeeping goes to the store, which checks and logs it.
-        readings = [i for i in items if not isinstance(i, ConnectionPollUpdate | WebhookDelivery)]
+        readings = [i for i in items if not isinstance(i, _BOOKKEEPING)]
         updates = [i for i in items if isinstance(i, ConnectionPollUpdate)]
         deliveries = [i for i in items if isinstance(i, WebhookDelivery)]
         delay = self._retry_initial_s

@@ -37,6 +37,7 @@ LONG_START = b"\x79\x79"
 STOP = b"\r\n"
 _MIN_LENGTH_FIELD = 5  # protocol number + serial + CRC
 _MIN_FRAME = 10
+_ACKED_EXTENDED_TYPES = DATA_TYPES | EXTENDED_DATA_TYPES  # the long frames we answer
 
 # Action -> 0x80 command text. Relay,1# cuts oil/electricity (Traccar engineStop), which is
 # how a GT06 in a car "locks" it; WHERE# asks for a position reply.
@@ -268,8 +269,7 @@ class Gt06Codec:
             now = self._clock().astimezone(UTC)
             clock = bytes([now.year - 2000, now.month, now.day, now.hour, now.minute, now.second])
             return build_packet(MSG_TIME_REQUEST, clock, 0)
-        known = DATA_TYPES | EXTENDED_DATA_TYPES
-        if msg_type in COMMAND_TYPES or (extended and msg_type not in known):
+        if msg_type in COMMAND_TYPES or (extended and msg_type not in _ACKED_EXTENDED_TYPES):
             return b""
         return build_packet(msg_type, b"", serial)
 

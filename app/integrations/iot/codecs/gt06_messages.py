@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import re
+import struct
 from datetime import UTC, datetime
 from typing import Any
 
@@ -54,6 +55,7 @@ LBS_TYPES = frozenset(
     | {0xA0, 0xA3, 0xA4, 0xA5, 0xA7}
 )
 STATUS_TYPES = frozenset({0x16, 0x19, 0x26, 0x27, 0x32, 0x36, 0xA4, 0xA5})
+_LOCATED_TYPES = GPS_TYPES | LBS_TYPES | STATUS_TYPES  # Traccar's isSupported
 # Several cell towers (and Wi-Fi) with a time but no fix.
 MULTI_LBS_TYPES = frozenset({0x18, 0x24, 0x28, 0x2C, 0x2E, 0x33, 0xA1})
 _GEOFENCE_BYTE_TYPES = frozenset({0x27, 0xA4})
@@ -197,8 +199,20 @@ class Reader:
         self.at += size
         return chunk
 
+    def skip(self, size: int) -> None:
+        """Move past bytes nobody reads, without copying them."""
+        if size < 0 or self.at + size > len(self.data):
+            raise Short
+        self.at += size
+
     def uint(self, size: int) -> int:
-        return int.from_bytes(self.take(size), "big")
+        # Not via take(): this runs a dozen times per frame on the gateway's hot path.
+        at = self.at
+        end = at + size
+        if size < 0 or end > len(self.data):
+            raise Short
+        self.at = end
+        return int.from_bytes(self.data[at:end], "big")
 
     def sint(self, size: int) -> int:
         return int.from_bytes(self.take(size), "big", signed=True)
@@ -266,11 +280,22 @@ def _dispatch(msg_type: int, r: Reader, parsed: Parsed, variant: Variant, length
         msg_type == MSG_WIFI_3 and variant is not Variant.LW4G
     ):
         _read_multi_lbs(msg_type, r, parsed)
-    elif msg_type in GPS_TYPES | LBS_TYPES | STATUS_TYPES or variant in _GPS_VARIANTS:
+    elif msg_type in _LOCATED_TYPES or variant in _GPS_VARIANTS:
         _read_located(msg_type, r, parsed, variant)
 
 
-def stamp_time(stamp: bytes) -> datetime | None:
+# read_gps's block in one struct read per (satellites byte, speed bytes) it is asked for:
+# date and time (6), GPS info (1), latitude (4), longitude (4), speed (0-2), course/flags.
+_GPS_LAYOUTS = {
+    (satellites, speed): struct.Struct(
+        ">6B" + ("B" if satellites else "") + "II" + ("", "B", "H")[speed] + "H"
+    )
+    for satellites in (True, False)
+    for speed in (0, 1, 2)
+}
+
+
+def stamp_time(stamp: bytes | tuple[int, ...]) -> datetime | None:
     """``YY MM DD hh mm ss`` bytes as a UTC time; None when they are not a date."""
     try:
         year, month, day, hour, minute, second = stamp
@@ -287,13 +312,17 @@ def read_gps(
     A block whose date is impossible or whose GPS-info byte is 0 is a clone's other data,
     so nothing is stored from it (Traccar would store a 1999/2000 fix).
     """
-    stamp = r.take(6)
-    info = r.uint(1) if satellites else 0xFF
-    latitude = r.uint(4) / 1_800_000
-    longitude = r.uint(4) / 1_800_000
-    speed_kmh = float(r.uint(speed)) if speed else None
-    flags = r.uint(2)
-    fix_time = stamp_time(stamp)
+    layout = _GPS_LAYOUTS[satellites, speed]
+    if r.left < layout.size:
+        raise Short
+    fields = layout.unpack_from(r.data, r.at)
+    r.at += layout.size
+    fix_time = stamp_time(fields[:6])
+    info, lat_at = (fields[6], 7) if satellites else (0xFF, 6)
+    latitude = fields[lat_at] / 1_800_000
+    longitude = fields[lat_at + 1] / 1_800_000
+    speed_kmh = float(fields[lat_at + 2]) if speed else None
+    flags = fields[-1]
     if fix_time is None:
         return False
     if (strict and info >> 4 == 0) or latitude > 90 or longitude > 180:
@@ -327,16 +356,16 @@ def _read_lbs(msg_type: int, r: Reader, variant: Variant, has_length: bool) -> N
         return
     start = r.at
     mcc = r.uint(2)
-    r.take(2 if mcc & 0x8000 or msg_type == 0x11 or variant is Variant.SL4X else 1)
+    mnc = 2 if mcc & 0x8000 or msg_type == 0x11 or variant is Variant.SL4X else 1
     long_ids = msg_type in (0xA0, 0xA4, 0xA5) or variant is Variant.LW4G
-    r.take(4 if long_ids else 2)
     if long_ids or variant is Variant.SL4X:
-        r.take(8)
+        cell = 8
     else:
         four_byte_cell = msg_type in (0x11, MSG_IBUTTON) or variant is Variant.SEEWORLD
-        r.take(4 if four_byte_cell else 3)
+        cell = 4 if four_byte_cell else 3
+    r.skip(mnc + (4 if long_ids else 2) + cell)  # MNC, LAC, cell id: nothing we store
     if size > 1 + r.at - start:
-        r.take(size - 1 - (r.at - start))
+        r.skip(size - 1 - (r.at - start))
 
 
 def _read_located(msg_type: int, r: Reader, parsed: Parsed, variant: Variant) -> None:
