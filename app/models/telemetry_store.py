@@ -32,7 +32,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from json.encoder import encode_basestring_ascii as _json_key
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -406,22 +405,7 @@ def _state_row(vehicle_id: int, known: _Known) -> tuple[Any, ...]:
     for index in _JSON_CELLS:
         if cells[index] is not None:
             cells[index] = json.dumps(cells[index])
-    cells.append(_times_json(known.times))
+    cells.append(json.dumps(known.times))
     cells.append(None if known.recorded_at is None else _sqlite_time(known.recorded_at))
     cells.append(None if known.last_heard_at is None else _sqlite_time(known.last_heard_at))
     return tuple(cells)
-
-
-def _times_json(times: dict[str, float]) -> str:
-    """``json.dumps(times)``, the same text, written out for the state row's field times.
-
-    ``json.dumps`` sets up an encoder per call, which made it most of the cost of a state
-    row (one per vehicle per batch). Field times are finite floats (timestamps), which
-    JSON writes as their ``repr``; anything else is left to ``json.dumps`` itself.
-    """
-    parts = []
-    for key, value in times.items():
-        if value.__class__ is not float or not math.isfinite(value) or key.__class__ is not str:
-            return json.dumps(times)
-        parts.append(f"{_json_key(key)}: {value!r}")
-    return "{" + ", ".join(parts) + "}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.models.telemetry_reading import TelemetryReading, sanitize
-from app.models.telemetry_store import _sqlite_time, _times_json
+from app.models.telemetry_store import _sqlite_time
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
@@ -20,16 +19,6 @@ ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
 @given(st.datetimes(timezones=st.sampled_from([UTC, datetime.now().astimezone().tzinfo])))
 def test_cached_sqlite_time_is_the_uncached_text(value: datetime) -> None:
     assert _sqlite_time(value) == _sqlite_time.__wrapped__(value)
-
-
-@given(
-    st.dictionaries(
-        st.one_of(st.sampled_from(["latitude", "speed_kmh", "doors"]), st.text()),
-        st.one_of(ANY_FLOAT, st.integers(), st.none()),
-    )
-)
-def test_field_times_json_is_what_json_dumps_writes(times: dict) -> None:
-    assert _times_json(times) == json.dumps(times)
 
 
 COORD = st.one_of(st.none(), ANY_FLOAT, st.integers(-200, 200), st.booleans(), st.just("1"))
