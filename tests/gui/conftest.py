@@ -61,7 +61,7 @@ def _collect_garbage_on_the_gui_thread(qloop):
 
     Python's cycle collector may otherwise free a Qt wrapper at any moment, in any thread
     (the database thread, say), and crash there; here it runs at a quiet point on the GUI
-    thread. The app does the same with pyqtgraph's GarbageCollector (main.py).
+    thread. The app collects on the GUI thread too (app/views/gc_policy.py).
     """
     gc.disable()
     try:
