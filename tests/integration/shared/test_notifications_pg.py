@@ -37,7 +37,7 @@ async def test_the_collector_mails_and_a_console_notifies_its_desktop_only(db, t
     # sends no e-mail (the window attaches the desktop).
     assert console.notifications is not None and console.alert_feed is not None
     assert len(console.alerts.raised) == 0 and console.notifications.channel_states() == []
-    with pytest.raises(NotificationUnavailable, match="the collector sends the e-mail"):
+    with pytest.raises(NotificationUnavailable, match="sent by the collector"):
         await console.notifications.send_test_email()
 
 
