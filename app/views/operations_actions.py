@@ -28,6 +28,7 @@ from app.views.administration import AdministrationWindow
 from app.views.alert_inbox import AlertInbox
 from app.views.alerts_first import AlertsFirst
 from app.views.audit_view import AuditView
+from app.views.lifetime import gone
 from app.views.maintenance_panel import MaintenancePanel
 from app.views.notification_tray import TrayChannel
 from app.views.notifications_window import NotificationsWindow
@@ -108,7 +109,7 @@ class OperationsActions:
 
     def _show(self, key: str, build: Callable[[], View]) -> View:
         view = self._views.get(key)
-        if view is None:
+        if view is None or gone(view):  # never opened, or closed and deleted since
             view = self._views[key] = build()
             # A separate window, but owned by the main window: it goes when the console goes.
             view.setParent(self._parts.owner, Qt.WindowType.Window)
@@ -125,7 +126,7 @@ class OperationsActions:
         """Where each window opened in this session was, for the next start (with the main
         window's own state, when the console quits)."""
         for key, view in self._views.items():
-            if view.isWindow() and not isinstance(view, QDialog):
+            if not gone(view) and view.isWindow() and not isinstance(view, QDialog):
                 settings.setValue(f"{WINDOWS_GROUP}/{key}", view.saveGeometry())
 
     def start_rental(self) -> RentalStartDialog | None:

@@ -323,3 +323,7 @@ async def test_tool_windows_closed_and_deleted_during_a_reload_end_it_quietly(wi
         shiboken6.delete(tool)
         await reloading  # no RuntimeError out of the deleted window's tables
         assert not shiboken6.isValid(tool)
+        again = show()  # opened again: a new window, not the deleted one
+        assert shiboken6.isValid(again) and again.isVisible()
+        await again.reload()
+    window.save_state()  # as at quit: the deleted windows are not asked where they were
