@@ -298,6 +298,13 @@ def install_trigger(connection: Connection, trigger: RowTrigger) -> None:
         connection.execute(text(trigger.sql()))  # text(): it escapes the % for psycopg
 
 
+def remove_trigger(connection: Connection, trigger: RowTrigger) -> None:
+    """Drop one row trigger and its function (PostgreSQL only): its migration's downgrade."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text(f"DROP TRIGGER IF EXISTS {trigger.name} ON {trigger.table}"))
+        connection.execute(text(f"DROP FUNCTION IF EXISTS {trigger.name}()"))
+
+
 #: A login that is not the collector's, once the roles exist: the queues' other side.
 _CONSOLE = (
     f"console boolean := to_regrole('{COLLECTOR}') IS NOT NULL\n"

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models.roles import COMMAND_GUARD, install_trigger
+from app.models.roles import COMMAND_GUARD, install_trigger, remove_trigger
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -31,8 +31,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS fleet_command_guard ON command")
-        op.execute("DROP FUNCTION IF EXISTS fleet_command_guard()")
+    remove_trigger(op.get_bind(), COMMAND_GUARD)
     with op.batch_alter_table("command", schema=None) as batch_op:
         batch_op.drop_column("requester")

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models.roles import CONNECT_REQUEST_GUARD, install_trigger
+from app.models.roles import CONNECT_REQUEST_GUARD, install_trigger, remove_trigger
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -64,8 +64,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS fleet_connect_request_guard() CASCADE")
+    remove_trigger(op.get_bind(), CONNECT_REQUEST_GUARD)
     with op.batch_alter_table("connect_request", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_connect_request_vehicle_id"))
         batch_op.drop_index(batch_op.f("ix_connect_request_created_at"))

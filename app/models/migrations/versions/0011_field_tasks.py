@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.models.roles import TASK_CREATOR, install_trigger
+from app.models.roles import TASK_CREATOR, install_trigger, remove_trigger
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -78,9 +78,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS fleet_task_creator ON field_task")
-        op.execute("DROP FUNCTION IF EXISTS fleet_task_creator()")
+    remove_trigger(op.get_bind(), TASK_CREATOR)
     op.drop_table("maintenance_plan")
     op.drop_index("uq_field_task_open_kind", table_name="field_task")
     op.drop_index(op.f("ix_field_task_state"), table_name="field_task")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from app.models.roles import ALERT_ACKNOWLEDGER, RENTAL_OPERATOR, install_trigger
+from app.models.roles import ALERT_ACKNOWLEDGER, RENTAL_OPERATOR, install_trigger, remove_trigger
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -30,7 +30,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for trigger in TRIGGERS:
-            op.execute(f"DROP TRIGGER IF EXISTS {trigger.name} ON {trigger.table}")
-            op.execute(f"DROP FUNCTION IF EXISTS {trigger.name}()")
+    for trigger in TRIGGERS:
+        remove_trigger(op.get_bind(), trigger)
