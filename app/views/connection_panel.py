@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from app.integrations.smartcar.errors import SmartcarError
 from app.models.connections import ConnectionRecord
 from app.models.vehicles import VehicleRow
+from app.services.access import READ_ONLY
 from app.services.connections.health import PERMISSIONS, missing_permissions, rentable
 from app.services.connections.service import ConnectionService
 from app.services.connections.tokens import ConnectionProblem
@@ -252,7 +253,7 @@ class ConnectionPanel(QWidget):
         self.connect_button.setText("Reconnect" if live else "Connect Car")
         self.connect_button.setEnabled(usable)
         if self.read_only:
-            reason = "Offline review: the database is read-only, nothing is sent"
+            reason = f"{READ_ONLY}, nothing is sent"
         elif self.refusal is not None:
             reason = self.refusal
         elif not self.service.available:

@@ -28,6 +28,7 @@ from qasync import asyncSlot
 from app.models.enums import CommandState, VehicleStatus
 from app.models.iot_devices import DeviceInfo
 from app.models.vehicles import VehicleRow
+from app.services.access import READ_ONLY
 from app.services.iot.commands import IotCommandEvent, IotCommandRefused
 from app.services.iot.frame_log import FrameEntry
 from app.services.iot.runtime import IotHandle, IotRuntime
@@ -259,7 +260,7 @@ class IotDevicePanel(QWidget):
             button.setText(busy if in_flight_action == action else text)
             reason = ""
             if self._read_only:
-                reason = "Offline review: the database is read-only, nothing is sent"
+                reason = f"{READ_ONLY}, nothing is sent"
             elif self._refusal is not None:
                 reason = self._refusal
             elif runtime is None and self._through_collector:
